@@ -1,0 +1,14 @@
+//! The shared foundation of every Oxistack service: the domain error type and its
+//! per-service renderers, the request context built from a token, the request-id
+//! layer, the embedded store and its migrations, and time formatting.
+//!
+//! Nothing here knows about a particular OpenStack resource; services own those.
+
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod middleware;
+pub mod time;
+
+pub use context::Context;
+pub use error::{Error, Result};

@@ -1,0 +1,233 @@
+//! The service catalog: what tokens carry, and the bootstrap of a new cloud
+//! (`keystone-manage bootstrap`): default domain, admin project and user, the
+//! admin ⇒ member ⇒ reader roles, the region, and one catalog entry per service.
+
+use serde_json::{json, Value};
+
+use oxistack_core::db;
+use oxistack_core::error::Result;
+
+use crate::store::{self, Assignment, Domain, Endpoint, Filter, Project, Region, Role, Service, User};
+use crate::{new_id, password, Identity, DEFAULT_DOMAIN_ID, DEFAULT_REGION};
+
+/// A service this server serves, for the catalog.
+#[derive(Clone, Debug)]
+pub struct CatalogEntry {
+    pub service_type: String,
+    pub name: String,
+    pub url: String,
+}
+
+pub const INTERFACES: [&str; 3] = ["public", "internal", "admin"];
+
+impl Identity {
+    /// The v3 catalog: enabled services with their enabled endpoints.
+    pub async fn catalog_v3(&self) -> Result<Value> {
+        let (services, endpoints) = self.enabled_catalog().await?;
+        Ok(services
+            .iter()
+            .map(|s| {
+                let eps: Vec<Value> = endpoints
+                    .iter()
+                    .filter(|e| e.service_id == s.id)
+                    .map(|e| {
+                        json!({"id": e.id, "interface": e.interface, "region": e.region_id,
+                               "region_id": e.region_id, "url": e.url})
+                    })
+                    .collect();
+                json!({"endpoints": eps, "id": s.id, "type": s.service_type, "name": s.name})
+            })
+            .collect())
+    }
+
+    /// The v2.0 `serviceCatalog`: one entry per service and region, with the three
+    /// interfaces as `publicURL`, `internalURL` and `adminURL`.
+    pub async fn catalog_v2(&self) -> Result<Value> {
+        let (services, endpoints) = self.enabled_catalog().await?;
+        Ok(services
+            .iter()
+            .map(|s| {
+                let mut regions: Vec<Option<String>> = vec![];
+                for e in endpoints.iter().filter(|e| e.service_id == s.id) {
+                    if !regions.contains(&e.region_id) {
+                        regions.push(e.region_id.clone());
+                    }
+                }
+                let eps: Vec<Value> = regions
+                    .iter()
+                    .map(|r| {
+                        let mut ep = json!({"region": r, "id": s.id});
+                        for e in endpoints.iter().filter(|e| e.service_id == s.id && &e.region_id == r) {
+                            ep[format!("{}URL", e.interface)] = json!(e.url);
+                        }
+                        ep
+                    })
+                    .collect();
+                json!({"endpoints": eps, "endpoints_links": [], "type": s.service_type, "name": s.name})
+            })
+            .collect())
+    }
+
+    async fn enabled_catalog(&self) -> Result<(Vec<Service>, Vec<Endpoint>)> {
+        let services =
+            store::list::<Service>(&self.pool, "services", Filter::default().flag("enabled", Some(true))).await?;
+        let endpoints =
+            store::list::<Endpoint>(&self.pool, "endpoints", Filter::default().flag("enabled", Some(true))).await?;
+        Ok((services, endpoints))
+    }
+
+    /// Creates what a new cloud needs, and nothing that exists already. When
+    /// `admin_password` is given it becomes the admin's password, as
+    /// `keystone-manage bootstrap --bootstrap-password` does.
+    pub async fn bootstrap(&self, admin_password: Option<&str>, services: &[CatalogEntry]) -> anyhow::Result<()> {
+        let pool = &self.pool;
+        if store::find::<Domain>(pool, "domains", DEFAULT_DOMAIN_ID).await?.is_none() {
+            store::insert_domain(
+                pool,
+                &Domain {
+                    id: DEFAULT_DOMAIN_ID.into(),
+                    name: "Default".into(),
+                    description: "The default domain".into(),
+                    enabled: true,
+                    tags: "[]".into(),
+                },
+            )
+            .await?;
+        }
+        let project = match store::find_project_by_name(pool, DEFAULT_DOMAIN_ID, "admin").await? {
+            Some(p) => p,
+            None => {
+                let p = Project {
+                    id: new_id(),
+                    name: "admin".into(),
+                    domain_id: DEFAULT_DOMAIN_ID.into(),
+                    parent_id: None,
+                    description: "Bootstrap project for initializing the cloud.".into(),
+                    enabled: true,
+                    tags: "[]".into(),
+                };
+                store::insert_project(pool, &p).await?;
+                p
+            }
+        };
+        let mut role_ids = vec![];
+        for name in ["admin", "member", "reader"] {
+            let role = match store::find_role_by_name(pool, name).await? {
+                Some(r) => r,
+                None => {
+                    let r =
+                        Role { id: new_id(), name: name.into(), domain_id: String::new(), description: String::new() };
+                    store::insert_role(pool, &r).await?;
+                    r
+                }
+            };
+            role_ids.push(role.id);
+        }
+        store::insert_implied_role(pool, &role_ids[0], &role_ids[1]).await?;
+        store::insert_implied_role(pool, &role_ids[1], &role_ids[2]).await?;
+
+        let admin_user = match store::find_user_by_name(pool, DEFAULT_DOMAIN_ID, "admin").await? {
+            Some(mut u) => {
+                if let Some(pw) = admin_password {
+                    if !u.password_hash.as_deref().is_some_and(|h| password::verify(pw, h)) {
+                        u.password_hash = Some(password::hash(pw)?);
+                        store::update_user(pool, &u).await?;
+                        self.revoke_user_tokens(&u.id).await?;
+                    }
+                }
+                u
+            }
+            None => {
+                let u = User {
+                    id: new_id(),
+                    name: "admin".into(),
+                    domain_id: DEFAULT_DOMAIN_ID.into(),
+                    enabled: true,
+                    password_hash: admin_password.map(password::hash).transpose()?,
+                    default_project_id: None,
+                    extra: "{}".into(),
+                };
+                store::insert_user(pool, &u).await?;
+                u
+            }
+        };
+        for (target_type, target_id) in [("project", project.id.as_str()), ("system", "all")] {
+            store::insert_assignment(
+                pool,
+                &Assignment {
+                    actor_type: "user".into(),
+                    actor_id: admin_user.id.clone(),
+                    target_type: target_type.into(),
+                    target_id: target_id.into(),
+                    role_id: role_ids[0].clone(),
+                    inherited: false,
+                },
+            )
+            .await?;
+        }
+        if store::find::<Region>(pool, "regions", DEFAULT_REGION).await?.is_none() {
+            store::insert_region(
+                pool,
+                &Region { id: DEFAULT_REGION.into(), description: String::new(), parent_region_id: None },
+            )
+            .await?;
+        }
+        self.ensure_catalog(services).await
+    }
+
+    /// Adds the catalog entries of the served services that are missing, and moves
+    /// the existing ones when the public URL changed since the last start.
+    async fn ensure_catalog(&self, services: &[CatalogEntry]) -> anyhow::Result<()> {
+        let pool = &self.pool;
+        let public = self.config.public_url.trim_end_matches('/').to_owned();
+        if let Some(old) = db::get_setting(pool, "identity.catalog_public_url").await? {
+            if old != public {
+                sqlx::query("UPDATE endpoints SET url = ? || substr(url, ?) WHERE substr(url, 1, ?) = ?")
+                    .bind(&public)
+                    .bind(old.len() as i64 + 1)
+                    .bind(old.len() as i64)
+                    .bind(&old)
+                    .execute(pool)
+                    .await?;
+                tracing::info!(from = %old, to = %public, "moved catalog endpoints to the new public URL");
+            }
+        }
+        db::set_setting(pool, "identity.catalog_public_url", &public).await?;
+        let existing = store::list::<Service>(pool, "services", Filter::default()).await?;
+        for entry in services {
+            let service = match existing.iter().find(|s| s.service_type == entry.service_type) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Service {
+                        id: new_id(),
+                        service_type: entry.service_type.clone(),
+                        name: entry.name.clone(),
+                        description: String::new(),
+                        enabled: true,
+                    };
+                    store::insert_service(pool, &s).await?;
+                    s
+                }
+            };
+            let eps = store::list::<Endpoint>(pool, "endpoints", Filter::default().eq("service_id", Some(&service.id)))
+                .await?;
+            for interface in INTERFACES {
+                if !eps.iter().any(|e| e.interface == interface) {
+                    store::insert_endpoint(
+                        pool,
+                        &Endpoint {
+                            id: new_id(),
+                            service_id: service.id.clone(),
+                            interface: interface.into(),
+                            region_id: Some(DEFAULT_REGION.into()),
+                            url: entry.url.clone(),
+                            enabled: true,
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

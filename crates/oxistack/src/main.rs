@@ -1,0 +1,101 @@
+//! `oxistack`: the whole cloud in one process. `serve` runs it; `openrc` prints
+//! the credentials file of any user.
+
+mod rc;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "oxistack", version, about = "An OpenStack-compatible cloud in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the cloud: every API on one listener, state in the data dir.
+    Serve(ServeArgs),
+    /// Print an OpenStack RC file (v3) for a user and project of this cloud.
+    Openrc(OpenrcArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ComputeDriver {
+    /// Nova's fake driver: instances exist only as records.
+    Fake,
+    /// Real virtual machines with qemu-system-x86_64.
+    Qemu,
+    /// qemu when qemu-system-x86_64 is installed, else fake.
+    Auto,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Where the database, images and instance files live [default: $XDG_DATA_HOME/oxistack]
+    #[arg(long, env = "OXISTACK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port to listen on.
+    #[arg(long, env = "OXISTACK_LISTEN", default_value = "127.0.0.1:5000")]
+    listen: SocketAddr,
+    /// The base URL the catalog advertises [default: http://<listen address>]
+    #[arg(long, env = "OXISTACK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The virt driver of the compute service.
+    #[arg(long, env = "OXISTACK_COMPUTE_DRIVER", value_enum, default_value = "auto")]
+    compute_driver: ComputeDriver,
+    /// The admin user's password; generated on first start when not given.
+    #[arg(long, env = "OXISTACK_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Token lifetime in seconds.
+    #[arg(long, env = "OXISTACK_TOKEN_TTL", default_value_t = 3600)]
+    token_ttl: i64,
+}
+
+#[derive(clap::Args)]
+pub struct OpenrcArgs {
+    /// The user name.
+    #[arg(long)]
+    user: String,
+    /// The project name.
+    #[arg(long)]
+    project: String,
+    /// The domain of the user and project.
+    #[arg(long, default_value = "Default")]
+    domain: String,
+    /// Put this password in the file instead of prompting for it when sourced.
+    #[arg(long)]
+    password: Option<String>,
+    /// The data dir of the cloud [default: $XDG_DATA_HOME/oxistack]
+    #[arg(long, env = "OXISTACK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// `$XDG_DATA_HOME/oxistack`, else `~/.local/share/oxistack`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("oxistack");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/oxistack")
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OXISTACK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve::run(args)),
+        Command::Openrc(args) => rt.block_on(rc::print_openrc(args)),
+    }
+}

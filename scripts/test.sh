@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting and lints, the Rust tests, then the real
+# OpenStack clients (installed from PyPI into a venv) against freshly started
+# `oxistack serve` processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/install-deps.sh
+source scripts/env.sh
+
+if [ ! -x "$OXISTACK_VENV/bin/pytest" ] || ! cmp -s tests/clients/requirements.txt "$OXISTACK_VENV/requirements.txt"; then
+    echo "installing the OpenStack clients into $OXISTACK_VENV"
+    python3 -m venv "$OXISTACK_VENV"
+    "$OXISTACK_VENV/bin/pip" install -q --disable-pip-version-check -r tests/clients/requirements.txt
+    cp tests/clients/requirements.txt "$OXISTACK_VENV/requirements.txt"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo build --bins --quiet
+cargo test --quiet
+
+export OXISTACK_BIN="$CARGO_TARGET_DIR/debug/oxistack"
+export PATH="$OXISTACK_VENV/bin:$PATH"
+pytest -q -p no:cacheprovider tests/clients "$@"

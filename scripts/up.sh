@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Oxistack, and starts the whole cloud on its
+# embedded default (SQLite in the data dir). Arguments go to `oxistack serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/install-deps.sh
+source scripts/env.sh
+cargo build --release --bins
+exec "$CARGO_TARGET_DIR/release/oxistack" serve "$@"
