@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use axum::Router;
-use tower::Layer;
 use tokio::net::TcpListener;
+use tower::Layer;
 
 use oxistack_core::{db, middleware};
 use oxistack_identity::catalog::CatalogEntry;
