@@ -133,7 +133,7 @@ impl Identity {
                 let p = identity.get("password").and_then(|p| p.get("user")).ok_or_else(unauthorized)?;
                 let user = self.user_from_ref(p).await?;
                 let secret = str_at(p, "password").unwrap_or("");
-                let ok = user.password_hash.as_deref().is_some_and(|h| password::verify(secret, h));
+                let ok = password::matches(secret, user.password_hash.as_deref()).await;
                 if !ok {
                     tracing::info!(user_id = %user.id, "password authentication failed");
                     return Err(unauthorized());
@@ -164,7 +164,7 @@ impl Identity {
                     store::find_app_cred_by_name(&self.pool, &owner.id, name).await?
                 }
                 .ok_or_else(unauthorized)?;
-                if !password::verify(str_at(ac, "secret").unwrap_or(""), &cred.secret_hash) {
+                if !password::verify(str_at(ac, "secret").unwrap_or(""), &cred.secret_hash).await {
                     return Err(unauthorized());
                 }
                 if scope_ref.is_some() {

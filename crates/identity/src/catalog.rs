@@ -129,8 +129,8 @@ impl Identity {
         let admin_user = match store::find_user_by_name(pool, DEFAULT_DOMAIN_ID, "admin").await? {
             Some(mut u) => {
                 if let Some(pw) = admin_password {
-                    if !u.password_hash.as_deref().is_some_and(|h| password::verify(pw, h)) {
-                        u.password_hash = Some(password::hash(pw)?);
+                    if !password::matches(pw, u.password_hash.as_deref()).await {
+                        u.password_hash = Some(password::hash(pw).await?);
                         store::update_user(pool, &u).await?;
                         self.revoke_user_tokens(&u.id).await?;
                     }
@@ -143,7 +143,10 @@ impl Identity {
                     name: "admin".into(),
                     domain_id: DEFAULT_DOMAIN_ID.into(),
                     enabled: true,
-                    password_hash: admin_password.map(password::hash).transpose()?,
+                    password_hash: match admin_password {
+                        Some(pw) => Some(password::hash(pw).await?),
+                        None => None,
+                    },
                     default_project_id: None,
                     extra: "{}".into(),
                 };

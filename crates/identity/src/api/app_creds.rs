@@ -23,7 +23,7 @@ async fn view(id: &Identity, c: &AppCred, secret: Option<&str>) -> ApiResult<Val
     }
     let mut v = json!({
         "id": c.id, "name": c.name, "description": c.description, "expires_at": c.expires_at,
-        "project_id": c.project_id, "user_id": c.user_id, "roles": roles,
+        "project_id": c.project_id, "roles": roles,
         "unrestricted": c.unrestricted, "access_rules": [],
         "links": {"self": link(id, &format!("users/{}/application_credentials/{}", c.user_id, c.id))},
     });
@@ -97,7 +97,7 @@ pub async fn create(
         name: name.into(),
         user_id: uid,
         project_id,
-        secret_hash: password::hash(&secret)?,
+        secret_hash: password::hash(&secret).await?,
         description: opt_str(b, "description")?.unwrap_or("").into(),
         expires_at,
         unrestricted: opt_bool(b, "unrestricted")?.unwrap_or(false),

@@ -23,6 +23,13 @@ fn brief(id: &Identity, r: &Role) -> Value {
     json!({"id": r.id, "name": r.name, "links": {"self": link(id, &format!("roles/{}", r.id))}})
 }
 
+/// A role as `/v3/role_inferences` lists it: `brief` plus its description.
+fn described(id: &Identity, r: &Role) -> Value {
+    let mut v = brief(id, r);
+    v["description"] = json!(r.description);
+    v
+}
+
 pub async fn list(id: Shared, Caller(ctx): Caller, params: Params) -> ApiResult<Json<Value>> {
     policy::reader(&ctx, "identity:list_roles", params.get("domain_id").map(String::as_str))?;
     let filter = Filter::default()
@@ -84,7 +91,10 @@ pub async fn list_implied(id: Shared, Caller(ctx): Caller, Path(prior): Path<Str
     for (_, i) in store::implied_roles(&id.pool).await?.into_iter().filter(|(a, _)| *a == prior) {
         implies.push(brief(&id, &store::get(&id.pool, "roles", "role", &i).await?));
     }
-    Ok(Json(json!({"role_inference": {"prior_role": brief(&id, &p), "implies": implies}})))
+    Ok(Json(json!({
+        "role_inference": {"prior_role": brief(&id, &p), "implies": implies},
+        "links": {"self": link(&id, &format!("roles/{prior}/implies"))},
+    })))
 }
 
 pub async fn create_implied(
@@ -147,9 +157,9 @@ pub async fn inferences(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value
         let p: Role = store::get(&id.pool, "roles", "role", &prior).await?;
         let mut implies = vec![];
         for (_, i) in rules.iter().filter(|(a, _)| *a == prior) {
-            implies.push(brief(&id, &store::get(&id.pool, "roles", "role", i).await?));
+            implies.push(described(&id, &store::get(&id.pool, "roles", "role", i).await?));
         }
-        out.push(json!({"prior_role": brief(&id, &p), "implies": implies}));
+        out.push(json!({"prior_role": described(&id, &p), "implies": implies}));
     }
-    Ok(Json(json!({"role_inferences": out})))
+    Ok(Json(json!({"role_inferences": out, "links": {"self": link(&id, "role_inferences")}})))
 }

@@ -68,7 +68,10 @@ pub async fn catalog(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> 
     if ctx.scope == oxistack_core::context::Scope::Unscoped {
         return Err(KeystoneError(Error::Forbidden("A scoped token is required to read the catalog.".into())));
     }
-    Ok(Json(json!({"catalog": id.catalog_v3().await?, "links": {"self": link(&id, "auth/catalog")}})))
+    Ok(Json(json!({
+        "catalog": id.catalog_v3().await?,
+        "links": {"self": link(&id, "auth/catalog"), "previous": null, "next": null},
+    })))
 }
 
 /// The enabled projects on which `user_id` holds a role.

@@ -23,7 +23,10 @@ pub fn view(id: &Identity, u: &User) -> Value {
     v.insert("domain_id".into(), json!(u.domain_id));
     v.insert("enabled".into(), json!(u.enabled));
     v.insert("password_expires_at".into(), Value::Null);
-    v.insert("options".into(), json!({}));
+    // Options (ignore_password_expiry, ...) are kept as given, in `extra`.
+    v.entry("options").or_insert(json!({}));
+    // No user is federated here: users live in the Identity store only.
+    v.insert("federated".into(), json!([]));
     if let Some(p) = &u.default_project_id {
         v.insert("default_project_id".into(), json!(p));
     }
@@ -33,7 +36,7 @@ pub fn view(id: &Identity, u: &User) -> Value {
 
 fn extras(b: &Map<String, Value>, into: &mut Map<String, Value>) {
     for (k, v) in b {
-        if !COLUMNS.contains(&k.as_str()) && k != "password_expires_at" && k != "options" {
+        if !COLUMNS.contains(&k.as_str()) && !["password_expires_at", "federated"].contains(&k.as_str()) {
             into.insert(k.clone(), v.clone());
         }
     }
@@ -72,7 +75,10 @@ pub async fn create(id: Shared, Caller(ctx): Caller, body: Body) -> ApiResult<(S
         name: req_str(b, "name")?.into(),
         domain_id,
         enabled: opt_bool(b, "enabled")?.unwrap_or(true),
-        password_hash: opt_str(b, "password")?.map(password::hash).transpose()?,
+        password_hash: match opt_str(b, "password")? {
+            Some(pw) => Some(password::hash(pw).await?),
+            None => None,
+        },
         default_project_id: opt_str(b, "default_project_id")?.map(String::from),
         extra: Value::Object(extra).to_string(),
     };
@@ -96,7 +102,7 @@ pub async fn update(id: Shared, Caller(ctx): Caller, Path(uid): Path<String>, bo
         u.enabled = e;
     }
     if let Some(pw) = opt_str(b, "password")? {
-        u.password_hash = Some(password::hash(pw)?);
+        u.password_hash = Some(password::hash(pw).await?);
         revoke = true;
     }
     if b.contains_key("default_project_id") {
@@ -125,10 +131,10 @@ pub async fn change_password(id: Shared, Path(uid): Path<String>, body: Body) ->
     let original = req_str(b, "original_password")?;
     let new = req_str(b, "password")?;
     let mut u: User = store::get(&id.pool, "users", "user", &uid).await?;
-    if !u.password_hash.as_deref().is_some_and(|h| password::verify(original, h)) {
+    if !password::matches(original, u.password_hash.as_deref()).await {
         return Err(Error::Unauthorized("The request you have made requires authentication.".into()).into());
     }
-    u.password_hash = Some(password::hash(new)?);
+    u.password_hash = Some(password::hash(new).await?);
     store::update_user(&id.pool, &u).await?;
     id.revoke_user_tokens(&uid).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,215 @@
+//! Our answers against Keystone's published samples
+//! (`shared/reference/keystone-api-samples/v3/samples/admin`): the same keys at
+//! every level and the same JSON types, the first element of each list standing
+//! for the rest.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::TestCloud;
+
+fn sample(name: &str) -> Value {
+    let path = format!(
+        "{}/../../../shared/reference/keystone-api-samples/v3/samples/admin/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Differences of shape between a sample and our body. `null` on either side
+/// matches any type (samples leave optional values null).
+fn shape_diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
+    match (sample, ours) {
+        (Value::Null, _) | (_, Value::Null) => {}
+        (Value::Object(s), Value::Object(o)) => {
+            for (k, sv) in s {
+                match o.get(k) {
+                    None => out.push(format!("missing {path}.{k}")),
+                    Some(ov) => shape_diff(sv, ov, &format!("{path}.{k}"), out),
+                }
+            }
+            for k in o.keys() {
+                if !s.contains_key(k) {
+                    out.push(format!("extra {path}.{k}"));
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(o)) => {
+            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
+                shape_diff(s0, o0, &format!("{path}[0]"), out);
+            }
+        }
+        (s, o) if std::mem::discriminant(s) == std::mem::discriminant(o) => {}
+        (s, o) => out.push(format!("type of {path}: sample {s}, ours {o}")),
+    }
+}
+
+/// Keys Keystone sends that its older samples lack: newer attributes from the
+/// current api-ref, and a user's free-form attributes (`description`, `email`),
+/// which Keystone echoes back as given.
+const NOT_IN_SAMPLES: &[&str] = &[
+    ".options",
+    ".tags",
+    ".password_expires_at",
+    ".domain_id",
+    ".access_rules",
+    ".region",
+    ".is_domain",
+    ".parent_id",
+    ".description",
+    ".email",
+    ".federated",
+    ".region_id",
+];
+
+fn assert_shape(name: &str, ours: &Value) {
+    let mut diffs = vec![];
+    shape_diff(&sample(name), ours, "", &mut diffs);
+    diffs.retain(|d| !(d.starts_with("extra ") && NOT_IN_SAMPLES.iter().any(|k| d.ends_with(k))));
+    assert!(diffs.is_empty(), "{name}: {diffs:#?}\nours: {ours:#}");
+}
+
+#[tokio::test]
+async fn versions_match_samples() {
+    let c = TestCloud::new().await;
+    let r = c.call(Method::GET, "/", None, None).await;
+    assert_eq!(r.status, StatusCode::MULTIPLE_CHOICES);
+    assert_shape("identity-versions-response", &r.body);
+    let r = c.call(Method::GET, "/v3", None, None).await;
+    assert_shape("identity-version-response", &r.body);
+}
+
+#[tokio::test]
+async fn tokens_match_samples() {
+    let c = TestCloud::new().await;
+    let admin_scope = json!({"project": {"name": "admin", "domain": {"id": "default"}}});
+    let r = c.try_login("admin", crate::ADMIN_PASSWORD, admin_scope).await;
+    assert_shape("auth-password-project-scoped-response", &r.body);
+
+    let r = c.try_login("admin", crate::ADMIN_PASSWORD, Value::Null).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_shape("auth-password-unscoped-response", &r.body);
+    let unscoped = r.headers["x-subject-token"].to_str().unwrap().to_owned();
+
+    let pid = c.get("/v3/projects?name=admin").await.body["projects"][0]["id"].clone();
+    let mut req = sample("auth-token-scoped-request");
+    req["auth"]["identity"]["token"]["id"] = json!(unscoped);
+    req["auth"]["scope"]["project"]["id"] = pid;
+    let r = c.call(Method::POST, "/v3/auth/tokens", None, Some(req)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_shape("auth-token-scoped-response", &r.body);
+    assert_eq!(r.body["token"]["methods"], json!(["token"]));
+
+    let r = c
+        .call(
+            Method::POST,
+            "/v3/auth/tokens",
+            None,
+            Some(
+                sample("auth-password-system-scoped-request-with-domain")
+                    .to_string()
+                    .replace("devstacker", crate::ADMIN_PASSWORD)
+                    .parse()
+                    .unwrap(),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["token"]["system"], json!({"all": true}));
+
+    for (path, name) in [
+        ("/v3/auth/projects", "get-available-project-scopes-response"),
+        ("/v3/auth/system", "get-available-system-scopes-response"),
+        ("/v3/auth/catalog", "get-service-catalog-response"),
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert_shape(name, &r.body);
+    }
+}
+
+#[tokio::test]
+async fn resources_match_samples() {
+    let c = TestCloud::new().await;
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // (collection, create request, create response, list response)
+        ("/v3/domains", "domain-create-request", "domain-create-response", "domains-list-response"),
+        ("/v3/projects", "project-create-request", "project-create-response", "projects-list-response"),
+        ("/v3/groups", "group-create-request", "group-create-response", "groups-list-response"),
+        ("/v3/roles", "role-create-request", "role-create-response", "roles-list-response"),
+        ("/v3/regions", "region-create-request", "region-create-response", "regions-list-response"),
+        ("/v3/services", "service-create-request", "service-create-response", "services-list-response"),
+    ];
+    for (collection, req, resp, list) in cases {
+        let r = c.post(collection, sample(req)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{req}: {}", r.body);
+        assert_shape(resp, &r.body);
+        let r = c.get(collection).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_shape(list, &r.body);
+    }
+    let r = c.get("/v3/projects?name=myNewProject").await;
+    let pid = r.body["projects"][0]["id"].as_str().unwrap().to_owned();
+    assert_shape("project-show-response", &c.get(&format!("/v3/projects/{pid}")).await.body);
+    assert_shape("domain-show-response", &c.get("/v3/domains/default").await.body);
+
+    let mut req = sample("user-create-request");
+    req["user"]["domain_id"] = json!("default");
+    req["user"]["default_project_id"] = json!(pid);
+    let r = c.post("/v3/users", req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_shape("user-create-response", &r.body);
+    let uid = r.body["user"]["id"].as_str().unwrap().to_owned();
+    assert_shape("user-show-response", &c.get(&format!("/v3/users/{uid}")).await.body);
+    assert_shape("users-list-response", &c.get("/v3/users").await.body);
+
+    let service = c.get("/v3/services?type=compute").await.body["services"][0]["id"].clone();
+    let mut req = sample("endpoint-create-request");
+    req["endpoint"]["service_id"] = service;
+    let r = c.post("/v3/endpoints", req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_shape("endpoint-create-response", &r.body);
+    assert_shape("endpoints-list-response", &c.get("/v3/endpoints").await.body);
+
+    c.grant(&format!("projects/{pid}"), &format!("users/{uid}"), "member").await;
+    // The sample's first row is a user's role on a domain.
+    c.grant("domains/default", &format!("users/{uid}"), "reader").await;
+    let r = c.get("/v3/role_assignments?scope.domain.id=default").await;
+    assert_shape("role-assignments-list-response", &r.body);
+    assert_shape("user-projects-list-response", &c.get(&format!("/v3/users/{uid}/projects")).await.body);
+    let roles = c.get(&format!("/v3/projects/{pid}/users/{uid}/roles")).await;
+    assert_shape("project-user-roles-list-response", &roles.body);
+
+    let member = c.role_id("member").await;
+    let r = c.get(&format!("/v3/roles/{member}/implies")).await;
+    assert_shape("list-implied-roles-for-role-response", &r.body);
+    assert_shape("role-inferences-response", &c.get("/v3/role_inferences").await.body);
+}
+
+#[tokio::test]
+async fn application_credentials_match_samples() {
+    let c = TestCloud::new().await;
+    let uid = c.get("/v3/users?name=admin").await.body["users"][0]["id"].as_str().unwrap().to_owned();
+    let mut req = sample("application-credential-create-request");
+    req["application_credential"]["roles"] = json!([{"name": "reader"}]);
+    req["application_credential"]["expires_at"] = json!("2099-02-27T18:30:59Z");
+    let r = c.post(&format!("/v3/users/{uid}/application_credentials"), req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_shape("application-credential-create-response", &r.body);
+    let cid = r.body["application_credential"]["id"].as_str().unwrap().to_owned();
+    let r = c.get(&format!("/v3/users/{uid}/application_credentials/{cid}")).await;
+    assert_shape("application-credential-get-response", &r.body);
+    let r = c.get(&format!("/v3/users/{uid}/application_credentials")).await;
+    assert_shape("application-credential-list-response", &r.body);
+
+    let mut auth = sample("auth-application-credential-id-request");
+    auth["auth"]["identity"]["application_credential"]["id"] = json!(cid);
+    let r = c.call(Method::POST, "/v3/auth/tokens", None, Some(auth)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_shape("auth-application-credential-response", &r.body);
+    // Only the delegated role (and what it implies) comes with the token.
+    let roles: Vec<&str> =
+        r.body["token"]["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(roles, vec!["reader"]);
+}
