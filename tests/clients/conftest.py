@@ -75,9 +75,11 @@ class Cloud:
         ).stdout.decode()
         return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
 
-    def openstack(self, *args, rc=None, check=True):
-        """Runs python-openstackclient as a user would; returns the result."""
-        res = subprocess.run(["openstack", *args], capture_output=True, text=True, env=self.rc_env(rc), timeout=120)
+    def openstack(self, *args, rc=None, env=None, check=True):
+        """Runs python-openstackclient as a user would (with the environment of
+        `rc`, or `env` as given); returns the result."""
+        env = env if env is not None else self.rc_env(rc)
+        res = subprocess.run(["openstack", *args], capture_output=True, text=True, env=env, timeout=120)
         if check and res.returncode != 0:
             raise AssertionError(f"openstack {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
         return res

@@ -203,3 +203,26 @@ def test_oxistack_openrc_prompts_without_a_password(cloud):
     bad = subprocess.run([BIN, "openrc", "--data-dir", str(cloud.data_dir), "--user", "nobody", "--project", "admin"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "nobody" in bad.stderr
+
+
+def test_application_credential_login_with_openstackclient(cloud):
+    cred = cloud.openstack_json("application", "credential", "create", "--secret", "app-s3cret", "--role", "reader",
+                                "monitoring")
+    assert cred["Secret"] == "app-s3cret"
+    env = {k: v for k, v in cloud.rc_env().items() if not k.startswith("OS_")}
+    env.update({
+        "OS_AUTH_TYPE": "v3applicationcredential",
+        "OS_AUTH_URL": f"{cloud.url}/identity/v3",
+        "OS_APPLICATION_CREDENTIAL_ID": cred["ID"],
+        "OS_APPLICATION_CREDENTIAL_SECRET": "app-s3cret",
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_REGION_NAME": "RegionOne",
+    })
+    token = json.loads(cloud.openstack("token", "issue", "-f", "json", env=env).stdout)
+    assert token["project_id"] == cloud.rc_env()["OS_PROJECT_ID"]
+    # The credential delegates reader only: reading works, writing does not.
+    assert cloud.openstack("project", "list", env=env).returncode == 0
+    refused = cloud.openstack("project", "create", "nope", env=env, check=False)
+    assert refused.returncode != 0 and "403" in refused.stderr
+    env["OS_APPLICATION_CREDENTIAL_SECRET"] = "wrong"
+    assert cloud.openstack("token", "issue", env=env, check=False).returncode != 0

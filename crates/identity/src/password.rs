@@ -1,21 +1,53 @@
 //! Password and secret hashing with Argon2id, a memory-hard hash.
 //!
-//! Each hash costs ~20 ms of CPU and 19 MiB of memory, so it runs on the
-//! blocking pool (never on the async workers) and at most one per core at a
-//! time: more would only queue on the CPU while holding more memory.
+//! Each hash costs ~20 ms of CPU and 19 MiB of memory, so hashes run on a few
+//! threads of their own, one per core, never on the async workers. Dedicated
+//! threads also bound memory: the allocator keeps a freed 19 MiB block in the
+//! arena of the thread that used it, so hashing on a growing blocking pool
+//! would leave one such block behind per thread.
 
-use std::sync::LazyLock;
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)));
+type Job = Box<dyn FnOnce() + Send>;
+
+static HASHERS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            })
+            .expect("spawning a hashing thread");
+    }
+    Mutex::new(tx)
+});
 
 async fn limited<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-    let _permit = HASHING.acquire().await?;
-    Ok(tokio::task::spawn_blocking(f).await?)
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    HASHERS
+        .lock()
+        .map_err(|_| anyhow::anyhow!("hashing threads poisoned"))?
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("hashing threads stopped"))?;
+    Ok(rx.await?)
 }
 
 pub async fn hash(secret: &str) -> anyhow::Result<String> {

@@ -1,6 +1,7 @@
 //! `oxistack`: the whole cloud in one process. `serve` runs it; `openrc` prints
 //! the credentials file of any user.
 
+mod config;
 mod rc;
 mod serve;
 
@@ -24,7 +25,8 @@ enum Command {
     Openrc(OpenrcArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ComputeDriver {
     /// Nova's fake driver: instances exist only as records.
     Fake,
@@ -34,26 +36,31 @@ pub enum ComputeDriver {
     Auto,
 }
 
+/// Flags of `serve`. Unset ones come from the configuration file, then defaults.
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file with any of the settings below (keys named as the flags, with
+    /// `_` for `-`) [default: $XDG_CONFIG_HOME/oxistack/oxistack.toml when present]
+    #[arg(long, env = "OXISTACK_CONFIG")]
+    config: Option<PathBuf>,
     /// Where the database, images and instance files live [default: $XDG_DATA_HOME/oxistack]
     #[arg(long, env = "OXISTACK_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Address and port to listen on.
-    #[arg(long, env = "OXISTACK_LISTEN", default_value = "127.0.0.1:5000")]
-    listen: SocketAddr,
+    /// Address and port to listen on [default: 127.0.0.1:5000]
+    #[arg(long, env = "OXISTACK_LISTEN")]
+    listen: Option<SocketAddr>,
     /// The base URL the catalog advertises [default: http://<listen address>]
     #[arg(long, env = "OXISTACK_PUBLIC_URL")]
     public_url: Option<String>,
-    /// The virt driver of the compute service.
-    #[arg(long, env = "OXISTACK_COMPUTE_DRIVER", value_enum, default_value = "auto")]
-    compute_driver: ComputeDriver,
-    /// The admin user's password; generated on first start when not given.
+    /// The virt driver of the compute service [default: auto]
+    #[arg(long, env = "OXISTACK_COMPUTE_DRIVER", value_enum)]
+    compute_driver: Option<ComputeDriver>,
+    /// The admin user's password; kept from admin-openrc.sh, else generated, when not given.
     #[arg(long, env = "OXISTACK_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
-    /// Token lifetime in seconds.
-    #[arg(long, env = "OXISTACK_TOKEN_TTL", default_value_t = 3600)]
-    token_ttl: i64,
+    /// Token lifetime in seconds [default: 3600]
+    #[arg(long, env = "OXISTACK_TOKEN_TTL")]
+    token_ttl: Option<i64>,
 }
 
 #[derive(clap::Args)]
@@ -80,8 +87,11 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(d).join("oxistack");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".local/share/oxistack")
+    home().join(".local/share/oxistack")
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -95,7 +105,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve::run(args)),
+        Command::Serve(args) => rt.block_on(serve::run(config::ServeConfig::resolve(args)?)),
         Command::Openrc(args) => rt.block_on(rc::print_openrc(args)),
     }
 }

@@ -17,8 +17,8 @@ use oxistack_core::{db, middleware};
 use oxistack_identity::catalog::CatalogEntry;
 use oxistack_identity::{Identity, IdentityConfig, DEFAULT_REGION};
 
+use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
-use crate::ServeArgs;
 
 /// Holds the data dir's lock for as long as the server runs.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
@@ -41,8 +41,8 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     Ok(f)
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let dir = args.data_dir.clone().unwrap_or_else(crate::default_data_dir);
+pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
+    let dir = args.data_dir.clone();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -1,0 +1,108 @@
+//! The settings of `oxistack serve`, from (strongest first) its flags, their
+//! `OXISTACK_*` environment variables, a TOML configuration file, and defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::{ComputeDriver, ServeArgs};
+
+/// The configuration file: every key optional, named as the long flags are
+/// (with `_` for `-`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    compute_driver: Option<ComputeDriver>,
+    admin_password: Option<String>,
+    token_ttl: Option<i64>,
+}
+
+/// What `serve` runs with, every value decided.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub compute_driver: ComputeDriver,
+    pub admin_password: Option<String>,
+    pub token_ttl: i64,
+}
+
+/// `$XDG_CONFIG_HOME/oxistack/oxistack.toml`, else `~/.config/oxistack/oxistack.toml`.
+fn default_config_path() -> PathBuf {
+    match std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("oxistack/oxistack.toml"),
+        None => crate::home().join(".config/oxistack/oxistack.toml"),
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in the configuration file {}", path.display()))
+}
+
+impl ServeConfig {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => {
+                let path = default_config_path();
+                if path.exists() {
+                    read_file(&path)?
+                } else {
+                    FileConfig::default()
+                }
+            }
+        };
+        let token_ttl = args.token_ttl.or(file.token_ttl).unwrap_or(3600);
+        if token_ttl <= 0 {
+            anyhow::bail!("the token lifetime must be a positive number of seconds, not {token_ttl}");
+        }
+        Ok(ServeConfig {
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir),
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
+            public_url: args.public_url.or(file.public_url),
+            compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
+            admin_password: args.admin_password.or(file.admin_password),
+            token_ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>) -> ServeArgs {
+        ServeArgs {
+            config,
+            data_dir: None,
+            listen: Some("127.0.0.1:6000".parse().unwrap()),
+            public_url: None,
+            compute_driver: None,
+            admin_password: None,
+            token_ttl: None,
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("oxistack-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oxistack.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:7000\"\ntoken_ttl = 60\ncompute_driver = \"fake\"\n").unwrap();
+        let c = ServeConfig::resolve(args(Some(path.clone()))).unwrap();
+        assert_eq!(c.listen.port(), 6000);
+        assert_eq!(c.token_ttl, 60);
+        assert!(matches!(c.compute_driver, ComputeDriver::Fake));
+        std::fs::write(&path, "listne = \"x\"\n").unwrap();
+        let e = ServeConfig::resolve(args(Some(path))).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `listne`"), "{e:#}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
