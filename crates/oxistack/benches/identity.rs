@@ -126,11 +126,11 @@ async fn main() {
             }
         }
     };
-    let results = [
-        measure("token issue (password, project scope)", issue).await,
-        measure("token validation (GET /v3/auth/tokens)", validate).await,
-    ];
-    let loaded = rss_kib(server.id());
+    let issued = measure("token issue (password, project scope)", issue).await;
+    let after_issue = rss_kib(server.id());
+    let validated = measure("token validation (GET /v3/auth/tokens)", validate).await;
+    let after_validation = rss_kib(server.id());
+    let results = [issued, validated];
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -141,9 +141,11 @@ async fn main() {
         println!("| {} | {:.2} | {:.2} | {:.0} |", s.name, s.p50_ms, s.p99_ms, s.per_sec);
     }
     println!();
+    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
-        "resident memory: {:.1} MiB at idle, {:.1} MiB after the load",
-        idle as f64 / 1024.0,
-        loaded as f64 / 1024.0
+        "resident memory: {:.1} MiB at idle, {:.1} MiB after the token issues, {:.1} MiB after the validations",
+        mib(idle),
+        mib(after_issue),
+        mib(after_validation)
     );
 }
