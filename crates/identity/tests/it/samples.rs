@@ -1,5 +1,5 @@
-//! Our answers against Keystone's published samples
-//! (`shared/reference/keystone-api-samples/v3/samples/admin`): the same keys at
+//! Our answers against Keystone's published samples (`tests/samples/`, from
+//! Keystone's api-ref): the same keys at
 //! every level and the same JSON types, the first element of each list standing
 //! for the rest.
 
@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 use crate::TestCloud;
 
 fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../../../shared/reference/keystone-api-samples/v3/samples/admin/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/samples/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
