@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Oxistack needs on Debian 12 and is missing:
-# a C compiler, Python's venv, a Rust toolchain. Safe to run again.
+# a C compiler, Python's venv, qemu-img, a Rust toolchain. Safe to run again.
 set -euo pipefail
 
 need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

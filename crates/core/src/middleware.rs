@@ -86,3 +86,14 @@ pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     }
     next.run(req).await
 }
+
+impl Auth {
+    /// The caller recorded on a request, or the 401 every service answers when
+    /// an endpoint that needs one got none (each renders it in its dialect).
+    pub fn caller(extensions: &axum::http::Extensions) -> crate::Result<Context> {
+        match extensions.get::<Auth>() {
+            Some(Auth::Caller(ctx)) => Ok((**ctx).clone()),
+            _ => Err(crate::Error::Unauthorized("The request you have made requires authentication.".into())),
+        }
+    }
+}

@@ -20,6 +20,7 @@ struct FileConfig {
     compute_driver: Option<ComputeDriver>,
     admin_password: Option<String>,
     token_ttl: Option<i64>,
+    image_quota_bytes: Option<u64>,
 }
 
 /// What `serve` runs with, every value decided.
@@ -31,6 +32,7 @@ pub struct ServeConfig {
     pub compute_driver: ComputeDriver,
     pub admin_password: Option<String>,
     pub token_ttl: i64,
+    pub image_quota_bytes: Option<u64>,
 }
 
 /// `$XDG_CONFIG_HOME/oxistack/oxistack.toml`, else `~/.config/oxistack/oxistack.toml`.
@@ -70,6 +72,7 @@ impl ServeConfig {
             compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
             admin_password: args.admin_password.or(file.admin_password),
             token_ttl,
+            image_quota_bytes: args.image_quota_bytes.or(file.image_quota_bytes),
         })
     }
 }
@@ -87,6 +90,7 @@ mod tests {
             compute_driver: None,
             admin_password: None,
             token_ttl: None,
+            image_quota_bytes: None,
         }
     }
 

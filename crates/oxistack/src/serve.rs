@@ -16,6 +16,7 @@ use tower::Layer;
 use oxistack_core::{db, middleware};
 use oxistack_identity::catalog::CatalogEntry;
 use oxistack_identity::{Identity, IdentityConfig, DEFAULT_REGION};
+use oxistack_image::{Image, ImageConfig};
 
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
@@ -74,16 +75,20 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             (p, true)
         }
     };
-    let services = vec![CatalogEntry {
-        service_type: "identity".into(),
-        name: "keystone".into(),
-        url: identity.config.identity_url(),
-    }];
+    let image =
+        Image::open(pool.clone(), ImageConfig { store_dir: dir.join("images"), quota_bytes: args.image_quota_bytes })
+            .await?;
+    let image_url = format!("{public_url}/image");
+    let services = vec![
+        CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
+        CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
+    ];
     identity.bootstrap(set_password.then_some(password.as_str()), &services).await?;
     tracing::info!(driver = ?args.compute_driver, "compute driver selected");
 
     let app = Router::new()
         .nest("/identity", oxistack_identity::api::router(identity.clone()))
+        .nest("/image", oxistack_image::api::router(image, identity.clone(), image_url))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
     let admin_project = oxistack_identity::store::find_project_by_name(&pool, "default", "admin")

@@ -165,10 +165,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = KeystoneError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Auth>() {
-            Some(Auth::Caller(ctx)) => Ok(Caller((**ctx).clone())),
-            _ => Err(KeystoneError(Error::Unauthorized("The request you have made requires authentication.".into()))),
-        }
+        Ok(Caller(Auth::caller(&parts.extensions)?))
     }
 }
 

@@ -1,0 +1,232 @@
+//! The images and image_members tables. No rules here: who sees or changes
+//! what is the service's.
+
+use oxistack_core::db::Pool;
+use oxistack_core::error::{Error, Result};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ImageRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub owner: String,
+    pub status: String,
+    pub visibility: String,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub size: Option<i64>,
+    pub virtual_size: Option<i64>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    pub properties: String,
+    pub tags: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct MemberRow {
+    pub image_id: String,
+    pub member_id: String,
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("No image found with ID {id}"))
+}
+
+pub async fn get(pool: &Pool, id: &str) -> Result<ImageRow> {
+    sqlx::query_as("SELECT * FROM images WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+pub async fn all(pool: &Pool) -> Result<Vec<ImageRow>> {
+    Ok(sqlx::query_as("SELECT * FROM images ORDER BY created_at DESC, id").fetch_all(pool).await?)
+}
+
+pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO images (id, name, owner, status, visibility, protected, os_hidden, disk_format, container_format,
+            min_disk, min_ram, size, virtual_size, checksum, os_hash_algo, os_hash_value, properties, tags,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&i.id)
+    .bind(&i.name)
+    .bind(&i.owner)
+    .bind(&i.status)
+    .bind(&i.visibility)
+    .bind(i.protected)
+    .bind(i.os_hidden)
+    .bind(&i.disk_format)
+    .bind(&i.container_format)
+    .bind(i.min_disk)
+    .bind(i.min_ram)
+    .bind(i.size)
+    .bind(i.virtual_size)
+    .bind(&i.checksum)
+    .bind(&i.os_hash_algo)
+    .bind(&i.os_hash_value)
+    .bind(&i.properties)
+    .bind(&i.tags)
+    .bind(&i.created_at)
+    .bind(&i.updated_at)
+    .execute(pool)
+    .await;
+    match done {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(Error::Conflict(format!("An image with identifier {} already exists", i.id)))
+        }
+        other => other.map(|_| ()).map_err(Error::from),
+    }
+}
+
+/// Writes the attributes a user may change.
+pub async fn update(pool: &Pool, i: &ImageRow) -> Result<()> {
+    sqlx::query(
+        "UPDATE images SET name = ?, owner = ?, visibility = ?, protected = ?, os_hidden = ?, disk_format = ?,
+            container_format = ?, min_disk = ?, min_ram = ?, properties = ?, tags = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(&i.name)
+    .bind(&i.owner)
+    .bind(&i.visibility)
+    .bind(i.protected)
+    .bind(i.os_hidden)
+    .bind(&i.disk_format)
+    .bind(&i.container_format)
+    .bind(i.min_disk)
+    .bind(i.min_ram)
+    .bind(&i.properties)
+    .bind(&i.tags)
+    .bind(&i.updated_at)
+    .bind(&i.id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Moves an image from one of `from` to `to`; false when it was in none of them
+/// (someone else moved it first).
+pub async fn transition(pool: &Pool, id: &str, from: &[&str], to: &str, now: &str) -> Result<bool> {
+    let placeholders = vec!["?"; from.len()].join(", ");
+    let sql = format!("UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status IN ({placeholders})");
+    let mut q = sqlx::query(&sql).bind(to).bind(now).bind(id);
+    for f in from {
+        q = q.bind(*f);
+    }
+    Ok(q.execute(pool).await?.rows_affected() == 1)
+}
+
+/// Records the data of an image that is now active.
+#[allow(clippy::too_many_arguments)]
+pub async fn activate(
+    pool: &Pool,
+    id: &str,
+    from: &str,
+    size: i64,
+    virtual_size: Option<i64>,
+    checksum: &str,
+    sha512: &str,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?, os_hash_algo = 'sha512',
+            os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?",
+    )
+    .bind(size)
+    .bind(virtual_size)
+    .bind(checksum)
+    .bind(sha512)
+    .bind(now)
+    .bind(id)
+    .bind(from)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM images WHERE id = ?").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Bytes of image data a project stores.
+pub async fn usage(pool: &Pool, owner: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM images WHERE owner = ?")
+        .bind(owner)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Puts images whose upload a stop interrupted back in the state before it.
+pub async fn reset_interrupted(pool: &Pool) -> Result<u64> {
+    let a = sqlx::query("UPDATE images SET status = 'queued' WHERE status = 'saving'").execute(pool).await?;
+    let b = sqlx::query("UPDATE images SET status = 'queued' WHERE status IN ('uploading', 'importing')")
+        .execute(pool)
+        .await?;
+    Ok(a.rows_affected() + b.rows_affected())
+}
+
+pub async fn members(pool: &Pool, image_id: &str) -> Result<Vec<MemberRow>> {
+    Ok(sqlx::query_as("SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at, member_id")
+        .bind(image_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Every membership of a project: (image id, status).
+pub async fn memberships(pool: &Pool, member_id: &str) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as("SELECT image_id, status FROM image_members WHERE member_id = ?")
+        .bind(member_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn insert_member(pool: &Pool, m: &MemberRow) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&m.image_id)
+    .bind(&m.member_id)
+    .bind(&m.status)
+    .bind(&m.created_at)
+    .bind(&m.updated_at)
+    .execute(pool)
+    .await;
+    match done {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(Error::Conflict(format!("Member {} already exists for image {}.", m.member_id, m.image_id)))
+        }
+        other => other.map(|_| ()).map_err(Error::from),
+    }
+}
+
+pub async fn set_member_status(pool: &Pool, image_id: &str, member_id: &str, status: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?")
+        .bind(status)
+        .bind(now)
+        .bind(image_id)
+        .bind(member_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_member(pool: &Pool, image_id: &str, member_id: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM image_members WHERE image_id = ? AND member_id = ?")
+        .bind(image_id)
+        .bind(member_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
