@@ -163,3 +163,23 @@ def test_quota_and_glance_direct_import(tmp_path):
         assert requests.get(f"{base}/{imp}/file", headers=h).content == data
     finally:
         cloud.stop()
+
+
+def test_an_upload_cut_by_a_crash_is_undone_at_restart(cloud):
+    tok = token(cloud)
+    h = {"X-Auth-Token": tok}
+    base = f"{cloud.url}/image/v2/images"
+    iid = requests.post(base, headers=h, json={"name": "r", "disk_format": "raw", "container_format": "bare"}).json()["id"]
+    with socket.create_connection(("127.0.0.1", cloud.port)) as s:
+        s.sendall((f"PUT /image/v2/images/{iid}/file HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {tok}\r\n"
+                   f"Content-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n").encode())
+        s.sendall(b"\0" * 500_000)
+        time.sleep(1)
+        assert requests.get(f"{base}/{iid}", headers=h).json()["status"] == "saving"
+        cloud.proc.kill()
+        cloud.proc.wait()
+    assert os.listdir(cloud.data_dir / "images" / "tmp")
+    cloud.start()
+    h = {"X-Auth-Token": token(cloud)}
+    assert requests.get(f"{base}/{iid}", headers=h).json()["status"] == "queued"
+    assert os.listdir(cloud.data_dir / "images" / "tmp") == []

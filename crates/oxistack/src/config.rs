@@ -20,6 +20,7 @@ struct FileConfig {
     compute_driver: Option<ComputeDriver>,
     admin_password: Option<String>,
     token_ttl: Option<i64>,
+    image_dir: Option<PathBuf>,
     image_quota_bytes: Option<u64>,
 }
 
@@ -32,6 +33,7 @@ pub struct ServeConfig {
     pub compute_driver: ComputeDriver,
     pub admin_password: Option<String>,
     pub token_ttl: i64,
+    pub image_dir: PathBuf,
     pub image_quota_bytes: Option<u64>,
 }
 
@@ -65,8 +67,10 @@ impl ServeConfig {
         if token_ttl <= 0 {
             anyhow::bail!("the token lifetime must be a positive number of seconds, not {token_ttl}");
         }
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir);
         Ok(ServeConfig {
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir),
+            image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
+            data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
             public_url: args.public_url.or(file.public_url),
             compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
@@ -90,6 +94,7 @@ mod tests {
             compute_driver: None,
             admin_password: None,
             token_ttl: None,
+            image_dir: None,
             image_quota_bytes: None,
         }
     }

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Token lifetime in seconds [default: 3600]
     #[arg(long, env = "OXISTACK_TOKEN_TTL")]
     token_ttl: Option<i64>,
+    /// Where image files are kept [default: <data dir>/images]
+    #[arg(long, env = "OXISTACK_IMAGE_DIR")]
+    image_dir: Option<PathBuf>,
     /// Most bytes of image data one project may store [default: no limit]
     #[arg(long, env = "OXISTACK_IMAGE_QUOTA_BYTES")]
     image_quota_bytes: Option<u64>,

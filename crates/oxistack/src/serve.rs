@@ -75,9 +75,11 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             (p, true)
         }
     };
-    let image =
-        Image::open(pool.clone(), ImageConfig { store_dir: dir.join("images"), quota_bytes: args.image_quota_bytes })
-            .await?;
+    let image = Image::open(
+        pool.clone(),
+        ImageConfig { store_dir: args.image_dir.clone(), quota_bytes: args.image_quota_bytes },
+    )
+    .await?;
     let image_url = format!("{public_url}/image");
     let services = vec![
         CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
