@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -13,6 +14,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower::Layer;
 
+use oxistack_compute::virt::{FakeDriver, VirtDriver};
+use oxistack_compute::{Compute, ComputeConfig};
 use oxistack_core::{db, middleware};
 use oxistack_identity::catalog::CatalogEntry;
 use oxistack_identity::{Identity, IdentityConfig, DEFAULT_REGION};
@@ -20,6 +23,7 @@ use oxistack_image::{Image, ImageConfig};
 
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
+use crate::ComputeDriver;
 
 /// Holds the data dir's lock for as long as the server runs.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
@@ -81,16 +85,35 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     let image_url = format!("{public_url}/image");
+    let driver: Arc<dyn VirtDriver> = match args.compute_driver {
+        ComputeDriver::Fake => Arc::new(FakeDriver::default()),
+        ComputeDriver::Auto => {
+            tracing::info!("compute driver: fake (the QEMU driver is not part of this build yet)");
+            Arc::new(FakeDriver::default())
+        }
+        ComputeDriver::Qemu => {
+            bail!("the qemu compute driver is not part of this build yet; use --compute-driver fake")
+        }
+    };
+    let compute_url = format!("{public_url}/compute");
+    let compute = Compute::open(
+        pool.clone(),
+        driver,
+        image.clone(),
+        ComputeConfig { host: "oxistack".into(), availability_zone: "nova".into(), url: compute_url.clone() },
+    )
+    .await?;
     let services = vec![
         CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
         CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
+        CatalogEntry { service_type: "compute".into(), name: "nova".into(), url: format!("{compute_url}/v2.1") },
     ];
     identity.bootstrap(set_password.then_some(password.as_str()), &services).await?;
-    tracing::info!(driver = ?args.compute_driver, "compute driver selected");
 
     let app = Router::new()
         .nest("/identity", oxistack_identity::api::router(identity.clone()))
         .nest("/image", oxistack_image::api::router(image, identity.clone(), image_url))
+        .nest("/compute", oxistack_compute::api::router(compute, identity.clone()))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
     let admin_project = oxistack_identity::store::find_project_by_name(&pool, "default", "admin")

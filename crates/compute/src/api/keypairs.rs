@@ -1,0 +1,67 @@
+//! `/os-keypairs`
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{bad, ApiResult, Body, Caller, Params, Shared};
+use crate::microversion::{ApiVersion, V2_2, V2_92};
+use crate::store;
+use crate::views;
+
+pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): Body) -> ApiResult<Response> {
+    let k = body
+        .get("keypair")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Invalid input for field/attribute keypair."))?;
+    let name = k.get("name").and_then(Value::as_str).ok_or_else(|| bad("Invalid input for field/attribute name."))?;
+    let key_type = if v >= V2_2 { k.get("type").and_then(Value::as_str).unwrap_or("ssh") } else { "ssh" };
+    let user_id = k.get("user_id").and_then(Value::as_str);
+    let Some(public_key) = k.get("public_key").and_then(Value::as_str) else {
+        return Err(bad(if v >= V2_92 {
+            "Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property"
+        } else {
+            "Keypair generation is not available on this cloud: import a public key."
+        }));
+    };
+    let kp = c.import_keypair(&ctx, user_id, name, key_type, public_key).await?;
+    // 2.2: created answers 201.
+    let status = if v >= V2_2 { StatusCode::CREATED } else { StatusCode::OK };
+    let mut view = views::keypair(&kp, v, false);
+    view["user_id"] = json!(kp.user_id);
+    Ok((status, Json(json!({"keypair": view}))).into_response())
+}
+
+pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {
+    let uid = c.keypair_owner(&ctx, params.get("user_id").map(String::as_str))?;
+    let items: Vec<Value> =
+        store::keypairs(&c.pool, &uid).await?.iter().map(|k| json!({"keypair": views::keypair(k, v, false)})).collect();
+    Ok(Json(json!({"keypairs": items})))
+}
+
+pub async fn show(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(name): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let k = c.keypair(&ctx, params.get("user_id").map(String::as_str), &name).await?;
+    Ok(Json(json!({"keypair": views::keypair(&k, v, true)})))
+}
+
+pub async fn delete(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(name): Path<String>,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let uid = c.keypair_owner(&ctx, params.get("user_id").map(String::as_str))?;
+    if !store::delete_keypair(&c.pool, &uid, &name).await? {
+        return Err(oxistack_core::Error::NotFound(format!("Keypair {name} not found for user {uid}")).into());
+    }
+    Ok(if v >= V2_2 { StatusCode::NO_CONTENT } else { StatusCode::ACCEPTED })
+}

@@ -1,0 +1,123 @@
+//! Versions, limits, availability zones, and the old image proxy.
+
+use axum::extract::Path;
+use axum::Json;
+use serde_json::{json, Value};
+
+use oxistack_core::error::Error;
+
+use super::{base, ApiResult, Caller, NovaFault, Shared};
+use crate::microversion::{ApiVersion, MAX, MIN, V2_36};
+use crate::service::{QUOTA_CORES, QUOTA_INSTANCES, QUOTA_RAM};
+use crate::store;
+
+fn v21(compute: &crate::Compute) -> Value {
+    json!({
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": MAX.to_string(),
+        "min_version": MIN.to_string(),
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{}/", base(compute))}],
+    })
+}
+
+pub async fn versions(c: Shared) -> Json<Value> {
+    Json(json!({"versions": [v21(&c)]}))
+}
+
+pub async fn version(c: Shared) -> Json<Value> {
+    let mut v = v21(&c);
+    v["links"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}));
+    v["media-types"] =
+        json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]);
+    Json(json!({"version": v}))
+}
+
+pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
+    let project = ctx.project_id().unwrap_or_default();
+    let (instances, cores, ram) = store::usage(&c.pool, project).await?;
+    let mut absolute = json!({
+        "maxServerMeta": 128, "maxPersonality": 5, "maxPersonalitySize": 10240,
+        "maxTotalKeypairs": 100, "maxServerGroups": 10, "maxServerGroupMembers": 10,
+        "maxTotalCores": QUOTA_CORES, "maxTotalInstances": QUOTA_INSTANCES, "maxTotalRAMSize": QUOTA_RAM,
+        "totalCoresUsed": cores, "totalInstancesUsed": instances, "totalRAMUsed": ram, "totalServerGroupsUsed": 0,
+    });
+    if v < V2_36 {
+        for (k, val) in [
+            ("maxImageMeta", 128),
+            ("maxSecurityGroupRules", 20),
+            ("maxSecurityGroups", 10),
+            ("maxTotalFloatingIps", 10),
+            ("totalFloatingIpsUsed", 0),
+            ("totalSecurityGroupsUsed", 1),
+        ] {
+            absolute[k] = json!(val);
+        }
+    }
+    Ok(Json(json!({"limits": {"rate": [], "absolute": absolute}})))
+}
+
+pub async fn availability_zones(c: Shared, Caller(_): Caller) -> Json<Value> {
+    Json(
+        json!({"availabilityZoneInfo": [{"zoneName": c.config.availability_zone, "zoneState": {"available": true}, "hosts": null}]}),
+    )
+}
+
+/// The image proxy of microversions below 2.36, answered from the Image service.
+fn image_view(c: &crate::Compute, img: &oxistack_image::store::ImageRow, detail: bool) -> Value {
+    let base = base(c);
+    let mut v = json!({"id": img.id, "name": img.name, "links": super::super::views::links(&base, "images", &img.id)});
+    if detail {
+        let status = match img.status.as_str() {
+            "active" => "ACTIVE",
+            "queued" | "saving" | "uploading" | "importing" => "SAVING",
+            "deleted" | "pending_delete" => "DELETED",
+            _ => "ERROR",
+        };
+        let props: Value = serde_json::from_str(&img.properties).unwrap_or(json!({}));
+        v["minRam"] = json!(img.min_ram);
+        v["minDisk"] = json!(img.min_disk);
+        v["progress"] = json!(if status == "ACTIVE" { 100 } else { 25 });
+        v["status"] = json!(status);
+        v["created"] = json!(img.created_at);
+        v["updated"] = json!(img.updated_at);
+        v["metadata"] = props;
+        v["OS-EXT-IMG-SIZE:size"] = json!(img.size);
+    }
+    v
+}
+
+async fn proxied(
+    c: &crate::Compute,
+    ctx: &oxistack_core::Context,
+    v: ApiVersion,
+) -> ApiResult<Vec<oxistack_image::store::ImageRow>> {
+    if v >= V2_36 {
+        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
+    }
+    let q = oxistack_image::service::ListQuery { params: vec![("limit".into(), "1000".into())] };
+    Ok(c.image.list(ctx, &q).await?.0)
+}
+
+pub async fn images(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
+    let rows = proxied(&c, &ctx, v).await?;
+    Ok(Json(json!({"images": rows.iter().map(|i| image_view(&c, i, false)).collect::<Vec<_>>()})))
+}
+
+pub async fn images_detail(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
+    let rows = proxied(&c, &ctx, v).await?;
+    Ok(Json(json!({"images": rows.iter().map(|i| image_view(&c, i, true)).collect::<Vec<_>>()})))
+}
+
+pub async fn image(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    v.require(crate::microversion::MIN)?;
+    if v >= V2_36 {
+        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
+    }
+    let img = c.image.visible(&ctx, &id).await.map_err(|_| NovaFault(Error::NotFound("Image not found.".into())))?;
+    Ok(Json(json!({"image": image_view(&c, &img, true)})))
+}

@@ -1,0 +1,157 @@
+//! The Compute HTTP API (Nova v2.1). One module per resource; handlers parse
+//! the body for the requested microversion, call the service, and render.
+
+mod actions;
+mod flavors;
+mod keypairs;
+mod misc;
+mod servers;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use oxistack_core::context::{Context, SharedValidator};
+use oxistack_core::error::Error;
+use oxistack_core::middleware::{authenticate, Auth};
+
+use crate::{microversion, Compute};
+
+pub type Shared = State<Arc<Compute>>;
+pub type ApiResult<T> = Result<T, NovaFault>;
+pub type Params = axum::extract::Query<std::collections::HashMap<String, String>>;
+
+/// The routes of Compute, to be nested at `/compute`, in the order of Nova's
+/// `routes.py`.
+pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
+    Router::new()
+        .route("/", get(misc::versions))
+        .route("/v2.1", get(misc::version))
+        .route("/v2.1/flavors", get(flavors::list).post(flavors::create))
+        .route("/v2.1/flavors/detail", get(flavors::detail))
+        .route("/v2.1/flavors/{id}", get(flavors::show).delete(flavors::delete))
+        .route("/v2.1/images", get(misc::images))
+        .route("/v2.1/images/detail", get(misc::images_detail))
+        .route("/v2.1/images/{id}", get(misc::image))
+        .route("/v2.1/limits", get(misc::limits))
+        .route("/v2.1/os-availability-zone", get(misc::availability_zones))
+        .route("/v2.1/os-availability-zone/detail", get(misc::availability_zones))
+        .route("/v2.1/os-keypairs", get(keypairs::list).post(keypairs::create))
+        .route("/v2.1/os-keypairs/{name}", get(keypairs::show).delete(keypairs::delete))
+        .route("/v2.1/servers", get(servers::list).post(servers::create))
+        .route("/v2.1/servers/detail", get(servers::detail))
+        .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
+        .route("/v2.1/servers/{id}/action", post(actions::dispatch))
+        .fallback(|| async { NovaFault(Error::NotFound("The resource could not be found.".into())) })
+        .method_not_allowed_fallback(|| async {
+            NovaFault(Error::MethodNotAllowed("The method is not allowed for the requested URL.".into()))
+        })
+        .layer(middleware::from_fn_with_state(validator, authenticate))
+        .layer(middleware::from_fn(microversion::layer))
+        .layer(middleware::from_fn(compute_request_id))
+        .with_state(compute)
+}
+
+/// Nova also answers with `x-compute-request-id`, the same id.
+async fn compute_request_id(req: Request, next: middleware::Next) -> Response {
+    let id = req.extensions().get::<oxistack_core::middleware::RequestId>().map(|r| r.0.clone());
+    let mut res = next.run(req).await;
+    if let Some(v) = id.and_then(|id| id.parse().ok()) {
+        res.headers_mut().insert("x-compute-request-id", v);
+    }
+    res
+}
+
+/// An error as Nova renders it: `{"itemNotFound": {"code": 404, "message": ..}}`.
+#[derive(Debug)]
+pub struct NovaFault(pub Error);
+
+impl From<Error> for NovaFault {
+    fn from(e: Error) -> Self {
+        NovaFault(e)
+    }
+}
+
+impl From<sqlx::Error> for NovaFault {
+    fn from(e: sqlx::Error) -> Self {
+        NovaFault(e.into())
+    }
+}
+
+/// Nova's fault names by status (`wsgi.Fault._fault_names`).
+fn fault_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "badMethod",
+        406 => "notAcceptable",
+        409 => "conflictingRequest",
+        413 | 429 => "overLimit",
+        415 => "badMediaType",
+        501 => "notImplemented",
+        503 => "serviceUnavailable",
+        _ => "computeFault",
+    }
+}
+
+impl IntoResponse for NovaFault {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let body = json!({ fault_name(status): {"code": status.as_u16(), "message": self.0.public_message()} });
+        (status, Json(body)).into_response()
+    }
+}
+
+pub struct Caller(pub Context);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = NovaFault;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller(Auth::caller(&parts.extensions)?))
+    }
+}
+
+/// A JSON body; anything else is Nova's "Malformed request body".
+pub struct Body(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = NovaFault;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| NovaFault(Error::BadRequest(e.body_text())))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) if v.is_object() => Ok(Body(v)),
+            _ => Err(NovaFault(Error::BadRequest("Malformed request body".into()))),
+        }
+    }
+}
+
+pub fn bad(msg: impl Into<String>) -> NovaFault {
+    NovaFault(Error::BadRequest(msg.into()))
+}
+
+/// The base of this service's links: `<compute url>/v2.1`.
+pub fn base(compute: &Compute) -> String {
+    format!("{}/v2.1", compute.config.url.trim_end_matches('/'))
+}
+
+/// Admin-only APIs answer non-admins as Nova's policy does.
+pub fn require_admin(ctx: &Context, rule: &str) -> ApiResult<()> {
+    if ctx.is_admin() {
+        Ok(())
+    } else {
+        Err(NovaFault(Error::Forbidden(format!("Policy doesn't allow {rule} to be performed."))))
+    }
+}

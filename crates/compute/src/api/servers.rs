@@ -1,0 +1,331 @@
+//! `/servers`: create, list (with filters, sorting, pagination), show, update,
+//! delete.
+
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use oxistack_core::context::Context;
+
+use super::{bad, base, ApiResult, Body, Caller, NovaFault, Shared};
+use crate::microversion::*;
+use crate::service::{status, CreateServer};
+use crate::store::{self, Instance};
+use crate::views;
+
+/// Fields of `server` on create, and the microversion each appeared in.
+const CREATE_FIELDS: &[(&str, ApiVersion)] = &[
+    ("name", MIN),
+    ("imageRef", MIN),
+    ("flavorRef", MIN),
+    ("key_name", MIN),
+    ("user_data", MIN),
+    ("metadata", MIN),
+    ("availability_zone", MIN),
+    ("min_count", MIN),
+    ("max_count", MIN),
+    ("return_reservation_id", MIN),
+    ("networks", MIN),
+    ("security_groups", MIN),
+    ("block_device_mapping_v2", MIN),
+    ("block_device_mapping", MIN),
+    ("config_drive", MIN),
+    ("adminPass", MIN),
+    ("accessIPv4", MIN),
+    ("accessIPv6", MIN),
+    ("OS-DCF:diskConfig", MIN),
+    ("personality", MIN),
+    ("description", V2_19),
+    ("tags", ApiVersion { major: 2, minor: 52 }),
+    ("trusted_image_certificates", V2_63),
+    ("host", ApiVersion { major: 2, minor: 74 }),
+    ("hypervisor_hostname", ApiVersion { major: 2, minor: 74 }),
+    ("hostname", V2_90),
+];
+
+fn str_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
+    match s.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(x)) => Ok(Some(x.clone())),
+        Some(other) => {
+            Err(bad(format!("Invalid input for field/attribute {k}. Value: {other}. {other} is not of type 'string'")))
+        }
+    }
+}
+
+fn count_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<i64>> {
+    match s.get(k) {
+        None => Ok(None),
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 1) => Ok(n.as_i64()),
+        Some(Value::String(x)) if x.parse::<i64>().is_ok_and(|n| n >= 1) => Ok(x.parse().ok()),
+        Some(other) => Err(bad(format!(
+            "Invalid input for field/attribute {k}. Value: {other}. {other} is less than the minimum of 1"
+        ))),
+    }
+}
+
+/// Reads `{"server": {...}}` as the requested microversion defines it.
+fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> {
+    let s = body
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
+    for k in s.keys() {
+        match CREATE_FIELDS.iter().find(|(name, _)| name == k) {
+            Some((_, since)) if v >= *since => {}
+            _ => return Err(bad(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)"))),
+        }
+    }
+    let name = str_field(s, "name")?
+        .ok_or_else(|| bad("Invalid input for field/attribute server. 'name' is a required property"))?;
+    if name.trim().is_empty() || name.chars().count() > 255 {
+        return Err(bad(
+            "Invalid input for field/attribute name. Value: must be 1 to 255 characters, not only spaces.",
+        ));
+    }
+    // 2.37: networks must be given.
+    if v >= V2_37 && !s.contains_key("networks") {
+        return Err(bad("Invalid input for field/attribute server. 'networks' is a required property"));
+    }
+    let image_ref = match str_field(s, "imageRef")? {
+        Some(i) => i,
+        None => s
+            .get("block_device_mapping_v2")
+            .and_then(Value::as_array)
+            .and_then(|b| b.iter().find(|m| m.get("source_type").and_then(Value::as_str) == Some("image")))
+            .and_then(|m| m.get("uuid").and_then(Value::as_str).map(String::from))
+            .ok_or_else(|| bad("Invalid input for field/attribute server. 'imageRef' is a required property"))?,
+    };
+    let image_ref = image_ref.rsplit('/').next().unwrap_or_default().to_owned();
+    let flavor_ref = str_field(s, "flavorRef")?
+        .or_else(|| s.get("flavorRef").and_then(Value::as_i64).map(|n| n.to_string()))
+        .ok_or_else(|| bad("Invalid input for field/attribute server. 'flavorRef' is a required property"))?;
+    let flavor_ref = flavor_ref.rsplit('/').next().unwrap_or_default().to_owned();
+    let user_data = str_field(s, "user_data")?;
+    if let Some(u) = &user_data {
+        if u.len() > 65535 || base64::engine::general_purpose::STANDARD.decode(u).is_err() {
+            return Err(bad("User data needs to be valid base 64."));
+        }
+    }
+    let metadata = match s.get("metadata") {
+        None => Map::new(),
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
+        Some(_) => return Err(bad("Invalid input for field/attribute metadata: values must be strings.")),
+    };
+    let min_count = count_field(s, "min_count")?.unwrap_or(1);
+    let max_count = count_field(s, "max_count")?.unwrap_or(min_count);
+    if min_count > max_count {
+        return Err(bad("min_count must be <= max_count"));
+    }
+    let tags: Vec<String> = match s.get("tags") {
+        None => vec![],
+        Some(t) => serde_json::from_value(t.clone()).map_err(|_| bad("Invalid input for field/attribute tags."))?,
+    };
+    let config_drive = match s.get("config_drive") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(x)) => matches!(x.to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+        Some(other) => return Err(bad(format!("Invalid input for field/attribute config_drive. Value: {other}."))),
+    };
+    let return_reservation_id = s.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false);
+    Ok((
+        CreateServer {
+            name,
+            image_ref,
+            flavor_ref,
+            key_name: str_field(s, "key_name")?,
+            user_data,
+            metadata,
+            availability_zone: str_field(s, "availability_zone")?,
+            min_count,
+            max_count,
+            description: str_field(s, "description")?,
+            tags,
+            config_drive,
+            hostname: str_field(s, "hostname")?,
+        },
+        return_reservation_id,
+    ))
+}
+
+pub async fn create(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Body(body): Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (req, return_reservation_id) = parse_create(&body, v)?;
+    let created = c.create_servers(&ctx, req).await?;
+    if return_reservation_id {
+        return Ok((StatusCode::ACCEPTED, Json(json!({"reservation_id": created[0].reservation_id}))));
+    }
+    let first = &created[0];
+    let admin_pass: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"server": {
+            "id": first.id,
+            "links": views::links(&base(&c), "servers", &first.id),
+            "OS-DCF:diskConfig": "MANUAL",
+            "security_groups": [{"name": "default"}],
+            "adminPass": admin_pass,
+        }})),
+    ))
+}
+
+/// The servers a list call shows, filtered, sorted and cut to one page, and
+/// the marker of the next page when the page is full.
+async fn select(
+    c: &crate::Compute,
+    ctx: &Context,
+    query: Option<String>,
+) -> ApiResult<(Vec<Instance>, Option<String>, Vec<(String, String)>)> {
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| bad(format!("Invalid query: {e}")))?;
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let all_tenants =
+        get("all_tenants").is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "off"));
+    let project = if all_tenants && ctx.is_admin() {
+        get("project_id").or(get("tenant_id")).map(String::from)
+    } else {
+        Some(ctx.project_id().unwrap_or_default().to_owned())
+    };
+    let name_re = match get("name") {
+        Some(n) => {
+            Some(regex_lite::Regex::new(n).map_err(|_| bad(format!("Invalid regular expression for name: {n}")))?)
+        }
+        None => None,
+    };
+    let statuses: Vec<String> =
+        params.iter().filter(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_uppercase()).collect();
+    let tags: Vec<&str> = get("tags").map(|t| t.split(',').collect()).unwrap_or_default();
+    let mut rows: Vec<Instance> = store::instances(&c.pool, project.as_deref())
+        .await?
+        .into_iter()
+        .filter(|i| name_re.as_ref().is_none_or(|re| re.is_match(&i.name)))
+        .filter(|i| statuses.is_empty() || statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
+        .filter(|i| get("image").is_none_or(|img| i.image_ref == img.rsplit('/').next().unwrap_or(img)))
+        .filter(|i| {
+            get("flavor").is_none_or(|f| {
+                serde_json::from_str::<Value>(&i.flavor)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(|id| id == f))
+                    .unwrap_or(false)
+            })
+        })
+        .filter(|i| get("changes-since").is_none_or(|t| i.updated_at.as_str() >= t))
+        .filter(|i| get("reservation_id").is_none_or(|r| i.reservation_id == r))
+        .filter(|i| {
+            let mine: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
+            tags.iter().all(|t| mine.iter().any(|m| m == t))
+        })
+        .collect();
+    let key = get("sort_key").unwrap_or("created_at");
+    let asc = get("sort_dir") == Some("asc");
+    let field = |i: &Instance| -> String {
+        match key {
+            "display_name" | "name" => i.name.clone(),
+            "updated_at" => i.updated_at.clone(),
+            "vm_state" => i.vm_state.clone(),
+            "uuid" => i.id.clone(),
+            _ => i.created_at.clone(),
+        }
+    };
+    rows.sort_by(|a, b| {
+        let o = field(a).cmp(&field(b)).then_with(|| a.id.cmp(&b.id));
+        if asc {
+            o
+        } else {
+            o.reverse()
+        }
+    });
+    if let Some(marker) = get("marker") {
+        let at = rows.iter().position(|i| i.id == marker).ok_or_else(|| bad(format!("marker [{marker}] not found")))?;
+        rows.drain(..=at);
+    }
+    let limit = match get("limit") {
+        Some(l) => l.parse::<usize>().map_err(|_| bad("Invalid input for query parameters limit."))?,
+        None => 1000,
+    };
+    let next = (rows.len() > limit && limit > 0).then(|| rows[limit - 1].id.clone());
+    rows.truncate(limit);
+    Ok((rows, next, params))
+}
+
+fn with_next(
+    mut body: Value,
+    c: &crate::Compute,
+    path: &str,
+    next: Option<String>,
+    params: Vec<(String, String)>,
+) -> Value {
+    if let Some(marker) = next {
+        let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
+        params.push(("marker".into(), marker));
+        let q = serde_urlencoded::to_string(&params).unwrap_or_default();
+        body["servers_links"] = json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(c))}]);
+    }
+    body
+}
+
+pub async fn list(c: Shared, Caller(ctx): Caller, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let (rows, next, params) = select(&c, &ctx, q).await?;
+    let b = base(&c);
+    let body = json!({"servers": rows.iter().map(|i| views::server_brief(&b, i)).collect::<Vec<_>>()});
+    Ok(Json(with_next(body, &c, "servers", next, params)))
+}
+
+pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let (rows, next, params) = select(&c, &ctx, q).await?;
+    let b = base(&c);
+    let body = json!({"servers": rows.iter().map(|i| views::server(&b, i, v, &ctx)).collect::<Vec<_>>()});
+    Ok(Json(with_next(body, &c, "servers/detail", next, params)))
+}
+
+pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let i = c.instance(&ctx, &id).await?;
+    Ok(Json(json!({"server": views::server(&base(&c), &i, v, &ctx)})))
+}
+
+pub async fn update(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let s = body
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
+    let inst = c.instance(&ctx, &id).await?;
+    let mut name = inst.name.clone();
+    let mut description = inst.description.clone();
+    let mut hostname = inst.hostname.clone();
+    for (k, val) in s {
+        match k.as_str() {
+            "name" => name = str_field(s, "name")?.filter(|n| !n.trim().is_empty()).ok_or_else(|| bad("Invalid input for field/attribute name."))?,
+            "description" if v >= V2_19 => description = str_field(s, "description")?,
+            "hostname" if v >= V2_90 => hostname = str_field(s, "hostname")?.ok_or_else(|| bad("Invalid input for field/attribute hostname."))?,
+            "accessIPv4" | "accessIPv6" | "OS-DCF:diskConfig" => {}
+            other => return Err(bad(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{other}' was unexpected) {val}"))),
+        }
+    }
+    sqlx::query("UPDATE instances SET name = ?, description = ?, hostname = ?, updated_at = ? WHERE id = ?")
+        .bind(&name)
+        .bind(&description)
+        .bind(&hostname)
+        .bind(crate::service::now())
+        .bind(&id)
+        .execute(&c.pool)
+        .await?;
+    let i = c.instance(&ctx, &id).await?;
+    Ok(Json(json!({"server": views::server(&base(&c), &i, v, &ctx)})))
+}
+
+pub async fn delete(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.delete(&ctx, &id).await.map_err(NovaFault)?;
+    Ok(StatusCode::NO_CONTENT)
+}

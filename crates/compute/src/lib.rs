@@ -1,0 +1,56 @@
+//! Compute: a Nova v2.1-compatible API (microversions 2.1–2.104), the servers'
+//! state machine, and the virt-driver boundary with Nova's fake driver.
+//!
+//! Owns the flavors, keypairs and instances tables. Images are asked of the
+//! Image service (its rules decide what the caller may boot), never read from
+//! its tables.
+
+pub mod api;
+pub mod microversion;
+pub mod service;
+pub mod store;
+pub mod views;
+pub mod virt;
+
+use std::sync::Arc;
+
+use oxistack_core::db::{self, Migration, Pool};
+use oxistack_image::Image;
+
+use crate::service::SharedDriver;
+
+pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") }];
+
+#[derive(Clone, Debug)]
+pub struct ComputeConfig {
+    /// The name of this compute host.
+    pub host: String,
+    /// The one availability zone this cloud has.
+    pub availability_zone: String,
+    /// Where Compute is served, e.g. `http://127.0.0.1:5000/compute`.
+    pub url: String,
+}
+
+pub struct Compute {
+    pub pool: Pool,
+    pub driver: SharedDriver,
+    pub image: Arc<Image>,
+    pub config: ComputeConfig,
+}
+
+impl Compute {
+    /// Opens the service: schema, default flavors, and the reconciliation of
+    /// whatever the last stop left mid-operation.
+    pub async fn open(
+        pool: Pool,
+        driver: SharedDriver,
+        image: Arc<Image>,
+        config: ComputeConfig,
+    ) -> anyhow::Result<Arc<Self>> {
+        db::migrate(&pool, "compute", MIGRATIONS).await?;
+        let compute = Arc::new(Compute { pool, driver, image, config });
+        compute.bootstrap().await?;
+        compute.reconcile().await?;
+        Ok(compute)
+    }
+}

@@ -1,0 +1,190 @@
+//! Nova's microversions: the version a request asks for, read once from its
+//! headers, and the headers every answer carries. Behaviour tied to a version
+//! names its constant here, so `grep V2_47` finds all of it.
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use oxistack_core::error::Error;
+
+use crate::api::NovaFault;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApiVersion {
+    pub major: u16,
+    pub minor: u16,
+}
+
+const fn v(minor: u16) -> ApiVersion {
+    ApiVersion { major: 2, minor }
+}
+
+pub const MIN: ApiVersion = v(1);
+pub const MAX: ApiVersion = v(104);
+
+/// 2.2: keypair type; create answers 201.
+pub const V2_2: ApiVersion = v(2);
+/// 2.3: admin-only extended server attributes (reservation id, launch index, ...).
+pub const V2_3: ApiVersion = v(3);
+/// 2.9: `locked` in server bodies.
+pub const V2_9: ApiVersion = v(9);
+/// 2.16: `host_status` for admins.
+pub const V2_16: ApiVersion = v(16);
+/// 2.19: server `description`.
+pub const V2_19: ApiVersion = v(19);
+/// 2.26: server `tags`.
+pub const V2_26: ApiVersion = v(26);
+/// 2.36: the image, network and volume proxies are gone.
+pub const V2_36: ApiVersion = v(36);
+/// 2.37: `networks` is required on create ("auto", "none" or a list).
+pub const V2_37: ApiVersion = v(37);
+/// 2.47: the server embeds its flavor instead of linking it.
+pub const V2_47: ApiVersion = v(47);
+/// 2.55: flavor `description`.
+pub const V2_55: ApiVersion = v(55);
+/// 2.61: flavor `extra_specs` in flavor bodies.
+pub const V2_61: ApiVersion = v(61);
+/// 2.63: `trusted_image_certificates`.
+pub const V2_63: ApiVersion = v(63);
+/// 2.71: `server_groups` in server show.
+pub const V2_71: ApiVersion = v(71);
+/// 2.73: `locked_reason`.
+pub const V2_73: ApiVersion = v(73);
+/// 2.75: flavor `swap` is 0 rather than "" when there is none.
+pub const V2_75: ApiVersion = v(75);
+/// 2.90: `OS-EXT-SRV-ATTR:hostname` for everyone.
+pub const V2_90: ApiVersion = v(90);
+/// 2.92: keypairs are imported only (no generation).
+pub const V2_92: ApiVersion = v(92);
+/// 2.96: `pinned_availability_zone`.
+pub const V2_96: ApiVersion = v(96);
+/// 2.98: the embedded image shows its properties.
+pub const V2_98: ApiVersion = v(98);
+/// 2.100: `scheduler_hints` in server show.
+pub const V2_100: ApiVersion = v(100);
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl ApiVersion {
+    /// Reads `OpenStack-API-Version: compute X.Y`, else the legacy
+    /// `X-OpenStack-Nova-API-Version`; none means 2.1, `latest` the maximum.
+    pub fn from_headers(headers: &HeaderMap) -> Result<ApiVersion, Error> {
+        let requested = headers
+            .get_all("openstack-api-version")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|item| {
+                let mut parts = item.split_whitespace();
+                match (parts.next(), parts.next()) {
+                    (Some(service), Some(version)) if service.eq_ignore_ascii_case("compute") => {
+                        Some(version.to_owned())
+                    }
+                    _ => None,
+                }
+            })
+            .or_else(|| {
+                headers.get("x-openstack-nova-api-version").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
+            });
+        let Some(text) = requested else { return Ok(MIN) };
+        if text.eq_ignore_ascii_case("latest") {
+            return Ok(MAX);
+        }
+        let parsed =
+            text.split_once('.').and_then(|(a, b)| Some(ApiVersion { major: a.parse().ok()?, minor: b.parse().ok()? }));
+        let Some(version) = parsed else {
+            return Err(Error::BadRequest(format!(
+                "API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
+            )));
+        };
+        if version < MIN || version > MAX {
+            return Err(Error::NotAcceptable(format!(
+                "Version {version} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."
+            )));
+        }
+        Ok(version)
+    }
+
+    /// A method that exists from `since` on: below it, a bare 404 as in Nova.
+    pub fn require(self, since: ApiVersion) -> Result<(), Error> {
+        if self >= since {
+            Ok(())
+        } else {
+            Err(Error::NotFound("The resource could not be found.".into()))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
+    type Rejection = NovaFault;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<ApiVersion>() {
+            Some(v) => Ok(*v),
+            None => Ok(ApiVersion::from_headers(&parts.headers)?),
+        }
+    }
+}
+
+/// Checks the requested version once, and puts the version headers on every
+/// answer, errors included.
+pub async fn layer(mut req: Request, next: Next) -> Response {
+    let version = match ApiVersion::from_headers(req.headers()) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut res = NovaFault(e).into_response();
+            add_headers(res.headers_mut(), MIN);
+            return res;
+        }
+    };
+    req.extensions_mut().insert(version);
+    let mut res = next.run(req).await;
+    add_headers(res.headers_mut(), version);
+    res
+}
+
+fn add_headers(h: &mut HeaderMap, v: ApiVersion) {
+    if let Ok(value) = HeaderValue::from_str(&format!("compute {v}")) {
+        h.insert("openstack-api-version", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&v.to_string()) {
+        h.insert("x-openstack-nova-api-version", value);
+    }
+    h.insert("vary", HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn versions_are_read_compared_and_bounded() {
+        assert_eq!(ApiVersion::from_headers(&headers(&[])).unwrap(), MIN);
+        assert_eq!(ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute 2.47")])).unwrap(), V2_47);
+        assert_eq!(ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute latest")])).unwrap(), MAX);
+        assert_eq!(ApiVersion::from_headers(&headers(&[("x-openstack-nova-api-version", "2.9")])).unwrap(), V2_9);
+        assert!(v(10) > V2_9, "2.10 comes after 2.9");
+        let e = ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute 2.200")])).unwrap_err();
+        assert_eq!(e.to_string(), "Version 2.200 is not supported by the API. Minimum is 2.1 and maximum is 2.104.");
+        assert!(matches!(
+            ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute two")])),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(V2_47.require(V2_55).is_err() && V2_55.require(V2_55).is_ok());
+    }
+}

@@ -1,0 +1,591 @@
+//! The rules of Compute: flavors, keypairs, quotas, and the servers' state
+//! machine. Every state change is written before it is acknowledged; driver
+//! work runs after the answer, as Nova's does, and ends by writing the result.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use md5::{Digest, Md5};
+use serde_json::{json, Map, Value};
+
+use oxistack_core::context::Context;
+use oxistack_core::error::{Error, Result};
+use oxistack_core::time;
+
+use crate::store::{self, Flavor, Instance, Keypair};
+use crate::virt::{InstanceSpec, PowerState, VirtDriver};
+use crate::Compute;
+
+pub fn now() -> String {
+    time::iso_seconds(time::now())
+}
+
+/// Nova's default quotas per project.
+pub const QUOTA_INSTANCES: i64 = 10;
+pub const QUOTA_CORES: i64 = 20;
+pub const QUOTA_RAM: i64 = 51200;
+
+/// DevStack's flavors: (id, name, vcpus, ram MiB, disk GiB).
+const DEFAULT_FLAVORS: &[(&str, &str, i64, i64, i64)] = &[
+    ("1", "m1.tiny", 1, 512, 1),
+    ("2", "m1.small", 1, 2048, 20),
+    ("3", "m1.medium", 2, 4096, 40),
+    ("4", "m1.large", 4, 8192, 80),
+    ("5", "m1.xlarge", 8, 16384, 160),
+    ("42", "m1.nano", 1, 128, 1),
+    ("84", "m1.micro", 1, 192, 1),
+];
+
+/// Nova's status for a vm_state and task_state.
+pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
+    match (vm_state, task_state) {
+        ("building", _) => "BUILD",
+        ("active", Some("rebooting" | "reboot_pending" | "reboot_started")) => "REBOOT",
+        ("active", Some("rebooting_hard" | "reboot_pending_hard" | "reboot_started_hard")) => "HARD_REBOOT",
+        ("active", Some("rebuilding" | "rebuild_block_device_mapping" | "rebuild_spawning")) => "REBUILD",
+        ("active", Some("resize_prep" | "resize_migrating" | "resize_migrated" | "resize_finish")) => "RESIZE",
+        ("active", Some("migrating")) => "MIGRATING",
+        ("active", _) => "ACTIVE",
+        ("stopped", _) => "SHUTOFF",
+        ("paused", _) => "PAUSED",
+        ("suspended", _) => "SUSPENDED",
+        ("resized", _) => "VERIFY_RESIZE",
+        ("rescued", _) => "RESCUE",
+        ("shelved", _) => "SHELVED",
+        ("shelved_offloaded", _) => "SHELVED_OFFLOADED",
+        ("soft-delete", _) => "SOFT_DELETED",
+        ("deleted", _) => "DELETED",
+        ("error", _) => "ERROR",
+        _ => "UNKNOWN",
+    }
+}
+
+/// A server action: the vm_states it is allowed from, its task_state while it
+/// runs, and the vm_state and power state it ends in.
+pub struct Action {
+    pub name: &'static str,
+    pub allowed: &'static [&'static str],
+    pub task: &'static str,
+    pub ends: &'static str,
+    pub power: PowerState,
+}
+
+pub const STOP: Action = Action {
+    name: "stop",
+    allowed: &["active", "error"],
+    task: "powering-off",
+    ends: "stopped",
+    power: PowerState::Shutdown,
+};
+pub const START: Action =
+    Action { name: "start", allowed: &["stopped"], task: "powering-on", ends: "active", power: PowerState::Running };
+pub const REBOOT: Action =
+    Action { name: "reboot", allowed: &["active"], task: "rebooting", ends: "active", power: PowerState::Running };
+pub const HARD_REBOOT: Action = Action {
+    name: "reboot",
+    allowed: &["active", "stopped", "paused", "suspended", "error"],
+    task: "rebooting_hard",
+    ends: "active",
+    power: PowerState::Running,
+};
+pub const PAUSE: Action =
+    Action { name: "pause", allowed: &["active"], task: "pausing", ends: "paused", power: PowerState::Paused };
+pub const UNPAUSE: Action =
+    Action { name: "unpause", allowed: &["paused"], task: "unpausing", ends: "active", power: PowerState::Running };
+pub const SUSPEND: Action = Action {
+    name: "suspend",
+    allowed: &["active"],
+    task: "suspending",
+    ends: "suspended",
+    power: PowerState::Suspended,
+};
+pub const RESUME: Action =
+    Action { name: "resume", allowed: &["suspended"], task: "resuming", ends: "active", power: PowerState::Running };
+
+/// The fingerprint Nova gives an SSH public key: MD5 of the key blob, in
+/// colon-separated hex.
+pub fn ssh_fingerprint(public_key: &str) -> Option<String> {
+    let mut parts = public_key.split_whitespace();
+    let kind = parts.next()?;
+    if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-")) {
+        return None;
+    }
+    let blob = base64::engine::general_purpose::STANDARD.decode(parts.next()?).ok()?;
+    // The blob starts with the key type again: a cheap check it is a key.
+    let len = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
+    if blob.get(4..4 + len)? != kind.as_bytes() {
+        return None;
+    }
+    let digest = Md5::digest(&blob);
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
+}
+
+/// A request to boot servers, already checked for shape.
+pub struct CreateServer {
+    pub name: String,
+    pub image_ref: String,
+    pub flavor_ref: String,
+    pub key_name: Option<String>,
+    pub user_data: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub availability_zone: Option<String>,
+    pub min_count: i64,
+    pub max_count: i64,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub config_drive: bool,
+    pub hostname: Option<String>,
+}
+
+/// A hostname from a display name, as Nova sanitizes it.
+fn hostname_from(name: &str) -> String {
+    let mut h: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    h = h.trim_matches(|c| c == '-' || c == '.').to_owned();
+    h.truncate(63);
+    if h.is_empty() {
+        "server".into()
+    } else {
+        h
+    }
+}
+
+fn locked_error(id: &str) -> Error {
+    Error::Conflict(format!("Instance {id} is locked"))
+}
+
+impl Compute {
+    /// Adds DevStack's flavors to a new cloud.
+    pub async fn bootstrap(&self) -> anyhow::Result<()> {
+        if !store::flavors(&self.pool).await?.is_empty() {
+            return Ok(());
+        }
+        for (id, name, vcpus, ram, disk) in DEFAULT_FLAVORS {
+            store::insert_flavor(
+                &self.pool,
+                &Flavor {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    vcpus: *vcpus,
+                    ram: *ram,
+                    disk: *disk,
+                    ephemeral: 0,
+                    swap: 0,
+                    rxtx_factor: 1.0,
+                    is_public: true,
+                    disabled: false,
+                    description: None,
+                    extra_specs: "{}".into(),
+                    created_at: now(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn flavor(&self, id: &str) -> Result<Flavor> {
+        store::find_flavor(&self.pool, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("Flavor {id} could not be found.")))
+    }
+
+    pub async fn import_keypair(
+        &self,
+        ctx: &Context,
+        user_id: Option<&str>,
+        name: &str,
+        key_type: &str,
+        public_key: &str,
+    ) -> Result<Keypair> {
+        let user_id = match user_id {
+            Some(u) if u != ctx.user_id => {
+                if !ctx.is_admin() {
+                    return Err(Error::Forbidden(
+                        "Policy doesn't allow os_compute_api:os-keypairs:create to be performed.".into(),
+                    ));
+                }
+                u.to_owned()
+            }
+            _ => ctx.user_id.clone(),
+        };
+        let valid_name = !name.is_empty()
+            && name.len() <= 255
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || " -_.@".contains(c));
+        if !valid_name {
+            return Err(Error::BadRequest("Keypair data is invalid: Keypair name contains unsafe characters".into()));
+        }
+        let fingerprint = match key_type {
+            "ssh" => ssh_fingerprint(public_key)
+                .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
+            "x509" => {
+                return Err(Error::BadRequest("Keypair data is invalid: x509 certificates are not accepted yet".into()))
+            }
+            other => return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {other}."))),
+        };
+        let used = store::keypairs(&self.pool, &user_id).await?.len();
+        if used >= 100 {
+            return Err(Error::Forbidden("Quota exceeded, too many key pairs.".into()));
+        }
+        let k = Keypair {
+            user_id,
+            name: name.into(),
+            key_type: key_type.into(),
+            public_key: public_key.trim().into(),
+            fingerprint,
+            created_at: now(),
+        };
+        store::insert_keypair(&self.pool, &k).await?;
+        Ok(k)
+    }
+
+    pub async fn keypair(&self, ctx: &Context, user_id: Option<&str>, name: &str) -> Result<Keypair> {
+        let uid = self.keypair_owner(ctx, user_id)?;
+        store::find_keypair(&self.pool, &uid, name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("Keypair {name} not found for user {uid}")))
+    }
+
+    /// Admins may name another user; others only themselves.
+    pub fn keypair_owner(&self, ctx: &Context, user_id: Option<&str>) -> Result<String> {
+        match user_id {
+            Some(u) if u != ctx.user_id && !ctx.is_admin() => {
+                Err(Error::Forbidden("Policy doesn't allow os_compute_api:os-keypairs to be performed.".into()))
+            }
+            Some(u) => Ok(u.to_owned()),
+            None => Ok(ctx.user_id.clone()),
+        }
+    }
+
+    /// A live instance the caller may act on: its project's, or any for an
+    /// admin. Others' are 404, as in Nova.
+    pub async fn instance(&self, ctx: &Context, id: &str) -> Result<Instance> {
+        match store::instance(&self.pool, id).await? {
+            Some(i) if ctx.is_admin() || ctx.project_id() == Some(i.project_id.as_str()) => Ok(i),
+            _ => Err(Error::NotFound(format!("Instance {id} could not be found."))),
+        }
+    }
+
+    pub async fn create_servers(&self, ctx: &Context, req: CreateServer) -> Result<Vec<Instance>> {
+        let project = ctx
+            .project_id()
+            .ok_or_else(|| Error::Forbidden("A project-scoped token is required to create servers.".into()))?
+            .to_owned();
+        let flavor = store::find_flavor(&self.pool, &req.flavor_ref)
+            .await?
+            .ok_or_else(|| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
+        let image = self
+            .image
+            .visible(ctx, &req.image_ref)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Image {} could not be found.", req.image_ref)))?;
+        if image.status != "active" {
+            return Err(Error::BadRequest(format!("Image {} is not active.", req.image_ref)));
+        }
+        if flavor.ram < image.min_ram {
+            return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));
+        }
+        if flavor.disk > 0 && flavor.disk < image.min_disk {
+            return Err(Error::BadRequest("Flavor's disk is too small for requested image.".into()));
+        }
+        if flavor.disk > 0 && image.virtual_size.or(image.size).unwrap_or(0) > flavor.disk << 30 {
+            return Err(Error::BadRequest(format!(
+                "Flavor's disk is too small for requested image. Flavor disk is {} bytes, image is {} bytes.",
+                flavor.disk << 30,
+                image.virtual_size.or(image.size).unwrap_or(0)
+            )));
+        }
+        let key_data = match &req.key_name {
+            Some(k) => Some(
+                store::find_keypair(&self.pool, &ctx.user_id, k)
+                    .await?
+                    .ok_or_else(|| Error::BadRequest("Invalid key_name provided.".into()))?
+                    .public_key,
+            ),
+            None => None,
+        };
+        if let Some(az) = &req.availability_zone {
+            if az.split(':').next() != Some(self.config.availability_zone.as_str()) {
+                return Err(Error::BadRequest("The requested availability zone is not available".into()));
+            }
+        }
+        // Quotas, checked for the most that may be created, then the least.
+        let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
+        let fits = |n: i64| {
+            if instances + n > QUOTA_INSTANCES {
+                Err(("instances", n, instances, QUOTA_INSTANCES))
+            } else if cores + n * flavor.vcpus > QUOTA_CORES {
+                Err(("cores", n * flavor.vcpus, cores, QUOTA_CORES))
+            } else if ram + n * flavor.ram > QUOTA_RAM {
+                Err(("ram", n * flavor.ram, ram, QUOTA_RAM))
+            } else {
+                Ok(())
+            }
+        };
+        let mut count = req.max_count;
+        while count > req.min_count && fits(count).is_err() {
+            count -= 1;
+        }
+        if let Err((what, requested, used, limit)) = fits(count) {
+            return Err(Error::Forbidden(format!(
+                "Quota exceeded for {what}: Requested {requested}, but already used {used} of {limit} {what}"
+            )));
+        }
+
+        let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let flavor_json = serde_json::to_string(&flavor).map_err(anyhow::Error::from)?;
+        let mut created = vec![];
+        for index in 0..count {
+            let name = if count > 1 { format!("{}-{}", req.name, index + 1) } else { req.name.clone() };
+            let now = now();
+            let inst = Instance {
+                id: uuid::Uuid::new_v4().to_string(),
+                hostname: req.hostname.clone().unwrap_or_else(|| hostname_from(&name)),
+                name,
+                project_id: project.clone(),
+                user_id: ctx.user_id.clone(),
+                image_ref: req.image_ref.clone(),
+                flavor: flavor_json.clone(),
+                key_name: req.key_name.clone(),
+                key_data: key_data.clone(),
+                user_data: req.user_data.clone(),
+                metadata: Value::Object(req.metadata.clone()).to_string(),
+                availability_zone: self.config.availability_zone.clone(),
+                vm_state: "building".into(),
+                task_state: Some("scheduling".into()),
+                power_state: PowerState::NoState as i64,
+                host: None,
+                reservation_id: reservation_id.clone(),
+                launch_index: index,
+                locked: false,
+                locked_reason: None,
+                description: req.description.clone(),
+                tags: json!(req.tags).to_string(),
+                config_drive: if req.config_drive { "True".into() } else { String::new() },
+                access_ipv4: String::new(),
+                access_ipv6: String::new(),
+                fault: None,
+                launched_at: None,
+                terminated_at: None,
+                created_at: now.clone(),
+                updated_at: now,
+                deleted: false,
+            };
+            store::insert_instance(&self.pool, &inst).await?;
+            created.push(inst);
+        }
+        for inst in &created {
+            self.build(inst.clone(), flavor.clone());
+        }
+        Ok(created)
+    }
+
+    /// Schedules and spawns an instance, after the create was answered.
+    fn build(&self, inst: Instance, flavor: Flavor) {
+        let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
+        tokio::spawn(async move {
+            let spec = InstanceSpec {
+                id: inst.id.clone(),
+                name: inst.name.clone(),
+                vcpus: flavor.vcpus,
+                ram_mb: flavor.ram,
+                disk_gb: flavor.disk,
+                image_id: inst.image_ref.clone(),
+                public_key: inst.key_data.clone(),
+            };
+            let outcome = driver.spawn(&spec).await;
+            let now = now();
+            let written = match outcome {
+                Ok(()) => {
+                    let done = store::finish_build(
+                        &pool,
+                        &inst.id,
+                        "active",
+                        PowerState::Running as i64,
+                        Some(&host),
+                        None,
+                        &now,
+                    )
+                    .await;
+                    if matches!(done, Ok(false)) {
+                        // Deleted while it was building.
+                        let _ = driver.destroy(&inst.id).await;
+                    }
+                    done
+                }
+                Err(e) => {
+                    tracing::warn!(instance = %inst.id, error = %e, "build failed");
+                    let fault = json!({"code": 500, "message": format!("Build of instance {} aborted: {e}", inst.id), "created": now}).to_string();
+                    store::finish_build(
+                        &pool,
+                        &inst.id,
+                        "error",
+                        PowerState::NoState as i64,
+                        Some(&host),
+                        Some(&fault),
+                        &now,
+                    )
+                    .await
+                }
+            };
+            if let Err(e) = written {
+                tracing::error!(instance = %inst.id, error = %e, "recording the end of a build failed");
+            }
+        });
+    }
+
+    /// Starts `action` on a server: checks its state, records the task, and
+    /// runs the driver call after the answer.
+    pub async fn act(&self, ctx: &Context, id: &str, action: &'static Action) -> Result<()> {
+        let inst = self.instance(ctx, id).await?;
+        if inst.locked && !ctx.is_admin() {
+            return Err(locked_error(id));
+        }
+        if !action.allowed.contains(&inst.vm_state.as_str()) {
+            return Err(Error::Conflict(format!(
+                "Cannot '{}' instance {id} while it is in vm_state {}",
+                action.name, inst.vm_state
+            )));
+        }
+        let expected = inst.task_state.as_deref();
+        if expected.is_some() || !store::begin_task(&self.pool, id, None, action.task, &now()).await? {
+            return Err(Error::Conflict(format!(
+                "Cannot '{}' instance {id} while it is in task_state {}",
+                action.name,
+                expected.unwrap_or("busy")
+            )));
+        }
+        let (pool, driver) = (self.pool.clone(), self.driver.clone());
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let outcome = run_action(driver.as_ref(), &id, action).await;
+            let now = now();
+            let written = match outcome {
+                Ok(()) => {
+                    store::end_task(&pool, &id, action.task, action.ends, action.power as i64, &now).await.map(|_| ())
+                }
+                Err(e) => {
+                    tracing::warn!(instance = %id, action = action.name, error = %e, "server action failed");
+                    let fault = json!({"code": 500, "message": format!("{} failed: {e}", action.name), "created": now})
+                        .to_string();
+                    store::set_error(&pool, &id, &fault, &now).await
+                }
+            };
+            if let Err(e) = written {
+                tracing::error!(instance = %id, error = %e, "recording the end of an action failed");
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn set_lock(&self, ctx: &Context, id: &str, locked: bool, reason: Option<&str>) -> Result<()> {
+        self.instance(ctx, id).await?;
+        sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, updated_at = ? WHERE id = ?")
+            .bind(locked)
+            .bind(if locked { reason } else { None })
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a server: recorded at once, the driver cleans up after.
+    pub async fn delete(&self, ctx: &Context, id: &str) -> Result<()> {
+        let inst = self.instance(ctx, id).await?;
+        if inst.locked && !ctx.is_admin() {
+            return Err(locked_error(id));
+        }
+        store::mark_deleted(&self.pool, id, &now()).await?;
+        let driver = self.driver.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = driver.destroy(&id).await {
+                tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// After a restart: instances a stop left mid-operation are brought to
+    /// what the driver really shows, or to ERROR with a fault saying why.
+    pub async fn reconcile(&self) -> anyhow::Result<()> {
+        for inst in store::unfinished(&self.pool).await? {
+            let now = now();
+            let fault = json!({"code": 500, "message": "The operation was interrupted by a restart of the compute service.", "created": now}).to_string();
+            match self.driver.power_state(&inst.id).await {
+                Ok(PowerState::Running) if inst.vm_state == "building" => {
+                    store::finish_build(&self.pool, &inst.id, "active", 1, Some(&self.config.host), None, &now).await?;
+                }
+                Ok(state) if inst.vm_state != "building" => {
+                    let vm_state = match state {
+                        PowerState::Running => "active",
+                        PowerState::Paused => "paused",
+                        PowerState::Suspended => "suspended",
+                        _ => "stopped",
+                    };
+                    if let Some(task) = &inst.task_state {
+                        store::end_task(&self.pool, &inst.id, task, vm_state, state as i64, &now).await?;
+                    }
+                }
+                _ => store::set_error(&self.pool, &inst.id, &fault, &now).await?,
+            }
+            tracing::warn!(instance = %inst.id, "reconciled an operation interrupted by the last stop");
+        }
+        Ok(())
+    }
+}
+
+async fn run_action(driver: &dyn VirtDriver, id: &str, action: &Action) -> crate::virt::DriverResult<()> {
+    match action.task {
+        "powering-off" => driver.power_off(id).await,
+        "powering-on" => driver.power_on(id).await,
+        "rebooting" => driver.reboot(id, false).await,
+        "rebooting_hard" => driver.reboot(id, true).await,
+        "pausing" => driver.pause(id).await,
+        "unpausing" => driver.unpause(id).await,
+        "suspending" => driver.suspend(id).await,
+        "resuming" => driver.resume(id).await,
+        _ => Err(crate::virt::DriverError::NotSupported(action.name)),
+    }
+}
+
+pub type SharedDriver = Arc<dyn VirtDriver>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_novas_mapping() {
+        assert_eq!(status("building", Some("scheduling")), "BUILD");
+        assert_eq!(status("active", None), "ACTIVE");
+        assert_eq!(status("active", Some("rebooting_hard")), "HARD_REBOOT");
+        assert_eq!(status("stopped", None), "SHUTOFF");
+        assert_eq!(status("resized", None), "VERIFY_RESIZE");
+        assert_eq!(status("shelved_offloaded", None), "SHELVED_OFFLOADED");
+    }
+
+    #[test]
+    fn fingerprints_are_md5_of_the_key_blob() {
+        // ssh-ed25519 blob: type string, then a 32-byte key of zeros.
+        let mut blob = vec![0, 0, 0, 11];
+        blob.extend_from_slice(b"ssh-ed25519");
+        blob.extend_from_slice(&[0, 0, 0, 32]);
+        blob.extend_from_slice(&[0u8; 32]);
+        let key = format!("ssh-ed25519 {} me@host", base64::engine::general_purpose::STANDARD.encode(&blob));
+        let fp = ssh_fingerprint(&key).unwrap();
+        assert_eq!(fp.len(), 47);
+        assert_eq!(fp, Md5::digest(&blob).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+        assert!(ssh_fingerprint("ssh-rsa notbase64!").is_none());
+        assert!(ssh_fingerprint("hello world").is_none());
+    }
+
+    #[test]
+    fn hostnames_are_sanitized() {
+        assert_eq!(hostname_from("My Server_1"), "my-server-1");
+        assert_eq!(hostname_from("--"), "server");
+    }
+}

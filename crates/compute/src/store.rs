@@ -1,0 +1,310 @@
+//! Compute's tables: flavors, keypairs, instances. All SQL of the service is
+//! here; the rules are in `service`.
+
+use oxistack_core::db::Pool;
+use oxistack_core::error::{Error, OnUnique, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: i64,
+    pub ram: i64,
+    pub disk: i64,
+    pub ephemeral: i64,
+    pub swap: i64,
+    pub rxtx_factor: f64,
+    pub is_public: bool,
+    pub disabled: bool,
+    pub description: Option<String>,
+    pub extra_specs: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Keypair {
+    pub user_id: String,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub key_type: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Instance {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub image_ref: String,
+    pub flavor: String,
+    pub key_name: Option<String>,
+    pub key_data: Option<String>,
+    pub user_data: Option<String>,
+    pub metadata: String,
+    pub availability_zone: String,
+    pub vm_state: String,
+    pub task_state: Option<String>,
+    pub power_state: i64,
+    pub host: Option<String>,
+    pub hostname: String,
+    pub reservation_id: String,
+    pub launch_index: i64,
+    pub locked: bool,
+    pub locked_reason: Option<String>,
+    pub description: Option<String>,
+    pub tags: String,
+    pub config_drive: String,
+    pub access_ipv4: String,
+    pub access_ipv6: String,
+    pub fault: Option<String>,
+    pub launched_at: Option<String>,
+    pub terminated_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deleted: bool,
+}
+
+pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
+    Ok(sqlx::query_as("SELECT * FROM flavors ORDER BY CAST(id AS INTEGER), id").fetch_all(pool).await?)
+}
+
+pub async fn find_flavor(pool: &Pool, id: &str) -> Result<Option<Flavor>> {
+    Ok(sqlx::query_as("SELECT * FROM flavors WHERE id = ?").bind(id).fetch_optional(pool).await?)
+}
+
+pub async fn insert_flavor(pool: &Pool, f: &Flavor) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO flavors (id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, disabled,
+            description, extra_specs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&f.id)
+    .bind(&f.name)
+    .bind(f.vcpus)
+    .bind(f.ram)
+    .bind(f.disk)
+    .bind(f.ephemeral)
+    .bind(f.swap)
+    .bind(f.rxtx_factor)
+    .bind(f.is_public)
+    .bind(f.disabled)
+    .bind(&f.description)
+    .bind(&f.extra_specs)
+    .bind(&f.created_at)
+    .execute(pool)
+    .await
+    .on_unique(|| Error::Conflict(format!("Flavor with ID {} or name {} already exists.", f.id, f.name)))?;
+    Ok(())
+}
+
+pub async fn delete_flavor(pool: &Pool, id: &str) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM flavors WHERE id = ?").bind(id).execute(pool).await?.rows_affected() > 0)
+}
+
+pub async fn keypairs(pool: &Pool, user_id: &str) -> Result<Vec<Keypair>> {
+    Ok(sqlx::query_as("SELECT * FROM keypairs WHERE user_id = ? ORDER BY name").bind(user_id).fetch_all(pool).await?)
+}
+
+pub async fn find_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<Option<Keypair>> {
+    Ok(sqlx::query_as("SELECT * FROM keypairs WHERE user_id = ? AND name = ?")
+        .bind(user_id)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn insert_keypair(pool: &Pool, k: &Keypair) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO keypairs (user_id, name, type, public_key, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&k.user_id)
+    .bind(&k.name)
+    .bind(&k.key_type)
+    .bind(&k.public_key)
+    .bind(&k.fingerprint)
+    .bind(&k.created_at)
+    .execute(pool)
+    .await
+    .on_unique(|| Error::Conflict(format!("Key pair '{}' already exists.", k.name)))?;
+    Ok(())
+}
+
+pub async fn delete_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM keypairs WHERE user_id = ? AND name = ?")
+        .bind(user_id)
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+pub async fn instance(pool: &Pool, id: &str) -> Result<Option<Instance>> {
+    Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ? AND deleted = 0").bind(id).fetch_optional(pool).await?)
+}
+
+/// Live instances, of one project or of all.
+pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
+    let q = match project {
+        Some(p) => sqlx::query_as(
+            "SELECT * FROM instances WHERE deleted = 0 AND project_id = ? ORDER BY created_at DESC, id DESC",
+        )
+        .bind(p.to_owned()),
+        None => sqlx::query_as("SELECT * FROM instances WHERE deleted = 0 ORDER BY created_at DESC, id DESC"),
+    };
+    Ok(q.fetch_all(pool).await?)
+}
+
+pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO instances (id, name, project_id, user_id, image_ref, flavor, key_name, key_data, user_data,
+            metadata, availability_zone, vm_state, task_state, power_state, host, hostname, reservation_id,
+            launch_index, locked, locked_reason, description, tags, config_drive, access_ipv4, access_ipv6, fault,
+            launched_at, terminated_at, created_at, updated_at, deleted)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+    )
+    .bind(&i.id)
+    .bind(&i.name)
+    .bind(&i.project_id)
+    .bind(&i.user_id)
+    .bind(&i.image_ref)
+    .bind(&i.flavor)
+    .bind(&i.key_name)
+    .bind(&i.key_data)
+    .bind(&i.user_data)
+    .bind(&i.metadata)
+    .bind(&i.availability_zone)
+    .bind(&i.vm_state)
+    .bind(&i.task_state)
+    .bind(i.power_state)
+    .bind(&i.host)
+    .bind(&i.hostname)
+    .bind(&i.reservation_id)
+    .bind(i.launch_index)
+    .bind(i.locked)
+    .bind(&i.locked_reason)
+    .bind(&i.description)
+    .bind(&i.tags)
+    .bind(&i.config_drive)
+    .bind(&i.access_ipv4)
+    .bind(&i.access_ipv6)
+    .bind(&i.fault)
+    .bind(&i.launched_at)
+    .bind(&i.terminated_at)
+    .bind(&i.created_at)
+    .bind(&i.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Sets `task_state` to `to` if it is `expected` now (Nova's
+/// `expected_task_state`): false when another operation got there first.
+pub async fn begin_task(pool: &Pool, id: &str, expected: Option<&str>, to: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE instances SET task_state = ?, updated_at = ? WHERE id = ? AND deleted = 0 AND task_state IS ?",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(id)
+    .bind(expected)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends the task `task`, recording the states the driver left.
+pub async fn end_task(pool: &Pool, id: &str, task: &str, vm_state: &str, power_state: i64, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, updated_at = ?
+         WHERE id = ? AND task_state = ?",
+    )
+    .bind(vm_state)
+    .bind(power_state)
+    .bind(now)
+    .bind(id)
+    .bind(task)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The end of a build, good or bad.
+pub async fn finish_build(
+    pool: &Pool,
+    id: &str,
+    vm_state: &str,
+    power_state: i64,
+    host: Option<&str>,
+    fault: Option<&str>,
+    now: &str,
+) -> Result<bool> {
+    let launched = (vm_state == "active").then_some(now);
+    let done = sqlx::query(
+        "UPDATE instances SET vm_state = ?, task_state = NULL, power_state = ?, host = ?, fault = ?,
+            launched_at = ?, updated_at = ? WHERE id = ? AND vm_state = 'building' AND deleted = 0",
+    )
+    .bind(vm_state)
+    .bind(power_state)
+    .bind(host)
+    .bind(fault)
+    .bind(launched)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_deleted(pool: &Pool, id: &str, now: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE instances SET deleted = 1, vm_state = 'deleted', task_state = NULL, power_state = 0,
+            terminated_at = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Instances a stop left mid-operation.
+pub async fn unfinished(pool: &Pool) -> Result<Vec<Instance>> {
+    Ok(sqlx::query_as(
+        "SELECT * FROM instances WHERE deleted = 0 AND (task_state IS NOT NULL OR vm_state = 'building')",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn set_error(pool: &Pool, id: &str, fault: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET vm_state = 'error', task_state = NULL, fault = ?, updated_at = ? WHERE id = ?")
+        .bind(fault)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// (instances, vcpus, ram) used by a project.
+pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT flavor FROM instances WHERE deleted = 0 AND project_id = ?")
+        .bind(project)
+        .fetch_all(pool)
+        .await?;
+    let mut used = (0, 0, 0);
+    for (f,) in rows {
+        if let Ok(f) = serde_json::from_str::<Flavor>(&f) {
+            used.0 += 1;
+            used.1 += f.vcpus;
+            used.2 += f.ram;
+        }
+    }
+    Ok(used)
+}

@@ -1,0 +1,144 @@
+//! The boundary with the hypervisor, as Nova's `ComputeDriver`, and the fake
+//! driver (a product feature, as in Nova: instances that exist only as records,
+//! for API tests and demos). Drivers never touch the database: the compute
+//! service owns the instance's states and writes them around each call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Nova's power states, as `OS-EXT-STS:power_state` shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerState {
+    NoState = 0,
+    Running = 1,
+    Paused = 3,
+    Shutdown = 4,
+    Crashed = 6,
+    Suspended = 7,
+}
+
+/// What a driver needs to start an instance.
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    pub id: String,
+    pub name: String,
+    pub vcpus: i64,
+    pub ram_mb: i64,
+    pub disk_gb: i64,
+    pub image_id: String,
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum DriverError {
+    NotFound(String),
+    NotSupported(&'static str),
+    Failed(String),
+}
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriverError::NotFound(id) => write!(f, "instance {id} is not on this host"),
+            DriverError::NotSupported(op) => write!(f, "{op} is not supported by this driver"),
+            DriverError::Failed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+pub type DriverResult<T> = Result<T, DriverError>;
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What the compute service asks of a hypervisor.
+pub trait VirtDriver: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Boots the instance. On error, nothing of it is left behind.
+    fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>>;
+    /// Idempotent: destroying an unknown instance is Ok.
+    fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn power_off<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn power_on<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn reboot<'a>(&'a self, id: &'a str, hard: bool) -> BoxFuture<'a, DriverResult<()>>;
+    fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn unpause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn suspend<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn power_state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PowerState>>;
+}
+
+/// Nova's fake driver: keeps each instance's power state in memory and answers at once.
+#[derive(Default)]
+pub struct FakeDriver {
+    instances: Mutex<HashMap<String, PowerState>>,
+}
+
+impl FakeDriver {
+    fn set(&self, id: &str, from: &[PowerState], to: PowerState) -> DriverResult<()> {
+        let mut all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+        let state = all.get_mut(id).ok_or_else(|| DriverError::NotFound(id.to_owned()))?;
+        if !from.is_empty() && !from.contains(state) {
+            return Err(DriverError::Failed(format!("instance {id} is {state:?}, not in {from:?}")));
+        }
+        *state = to;
+        Ok(())
+    }
+}
+
+impl VirtDriver for FakeDriver {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let mut all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            all.insert(spec.id.clone(), PowerState::Running);
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?.remove(id);
+            Ok(())
+        })
+    }
+
+    fn power_off<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[], PowerState::Shutdown) })
+    }
+
+    fn power_on<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[], PowerState::Running) })
+    }
+
+    fn reboot<'a>(&'a self, id: &'a str, _hard: bool) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[], PowerState::Running) })
+    }
+
+    fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[PowerState::Running], PowerState::Paused) })
+    }
+
+    fn unpause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[PowerState::Paused], PowerState::Running) })
+    }
+
+    fn suspend<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[PowerState::Running], PowerState::Suspended) })
+    }
+
+    fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[PowerState::Suspended], PowerState::Running) })
+    }
+
+    fn power_state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PowerState>> {
+        Box::pin(async move {
+            let all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            all.get(id).copied().ok_or_else(|| DriverError::NotFound(id.to_owned()))
+        })
+    }
+}

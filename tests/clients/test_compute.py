@@ -1,0 +1,156 @@
+"""Compute with the real python-novaclient (the walk-through, as written),
+python-openstackclient and openstacksdk, against a freshly started
+`oxistack serve` with the fake driver."""
+
+import json
+import subprocess
+import time
+
+import openstack
+import requests
+
+from test_image import qcow2, token
+
+
+def nova(cloud, *args, check=True):
+    res = subprocess.run(["nova", *args], capture_output=True, text=True, env=cloud.rc_env(), timeout=120)
+    if check and res.returncode != 0:
+        raise AssertionError(f"nova {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
+    return res
+
+
+def table_rows(output):
+    """The data rows of a PrettyTable, as lists of cells."""
+    rows = []
+    for line in output.splitlines():
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows[1:]
+
+
+def status_of(cloud, name):
+    props = dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", name).stdout) if len(r) == 2)
+    return props["status"]
+
+
+def wait_status(cloud, name, want, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = status_of(cloud, name)
+        if got == want:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{name} is {got}, not {want}")
+
+
+def image_id(cloud, tmp_path):
+    return cloud.openstack_json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                                "--file", str(qcow2(tmp_path / "cirros.qcow2")), "cirros")["id"]
+
+
+def test_the_walkthrough_with_novaclient(cloud, tmp_path):
+    assert table_rows(nova(cloud, "list").stdout) == []
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-f", str(tmp_path / "id_rsa"), "-N", ""], check=True)
+    nova(cloud, "keypair-add", "--pub-key", str(tmp_path / "id_rsa.pub"), "SSHKEY")
+    keys = table_rows(nova(cloud, "keypair-list").stdout)
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-E", "md5", "-f", str(tmp_path / "id_rsa.pub")],
+                                 capture_output=True, text=True, check=True).stdout.split()[1].removeprefix("MD5:")
+    assert keys == [["SSHKEY", "ssh", fingerprint]]
+
+    flavors = {r[1]: r for r in table_rows(nova(cloud, "flavor-list").stdout)}
+    assert flavors["m1.tiny"][:3] == ["1", "m1.tiny", "512"]
+    assert {"m1.nano", "m1.micro", "m1.xlarge"} <= set(flavors)
+
+    image = image_id(cloud, tmp_path)
+    boot = nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image, "instance1", "--poll")
+    assert "Finished" in boot.stdout
+    rows = table_rows(nova(cloud, "list").stdout)
+    assert [(r[1], r[2]) for r in rows] == [("instance1", "ACTIVE")]
+    show = dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", "instance1").stdout) if len(r) == 2)
+    assert show["key_name"] == "SSHKEY" and show["flavor:original_name"] == "m1.tiny"
+    assert image in show["image"]
+
+    for action, status in [("stop", "SHUTOFF"), ("start", "ACTIVE"), ("reboot", "ACTIVE"), ("pause", "PAUSED"),
+                           ("unpause", "ACTIVE"), ("suspend", "SUSPENDED"), ("resume", "ACTIVE")]:
+        nova(cloud, action, "instance1")
+        wait_status(cloud, "instance1", status)
+    nova(cloud, "pause", "instance1")
+    wait_status(cloud, "instance1", "PAUSED")
+    refused = nova(cloud, "suspend", "instance1", check=False)
+    assert refused.returncode != 0 and "HTTP 409" in refused.stderr and "vm_state paused" in refused.stderr
+
+    nova(cloud, "delete", "instance1")
+    deadline = time.time() + 30
+    while table_rows(nova(cloud, "list").stdout) and time.time() < deadline:
+        time.sleep(0.3)
+    assert table_rows(nova(cloud, "list").stdout) == []
+
+
+def test_openstackclient_and_openstacksdk_boot_servers(cloud, tmp_path):
+    image = image_id(cloud, tmp_path)
+    server = cloud.openstack_json("server", "create", "--flavor", "m1.tiny", "--image", image, "--wait", "vm1")
+    assert server["status"] == "ACTIVE"
+    listed = cloud.openstack_json("server", "list", "--long")
+    assert [(s["Name"], s["Status"], s["Flavor"], s["Image Name"]) for s in listed] == [("vm1", "ACTIVE", "m1.tiny", "cirros")]
+    assert cloud.openstack_json("server", "show", "vm1")["id"] == server["id"]
+    cloud.openstack("server", "delete", "--wait", "vm1")
+    assert cloud.openstack_json("server", "list") == []
+
+    env = cloud.rc_env()
+    conn = openstack.connect(auth_url=env["OS_AUTH_URL"], username=env["OS_USERNAME"], password=env["OS_PASSWORD"],
+                             project_name=env["OS_PROJECT_NAME"], user_domain_name="Default",
+                             project_domain_id="default", region_name="RegionOne")
+    s = conn.compute.create_server(name="sdk1", image_id=image, flavor_id="1", networks="none")
+    s = conn.compute.wait_for_server(s, wait=60)
+    assert s.status == "ACTIVE"
+    conn.compute.delete_server(s)
+    conn.compute.wait_for_delete(s, wait=60)
+
+
+def test_bad_input_quota_and_versions(cloud, tmp_path):
+    h = {"X-Auth-Token": token(cloud), "OpenStack-API-Version": "compute 2.96"}
+    base = f"{cloud.url}/compute/v2.1"
+    image = image_id(cloud, tmp_path)
+
+    r = requests.get(f"{cloud.url}/compute/")
+    assert r.json()["versions"][0]["version"] == "2.104"
+    r = requests.get(f"{base}/servers", headers={**h, "OpenStack-API-Version": "compute 2.200"})
+    assert r.status_code == 406 and r.headers["OpenStack-API-Version"] == "compute 2.1"
+    assert "Minimum is 2.1 and maximum is 2.104" in r.json()["notAcceptable"]["message"]
+    r = requests.get(f"{base}/servers", headers=h)
+    assert r.headers["OpenStack-API-Version"] == "compute 2.96" and "OpenStack-API-Version" in r.headers["Vary"]
+
+    def boot(**server):
+        body = {"server": {"name": "x", "imageRef": image, "flavorRef": "1", "networks": "none", **server}}
+        return requests.post(f"{base}/servers", headers=h, json=body)
+
+    r = boot(flavorRef="999")
+    assert r.status_code == 400 and "Flavor 999 could not be found" in r.json()["badRequest"]["message"]
+    r = requests.post(f"{base}/servers", headers=h, data="{nope")
+    assert r.status_code == 400 and r.json()["badRequest"]["message"] == "Malformed request body"
+    r = boot(name=17)
+    assert r.status_code == 400 and "name" in r.json()["badRequest"]["message"]
+    r = boot(bogus=1)
+    assert r.status_code == 400 and "'bogus' was unexpected" in r.json()["badRequest"]["message"]
+    r = requests.patch(f"{cloud.url}/image/v2/images/{image}",
+                       headers={**h, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+                       json=[{"op": "replace", "path": "/min_ram", "value": 1024}])
+    assert r.status_code == 200
+    r = boot()
+    assert r.status_code == 400 and "memory is too small" in r.json()["badRequest"]["message"]
+    requests.patch(f"{cloud.url}/image/v2/images/{image}",
+                   headers={**h, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+                   json=[{"op": "replace", "path": "/min_ram", "value": 0}])
+
+    # Quota: 10 instances per project by default.
+    r = boot(min_count=10, max_count=10, return_reservation_id=True)
+    assert r.status_code == 202 and r.json()["reservation_id"].startswith("r-")
+    r = boot()
+    assert r.status_code == 403
+    assert r.json()["forbidden"]["message"].startswith("Quota exceeded for instances")
+    r = requests.get(f"{base}/servers?limit=4", headers=h)
+    assert len(r.json()["servers"]) == 4 and r.json()["servers_links"][0]["rel"] == "next"
+    r = requests.get(f"{base}/servers?name=^x-1[0]?$", headers=h)
+    assert sorted(s["name"] for s in r.json()["servers"]) == ["x-1", "x-10"]
+    # The server keeps serving.
+    assert requests.get(f"{base}/flavors/1", headers=h).json()["flavor"]["name"] == "m1.tiny"
