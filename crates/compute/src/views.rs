@@ -105,10 +105,13 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     m.insert("user_id".into(), json!(i.user_id));
     m.insert("metadata".into(), serde_json::from_str(&i.metadata).unwrap_or(json!({})));
     m.insert("hostId".into(), json!(host_id(i)));
-    m.insert(
-        "image".into(),
-        json!({"id": i.image_ref, "links": [{"rel": "bookmark", "href": format!("{root}/images/{}", i.image_ref)}]}),
-    );
+    let mut image =
+        json!({"id": i.image_ref, "links": [{"rel": "bookmark", "href": format!("{root}/images/{}", i.image_ref)}]});
+    if v >= V2_98 {
+        // The image's properties as booted; none are recorded yet.
+        image["properties"] = json!({});
+    }
+    m.insert("image".into(), image);
     // 2.47: the flavor is embedded as it was at boot.
     let flavor = if v >= V2_47 {
         json!({"vcpus": f.vcpus, "ram": f.ram, "disk": f.disk, "ephemeral": f.ephemeral, "swap": f.swap,
