@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod microversion;
+pub mod quotas;
 pub mod service;
 pub mod store;
 pub mod views;
@@ -19,7 +20,10 @@ use oxistack_image::Image;
 
 use crate::service::SharedDriver;
 
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/0002_quotas.sql") },
+];
 
 #[derive(Clone, Debug)]
 pub struct ComputeConfig {

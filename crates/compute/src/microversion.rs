@@ -43,8 +43,12 @@ pub const V2_36: ApiVersion = v(36);
 pub const V2_37: ApiVersion = v(37);
 /// 2.47: the server embeds its flavor instead of linking it.
 pub const V2_47: ApiVersion = v(47);
+/// 2.52: tags may be given on create.
+pub const V2_52: ApiVersion = v(52);
 /// 2.55: flavor `description`.
 pub const V2_55: ApiVersion = v(55);
+/// 2.57: personality and the injected-file quotas are gone.
+pub const V2_57: ApiVersion = v(57);
 /// 2.61: flavor `extra_specs` in flavor bodies.
 pub const V2_61: ApiVersion = v(61);
 /// 2.63: `trusted_image_certificates`.
@@ -53,6 +57,8 @@ pub const V2_63: ApiVersion = v(63);
 pub const V2_71: ApiVersion = v(71);
 /// 2.73: `locked_reason`.
 pub const V2_73: ApiVersion = v(73);
+/// 2.74: `host` and `hypervisor_hostname` may be asked for on create.
+pub const V2_74: ApiVersion = v(74);
 /// 2.75: flavor `swap` is 0 rather than "" when there is none.
 pub const V2_75: ApiVersion = v(75);
 /// 2.90: `OS-EXT-SRV-ATTR:hostname` for everyone.

@@ -12,6 +12,7 @@ use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::time;
 
+use crate::quotas;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
@@ -19,11 +20,6 @@ use crate::Compute;
 pub fn now() -> String {
     time::iso_seconds(time::now())
 }
-
-/// Nova's default quotas per project.
-pub const QUOTA_INSTANCES: i64 = 10;
-pub const QUOTA_CORES: i64 = 20;
-pub const QUOTA_RAM: i64 = 51200;
 
 /// DevStack's flavors: (id, name, vcpus, ram MiB, disk GiB).
 const DEFAULT_FLAVORS: &[(&str, &str, i64, i64, i64)] = &[
@@ -225,8 +221,12 @@ impl Compute {
             }
             other => return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {other}."))),
         };
-        let used = store::keypairs(&self.pool, &user_id).await?.len();
-        if used >= 100 {
+        let used = store::keypairs(&self.pool, &user_id).await?.len() as i64;
+        let limit = match ctx.project_id() {
+            Some(p) => quotas::limits(&self.pool, p).await?.get("key_pairs").copied().unwrap_or(-1),
+            None => 100,
+        };
+        if !quotas::fits(limit, used, 1) {
             return Err(Error::Forbidden("Quota exceeded, too many key pairs.".into()));
         }
         let k = Keypair {
@@ -313,13 +313,15 @@ impl Compute {
         }
         // Quotas, checked for the most that may be created, then the least.
         let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
+        let limits = quotas::limits(&self.pool, &project).await?;
+        let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
         let fits = |n: i64| {
-            if instances + n > QUOTA_INSTANCES {
-                Err(("instances", n, instances, QUOTA_INSTANCES))
-            } else if cores + n * flavor.vcpus > QUOTA_CORES {
-                Err(("cores", n * flavor.vcpus, cores, QUOTA_CORES))
-            } else if ram + n * flavor.ram > QUOTA_RAM {
-                Err(("ram", n * flavor.ram, ram, QUOTA_RAM))
+            if !quotas::fits(limit("instances"), instances, n) {
+                Err(("instances", n, instances, limit("instances")))
+            } else if !quotas::fits(limit("cores"), cores, n * flavor.vcpus) {
+                Err(("cores", n * flavor.vcpus, cores, limit("cores")))
+            } else if !quotas::fits(limit("ram"), ram, n * flavor.ram) {
+                Err(("ram", n * flavor.ram, ram, limit("ram")))
             } else {
                 Ok(())
             }

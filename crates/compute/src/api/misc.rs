@@ -8,8 +8,7 @@ use oxistack_core::error::Error;
 
 use super::{base, ApiResult, Caller, NovaFault, Shared};
 use crate::microversion::{ApiVersion, MAX, MIN, V2_36};
-use crate::service::{QUOTA_CORES, QUOTA_INSTANCES, QUOTA_RAM};
-use crate::store;
+use crate::{quotas, store};
 
 fn v21(compute: &crate::Compute) -> Value {
     json!({
@@ -40,10 +39,12 @@ pub async fn version(c: Shared) -> Json<Value> {
 pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
     let project = ctx.project_id().unwrap_or_default();
     let (instances, cores, ram) = store::usage(&c.pool, project).await?;
+    let q = quotas::limits(&c.pool, project).await?;
     let mut absolute = json!({
-        "maxServerMeta": 128, "maxPersonality": 5, "maxPersonalitySize": 10240,
-        "maxTotalKeypairs": 100, "maxServerGroups": 10, "maxServerGroupMembers": 10,
-        "maxTotalCores": QUOTA_CORES, "maxTotalInstances": QUOTA_INSTANCES, "maxTotalRAMSize": QUOTA_RAM,
+        "maxServerMeta": q["metadata_items"], "maxPersonality": 5, "maxPersonalitySize": 10240,
+        "maxTotalKeypairs": q["key_pairs"], "maxServerGroups": q["server_groups"],
+        "maxServerGroupMembers": q["server_group_members"],
+        "maxTotalCores": q["cores"], "maxTotalInstances": q["instances"], "maxTotalRAMSize": q["ram"],
         "totalCoresUsed": cores, "totalInstancesUsed": instances, "totalRAMUsed": ram, "totalServerGroupsUsed": 0,
     });
     if v < V2_36 {

@@ -5,6 +5,7 @@ mod actions;
 mod flavors;
 mod keypairs;
 mod misc;
+mod quota_sets;
 mod servers;
 
 use std::sync::Arc;
@@ -45,6 +46,12 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/os-availability-zone/detail", get(misc::availability_zones))
         .route("/v2.1/os-keypairs", get(keypairs::list).post(keypairs::create))
         .route("/v2.1/os-keypairs/{name}", get(keypairs::show).delete(keypairs::delete))
+        .route(
+            "/v2.1/os-quota-sets/{project}",
+            get(quota_sets::show).put(quota_sets::update).delete(quota_sets::delete),
+        )
+        .route("/v2.1/os-quota-sets/{project}/defaults", get(quota_sets::defaults))
+        .route("/v2.1/os-quota-sets/{project}/detail", get(quota_sets::detail))
         .route("/v2.1/servers", get(servers::list).post(servers::create))
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))

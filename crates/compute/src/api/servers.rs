@@ -38,10 +38,10 @@ const CREATE_FIELDS: &[(&str, ApiVersion)] = &[
     ("OS-DCF:diskConfig", MIN),
     ("personality", MIN),
     ("description", V2_19),
-    ("tags", ApiVersion { major: 2, minor: 52 }),
+    ("tags", V2_52),
     ("trusted_image_certificates", V2_63),
-    ("host", ApiVersion { major: 2, minor: 74 }),
-    ("hypervisor_hostname", ApiVersion { major: 2, minor: 74 }),
+    ("host", V2_74),
+    ("hypervisor_hostname", V2_74),
     ("hostname", V2_90),
 ];
 
@@ -73,8 +73,10 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
         .and_then(Value::as_object)
         .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
     for k in s.keys() {
+        // 2.57 removed personality files.
+        let removed = k == "personality" && v >= V2_57;
         match CREATE_FIELDS.iter().find(|(name, _)| name == k) {
-            Some((_, since)) if v >= *since => {}
+            Some((_, since)) if v >= *since && !removed => {}
             _ => return Err(bad(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)"))),
         }
     }

@@ -279,3 +279,46 @@ async fn servers_match_samples_per_microversion() {
     diffs.retain(|d| !d.contains(".addresses.") && !d.contains(".extra_specs."));
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+#[tokio::test]
+async fn quota_sets_match_samples_and_bound_boots() {
+    let c = cloud().await;
+    let (_, body) = c.call("member", "2.1", Method::GET, "/v2.1/os-quota-sets/p1", None).await;
+    assert_shape("os-quota-sets/quotas-show-get-resp", &body);
+    for (path, name) in [
+        ("", "quotas-show-get-resp"),
+        ("/detail", "quotas-show-detail-get-resp"),
+        ("/defaults", "quotas-show-defaults-get-resp"),
+    ] {
+        let (_, body) = c.call("member", "2.57", Method::GET, &format!("/v2.1/os-quota-sets/p1{path}"), None).await;
+        assert_shape(&format!("os-quota-sets/v2.57/{name}"), &body);
+    }
+    let req = sample("os-quota-sets/v2.57/quotas-update-post-req");
+    let (status, _) = c.call("member", "2.57", Method::PUT, "/v2.1/os-quota-sets/p1", Some(req.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = c.call("admin", "2.57", Method::PUT, "/v2.1/os-quota-sets/p1", Some(req)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("os-quota-sets/v2.57/quotas-update-post-resp", &body);
+    assert_eq!(body["quota_set"]["instances"], 20);
+
+    // One instance allowed: the second boot is refused with Nova's body.
+    let one = json!({"quota_set": {"instances": 1}});
+    c.call("admin", "2.57", Method::PUT, "/v2.1/os-quota-sets/p1", Some(one)).await;
+    c.boot("2.1", "servers/").await;
+    let mut req = sample("servers/server-create-req");
+    req["server"]["imageRef"] = json!(c.image_id);
+    req["server"]["flavorRef"] = json!("1");
+    req["server"]["availability_zone"] = json!("nova");
+    let (status, body) = c.call("member", "2.1", Method::POST, "/v2.1/servers", Some(req)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["forbidden"]["message"],
+        "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances"
+    );
+    let (_, body) = c.call("member", "2.57", Method::GET, "/v2.1/os-quota-sets/p1/detail", None).await;
+    assert_eq!(body["quota_set"]["instances"], json!({"limit": 1, "in_use": 1, "reserved": 0}));
+    let (status, _) = c.call("admin", "2.57", Method::DELETE, "/v2.1/os-quota-sets/p1", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, body) = c.call("member", "2.57", Method::GET, "/v2.1/os-quota-sets/p1", None).await;
+    assert_eq!(body["quota_set"]["instances"], 10);
+}
