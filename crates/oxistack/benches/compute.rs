@@ -1,0 +1,201 @@
+//! Compute benchmark, fake driver: boot-to-ACTIVE latency, boot+delete
+//! throughput, and `GET /servers/detail` latency with 1,000 and 10,000
+//! servers in the project.
+//!
+//! Run with `cargo bench -p oxistack --bench compute`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BOOTS: usize = 100;
+const CYCLES: usize = 400;
+const CONCURRENCY: usize = 8;
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token)
+            .header("openstack-api-version", "compute 2.96");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Boots one server and waits until it is ACTIVE.
+    async fn boot(&self, image: &str) -> String {
+        let body = json!({"server": {"name": "b", "imageRef": image, "flavorRef": "42", "networks": "none"}});
+        let (status, r) = self.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
+        assert_eq!(status, 202, "{r}");
+        let id = r["server"]["id"].as_str().unwrap().to_owned();
+        loop {
+            let (_, s) = self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await;
+            if s["server"]["status"] == "ACTIVE" {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    async fn delete(&self, id: &str) {
+        let (status, _) = self.send(reqwest::Method::DELETE, &format!("/compute/v2.1/servers/{id}"), None).await;
+        assert_eq!(status, 204);
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    ms(sorted[((sorted.len() as f64 - 1.0) * p).round() as usize])
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("oxistack-compute-bench-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_oxistack"))
+        .args([
+            "serve",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--compute-driver",
+            "fake",
+        ])
+        .env("OXISTACK_ADMIN_PASSWORD", "bench-password")
+        .env("OXISTACK_LOG", "warn")
+        .spawn()
+        .expect("start oxistack");
+    let pid = server.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{base}/identity/v3")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let auth = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "bench-password"}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
+    let r = http.post(format!("{base}/identity/v3/auth/tokens")).json(&auth).send().await.unwrap();
+    let token = r.headers()["x-subject-token"].to_str().unwrap().to_owned();
+    let project = r.json::<Value>().await.unwrap()["token"]["project"]["id"].as_str().unwrap().to_owned();
+    let api = std::sync::Arc::new(Api { http: http.clone(), base: base.clone(), token });
+
+    let (_, img) = api
+        .send(
+            reqwest::Method::POST,
+            "/image/v2/images",
+            Some(json!({"name": "b", "disk_format": "raw", "container_format": "bare"})),
+        )
+        .await;
+    let image = img["id"].as_str().unwrap().to_owned();
+    let r = http
+        .put(format!("{base}/image/v2/images/{image}/file"))
+        .header("x-auth-token", &api.token)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let unlimited = json!({"quota_set": {"instances": -1, "cores": -1, "ram": -1}});
+    api.send(reqwest::Method::PUT, &format!("/compute/v2.1/os-quota-sets/{project}"), Some(unlimited)).await;
+
+    // Boot to ACTIVE, one at a time.
+    let mut lat = vec![];
+    for _ in 0..BOOTS {
+        let t = Instant::now();
+        let id = api.boot(&image).await;
+        lat.push(t.elapsed());
+        api.delete(&id).await;
+    }
+    lat.sort();
+
+    // Boot + delete cycles, 8 clients at once.
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..CONCURRENCY {
+        let (api, image) = (api.clone(), image.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..CYCLES / CONCURRENCY {
+                let id = api.boot(&image).await;
+                api.delete(&id).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let cycles_per_sec = CYCLES as f64 / started.elapsed().as_secs_f64();
+
+    // GET /servers/detail with 1,000 then 10,000 servers.
+    let mut listing = vec![];
+    let mut total = 0;
+    for target in [1_000, 10_000] {
+        while total < target {
+            let body = json!({"server": {"name": "many", "imageRef": image, "flavorRef": "42", "networks": "none",
+                                         "min_count": 100, "max_count": 100}});
+            let (status, r) = api.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
+            assert_eq!(status, 202, "{r}");
+            total += 100;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut times = vec![];
+        for _ in 0..20 {
+            let t = Instant::now();
+            let (status, r) = api.send(reqwest::Method::GET, "/compute/v2.1/servers/detail", None).await;
+            times.push(t.elapsed());
+            assert_eq!(status, 200);
+            assert_eq!(r["servers"].as_array().unwrap().len(), 1000);
+        }
+        times.sort();
+        listing.push((target, percentile(&times, 0.5), percentile(&times, 0.95)));
+    }
+    let rss = rss_mib(pid);
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("| measure | result |");
+    println!("|---|---|");
+    println!(
+        "| boot to ACTIVE, p50 / p99 ({BOOTS} sequential) | {:.1} ms / {:.1} ms |",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    println!("| boot + delete cycles, {CONCURRENCY} clients ({CYCLES} cycles) | {cycles_per_sec:.0} per second |");
+    for (n, p50, p95) in listing {
+        println!(
+            "| GET /servers/detail (first page of 1,000) with {n} servers, p50 / p95 | {p50:.1} ms / {p95:.1} ms |"
+        );
+    }
+    println!();
+    println!("server resident memory at the end: {rss:.1} MiB");
+}
