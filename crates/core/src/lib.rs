@@ -8,6 +8,8 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod middleware;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 
 pub use context::Context;

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod common;
+
+use common::{mib, percentile_ms, rss_kib, Server};
+
 const BOOTS: usize = 100;
 const CYCLES: usize = 400;
 const CONCURRENCY: usize = 8;
@@ -54,58 +58,11 @@ impl Api {
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    ms(sorted[((sorted.len() as f64 - 1.0) * p).round() as usize])
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 #[tokio::main]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("oxistack-compute-bench-{}", std::process::id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_oxistack"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--compute-driver",
-            "fake",
-        ])
-        .env("OXISTACK_ADMIN_PASSWORD", "bench-password")
-        .env("OXISTACK_LOG", "warn")
-        .spawn()
-        .expect("start oxistack");
-    let pid = server.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http.get(format!("{base}/identity/v3")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let auth = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"id": "default"}, "password": "bench-password"}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
-    let r = http.post(format!("{base}/identity/v3/auth/tokens")).json(&auth).send().await.unwrap();
-    let token = r.headers()["x-subject-token"].to_str().unwrap().to_owned();
-    let project = r.json::<Value>().await.unwrap()["token"]["project"]["id"].as_str().unwrap().to_owned();
+    let server = Server::start("compute", &["--compute-driver", "fake"]).await;
+    let (pid, base, http) = (server.pid(), server.base.clone(), server.http.clone());
+    let (token, project) = server.admin_token().await;
     let api = std::sync::Arc::new(Api { http: http.clone(), base: base.clone(), token });
 
     let (_, img) = api
@@ -176,19 +133,17 @@ async fn main() {
             assert_eq!(r["servers"].as_array().unwrap().len(), 1000);
         }
         times.sort();
-        listing.push((target, percentile(&times, 0.5), percentile(&times, 0.95)));
+        listing.push((target, percentile_ms(&times, 0.5), percentile_ms(&times, 0.95)));
     }
-    let rss = rss_mib(pid);
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    let rss = mib(rss_kib(pid));
+    server.stop();
 
     println!("| measure | result |");
     println!("|---|---|");
     println!(
         "| boot to ACTIVE, p50 / p99 ({BOOTS} sequential) | {:.1} ms / {:.1} ms |",
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
+        percentile_ms(&lat, 0.5),
+        percentile_ms(&lat, 0.99)
     );
     println!("| boot + delete cycles, {CONCURRENCY} clients ({CYCLES} cycles) | {cycles_per_sec:.0} per second |");
     for (n, p50, p95) in listing {

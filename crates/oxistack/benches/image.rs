@@ -4,6 +4,8 @@
 //!
 //! Run with `cargo bench -p oxistack --bench image`.
 
+mod common;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,16 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-const SIZE: u64 = 1 << 30;
+use common::{mib, rss_kib, Server};
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
+const SIZE: u64 = 1 << 30;
 
 /// Samples the server's RSS every 50 ms until stopped; returns the peak.
 fn sample_rss(pid: u32) -> (Arc<AtomicBool>, Arc<AtomicU64>) {
@@ -61,29 +56,9 @@ async fn main() {
     }
     let disk = started.elapsed();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let data_dir = dir.join("data");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_oxistack"))
-        .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-        .env("OXISTACK_ADMIN_PASSWORD", "bench-password")
-        .env("OXISTACK_LOG", "warn")
-        .spawn()
-        .expect("start oxistack");
-    let pid = server.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http.get(format!("{base}/identity/v3")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let auth = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"id": "default"}, "password": "bench-password"}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
-    let r = http.post(format!("{base}/identity/v3/auth/tokens?nocatalog")).json(&auth).send().await.unwrap();
-    let token = r.headers()["x-subject-token"].to_str().unwrap().to_owned();
+    let server = Server::start("image", &[]).await;
+    let (pid, base, http) = (server.pid(), server.base.clone(), server.http.clone());
+    let (token, _) = server.admin_token().await;
     let idle = rss_kib(pid);
 
     let r = http
@@ -123,11 +98,9 @@ async fn main() {
     let download = started.elapsed();
     stop.store(true, Ordering::Relaxed);
 
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let mib = |kib: u64| kib as f64 / 1024.0;
     println!("| 1 GiB | seconds | MiB/s |");
     println!("|---|---|---|");
     println!("| disk write + fsync (the limit) | {:.2} | {:.0} |", disk.as_secs_f64(), mib_s(SIZE, disk));

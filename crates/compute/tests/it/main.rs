@@ -14,34 +14,10 @@ use tower::ServiceExt;
 
 use oxistack_compute::virt::FakeDriver;
 use oxistack_compute::{api, Compute, ComputeConfig};
-use oxistack_core::context::{BoxFuture, Context, Scope, SharedValidator, TokenValidator};
-use oxistack_core::{db, Error};
+use oxistack_core::context::SharedValidator;
+use oxistack_core::db;
+use oxistack_core::testing::{caller, shape_diff, Callers};
 use oxistack_image::{Image, ImageConfig};
-
-struct Callers(HashMap<&'static str, Context>);
-
-impl TokenValidator for Callers {
-    fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, oxistack_core::Result<Context>> {
-        Box::pin(async move { self.0.get(token).cloned().ok_or_else(|| Error::Unauthorized("bad token".into())) })
-    }
-}
-
-fn caller(user: &str, roles: &[&str]) -> Context {
-    Context {
-        user_id: user.into(),
-        user_name: user.into(),
-        user_domain_id: "default".into(),
-        scope: Scope::Project {
-            id: "p1".into(),
-            name: "p1".into(),
-            domain_id: "default".into(),
-            domain_name: "Default".into(),
-        },
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        audit_ids: vec![],
-        request_id: String::new(),
-    }
-}
 
 struct Cloud {
     app: Router,
@@ -59,7 +35,7 @@ async fn cloud() -> Cloud {
     let dir = std::env::temp_dir().join(format!("oxistack-compute-it-{}", uuid::Uuid::new_v4()));
     let pool = db::open_memory().await.unwrap();
     let image = Image::open(pool.clone(), ImageConfig { store_dir: dir.clone(), quota_bytes: None }).await.unwrap();
-    let admin = caller("admin-user", &["admin", "member", "reader"]);
+    let admin = caller("admin-user", "p1", &["admin", "member", "reader"]);
     let body = json!({"name": "cirros", "disk_format": "raw", "container_format": "bare"});
     let img = image.create(&admin, body.as_object().unwrap()).await.unwrap();
     image.upload(&admin, &img.id, Body::from(vec![0u8; 1024])).await.unwrap();
@@ -69,8 +45,10 @@ async fn cloud() -> Cloud {
         url: "http://cloud.test/compute".into(),
     };
     let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, config).await.unwrap();
-    let callers: SharedValidator =
-        Arc::new(Callers(HashMap::from([("admin", admin), ("member", caller("member-user", &["member", "reader"]))])));
+    let callers: SharedValidator = Arc::new(Callers(HashMap::from([
+        ("admin", admin),
+        ("member", caller("member-user", "p1", &["member", "reader"])),
+    ])));
     Cloud { app: api::router(compute, callers), image_id: img.id, _dir: dir }
 }
 
@@ -118,37 +96,11 @@ impl Cloud {
 }
 
 fn sample(name: &str) -> Value {
-    let path = format!("{}/tests/samples/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
-}
-
-fn shape_diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
-    match (sample, ours) {
-        (Value::Null, _) | (_, Value::Null) => {}
-        (Value::Object(s), Value::Object(o)) => {
-            for (k, sv) in s {
-                match o.get(k) {
-                    None => out.push(format!("missing {path}.{k}")),
-                    Some(ov) => shape_diff(sv, ov, &format!("{path}.{k}"), out),
-                }
-            }
-            for k in o.keys().filter(|k| !s.contains_key(*k)) {
-                out.push(format!("extra {path}.{k}"));
-            }
-        }
-        (Value::Array(s), Value::Array(o)) => {
-            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
-                shape_diff(s0, o0, &format!("{path}[0]"), out);
-            }
-        }
-        (s, o) if std::mem::discriminant(s) == std::mem::discriminant(o) => {}
-        (s, o) => out.push(format!("type of {path}: sample {s}, ours {o}")),
-    }
+    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn assert_shape(name: &str, ours: &Value) {
-    let mut diffs = vec![];
-    shape_diff(&sample(name), ours, "", &mut diffs);
+    let mut diffs = shape_diff(&sample(name), ours);
     // No Network service yet: servers have no addresses to show. The keys of
     // extra_specs, image properties and scheduler hints are data, not shape.
     diffs.retain(|d| {
@@ -165,8 +117,7 @@ async fn versions_flavors_limits_and_zones_match_samples() {
     // Nova still lists the removed v2.0 too; only the v2.1 entry is compared.
     let mut s = sample("versions/versions-get-resp");
     s["versions"] = json!([s["versions"][1].clone()]);
-    let mut diffs = vec![];
-    shape_diff(&s, &v, "", &mut diffs);
+    let diffs = shape_diff(&s, &v);
     assert!(diffs.is_empty(), "{diffs:?}");
     let (_, v) = c.call("member", "2.1", Method::GET, "/v2.1", None).await;
     assert_shape("versions/v21-version-get-resp", &v);
@@ -268,14 +219,12 @@ async fn servers_match_samples_per_microversion() {
     let (_, list) = c.call("member", "2.1", Method::GET, "/v2.1/servers", None).await;
     let mut s = sample("servers/servers-list-resp");
     s.as_object_mut().unwrap().remove("servers_links");
-    let mut diffs = vec![];
-    shape_diff(&s, &list, "", &mut diffs);
+    let diffs = shape_diff(&s, &list);
     assert!(diffs.is_empty(), "{diffs:#?}");
     let (_, detail) = c.call("admin", "2.1", Method::GET, "/v2.1/servers/detail", None).await;
     let mut s = sample("servers/servers-details-resp");
     s.as_object_mut().unwrap().remove("servers_links");
-    let mut diffs = vec![];
-    shape_diff(&s, &detail, "", &mut diffs);
+    let mut diffs = shape_diff(&s, &detail);
     diffs.retain(|d| !d.contains(".addresses.") && !d.contains(".extra_specs."));
     assert!(diffs.is_empty(), "{diffs:#?}");
 }

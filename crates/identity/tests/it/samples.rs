@@ -6,40 +6,12 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use oxistack_core::testing::shape_diff;
+
 use crate::TestCloud;
 
 fn sample(name: &str) -> Value {
-    let path = format!("{}/tests/samples/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Differences of shape between a sample and our body. `null` on either side
-/// matches any type (samples leave optional values null).
-fn shape_diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
-    match (sample, ours) {
-        (Value::Null, _) | (_, Value::Null) => {}
-        (Value::Object(s), Value::Object(o)) => {
-            for (k, sv) in s {
-                match o.get(k) {
-                    None => out.push(format!("missing {path}.{k}")),
-                    Some(ov) => shape_diff(sv, ov, &format!("{path}.{k}"), out),
-                }
-            }
-            for k in o.keys() {
-                if !s.contains_key(k) {
-                    out.push(format!("extra {path}.{k}"));
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(o)) => {
-            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
-                shape_diff(s0, o0, &format!("{path}[0]"), out);
-            }
-        }
-        (s, o) if std::mem::discriminant(s) == std::mem::discriminant(o) => {}
-        (s, o) => out.push(format!("type of {path}: sample {s}, ours {o}")),
-    }
+    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// Keys Keystone sends that its older samples lack: newer attributes from the
@@ -61,8 +33,7 @@ const NOT_IN_SAMPLES: &[&str] = &[
 ];
 
 fn assert_shape(name: &str, ours: &Value) {
-    let mut diffs = vec![];
-    shape_diff(&sample(name), ours, "", &mut diffs);
+    let mut diffs = shape_diff(&sample(name), ours);
     diffs.retain(|d| !(d.starts_with("extra ") && NOT_IN_SAMPLES.iter().any(|k| d.ends_with(k))));
     assert!(diffs.is_empty(), "{name}: {diffs:#?}\nours: {ours:#}");
 }

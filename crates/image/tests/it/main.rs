@@ -11,34 +11,17 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use oxistack_core::context::{BoxFuture, Context, Scope, SharedValidator, TokenValidator};
-use oxistack_core::{db, Error};
+use oxistack_core::context::SharedValidator;
+use oxistack_core::db;
+use oxistack_core::testing::{shape_diff, Callers};
 use oxistack_image::{api, Image, ImageConfig};
 
-/// Tokens named after their callers.
-struct Callers(HashMap<&'static str, Context>);
-
-impl TokenValidator for Callers {
-    fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, oxistack_core::Result<Context>> {
-        Box::pin(async move { self.0.get(token).cloned().ok_or_else(|| Error::Unauthorized("bad token".into())) })
-    }
+fn caller(project: &str, roles: &[&str]) -> oxistack_core::Context {
+    oxistack_core::testing::caller(&format!("user-of-{project}"), project, roles)
 }
 
-fn caller(project: &str, roles: &[&str]) -> Context {
-    Context {
-        user_id: format!("user-of-{project}"),
-        user_name: "u".into(),
-        user_domain_id: "default".into(),
-        scope: Scope::Project {
-            id: project.into(),
-            name: project.into(),
-            domain_id: "default".into(),
-            domain_name: "Default".into(),
-        },
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        audit_ids: vec![],
-        request_id: String::new(),
-    }
+fn sample(name: &str) -> Value {
+    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 async fn app() -> (Router, tempdir::Dir) {
@@ -98,38 +81,8 @@ fn json_body(v: &Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", v.to_string().into_bytes()))
 }
 
-fn sample(name: &str) -> Value {
-    let path = format!("{}/tests/samples/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn shape_diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
-    match (sample, ours) {
-        (Value::Null, _) | (_, Value::Null) => {}
-        (Value::Object(s), Value::Object(o)) => {
-            for (k, sv) in s {
-                match o.get(k) {
-                    None => out.push(format!("missing {path}.{k}")),
-                    Some(ov) => shape_diff(sv, ov, &format!("{path}.{k}"), out),
-                }
-            }
-            for k in o.keys().filter(|k| !s.contains_key(*k)) {
-                out.push(format!("extra {path}.{k}"));
-            }
-        }
-        (Value::Array(s), Value::Array(o)) => {
-            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
-                shape_diff(s0, o0, &format!("{path}[0]"), out);
-            }
-        }
-        (s, o) if std::mem::discriminant(s) == std::mem::discriminant(o) => {}
-        (s, o) => out.push(format!("type of {path}: sample {s}, ours {o}")),
-    }
-}
-
 fn assert_shape(name: &str, ours: &Value) {
-    let mut diffs = vec![];
-    shape_diff(&sample(name), ours, "", &mut diffs);
+    let mut diffs = shape_diff(&sample(name), ours);
     // `locations` is shown only by clouds configured to expose store locations;
     // ours never does.
     diffs.retain(|d| !d.ends_with(".locations"));

@@ -1,0 +1,97 @@
+//! What every benchmark does first: start the release `oxistack serve` on a
+//! temporary data dir and a free port, and log in as admin.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "bench-password";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a server with `args` added to `serve`, and waits until it answers.
+    pub async fn start(name: &str, args: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!("oxistack-{name}-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let data = dir.join("data");
+        let listen = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_oxistack"))
+            .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", &listen])
+            .args(args)
+            .env("OXISTACK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("OXISTACK_LOG", "warn")
+            .spawn()
+            .expect("start oxistack");
+        let base = format!("http://{listen}");
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            if http.get(format!("{base}/identity/v3")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Server { child, base, dir, http }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The admin's password login body, scoped to the admin project.
+    pub fn admin_auth(&self) -> Value {
+        json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
+    }
+
+    /// An admin token and the admin project's id.
+    pub async fn admin_token(&self) -> (String, String) {
+        let r = self
+            .http
+            .post(format!("{}/identity/v3/auth/tokens?nocatalog", self.base))
+            .json(&self.admin_auth())
+            .send()
+            .await
+            .unwrap();
+        let token = r.headers()["x-subject-token"].to_str().unwrap().to_owned();
+        let body: Value = r.json().await.unwrap();
+        (token, body["token"]["project"]["id"].as_str().unwrap().to_owned())
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The `p` quantile of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
