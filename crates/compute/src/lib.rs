@@ -23,6 +23,7 @@ use crate::service::SharedDriver;
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") },
     Migration { version: 2, sql: include_str!("../migrations/0002_quotas.sql") },
+    Migration { version: 3, sql: include_str!("../migrations/0003_flavor_access.sql") },
 ];
 
 #[derive(Clone, Debug)]

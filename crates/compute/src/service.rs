@@ -276,6 +276,12 @@ impl Compute {
         let flavor = store::find_flavor(&self.pool, &req.flavor_ref)
             .await?
             .ok_or_else(|| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
+        if !flavor.is_public
+            && !ctx.is_admin()
+            && !store::flavors_shared_with(&self.pool, &project).await?.contains(&flavor.id)
+        {
+            return Err(Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)));
+        }
         let image = self
             .image
             .visible(ctx, &req.image_ref)

@@ -308,3 +308,67 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
     }
     Ok(used)
 }
+
+pub async fn set_extra_specs(pool: &Pool, flavor_id: &str, specs: &str) -> Result<()> {
+    sqlx::query("UPDATE flavors SET extra_specs = ? WHERE id = ?").bind(specs).bind(flavor_id).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn flavor_access(pool: &Pool, flavor_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT project_id FROM flavor_access WHERE flavor_id = ? ORDER BY project_id")
+        .bind(flavor_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Flavor ids a project was given access to.
+pub async fn flavors_shared_with(pool: &Pool, project_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT flavor_id FROM flavor_access WHERE project_id = ?")
+        .bind(project_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn add_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str) -> Result<()> {
+    sqlx::query("INSERT INTO flavor_access (flavor_id, project_id) VALUES (?, ?)")
+        .bind(flavor_id)
+        .bind(project_id)
+        .execute(pool)
+        .await
+        .on_unique(|| {
+            Error::Conflict(format!(
+                "Flavor access already exists for flavor {flavor_id} and project {project_id} combination."
+            ))
+        })?;
+    Ok(())
+}
+
+pub async fn remove_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM flavor_access WHERE flavor_id = ? AND project_id = ?")
+        .bind(flavor_id)
+        .bind(project_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+pub async fn set_metadata(pool: &Pool, id: &str, metadata: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET metadata = ?, updated_at = ? WHERE id = ?")
+        .bind(metadata)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_tags(pool: &Pool, id: &str, tags: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET tags = ?, updated_at = ? WHERE id = ?")
+        .bind(tags)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

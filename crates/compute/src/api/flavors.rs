@@ -17,12 +17,16 @@ async fn visible(c: &crate::Compute, ctx: &oxistack_core::Context, params: &Para
     let is_public = params.get("is_public").map(|s| s.to_ascii_lowercase());
     let min_ram: i64 = params.get("minRam").and_then(|s| s.parse().ok()).unwrap_or(0);
     let min_disk: i64 = params.get("minDisk").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let shared = match ctx.project_id() {
+        Some(p) => store::flavors_shared_with(&c.pool, p).await?,
+        None => vec![],
+    };
     Ok(all
         .into_iter()
         .filter(|f| match (ctx.is_admin(), is_public.as_deref()) {
             (true, Some("none")) => true,
             (true, Some("false")) => !f.is_public,
-            _ => f.is_public,
+            _ => f.is_public || shared.contains(&f.id),
         })
         .filter(|f| f.ram >= min_ram && f.disk >= min_disk)
         .collect())

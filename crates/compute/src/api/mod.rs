@@ -2,10 +2,12 @@
 //! the body for the requested microversion, call the service, and render.
 
 mod actions;
+mod flavor_extras;
 mod flavors;
 mod keypairs;
 mod misc;
 mod quota_sets;
+mod server_metadata;
 mod servers;
 
 use std::sync::Arc;
@@ -38,6 +40,13 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/flavors", get(flavors::list).post(flavors::create))
         .route("/v2.1/flavors/detail", get(flavors::detail))
         .route("/v2.1/flavors/{id}", get(flavors::show).delete(flavors::delete))
+        .route("/v2.1/flavors/{id}/action", post(flavor_extras::action))
+        .route("/v2.1/flavors/{id}/os-flavor-access", get(flavor_extras::access))
+        .route("/v2.1/flavors/{id}/os-extra_specs", get(flavor_extras::list).post(flavor_extras::create))
+        .route(
+            "/v2.1/flavors/{id}/os-extra_specs/{key}",
+            get(flavor_extras::show).put(flavor_extras::update).delete(flavor_extras::delete),
+        )
         .route("/v2.1/images", get(misc::images))
         .route("/v2.1/images/detail", get(misc::images_detail))
         .route("/v2.1/images/{id}", get(misc::image))
@@ -56,6 +65,22 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
+        .route(
+            "/v2.1/servers/{id}/metadata",
+            get(server_metadata::list).post(server_metadata::merge).put(server_metadata::replace),
+        )
+        .route(
+            "/v2.1/servers/{id}/metadata/{key}",
+            get(server_metadata::show).put(server_metadata::set).delete(server_metadata::delete),
+        )
+        .route(
+            "/v2.1/servers/{id}/tags",
+            get(server_metadata::tags).put(server_metadata::replace_tags).delete(server_metadata::clear_tags),
+        )
+        .route(
+            "/v2.1/servers/{id}/tags/{tag}",
+            get(server_metadata::has_tag).put(server_metadata::add_tag).delete(server_metadata::remove_tag),
+        )
         .fallback(|| async { NovaFault(Error::NotFound("The resource could not be found.".into())) })
         .method_not_allowed_fallback(|| async {
             NovaFault(Error::MethodNotAllowed("The method is not allowed for the requested URL.".into()))

@@ -102,9 +102,12 @@ fn sample(name: &str) -> Value {
 fn assert_shape(name: &str, ours: &Value) {
     let mut diffs = shape_diff(&sample(name), ours);
     // No Network service yet: servers have no addresses to show. The keys of
-    // extra_specs, image properties and scheduler hints are data, not shape.
+    // extra_specs, metadata, image properties and scheduler hints are data,
+    // not shape.
     diffs.retain(|d| {
-        ![".addresses.", ".extra_specs.", ".image.properties.", ".scheduler_hints."].iter().any(|k| d.contains(k))
+        ![".addresses.", ".extra_specs.", ".image.properties.", ".scheduler_hints.", ".metadata."]
+            .iter()
+            .any(|k| d.contains(k))
     });
     assert!(diffs.is_empty(), "{name}: {diffs:#?}\nours: {ours:#}");
 }
@@ -270,4 +273,120 @@ async fn quota_sets_match_samples_and_bound_boots() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, body) = c.call("member", "2.57", Method::GET, "/v2.1/os-quota-sets/p1", None).await;
     assert_eq!(body["quota_set"]["instances"], 10);
+}
+
+#[tokio::test]
+async fn metadata_tags_extra_specs_and_flavor_access_match_samples() {
+    let c = cloud().await;
+    let id = c.boot("2.26", "servers/").await;
+    let base = format!("/v2.1/servers/{id}");
+    let (status, body) = c
+        .call(
+            "member",
+            "2.1",
+            Method::POST,
+            &format!("{base}/metadata"),
+            Some(sample("server-metadata/server-metadata-all-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("server-metadata/server-metadata-all-resp", &body);
+    let (status, body) = c
+        .call(
+            "member",
+            "2.1",
+            Method::PUT,
+            &format!("{base}/metadata/foo"),
+            Some(sample("server-metadata/server-metadata-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("server-metadata/server-metadata-resp", &body);
+    let (_, body) = c.call("member", "2.1", Method::GET, &format!("{base}/metadata/foo"), None).await;
+    assert_eq!(body["meta"]["foo"], "Bar Value");
+    let (status, _) = c.call("member", "2.1", Method::DELETE, &format!("{base}/metadata/foo"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = c.call("member", "2.1", Method::GET, &format!("{base}/metadata/foo"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _) = c.call("member", "2.25", Method::GET, &format!("{base}/tags"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = c
+        .call(
+            "member",
+            "2.26",
+            Method::PUT,
+            &format!("{base}/tags"),
+            Some(sample("os-server-tags/v2.26/server-tags-put-all-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("os-server-tags/v2.26/server-tags-put-all-resp", &body);
+    let (_, body) = c.call("member", "2.26", Method::GET, &format!("{base}/tags"), None).await;
+    assert_shape("os-server-tags/v2.26/server-tags-index-resp", &body);
+    let (status, _) = c.call("member", "2.26", Method::PUT, &format!("{base}/tags/new"), None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = c.call("member", "2.26", Method::GET, &format!("{base}/tags/new"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body) = c.call("member", "2.26", Method::GET, "/v2.1/servers?tags=new", None).await;
+    assert_eq!(body["servers"].as_array().unwrap().len(), 1);
+
+    let (status, body) = c
+        .call(
+            "admin",
+            "2.1",
+            Method::POST,
+            "/v2.1/flavors/1/os-extra_specs",
+            Some(sample("flavor-extra-specs/flavor-extra-specs-create-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("flavor-extra-specs/flavor-extra-specs-create-resp", &body);
+    let (_, body) = c.call("member", "2.1", Method::GET, "/v2.1/flavors/1/os-extra_specs", None).await;
+    assert_shape("flavor-extra-specs/flavor-extra-specs-list-resp", &body);
+    let (_, body) = c.call("member", "2.1", Method::GET, "/v2.1/flavors/1/os-extra_specs/hw:numa_nodes", None).await;
+    assert_shape("flavor-extra-specs/flavor-extra-specs-get-resp", &body);
+    let (status, body) = c
+        .call(
+            "admin",
+            "2.1",
+            Method::PUT,
+            "/v2.1/flavors/1/os-extra_specs/hw:numa_nodes",
+            Some(sample("flavor-extra-specs/flavor-extra-specs-update-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("flavor-extra-specs/flavor-extra-specs-update-resp", &body);
+    let (status, _) = c
+        .call(
+            "member",
+            "2.1",
+            Method::POST,
+            "/v2.1/flavors/1/os-extra_specs",
+            Some(sample("flavor-extra-specs/flavor-extra-specs-create-req")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A private flavor: invisible and unbootable until the project is given access.
+    let (status, _) =
+        c.call("admin", "2.1", Method::POST, "/v2.1/flavors", Some(sample("flavor-access/flavor-create-req"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = c.call("member", "2.1", Method::GET, "/v2.1/flavors", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let visible = |b: &Value| b["flavors"].as_array().unwrap().iter().any(|f| f["id"] == "10");
+    assert!(!visible(&c.call("member", "2.1", Method::GET, "/v2.1/flavors", None).await.1));
+    let mut add = sample("flavor-access/flavor-access-add-tenant-req");
+    add["addTenantAccess"]["tenant"] = json!("p1");
+    let (status, body) = c.call("admin", "2.1", Method::POST, "/v2.1/flavors/10/action", Some(add)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("flavor-access/flavor-access-add-tenant-resp", &body);
+    let (_, body) = c.call("admin", "2.1", Method::GET, "/v2.1/flavors/10/os-flavor-access", None).await;
+    assert_shape("flavor-access/flavor-access-list-resp", &body);
+    assert!(visible(&c.call("member", "2.1", Method::GET, "/v2.1/flavors", None).await.1));
+    let mut remove = sample("flavor-access/flavor-access-remove-tenant-req");
+    remove["removeTenantAccess"]["tenant"] = json!("p1");
+    let (status, body) = c.call("admin", "2.1", Method::POST, "/v2.1/flavors/10/action", Some(remove)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_shape("flavor-access/flavor-access-remove-tenant-resp", &body);
 }

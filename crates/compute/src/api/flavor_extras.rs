@@ -1,0 +1,146 @@
+//! `/flavors/{id}/os-extra_specs` and flavor access (`/flavors/{id}/os-flavor-access`,
+//! `addTenantAccess` / `removeTenantAccess` actions).
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use oxistack_core::error::Error;
+
+use super::{bad, require_admin, ApiResult, Body, Caller, NovaFault, Shared};
+use crate::store;
+
+fn specs_of(f: &store::Flavor) -> Map<String, Value> {
+    serde_json::from_str(&f.extra_specs).unwrap_or_default()
+}
+
+fn parse_specs(body: &Value) -> ApiResult<Map<String, Value>> {
+    let m = body
+        .get("extra_specs")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Invalid input for field/attribute extra_specs."))?;
+    let mut out = Map::new();
+    for (k, v) in m {
+        let value = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return Err(bad(format!("Invalid input for field/attribute extra_specs: {k} must be a string."))),
+        };
+        if k.is_empty() || k.len() > 255 || value.len() > 255 {
+            return Err(bad(format!(
+                "Invalid input for field/attribute extra_specs: {k} is not a valid key or value."
+            )));
+        }
+        out.insert(k.clone(), json!(value));
+    }
+    Ok(out)
+}
+
+pub async fn list(c: Shared, Caller(_): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"extra_specs": specs_of(&c.flavor(&id).await?)})))
+}
+
+pub async fn create(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    require_admin(&ctx, "os_compute_api:os-flavor-extra-specs:create")?;
+    let f = c.flavor(&id).await?;
+    let new = parse_specs(&body)?;
+    let mut specs = specs_of(&f);
+    specs.extend(new.clone());
+    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    Ok(Json(json!({"extra_specs": new})))
+}
+
+pub async fn show(c: Shared, Caller(_): Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let specs = specs_of(&c.flavor(&id).await?);
+    let v = specs
+        .get(&key)
+        .ok_or_else(|| NovaFault(Error::NotFound(format!("Flavor {id} has no extra specs with key {key}."))))?;
+    Ok(Json(json!({ key: v })))
+}
+
+pub async fn update(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path((id, key)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    require_admin(&ctx, "os_compute_api:os-flavor-extra-specs:update")?;
+    let f = c.flavor(&id).await?;
+    let obj = body
+        .as_object()
+        .filter(|o| o.len() == 1 && o.contains_key(&key))
+        .ok_or_else(|| bad("Request body and URI mismatch"))?;
+    let item = parse_specs(&json!({"extra_specs": obj}))?;
+    let mut specs = specs_of(&f);
+    specs.extend(item.clone());
+    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    Ok(Json(Value::Object(item)))
+}
+
+pub async fn delete(c: Shared, Caller(ctx): Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    require_admin(&ctx, "os_compute_api:os-flavor-extra-specs:delete")?;
+    let mut specs = specs_of(&c.flavor(&id).await?);
+    if specs.remove(&key).is_none() {
+        return Err(NovaFault(Error::NotFound(format!("Flavor {id} has no extra specs with key {key}."))));
+    }
+    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn access_body(c: &crate::Compute, id: &str) -> ApiResult<Json<Value>> {
+    let rows: Vec<Value> = store::flavor_access(&c.pool, id)
+        .await?
+        .into_iter()
+        .map(|p| json!({"flavor_id": id, "tenant_id": p}))
+        .collect();
+    Ok(Json(json!({"flavor_access": rows})))
+}
+
+pub async fn access(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    require_admin(&ctx, "os_compute_api:os-flavor-access")?;
+    if c.flavor(&id).await?.is_public {
+        return Err(NovaFault(Error::NotFound("Access list not available for public flavors.".into())));
+    }
+    access_body(&c, &id).await
+}
+
+/// `POST /flavors/{id}/action` with `addTenantAccess` or `removeTenantAccess`.
+pub async fn action(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let f = c.flavor(&id).await?;
+    let (add, args) = match (body.get("addTenantAccess"), body.get("removeTenantAccess")) {
+        (Some(a), None) => (true, a),
+        (None, Some(r)) => (false, r),
+        _ => return Err(bad("There is no such action.")),
+    };
+    require_admin(
+        &ctx,
+        if add {
+            "os_compute_api:os-flavor-access:add_tenant_access"
+        } else {
+            "os_compute_api:os-flavor-access:remove_tenant_access"
+        },
+    )?;
+    let tenant =
+        args.get("tenant").and_then(Value::as_str).ok_or_else(|| bad("Invalid input for field/attribute tenant."))?;
+    if f.is_public {
+        return Err(NovaFault(Error::Conflict("Can not add access to a public flavor.".into())));
+    }
+    if add {
+        store::add_flavor_access(&c.pool, &id, tenant).await?;
+    } else if !store::remove_flavor_access(&c.pool, &id, tenant).await? {
+        return Err(NovaFault(Error::NotFound(format!("Flavor access not found for {id} / {tenant} combination."))));
+    }
+    access_body(&c, &id).await
+}
