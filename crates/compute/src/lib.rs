@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod microversion;
+pub mod moves;
 pub mod quotas;
 pub mod service;
 pub mod store;
@@ -24,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") },
     Migration { version: 2, sql: include_str!("../migrations/0002_quotas.sql") },
     Migration { version: 3, sql: include_str!("../migrations/0003_flavor_access.sql") },
+    Migration { version: 4, sql: include_str!("../migrations/0004_instance_moves.sql") },
 ];
 
 #[derive(Clone, Debug)]

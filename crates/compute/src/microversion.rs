@@ -41,6 +41,8 @@ pub const V2_26: ApiVersion = v(26);
 pub const V2_36: ApiVersion = v(36);
 /// 2.37: `networks` is required on create ("auto", "none" or a list).
 pub const V2_37: ApiVersion = v(37);
+/// 2.45: createImage answers with the image id in its body, not a Location.
+pub const V2_45: ApiVersion = v(45);
 /// 2.47: the server embeds its flavor instead of linking it.
 pub const V2_47: ApiVersion = v(47);
 /// 2.52: tags may be given on create.

@@ -380,6 +380,7 @@ impl Compute {
                 created_at: now.clone(),
                 updated_at: now,
                 deleted: false,
+                old_flavor: None,
             };
             store::insert_instance(&self.pool, &inst).await?;
             created.push(inst);

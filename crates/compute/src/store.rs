@@ -67,6 +67,7 @@ pub struct Instance {
     pub created_at: String,
     pub updated_at: String,
     pub deleted: bool,
+    pub old_flavor: Option<String>,
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
@@ -371,4 +372,37 @@ pub async fn set_tags(pool: &Pool, id: &str, tags: &str, now: &str) -> Result<()
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Ends a task that also changed what the instance is: its image, flavor or
+/// the flavor a resize can return to.
+#[allow(clippy::too_many_arguments)]
+pub async fn end_task_with(
+    pool: &Pool,
+    id: &str,
+    task: &str,
+    vm_state: &str,
+    power_state: i64,
+    image_ref: &str,
+    flavor: &str,
+    old_flavor: Option<&str>,
+    host: Option<&str>,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, image_ref = ?, flavor = ?,
+            old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
+    )
+    .bind(vm_state)
+    .bind(power_state)
+    .bind(image_ref)
+    .bind(flavor)
+    .bind(old_flavor)
+    .bind(host)
+    .bind(now)
+    .bind(id)
+    .bind(task)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

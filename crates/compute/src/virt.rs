@@ -67,6 +67,13 @@ pub trait VirtDriver: Send + Sync {
     fn suspend<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     fn power_state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PowerState>>;
+    /// Gives a running instance the vCPUs, RAM and disk of `spec`.
+    fn resize<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>>;
+    /// Boots the instance from a rescue image, its own disk attached.
+    fn rescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    /// The instance's console log.
+    fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>>;
 }
 
 /// Nova's fake driver: keeps each instance's power state in memory and answers at once.
@@ -139,6 +146,25 @@ impl VirtDriver for FakeDriver {
         Box::pin(async move {
             let all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
             all.get(id).copied().ok_or_else(|| DriverError::NotFound(id.to_owned()))
+        })
+    }
+
+    fn resize<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(&spec.id, &[], PowerState::Running) })
+    }
+
+    fn rescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[], PowerState::Running) })
+    }
+
+    fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.set(id, &[], PowerState::Running) })
+    }
+
+    fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>> {
+        Box::pin(async move {
+            self.power_state(id).await?;
+            Ok(format!("FAKE CONSOLE OUTPUT\nfor instance {id}\nLAST LINE\n"))
         })
     }
 }

@@ -2,10 +2,12 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use serde_json::Value;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
 
 use super::{bad, ApiResult, Body, Caller, Shared};
-use crate::microversion::{ApiVersion, V2_73};
+use crate::microversion::{ApiVersion, V2_45, V2_73};
 use crate::service::{self, Action};
 
 pub async fn dispatch(
@@ -14,7 +16,7 @@ pub async fn dispatch(
     v: ApiVersion,
     Path(id): Path<String>,
     Body(body): Body,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let obj = body
         .as_object()
         .filter(|o| o.len() == 1)
@@ -39,9 +41,66 @@ pub async fn dispatch(
     };
     if let Some(action) = simple {
         c.act(&ctx, &id, action).await?;
-        return Ok(StatusCode::ACCEPTED);
+        return Ok(StatusCode::ACCEPTED.into_response());
     }
     match name.as_str() {
+        "rebuild" => {
+            let image = args.get("imageRef").and_then(Value::as_str);
+            let new_name = args.get("name").and_then(Value::as_str);
+            c.rebuild(&ctx, &id, image, new_name).await?;
+            let inst = c.instance(&ctx, &id).await?;
+            let mut server = crate::views::server(&super::base(&c), &inst, v, &ctx);
+            server["adminPass"] = json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+            return Ok((StatusCode::ACCEPTED, Json(json!({"server": server}))).into_response());
+        }
+        "resize" => {
+            let flavor = args
+                .get("flavorRef")
+                .and_then(|f| f.as_str().map(String::from).or_else(|| f.as_i64().map(|n| n.to_string())))
+                .ok_or_else(|| bad("Invalid input for field/attribute resize. 'flavorRef' is a required property"))?;
+            c.resize(&ctx, &id, flavor.rsplit('/').next().unwrap_or_default()).await?;
+        }
+        "confirmResize" => {
+            c.end_resize(&ctx, &id, true).await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        "revertResize" => c.end_resize(&ctx, &id, false).await?,
+        "rescue" => {
+            c.rescue(&ctx, &id, true).await?;
+            let pass = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+            return Ok((StatusCode::OK, Json(json!({"adminPass": pass}))).into_response());
+        }
+        "unrescue" => c.rescue(&ctx, &id, false).await?,
+        "shelve" => c.shelve(&ctx, &id, "shelve").await?,
+        "shelveOffload" => c.shelve(&ctx, &id, "shelveOffload").await?,
+        "unshelve" => c.shelve(&ctx, &id, "unshelve").await?,
+        "os-getConsoleOutput" => {
+            let length =
+                args.get("length").and_then(|l| l.as_i64().or_else(|| l.as_str().and_then(|s| s.parse().ok())));
+            let output = c.console_output(&ctx, &id, length).await?;
+            return Ok((StatusCode::OK, Json(json!({"output": output}))).into_response());
+        }
+        "createImage" => {
+            let name = args
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .ok_or_else(|| bad("Invalid input for field/attribute name."))?;
+            let metadata = args.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+            let image_id = c.snapshot(&ctx, &id, name, metadata).await?;
+            let location = format!("{}/images/{image_id}", super::base(&c).trim_end_matches("/v2.1"));
+            // 2.45: the image id in the body, no Location header.
+            if v >= V2_45 {
+                return Ok((StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response());
+            }
+            return Ok((StatusCode::ACCEPTED, [(axum::http::header::LOCATION, location)]).into_response());
+        }
+        "changePassword" => {
+            args.get("adminPass")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("Invalid input for field/attribute adminPass."))?;
+            c.instance(&ctx, &id).await?;
+        }
         "lock" => {
             // 2.73: a reason may be given.
             let reason = if v >= V2_73 { args.get("locked_reason").and_then(Value::as_str) } else { None };
@@ -50,5 +109,5 @@ pub async fn dispatch(
         "unlock" => c.set_lock(&ctx, &id, false, None).await?,
         other => return Err(bad(format!("There is no such action: {other}"))),
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -81,6 +81,8 @@ impl Cloud {
         req["server"]["imageRef"] = json!(self.image_id);
         req["server"]["flavorRef"] = json!("1");
         req["server"]["availability_zone"] = json!("nova");
+        // Personality files are gone from 2.57 on.
+        req["server"].as_object_mut().unwrap().remove("personality");
         let (status, body) = self.call("admin", version, Method::POST, "/v2.1/servers", Some(req)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let id = body["server"]["id"].as_str().unwrap().to_owned();
@@ -389,4 +391,80 @@ async fn metadata_tags_extra_specs_and_flavor_access_match_samples() {
     let (status, body) = c.call("admin", "2.1", Method::POST, "/v2.1/flavors/10/action", Some(remove)).await;
     assert_eq!(status, StatusCode::OK);
     assert_shape("flavor-access/flavor-access-remove-tenant-resp", &body);
+}
+
+impl Cloud {
+    async fn action(&self, version: &str, id: &str, body: Value) -> (StatusCode, Value) {
+        self.call("member", version, Method::POST, &format!("/v2.1/servers/{id}/action"), Some(body)).await
+    }
+
+    /// Waits until the server shows `status` with no task running.
+    async fn wait_for(&self, id: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let (_, s) = self.call("member", "2.96", Method::GET, &format!("/v2.1/servers/{id}"), None).await;
+            if s["server"]["status"] == status && s["server"]["OS-EXT-STS:task_state"].is_null() {
+                return s["server"].clone();
+            }
+            last = s;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("server {id} never reached {status}: {last}");
+    }
+}
+
+#[tokio::test]
+async fn rebuild_resize_rescue_shelve_console_and_snapshot() {
+    let c = cloud().await;
+    let id = c.boot("2.96", "servers/v2.47/").await;
+
+    let (status, body) = c.action("2.96", &id, json!({"resize": {"flavorRef": "2"}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let s = c.wait_for(&id, "VERIFY_RESIZE").await;
+    assert_eq!(s["flavor"]["original_name"], "m1.small");
+    let (status, _) = c.action("2.96", &id, json!({"revertResize": null})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let s = c.wait_for(&id, "ACTIVE").await;
+    assert_eq!(s["flavor"]["original_name"], "m1.tiny");
+    c.action("2.96", &id, json!({"resize": {"flavorRef": "2"}})).await;
+    c.wait_for(&id, "VERIFY_RESIZE").await;
+    let (status, _) = c.action("2.96", &id, json!({"confirmResize": null})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let s = c.wait_for(&id, "ACTIVE").await;
+    assert_eq!(s["flavor"]["original_name"], "m1.small");
+    let (status, _) = c.action("2.96", &id, json!({"resize": {"flavorRef": "1"}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a smaller disk is refused");
+
+    let (status, body) = c.action("2.96", &id, json!({"rebuild": {"imageRef": c.image_id, "name": "rebuilt"}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["server"]["adminPass"].is_string());
+    let s = c.wait_for(&id, "ACTIVE").await;
+    assert_eq!(s["name"], "rebuilt");
+
+    let (status, body) = c.action("2.96", &id, json!({"rescue": {}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    c.wait_for(&id, "RESCUE").await;
+    let (status, _) = c.action("2.96", &id, json!({"pause": null})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    c.action("2.96", &id, json!({"unrescue": null})).await;
+    c.wait_for(&id, "ACTIVE").await;
+
+    c.action("2.96", &id, json!({"shelve": null})).await;
+    let s = c.wait_for(&id, "SHELVED_OFFLOADED").await;
+    assert_eq!(s["OS-EXT-STS:power_state"], 4);
+    c.action("2.96", &id, json!({"unshelve": null})).await;
+    c.wait_for(&id, "ACTIVE").await;
+
+    let (status, body) = c.action("2.96", &id, json!({"os-getConsoleOutput": {"length": 1}})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["output"], "LAST LINE");
+
+    let (status, body) = c.action("2.96", &id, json!({"createImage": {"name": "snap", "metadata": {"k": "v"}}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let image_id = body["image_id"].as_str().unwrap().to_owned();
+    c.wait_for(&id, "ACTIVE").await;
+    let (_, img) = c.call("member", "2.1", Method::GET, &format!("/v2.1/images/{image_id}"), None).await;
+    assert_eq!(img["image"]["status"], "ACTIVE", "{img}");
+    assert_eq!(img["image"]["metadata"]["image_type"], "snapshot");
+    assert_eq!(img["image"]["metadata"]["k"], "v");
 }

@@ -1,0 +1,357 @@
+//! The server operations that change what an instance is, not only its power:
+//! rebuild, resize (with confirm and revert), rescue, shelve, snapshots, and
+//! the console log. Each checks the state, records its task_state with a
+//! compare-and-swap, answers, then calls the driver and writes where it ended.
+
+use std::future::Future;
+
+use serde_json::json;
+
+use oxistack_core::context::Context;
+use oxistack_core::error::{Error, Result};
+
+use crate::service::now;
+use crate::store::{self, Flavor, Instance};
+use crate::virt::{InstanceSpec, PowerState};
+use crate::{quotas, Compute};
+
+/// Where a move leaves the instance.
+struct Outcome {
+    vm_state: &'static str,
+    power: PowerState,
+    image_ref: String,
+    flavor: String,
+    old_flavor: Option<String>,
+    host: Option<String>,
+}
+
+fn spec(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
+    InstanceSpec {
+        id: inst.id.clone(),
+        name: inst.name.clone(),
+        vcpus: flavor.vcpus,
+        ram_mb: flavor.ram,
+        disk_gb: flavor.disk,
+        image_id: image_ref.to_owned(),
+        public_key: inst.key_data.clone(),
+    }
+}
+
+fn flavor_of(json: &str) -> Result<Flavor> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::anyhow!("stored flavor unreadable: {e}")))
+}
+
+impl Compute {
+    /// Checks that `name` may run on the server now and records `task`.
+    pub(crate) async fn begin(
+        &self,
+        ctx: &Context,
+        id: &str,
+        name: &str,
+        allowed: &[&str],
+        task: &str,
+    ) -> Result<Instance> {
+        let inst = self.instance(ctx, id).await?;
+        if inst.locked && !ctx.is_admin() {
+            return Err(Error::Conflict(format!("Instance {id} is locked")));
+        }
+        if !allowed.contains(&inst.vm_state.as_str()) {
+            return Err(Error::Conflict(format!(
+                "Cannot '{name}' instance {id} while it is in vm_state {}",
+                inst.vm_state
+            )));
+        }
+        let current = inst.task_state.as_deref();
+        if current.is_some() || !store::begin_task(&self.pool, id, None, task, &now()).await? {
+            return Err(Error::Conflict(format!(
+                "Cannot '{name}' instance {id} while it is in task_state {}",
+                current.unwrap_or("busy")
+            )));
+        }
+        Ok(inst)
+    }
+
+    /// Runs `work` after the answer and records its outcome, or ERROR with a
+    /// fault when it fails.
+    fn finish<F>(&self, inst: Instance, name: &'static str, task: &'static str, work: F)
+    where
+        F: Future<Output = Result<Outcome>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let now = now();
+            let written = match work.await {
+                Ok(o) => store::end_task_with(
+                    &pool,
+                    &inst.id,
+                    task,
+                    o.vm_state,
+                    o.power as i64,
+                    &o.image_ref,
+                    &o.flavor,
+                    o.old_flavor.as_deref(),
+                    o.host.as_deref(),
+                    &now,
+                )
+                .await
+                .map(|_| ()),
+                Err(e) => {
+                    tracing::warn!(instance = %inst.id, action = name, error = %e, "server operation failed");
+                    let fault =
+                        json!({"code": 500, "message": format!("{name} failed: {e}"), "created": now}).to_string();
+                    store::set_error(&pool, &inst.id, &fault, &now).await
+                }
+            };
+            if let Err(e) = written {
+                tracing::error!(instance = %inst.id, error = %e, "recording the end of an operation failed");
+            }
+        });
+    }
+
+    fn unchanged(inst: &Instance, vm_state: &'static str, power: PowerState) -> Outcome {
+        Outcome {
+            vm_state,
+            power,
+            image_ref: inst.image_ref.clone(),
+            flavor: inst.flavor.clone(),
+            old_flavor: inst.old_flavor.clone(),
+            host: inst.host.clone(),
+        }
+    }
+
+    /// `rebuild`: a fresh disk from `image_ref` (the same image when none).
+    pub async fn rebuild(&self, ctx: &Context, id: &str, image_ref: Option<&str>, name: Option<&str>) -> Result<()> {
+        let current = self.instance(ctx, id).await?;
+        let image_ref =
+            image_ref.map(|r| r.rsplit('/').next().unwrap_or(r).to_owned()).unwrap_or(current.image_ref.clone());
+        let image = self
+            .image
+            .visible(ctx, &image_ref)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Image {image_ref} could not be found.")))?;
+        if image.status != "active" {
+            return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
+        }
+        let inst = self.begin(ctx, id, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
+        if let Some(n) = name {
+            sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(n).bind(id).execute(&self.pool).await?;
+        }
+        let driver = self.driver.clone();
+        let flavor = flavor_of(&inst.flavor)?;
+        let stopped = inst.vm_state == "stopped";
+        let work_inst = inst.clone();
+        self.finish(inst, "rebuild", "rebuilding", async move {
+            driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
+            driver.spawn(&spec(&work_inst, &flavor, &image_ref)).await.map_err(|e| Error::Internal(e.into()))?;
+            // A stopped server stays stopped after a rebuild.
+            let (vm, power) = if stopped {
+                driver.power_off(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
+                ("stopped", PowerState::Shutdown)
+            } else {
+                ("active", PowerState::Running)
+            };
+            let mut o = Compute::unchanged(&work_inst, vm, power);
+            o.image_ref = image_ref;
+            Ok(o)
+        });
+        Ok(())
+    }
+
+    /// `resize` to another flavor; ends in VERIFY_RESIZE until confirmed or reverted.
+    pub async fn resize(&self, ctx: &Context, id: &str, flavor_ref: &str) -> Result<()> {
+        let current = self.instance(ctx, id).await?;
+        let new = self
+            .flavor(flavor_ref)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Flavor {flavor_ref} could not be found.")))?;
+        let old = flavor_of(&current.flavor)?;
+        if new.id == old.id {
+            return Err(Error::BadRequest("When resizing, instances must change flavor!".into()));
+        }
+        if new.disk < old.disk {
+            return Err(Error::BadRequest("Resize to smaller disk flavor is not allowed.".into()));
+        }
+        let limits = quotas::limits(&self.pool, &current.project_id).await?;
+        let (_, cores, ram) = store::usage(&self.pool, &current.project_id).await?;
+        let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
+        if !quotas::fits(limit("cores"), cores, new.vcpus - old.vcpus)
+            || !quotas::fits(limit("ram"), ram, new.ram - old.ram)
+        {
+            return Err(Error::Forbidden(format!(
+                "Quota exceeded for cores or ram: resizing to {} needs {} cores and {} MB of RAM more.",
+                new.name,
+                new.vcpus - old.vcpus,
+                new.ram - old.ram
+            )));
+        }
+        let inst = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
+        let driver = self.driver.clone();
+        let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;
+        let work_inst = inst.clone();
+        self.finish(inst, "resize", "resize_prep", async move {
+            driver
+                .resize(&spec(&work_inst, &new, &work_inst.image_ref))
+                .await
+                .map_err(|e| Error::Internal(e.into()))?;
+            let mut o = Compute::unchanged(&work_inst, "resized", PowerState::Running);
+            o.old_flavor = Some(work_inst.flavor.clone());
+            o.flavor = new_json;
+            Ok(o)
+        });
+        Ok(())
+    }
+
+    /// `confirmResize` keeps the new flavor; `revertResize` returns to the old one.
+    pub async fn end_resize(&self, ctx: &Context, id: &str, confirm: bool) -> Result<()> {
+        let (name, task) =
+            if confirm { ("confirmResize", "resize_confirming") } else { ("revertResize", "resize_reverting") };
+        let inst = self.begin(ctx, id, name, &["resized"], task).await?;
+        let driver = self.driver.clone();
+        let work_inst = inst.clone();
+        self.finish(inst, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
+            let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
+            if !confirm {
+                let old = work_inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
+                driver
+                    .resize(&spec(&work_inst, &flavor_of(&old)?, &work_inst.image_ref))
+                    .await
+                    .map_err(|e| Error::Internal(e.into()))?;
+                o.flavor = old;
+            }
+            o.old_flavor = None;
+            Ok(o)
+        });
+        Ok(())
+    }
+
+    pub async fn rescue(&self, ctx: &Context, id: &str, rescue: bool) -> Result<()> {
+        let (name, allowed, task): (&'static str, &[&str], &'static str) = if rescue {
+            ("rescue", &["active", "stopped", "error"], "rescuing")
+        } else {
+            ("unrescue", &["rescued"], "unrescuing")
+        };
+        let inst = self.begin(ctx, id, name, allowed, task).await?;
+        let driver = self.driver.clone();
+        let work_inst = inst.clone();
+        self.finish(inst, name, task, async move {
+            if rescue {
+                driver.rescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
+                Ok(Compute::unchanged(&work_inst, "rescued", PowerState::Running))
+            } else {
+                driver.unrescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
+                Ok(Compute::unchanged(&work_inst, "active", PowerState::Running))
+            }
+        });
+        Ok(())
+    }
+
+    /// `shelve` stops the server and frees its host at once (Nova's default
+    /// `shelved_offload_time` of 0); `shelveOffload` frees a shelved one;
+    /// `unshelve` boots it again.
+    pub async fn shelve(&self, ctx: &Context, id: &str, op: &'static str) -> Result<()> {
+        let (allowed, task): (&[&str], &'static str) = match op {
+            "shelve" => (&["active", "stopped", "paused", "suspended"], "shelving"),
+            "shelveOffload" => (&["shelved"], "shelving_offloading"),
+            _ => (&["shelved", "shelved_offloaded"], "unshelving"),
+        };
+        let inst = self.begin(ctx, id, op, allowed, task).await?;
+        let (driver, host) = (self.driver.clone(), self.config.host.clone());
+        let work_inst = inst.clone();
+        self.finish(inst, op, task, async move {
+            if op == "unshelve" {
+                let flavor = flavor_of(&work_inst.flavor)?;
+                driver
+                    .spawn(&spec(&work_inst, &flavor, &work_inst.image_ref))
+                    .await
+                    .map_err(|e| Error::Internal(e.into()))?;
+                let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
+                o.host = Some(host);
+                Ok(o)
+            } else {
+                driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
+                let mut o = Compute::unchanged(&work_inst, "shelved_offloaded", PowerState::Shutdown);
+                o.host = None;
+                Ok(o)
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn console_output(&self, ctx: &Context, id: &str, length: Option<i64>) -> Result<String> {
+        let inst = self.instance(ctx, id).await?;
+        let out = self.driver.console_output(&inst.id).await.map_err(|_| {
+            Error::Conflict(format!(
+                "Cannot 'get_console_output' instance {id} while it is in vm_state {}",
+                inst.vm_state
+            ))
+        })?;
+        Ok(match length {
+            Some(n) if n >= 0 => {
+                let lines: Vec<&str> = out.lines().collect();
+                lines[lines.len().saturating_sub(n as usize)..].join("\n")
+            }
+            _ => out,
+        })
+    }
+
+    /// `createImage`: a snapshot registered in the Image service. The fake
+    /// driver has no disk of its own, so the snapshot holds the data of the
+    /// image the server was booted from.
+    pub async fn snapshot(
+        &self,
+        ctx: &Context,
+        id: &str,
+        name: &str,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
+        let inst =
+            self.begin(ctx, id, "createImage", &["active", "stopped", "paused", "suspended"], "image_snapshot").await?;
+        let source = self.image.visible(ctx, &inst.image_ref).await;
+        let mut body = serde_json::Map::new();
+        body.insert("name".into(), json!(name));
+        body.insert("instance_uuid".into(), json!(inst.id));
+        body.insert("image_type".into(), json!("snapshot"));
+        body.insert("visibility".into(), json!("private"));
+        for (k, v) in metadata {
+            body.insert(k, v);
+        }
+        if let Ok(src) = &source {
+            body.insert("disk_format".into(), json!(src.disk_format));
+            body.insert("container_format".into(), json!(src.container_format));
+            body.insert("min_disk".into(), json!(src.min_disk));
+            body.insert("min_ram".into(), json!(src.min_ram));
+        }
+        let created = self.image.create(ctx, &body).await;
+        let created = match created {
+            Ok(c) => c,
+            Err(e) => {
+                store::end_task(&self.pool, id, "image_snapshot", &inst.vm_state, inst.power_state, &now()).await?;
+                return Err(e);
+            }
+        };
+        let (image, image_id) = (self.image.clone(), created.id.clone());
+        let ctx = ctx.clone();
+        let (vm_state, power) = (inst.vm_state.clone(), inst.power_state);
+        let pool = self.pool.clone();
+        let src = source.ok();
+        tokio::spawn(async move {
+            if let Some(src) = src {
+                if let Ok(Some((_, path))) = image.data(&ctx, &src.id).await {
+                    match tokio::fs::File::open(&path).await {
+                        Ok(f) => {
+                            let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
+                            if let Err(e) = image.upload(&ctx, &image_id, body).await {
+                                tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
+                            }
+                        }
+                        Err(e) => tracing::warn!(image = %image_id, error = %e, "snapshot source unreadable"),
+                    }
+                }
+            }
+            if let Err(e) = store::end_task(&pool, &inst.id, "image_snapshot", &vm_state, power, &now()).await {
+                tracing::error!(instance = %inst.id, error = %e, "recording the end of a snapshot failed");
+            }
+        });
+        Ok(created.id)
+    }
+}
