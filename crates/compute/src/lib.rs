@@ -5,6 +5,7 @@
 //! Image service (its rules decide what the caller may boot), never read from
 //! its tables.
 
+pub mod actions;
 pub mod api;
 pub mod microversion;
 pub mod moves;
@@ -26,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, sql: include_str!("../migrations/0002_quotas.sql") },
     Migration { version: 3, sql: include_str!("../migrations/0003_flavor_access.sql") },
     Migration { version: 4, sql: include_str!("../migrations/0004_instance_moves.sql") },
+    Migration { version: 5, sql: include_str!("../migrations/0005_instance_actions.sql") },
 ];
 
 #[derive(Clone, Debug)]

@@ -35,6 +35,8 @@ pub const V2_9: ApiVersion = v(9);
 pub const V2_16: ApiVersion = v(16);
 /// 2.19: server `description`.
 pub const V2_19: ApiVersion = v(19);
+/// 2.21: instance actions of deleted servers can be read.
+pub const V2_21: ApiVersion = v(21);
 /// 2.26: server `tags`.
 pub const V2_26: ApiVersion = v(26);
 /// 2.36: the image, network and volume proxies are gone.
@@ -45,14 +47,20 @@ pub const V2_37: ApiVersion = v(37);
 pub const V2_45: ApiVersion = v(45);
 /// 2.47: the server embeds its flavor instead of linking it.
 pub const V2_47: ApiVersion = v(47);
+/// 2.51: everyone sees instance action events (admins alone see tracebacks).
+pub const V2_51: ApiVersion = v(51);
 /// 2.52: tags may be given on create.
 pub const V2_52: ApiVersion = v(52);
 /// 2.55: flavor `description`.
 pub const V2_55: ApiVersion = v(55);
 /// 2.57: personality and the injected-file quotas are gone.
 pub const V2_57: ApiVersion = v(57);
+/// 2.58: instance actions have `updated_at`.
+pub const V2_58: ApiVersion = v(58);
 /// 2.61: flavor `extra_specs` in flavor bodies.
 pub const V2_61: ApiVersion = v(61);
+/// 2.62: instance action events show `host` (admins) and `hostId`.
+pub const V2_62: ApiVersion = v(62);
 /// 2.63: `trusted_image_certificates`.
 pub const V2_63: ApiVersion = v(63);
 /// 2.71: `server_groups` in server show.
@@ -63,6 +71,8 @@ pub const V2_73: ApiVersion = v(73);
 pub const V2_74: ApiVersion = v(74);
 /// 2.75: flavor `swap` is 0 rather than "" when there is none.
 pub const V2_75: ApiVersion = v(75);
+/// 2.84: instance action events have `details`.
+pub const V2_84: ApiVersion = v(84);
 /// 2.90: `OS-EXT-SRV-ATTR:hostname` for everyone.
 pub const V2_90: ApiVersion = v(90);
 /// 2.92: keypairs are imported only (no generation).

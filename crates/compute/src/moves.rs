@@ -13,7 +13,7 @@ use oxistack_core::error::{Error, Result};
 use crate::service::now;
 use crate::store::{self, Flavor, Instance};
 use crate::virt::{InstanceSpec, PowerState};
-use crate::{quotas, Compute};
+use crate::{actions, quotas, Compute};
 
 /// Where a move leaves the instance.
 struct Outcome {
@@ -42,7 +42,8 @@ fn flavor_of(json: &str) -> Result<Flavor> {
 }
 
 impl Compute {
-    /// Checks that `name` may run on the server now and records `task`.
+    /// Checks that `name` may run on the server now, records `task` and the
+    /// instance action; returns the instance and the action's id.
     pub(crate) async fn begin(
         &self,
         ctx: &Context,
@@ -50,7 +51,7 @@ impl Compute {
         name: &str,
         allowed: &[&str],
         task: &str,
-    ) -> Result<Instance> {
+    ) -> Result<(Instance, i64)> {
         let inst = self.instance(ctx, id).await?;
         if inst.locked && !ctx.is_admin() {
             return Err(Error::Conflict(format!("Instance {id} is locked")));
@@ -68,19 +69,25 @@ impl Compute {
                 current.unwrap_or("busy")
             )));
         }
-        Ok(inst)
+        let action = actions::start(&self.pool, ctx, id, name, inst.host.as_deref()).await?;
+        Ok((inst, action))
     }
 
     /// Runs `work` after the answer and records its outcome, or ERROR with a
     /// fault when it fails.
-    fn finish<F>(&self, inst: Instance, name: &'static str, task: &'static str, work: F)
+    fn finish<F>(&self, (inst, action): (Instance, i64), name: &'static str, task: &'static str, work: F)
     where
         F: Future<Output = Result<Outcome>> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::spawn(async move {
+            let outcome = work.await;
+            let error = outcome.as_ref().err().map(|e| e.to_string());
+            if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
+                tracing::error!(instance = %inst.id, error = %e, "recording an action's event failed");
+            }
             let now = now();
-            let written = match work.await {
+            let written = match outcome {
                 Ok(o) => store::end_task_with(
                     &pool,
                     &inst.id,
@@ -132,7 +139,8 @@ impl Compute {
         if image.status != "active" {
             return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
         }
-        let inst = self.begin(ctx, id, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
+        let started = self.begin(ctx, id, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
+        let inst = started.0.clone();
         if let Some(n) = name {
             sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(n).bind(id).execute(&self.pool).await?;
         }
@@ -140,7 +148,7 @@ impl Compute {
         let flavor = flavor_of(&inst.flavor)?;
         let stopped = inst.vm_state == "stopped";
         let work_inst = inst.clone();
-        self.finish(inst, "rebuild", "rebuilding", async move {
+        self.finish(started, "rebuild", "rebuilding", async move {
             driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
             driver.spawn(&spec(&work_inst, &flavor, &image_ref)).await.map_err(|e| Error::Internal(e.into()))?;
             // A stopped server stays stopped after a rebuild.
@@ -184,11 +192,12 @@ impl Compute {
                 new.ram - old.ram
             )));
         }
-        let inst = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
+        let started = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
+        let inst = started.0.clone();
         let driver = self.driver.clone();
         let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;
         let work_inst = inst.clone();
-        self.finish(inst, "resize", "resize_prep", async move {
+        self.finish(started, "resize", "resize_prep", async move {
             driver
                 .resize(&spec(&work_inst, &new, &work_inst.image_ref))
                 .await
@@ -205,10 +214,11 @@ impl Compute {
     pub async fn end_resize(&self, ctx: &Context, id: &str, confirm: bool) -> Result<()> {
         let (name, task) =
             if confirm { ("confirmResize", "resize_confirming") } else { ("revertResize", "resize_reverting") };
-        let inst = self.begin(ctx, id, name, &["resized"], task).await?;
+        let started = self.begin(ctx, id, name, &["resized"], task).await?;
+        let inst = started.0.clone();
         let driver = self.driver.clone();
         let work_inst = inst.clone();
-        self.finish(inst, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
+        self.finish(started, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
             let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
             if !confirm {
                 let old = work_inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
@@ -230,10 +240,11 @@ impl Compute {
         } else {
             ("unrescue", &["rescued"], "unrescuing")
         };
-        let inst = self.begin(ctx, id, name, allowed, task).await?;
+        let started = self.begin(ctx, id, name, allowed, task).await?;
+        let inst = started.0.clone();
         let driver = self.driver.clone();
         let work_inst = inst.clone();
-        self.finish(inst, name, task, async move {
+        self.finish(started, name, task, async move {
             if rescue {
                 driver.rescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
                 Ok(Compute::unchanged(&work_inst, "rescued", PowerState::Running))
@@ -254,10 +265,11 @@ impl Compute {
             "shelveOffload" => (&["shelved"], "shelving_offloading"),
             _ => (&["shelved", "shelved_offloaded"], "unshelving"),
         };
-        let inst = self.begin(ctx, id, op, allowed, task).await?;
+        let started = self.begin(ctx, id, op, allowed, task).await?;
+        let inst = started.0.clone();
         let (driver, host) = (self.driver.clone(), self.config.host.clone());
         let work_inst = inst.clone();
-        self.finish(inst, op, task, async move {
+        self.finish(started, op, task, async move {
             if op == "unshelve" {
                 let flavor = flavor_of(&work_inst.flavor)?;
                 driver
@@ -304,7 +316,7 @@ impl Compute {
         name: &str,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<String> {
-        let inst =
+        let (inst, action) =
             self.begin(ctx, id, "createImage", &["active", "stopped", "paused", "suspended"], "image_snapshot").await?;
         let source = self.image.visible(ctx, &inst.image_ref).await;
         let mut body = serde_json::Map::new();
@@ -325,6 +337,7 @@ impl Compute {
         let created = match created {
             Ok(c) => c,
             Err(e) => {
+                actions::finish(&self.pool, action, Some(&e.to_string())).await?;
                 store::end_task(&self.pool, id, "image_snapshot", &inst.vm_state, inst.power_state, &now()).await?;
                 return Err(e);
             }
@@ -347,6 +360,9 @@ impl Compute {
                         Err(e) => tracing::warn!(image = %image_id, error = %e, "snapshot source unreadable"),
                     }
                 }
+            }
+            if let Err(e) = actions::finish(&pool, action, None).await {
+                tracing::error!(instance = %inst.id, error = %e, "recording the snapshot's event failed");
             }
             if let Err(e) = store::end_task(&pool, &inst.id, "image_snapshot", &vm_state, power, &now()).await {
                 tracing::error!(instance = %inst.id, error = %e, "recording the end of a snapshot failed");

@@ -12,10 +12,10 @@ use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::time;
 
-use crate::quotas;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
+use crate::{actions, quotas};
 
 pub fn now() -> String {
     time::iso_seconds(time::now())
@@ -386,13 +386,14 @@ impl Compute {
             created.push(inst);
         }
         for inst in &created {
-            self.build(inst.clone(), flavor.clone());
+            let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
+            self.build(inst.clone(), flavor.clone(), action);
         }
         Ok(created)
     }
 
     /// Schedules and spawns an instance, after the create was answered.
-    fn build(&self, inst: Instance, flavor: Flavor) {
+    fn build(&self, inst: Instance, flavor: Flavor, action: i64) {
         let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
         tokio::spawn(async move {
             let spec = InstanceSpec {
@@ -405,6 +406,10 @@ impl Compute {
                 public_key: inst.key_data.clone(),
             };
             let outcome = driver.spawn(&spec).await;
+            let error = outcome.as_ref().err().map(|e| e.to_string());
+            if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
+                tracing::error!(instance = %inst.id, error = %e, "recording the build's event failed");
+            }
             let now = now();
             let written = match outcome {
                 Ok(()) => {
@@ -466,10 +471,15 @@ impl Compute {
                 expected.unwrap_or("busy")
             )));
         }
+        let record = actions::start(&self.pool, ctx, id, action.name, inst.host.as_deref()).await?;
         let (pool, driver) = (self.pool.clone(), self.driver.clone());
         let id = id.to_owned();
         tokio::spawn(async move {
             let outcome = run_action(driver.as_ref(), &id, action).await;
+            let error = outcome.as_ref().err().map(|e| e.to_string());
+            if let Err(e) = actions::finish(&pool, record, error.as_deref()).await {
+                tracing::error!(instance = %id, error = %e, "recording an action's event failed");
+            }
             let now = now();
             let written = match outcome {
                 Ok(()) => {
@@ -490,7 +500,10 @@ impl Compute {
     }
 
     pub async fn set_lock(&self, ctx: &Context, id: &str, locked: bool, reason: Option<&str>) -> Result<()> {
-        self.instance(ctx, id).await?;
+        let inst = self.instance(ctx, id).await?;
+        let record =
+            actions::start(&self.pool, ctx, id, if locked { "lock" } else { "unlock" }, inst.host.as_deref()).await?;
+        actions::finish(&self.pool, record, None).await?;
         sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, updated_at = ? WHERE id = ?")
             .bind(locked)
             .bind(if locked { reason } else { None })
@@ -508,11 +521,17 @@ impl Compute {
             return Err(locked_error(id));
         }
         store::mark_deleted(&self.pool, id, &now()).await?;
-        let driver = self.driver.clone();
+        let record = actions::start(&self.pool, ctx, id, "delete", inst.host.as_deref()).await?;
+        let (pool, driver) = (self.pool.clone(), self.driver.clone());
         let id = id.to_owned();
         tokio::spawn(async move {
-            if let Err(e) = driver.destroy(&id).await {
+            let outcome = driver.destroy(&id).await;
+            if let Err(e) = &outcome {
                 tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed");
+            }
+            let error = outcome.err().map(|e| e.to_string());
+            if let Err(e) = actions::finish(&pool, record, error.as_deref()).await {
+                tracing::error!(instance = %id, error = %e, "recording the delete's event failed");
             }
         });
         Ok(())

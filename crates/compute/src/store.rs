@@ -148,6 +148,11 @@ pub async fn instance(pool: &Pool, id: &str) -> Result<Option<Instance>> {
     Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ? AND deleted = 0").bind(id).fetch_optional(pool).await?)
 }
 
+/// An instance, deleted or not.
+pub async fn instance_any(pool: &Pool, id: &str) -> Result<Option<Instance>> {
+    Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?)
+}
+
 /// Live instances, of one project or of all.
 pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
     let q = match project {

@@ -69,11 +69,11 @@ pub fn keypair(k: &Keypair, v: ApiVersion, detail: bool) -> Value {
 
 /// Nova's opaque host id: a hash of the project and host, so users see which
 /// of their servers share a host without learning host names.
-fn host_id(i: &Instance) -> String {
+pub fn host_id(project_id: &str, host: Option<&str>) -> String {
     use md5::{Digest, Md5};
-    match &i.host {
+    match host {
         Some(h) => {
-            let d = Md5::digest(format!("{}{h}", i.project_id).as_bytes());
+            let d = Md5::digest(format!("{project_id}{h}").as_bytes());
             d.iter().map(|b| format!("{b:02x}")).collect()
         }
         None => String::new(),
@@ -104,7 +104,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     m.insert("tenant_id".into(), json!(i.project_id));
     m.insert("user_id".into(), json!(i.user_id));
     m.insert("metadata".into(), serde_json::from_str(&i.metadata).unwrap_or(json!({})));
-    m.insert("hostId".into(), json!(host_id(i)));
+    m.insert("hostId".into(), json!(host_id(&i.project_id, i.host.as_deref())));
     let mut image =
         json!({"id": i.image_ref, "links": [{"rel": "bookmark", "href": format!("{root}/images/{}", i.image_ref)}]});
     if v >= V2_98 {

@@ -4,6 +4,7 @@
 mod actions;
 mod flavor_extras;
 mod flavors;
+mod instance_actions;
 mod keypairs;
 mod misc;
 mod quota_sets;
@@ -65,6 +66,8 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
+        .route("/v2.1/servers/{id}/os-instance-actions", get(instance_actions::list))
+        .route("/v2.1/servers/{id}/os-instance-actions/{request_id}", get(instance_actions::show))
         .route(
             "/v2.1/servers/{id}/metadata",
             get(server_metadata::list).post(server_metadata::merge).put(server_metadata::replace),

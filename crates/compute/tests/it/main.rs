@@ -468,3 +468,37 @@ async fn rebuild_resize_rescue_shelve_console_and_snapshot() {
     assert_eq!(img["image"]["metadata"]["image_type"], "snapshot");
     assert_eq!(img["image"]["metadata"]["k"], "v");
 }
+
+#[tokio::test]
+async fn instance_actions_record_each_operation() {
+    let c = cloud().await;
+    let id = c.boot("2.96", "servers/v2.47/").await;
+    c.action("2.96", &id, json!({"os-stop": null})).await;
+    c.wait_for(&id, "SHUTOFF").await;
+    let (_, list) =
+        c.call("member", "2.84", Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    assert_shape("os-instance-actions/v2.84/instance-actions-list-resp", &list);
+    let names: Vec<&str> =
+        list["instanceActions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(names, ["stop", "create"]);
+    let request_id = list["instanceActions"][0]["request_id"].as_str().unwrap().to_owned();
+    let path = format!("/v2.1/servers/{id}/os-instance-actions/{request_id}");
+    let (_, admin) = c.call("admin", "2.84", Method::GET, &path, None).await;
+    assert_shape("os-instance-actions/v2.84/instance-action-get-resp", &admin);
+    assert_eq!(admin["instanceAction"]["events"][0]["event"], "compute_stop_instance");
+    assert_eq!(admin["instanceAction"]["events"][0]["result"], "Success");
+    let (_, member) = c.call("member", "2.84", Method::GET, &path, None).await;
+    assert_shape("os-instance-actions/v2.84/instance-action-get-non-admin-resp", &member);
+    let (_, old) = c.call("member", "2.1", Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    assert_shape("os-instance-actions/instance-actions-list-resp", &old);
+
+    // 2.21: a deleted server's actions can still be read.
+    c.call("member", "2.96", Method::DELETE, &format!("/v2.1/servers/{id}"), None).await;
+    let (status, list) =
+        c.call("member", "2.21", Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["instanceActions"][0]["action"], "delete");
+    let (status, _) =
+        c.call("member", "2.20", Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
