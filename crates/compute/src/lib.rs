@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod host;
 pub mod microversion;
 pub mod moves;
 pub mod quotas;
@@ -38,6 +39,8 @@ pub struct ComputeConfig {
     pub availability_zone: String,
     /// Where Compute is served, e.g. `http://127.0.0.1:5000/compute`.
     pub url: String,
+    /// Where instance state lives; its file system is the host's disk.
+    pub state_path: std::path::PathBuf,
 }
 
 pub struct Compute {

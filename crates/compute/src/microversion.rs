@@ -31,6 +31,8 @@ pub const V2_2: ApiVersion = v(2);
 pub const V2_3: ApiVersion = v(3);
 /// 2.9: `locked` in server bodies.
 pub const V2_9: ApiVersion = v(9);
+/// 2.11: services show `forced_down`.
+pub const V2_11: ApiVersion = v(11);
 /// 2.16: `host_status` for admins.
 pub const V2_16: ApiVersion = v(16);
 /// 2.19: server `description`.
@@ -51,6 +53,8 @@ pub const V2_47: ApiVersion = v(47);
 pub const V2_51: ApiVersion = v(51);
 /// 2.52: tags may be given on create.
 pub const V2_52: ApiVersion = v(52);
+/// 2.53: services and hypervisors are named by UUID.
+pub const V2_53: ApiVersion = v(53);
 /// 2.55: flavor `description`.
 pub const V2_55: ApiVersion = v(55);
 /// 2.57: personality and the injected-file quotas are gone.
@@ -73,6 +77,8 @@ pub const V2_74: ApiVersion = v(74);
 pub const V2_75: ApiVersion = v(75);
 /// 2.84: instance action events have `details`.
 pub const V2_84: ApiVersion = v(84);
+/// 2.88: hypervisors no longer show resource use; statistics are gone.
+pub const V2_88: ApiVersion = v(88);
 /// 2.90: `OS-EXT-SRV-ATTR:hostname` for everyone.
 pub const V2_90: ApiVersion = v(90);
 /// 2.92: keypairs are imported only (no generation).

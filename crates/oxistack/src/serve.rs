@@ -100,7 +100,12 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         pool.clone(),
         driver,
         image.clone(),
-        ComputeConfig { host: "oxistack".into(), availability_zone: "nova".into(), url: compute_url.clone() },
+        ComputeConfig {
+            host: "oxistack".into(),
+            availability_zone: "nova".into(),
+            url: compute_url.clone(),
+            state_path: dir.clone(),
+        },
     )
     .await?;
     let services = vec![

@@ -4,6 +4,7 @@
 mod actions;
 mod flavor_extras;
 mod flavors;
+mod hosts;
 mod instance_actions;
 mod keypairs;
 mod misc;
@@ -54,6 +55,10 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/limits", get(misc::limits))
         .route("/v2.1/os-availability-zone", get(misc::availability_zones))
         .route("/v2.1/os-availability-zone/detail", get(misc::availability_zones))
+        .route("/v2.1/os-hypervisors", get(hosts::list))
+        .route("/v2.1/os-hypervisors/detail", get(hosts::detail))
+        .route("/v2.1/os-hypervisors/statistics", get(hosts::statistics))
+        .route("/v2.1/os-hypervisors/{id}", get(hosts::show))
         .route("/v2.1/os-keypairs", get(keypairs::list).post(keypairs::create))
         .route("/v2.1/os-keypairs/{name}", get(keypairs::show).delete(keypairs::delete))
         .route(
@@ -62,6 +67,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         )
         .route("/v2.1/os-quota-sets/{project}/defaults", get(quota_sets::defaults))
         .route("/v2.1/os-quota-sets/{project}/detail", get(quota_sets::detail))
+        .route("/v2.1/os-services", get(hosts::services))
         .route("/v2.1/servers", get(servers::list).post(servers::create))
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))

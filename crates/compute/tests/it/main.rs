@@ -43,6 +43,7 @@ async fn cloud() -> Cloud {
         host: "oxistack".into(),
         availability_zone: "nova".into(),
         url: "http://cloud.test/compute".into(),
+        state_path: dir.clone(),
     };
     let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, config).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([
@@ -500,5 +501,41 @@ async fn instance_actions_record_each_operation() {
     assert_eq!(list["instanceActions"][0]["action"], "delete");
     let (status, _) =
         c.call("member", "2.20", Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn services_and_hypervisors_match_samples() {
+    let c = cloud().await;
+    c.boot("2.1", "servers/").await;
+    for (version, dir) in [("2.1", ""), ("2.53", "v2.53/")] {
+        let (_, body) = c.call("admin", version, Method::GET, "/v2.1/os-services", None).await;
+        assert_shape(&format!("os-services/{dir}services-list-get-resp"), &body);
+    }
+    let (status, _) = c.call("member", "2.1", Method::GET, "/v2.1/os-services", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, list) = c.call("admin", "2.1", Method::GET, "/v2.1/os-hypervisors", None).await;
+    assert_shape("os-hypervisors/hypervisors-list-resp", &list);
+    let (_, detail) = c.call("admin", "2.1", Method::GET, "/v2.1/os-hypervisors/detail", None).await;
+    assert_shape("os-hypervisors/hypervisors-detail-resp", &detail);
+    let h = &detail["hypervisors"][0];
+    assert_eq!(h["running_vms"], 1);
+    assert_eq!(h["memory_mb_used"], 512);
+    assert!(h["vcpus"].as_i64().unwrap() >= 1 && h["memory_mb"].as_i64().unwrap() > 0);
+    let (_, stats) = c.call("admin", "2.1", Method::GET, "/v2.1/os-hypervisors/statistics", None).await;
+    assert_shape("os-hypervisors/hypervisors-statistics-resp", &stats);
+    let (_, shown) = c.call("admin", "2.1", Method::GET, "/v2.1/os-hypervisors/1", None).await;
+    assert_shape("os-hypervisors/hypervisors-show-resp", &shown);
+
+    let (_, list) = c.call("admin", "2.53", Method::GET, "/v2.1/os-hypervisors", None).await;
+    let mut s = sample("os-hypervisors/v2.53/hypervisors-list-resp");
+    s.as_object_mut().unwrap().remove("hypervisors_links");
+    assert!(shape_diff(&s, &list).is_empty(), "{list}");
+    let (_, detail) = c.call("admin", "2.88", Method::GET, "/v2.1/os-hypervisors/detail", None).await;
+    let mut s = sample("os-hypervisors/v2.88/hypervisors-detail-resp");
+    s.as_object_mut().unwrap().remove("hypervisors_links");
+    assert!(shape_diff(&s, &detail).is_empty(), "{detail}");
+    let (status, _) = c.call("admin", "2.88", Method::GET, "/v2.1/os-hypervisors/statistics", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
