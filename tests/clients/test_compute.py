@@ -154,3 +154,37 @@ def test_bad_input_quota_and_versions(cloud, tmp_path):
     assert sorted(s["name"] for s in r.json()["servers"]) == ["x-1", "x-10"]
     # The server keeps serving.
     assert requests.get(f"{base}/flavors/1", headers=h).json()["flavor"]["name"] == "m1.tiny"
+
+
+def test_novaclient_beyond_the_walkthrough(cloud, tmp_path):
+    image = image_id(cloud, tmp_path)
+    nova(cloud, "boot", "--flavor", "1", "--image", image, "--meta", "role=web", "--nic", "none", "vm2", "--poll")
+    nova(cloud, "meta", "vm2", "set", "tier=front")
+    show = dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", "vm2").stdout) if len(r) == 2)
+    assert json.loads(show["metadata"]) == {"role": "web", "tier": "front"}
+
+    nova(cloud, "resize", "vm2", "2")
+    wait_status(cloud, "vm2", "VERIFY_RESIZE")
+    nova(cloud, "resize-confirm", "vm2")
+    wait_status(cloud, "vm2", "ACTIVE")
+    show = dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", "vm2").stdout) if len(r) == 2)
+    assert show["flavor:original_name"] == "m1.small"
+
+    assert "LAST LINE" in nova(cloud, "console-log", "vm2").stdout
+    nova(cloud, "image-create", "--poll", "vm2", "vm2-snap")
+    snap = cloud.openstack_json("image", "show", "vm2-snap")
+    assert snap["status"] == "active" and snap["properties"]["image_type"] == "snapshot"
+
+    actions = [r[0] for r in table_rows(nova(cloud, "instance-action-list", "vm2").stdout)]
+    # novaclient prints them oldest first.
+    assert actions == ["create", "resize", "confirmResize", "createImage"]
+
+    hypervisors = table_rows(nova(cloud, "hypervisor-list").stdout)
+    assert [(r[1], r[2], r[3]) for r in hypervisors] == [("oxistack", "up", "enabled")]
+    binaries = {r[1] for r in table_rows(nova(cloud, "service-list").stdout)}
+    assert binaries == {"nova-scheduler", "nova-conductor", "nova-compute"}
+    project = cloud.rc_env()["OS_PROJECT_ID"]
+    nova(cloud, "quota-update", "--instances", "3", project)
+    quota = dict((r[0], r[1]) for r in table_rows(nova(cloud, "quota-show", "--tenant", project).stdout))
+    assert quota["instances"] == "3"
+    nova(cloud, "delete", "vm2")
