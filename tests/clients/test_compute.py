@@ -188,3 +188,17 @@ def test_novaclient_beyond_the_walkthrough(cloud, tmp_path):
     quota = dict((r[0], r[1]) for r in table_rows(nova(cloud, "quota-show", "--tenant", project).stdout))
     assert quota["instances"] == "3"
     nova(cloud, "delete", "vm2")
+
+
+def test_servers_stay_manageable_across_a_restart(cloud, tmp_path):
+    image = image_id(cloud, tmp_path)
+    nova(cloud, "boot", "--flavor", "1", "--image", image, "--nic", "none", "keep", "--poll")
+    nova(cloud, "pause", "keep")
+    wait_status(cloud, "keep", "PAUSED")
+    cloud.stop()
+    cloud.start()
+    assert status_of(cloud, "keep") == "PAUSED"
+    nova(cloud, "unpause", "keep")
+    wait_status(cloud, "keep", "ACTIVE")
+    nova(cloud, "stop", "keep")
+    wait_status(cloud, "keep", "SHUTOFF")

@@ -540,6 +540,41 @@ impl Compute {
     /// After a restart: instances a stop left mid-operation are brought to
     /// what the driver really shows, or to ERROR with a fault saying why.
     pub async fn reconcile(&self) -> anyhow::Result<()> {
+        // Instances the driver no longer knows (a restart of the fake driver,
+        // a host that lost them) are taken back, or recorded as gone.
+        for inst in store::instances(&self.pool, None).await? {
+            let placed = inst.host.as_deref() == Some(self.config.host.as_str());
+            if !placed || inst.vm_state == "building" || inst.vm_state == "shelved_offloaded" {
+                continue;
+            }
+            if !matches!(self.driver.power_state(&inst.id).await, Err(crate::virt::DriverError::NotFound(_))) {
+                continue;
+            }
+            let power = match inst.power_state {
+                1 => PowerState::Running,
+                3 => PowerState::Paused,
+                7 => PowerState::Suspended,
+                _ => PowerState::Shutdown,
+            };
+            let flavor: Flavor = serde_json::from_str(&inst.flavor)?;
+            let spec = InstanceSpec {
+                id: inst.id.clone(),
+                name: inst.name.clone(),
+                vcpus: flavor.vcpus,
+                ram_mb: flavor.ram,
+                disk_gb: flavor.disk,
+                image_id: inst.image_ref.clone(),
+                public_key: inst.key_data.clone(),
+            };
+            if let Err(e) = self.driver.adopt(&spec, power).await {
+                let now = now();
+                let fault =
+                    json!({"code": 500, "message": format!("The instance is gone from its host: {e}"), "created": now})
+                        .to_string();
+                store::set_error(&self.pool, &inst.id, &fault, &now).await?;
+                tracing::warn!(instance = %inst.id, error = %e, "an instance is gone from its host");
+            }
+        }
         for inst in store::unfinished(&self.pool).await? {
             let now = now();
             let fault = json!({"code": 500, "message": "The operation was interrupted by a restart of the compute service.", "created": now}).to_string();

@@ -74,6 +74,10 @@ pub trait VirtDriver: Send + Sync {
     fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     /// The instance's console log.
     fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>>;
+    /// Takes back, after a restart of the service, an instance the database
+    /// records on this host in `power` state; `NotFound` when nothing of it is
+    /// left to take back.
+    fn adopt<'a>(&'a self, spec: &'a InstanceSpec, power: PowerState) -> BoxFuture<'a, DriverResult<()>>;
 }
 
 /// Nova's fake driver: keeps each instance's power state in memory and answers at once.
@@ -159,6 +163,16 @@ impl VirtDriver for FakeDriver {
 
     fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move { self.set(id, &[], PowerState::Running) })
+    }
+
+    /// The fake driver's instances live in memory: after a restart it recreates
+    /// them as the database records them.
+    fn adopt<'a>(&'a self, spec: &'a InstanceSpec, power: PowerState) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let mut all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            all.insert(spec.id.clone(), power);
+            Ok(())
+        })
     }
 
     fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>> {
