@@ -11,6 +11,7 @@ pub mod host;
 pub mod microversion;
 pub mod moves;
 pub mod quotas;
+pub mod server_groups;
 pub mod service;
 pub mod store;
 pub mod views;
@@ -29,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, sql: include_str!("../migrations/0003_flavor_access.sql") },
     Migration { version: 4, sql: include_str!("../migrations/0004_instance_moves.sql") },
     Migration { version: 5, sql: include_str!("../migrations/0005_instance_actions.sql") },
+    Migration { version: 6, sql: include_str!("../migrations/0006_server_groups.sql") },
 ];
 
 #[derive(Clone, Debug)]

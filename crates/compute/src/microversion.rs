@@ -33,6 +33,8 @@ pub const V2_3: ApiVersion = v(3);
 pub const V2_9: ApiVersion = v(9);
 /// 2.11: services show `forced_down`.
 pub const V2_11: ApiVersion = v(11);
+/// 2.13: server groups show `project_id` and `user_id`.
+pub const V2_13: ApiVersion = v(13);
 /// 2.16: `host_status` for admins.
 pub const V2_16: ApiVersion = v(16);
 /// 2.19: server `description`.
@@ -67,6 +69,8 @@ pub const V2_61: ApiVersion = v(61);
 pub const V2_62: ApiVersion = v(62);
 /// 2.63: `trusted_image_certificates`.
 pub const V2_63: ApiVersion = v(63);
+/// 2.64: server groups have one `policy` with `rules`.
+pub const V2_64: ApiVersion = v(64);
 /// 2.71: `server_groups` in server show.
 pub const V2_71: ApiVersion = v(71);
 /// 2.73: `locked_reason`.

@@ -15,7 +15,7 @@ use oxistack_core::time;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
-use crate::{actions, quotas};
+use crate::{actions, quotas, server_groups};
 
 pub fn now() -> String {
     time::iso_seconds(time::now())
@@ -131,6 +131,8 @@ pub struct CreateServer {
     pub tags: Vec<String>,
     pub config_drive: bool,
     pub hostname: Option<String>,
+    /// The server group of the `group` scheduler hint.
+    pub group: Option<String>,
 }
 
 /// A hostname from a display name, as Nova sanitizes it.
@@ -342,6 +344,25 @@ impl Compute {
             )));
         }
 
+        // Server group: its member quota, and how many servers its policy lets
+        // this host take.
+        let group = match &req.group {
+            Some(g) => Some(
+                server_groups::find(&self.pool, ctx, g)
+                    .await
+                    .map_err(|_| Error::BadRequest(format!("Invalid input for field/attribute group. Value: {g}.")))?,
+            ),
+            None => None,
+        };
+        let mut room = None;
+        if let Some(g) = &group {
+            let members = server_groups::members(&self.pool, &g.id).await?.len() as i64;
+            let limit = quotas::limits(&self.pool, &project).await?.get("server_group_members").copied().unwrap_or(-1);
+            if !quotas::fits(limit, members, count) {
+                return Err(Error::Forbidden("Quota exceeded, too many servers in group".into()));
+            }
+            room = server_groups::room_on_host(&self.pool, g).await?;
+        }
         let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let flavor_json = serde_json::to_string(&flavor).map_err(anyhow::Error::from)?;
         let mut created = vec![];
@@ -385,15 +406,19 @@ impl Compute {
             store::insert_instance(&self.pool, &inst).await?;
             created.push(inst);
         }
-        for inst in &created {
+        for (index, inst) in created.iter().enumerate() {
+            if let Some(g) = &group {
+                server_groups::add_member(&self.pool, &g.id, &inst.id).await?;
+            }
+            let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
-            self.build(inst.clone(), flavor.clone(), action);
+            self.build(inst.clone(), flavor.clone(), action, no_host);
         }
         Ok(created)
     }
 
     /// Schedules and spawns an instance, after the create was answered.
-    fn build(&self, inst: Instance, flavor: Flavor, action: i64) {
+    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool) {
         let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
         tokio::spawn(async move {
             let spec = InstanceSpec {
@@ -405,7 +430,13 @@ impl Compute {
                 image_id: inst.image_ref.clone(),
                 public_key: inst.key_data.clone(),
             };
-            let outcome = driver.spawn(&spec).await;
+            let outcome = if no_host {
+                Err(crate::virt::DriverError::Failed(
+                    "No valid host was found. There are not enough hosts available.".into(),
+                ))
+            } else {
+                driver.spawn(&spec).await
+            };
             let error = outcome.as_ref().err().map(|e| e.to_string());
             if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
                 tracing::error!(instance = %inst.id, error = %e, "recording the build's event failed");
@@ -431,7 +462,9 @@ impl Compute {
                 }
                 Err(e) => {
                     tracing::warn!(instance = %inst.id, error = %e, "build failed");
-                    let fault = json!({"code": 500, "message": format!("Build of instance {} aborted: {e}", inst.id), "created": now}).to_string();
+                    let message =
+                        if no_host { e.to_string() } else { format!("Build of instance {} aborted: {e}", inst.id) };
+                    let fault = json!({"code": 500, "message": message, "created": now}).to_string();
                     store::finish_build(
                         &pool,
                         &inst.id,

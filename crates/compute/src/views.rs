@@ -172,9 +172,6 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     if v >= V2_63 {
         m.insert("trusted_image_certificates".into(), Value::Null);
     }
-    if v >= V2_71 {
-        m.insert("server_groups".into(), json!([]));
-    }
     if v >= V2_96 {
         m.insert("pinned_availability_zone".into(), Value::Null);
     }

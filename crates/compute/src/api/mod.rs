@@ -9,6 +9,7 @@ mod instance_actions;
 mod keypairs;
 mod misc;
 mod quota_sets;
+mod server_groups;
 mod server_metadata;
 mod servers;
 
@@ -67,6 +68,8 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         )
         .route("/v2.1/os-quota-sets/{project}/defaults", get(quota_sets::defaults))
         .route("/v2.1/os-quota-sets/{project}/detail", get(quota_sets::detail))
+        .route("/v2.1/os-server-groups", get(server_groups::list).post(server_groups::create))
+        .route("/v2.1/os-server-groups/{id}", get(server_groups::show).delete(server_groups::delete))
         .route("/v2.1/os-services", get(hosts::services))
         .route("/v2.1/servers", get(servers::list).post(servers::create))
         .route("/v2.1/servers/detail", get(servers::detail))

@@ -132,6 +132,12 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
         Some(other) => return Err(bad(format!("Invalid input for field/attribute config_drive. Value: {other}."))),
     };
     let return_reservation_id = s.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false);
+    let hints = body.get("OS-SCH-HNT:scheduler_hints").or_else(|| body.get("os:scheduler_hints"));
+    let group = match hints.and_then(|h| h.get("group")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) => Some(g.clone()),
+        Some(other) => return Err(bad(format!("Invalid input for field/attribute group. Value: {other}."))),
+    };
     Ok((
         CreateServer {
             name,
@@ -147,6 +153,7 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             tags,
             config_drive,
             hostname: str_field(s, "hostname")?,
+            group,
         },
         return_reservation_id,
     ))
@@ -288,7 +295,12 @@ pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): 
 
 pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let i = c.instance(&ctx, &id).await?;
-    Ok(Json(json!({"server": views::server(&base(&c), &i, v, &ctx)})))
+    let mut server = views::server(&base(&c), &i, v, &ctx);
+    // 2.71: the server's groups, in show only.
+    if v >= V2_71 {
+        server["server_groups"] = json!(crate::server_groups::of_instance(&c.pool, &id).await?);
+    }
+    Ok(Json(json!({"server": server})))
 }
 
 pub async fn update(

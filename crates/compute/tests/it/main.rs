@@ -105,10 +105,10 @@ fn sample(name: &str) -> Value {
 fn assert_shape(name: &str, ours: &Value) {
     let mut diffs = shape_diff(&sample(name), ours);
     // No Network service yet: servers have no addresses to show. The keys of
-    // extra_specs, metadata, image properties and scheduler hints are data,
+    // extra_specs, metadata, image properties, scheduler hints and group rules are data,
     // not shape.
     diffs.retain(|d| {
-        ![".addresses.", ".extra_specs.", ".image.properties.", ".scheduler_hints.", ".metadata."]
+        ![".addresses.", ".extra_specs.", ".image.properties.", ".scheduler_hints.", ".metadata.", ".rules."]
             .iter()
             .any(|k| d.contains(k))
     });
@@ -538,4 +538,46 @@ async fn services_and_hypervisors_match_samples() {
     assert!(shape_diff(&s, &detail).is_empty(), "{detail}");
     let (status, _) = c.call("admin", "2.88", Method::GET, "/v2.1/os-hypervisors/statistics", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn server_groups_match_samples_and_anti_affinity_holds() {
+    let c = cloud().await;
+    for (version, dir) in [("2.1", ""), ("2.13", "v2.13/"), ("2.64", "v2.64/")] {
+        let req = sample(&format!("os-server-groups/{dir}server-groups-post-req"));
+        let (status, body) = c.call("member", version, Method::POST, "/v2.1/os-server-groups", Some(req)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_shape(&format!("os-server-groups/{dir}server-groups-post-resp"), &body);
+        let id = body["server_group"]["id"].as_str().unwrap().to_owned();
+        let (_, body) = c.call("member", version, Method::GET, &format!("/v2.1/os-server-groups/{id}"), None).await;
+        assert_shape(&format!("os-server-groups/{dir}server-groups-get-resp"), &body);
+        let (_, body) = c.call("member", version, Method::GET, "/v2.1/os-server-groups", None).await;
+        assert_shape(&format!("os-server-groups/{dir}server-groups-list-resp"), &body);
+    }
+
+    // Hard anti-affinity on one host: the first server is placed, the second
+    // finds no valid host.
+    let req = json!({"server_group": {"name": "spread", "policy": "anti-affinity"}});
+    let (_, body) = c.call("member", "2.64", Method::POST, "/v2.1/os-server-groups", Some(req)).await;
+    let group = body["server_group"]["id"].as_str().unwrap().to_owned();
+    let boot = json!({"server": {"name": "a", "imageRef": c.image_id, "flavorRef": "1", "networks": "none",
+                                  "min_count": 2, "max_count": 2},
+                      "OS-SCH-HNT:scheduler_hints": {"group": group}});
+    let (status, body) = c.call("member", "2.96", Method::POST, "/v2.1/servers", Some(boot)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mut statuses = vec![];
+    for name in ["a-1", "a-2"] {
+        let (_, list) = c.call("member", "2.96", Method::GET, &format!("/v2.1/servers?name=^{name}$"), None).await;
+        let id = list["servers"][0]["id"].as_str().unwrap().to_owned();
+        let want = if name == "a-1" { "ACTIVE" } else { "ERROR" };
+        let s = c.wait_for(&id, want).await;
+        if want == "ERROR" {
+            assert_eq!(s["fault"]["message"], "No valid host was found. There are not enough hosts available.");
+        }
+        assert_eq!(s["server_groups"], json!([group]));
+        statuses.push(s["status"].clone());
+    }
+    assert_eq!(statuses, [json!("ACTIVE"), json!("ERROR")]);
+    let (_, body) = c.call("member", "2.64", Method::GET, &format!("/v2.1/os-server-groups/{group}"), None).await;
+    assert_eq!(body["server_group"]["members"].as_array().unwrap().len(), 2);
 }
