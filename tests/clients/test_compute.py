@@ -184,6 +184,9 @@ def test_novaclient_beyond_the_walkthrough(cloud, tmp_path):
     binaries = {r[1] for r in table_rows(nova(cloud, "service-list").stdout)}
     assert binaries == {"nova-scheduler", "nova-conductor", "nova-compute"}
     project = cloud.rc_env()["OS_PROJECT_ID"]
+    usage = nova(cloud, "usage").stdout
+    assert "Usage from" in usage and "Servers" in usage
+    assert table_rows(nova(cloud, "usage-list").stdout)[0][0] == project
     nova(cloud, "quota-update", "--instances", "3", project)
     quota = dict((r[0], r[1]) for r in table_rows(nova(cloud, "quota-show", "--tenant", project).stdout))
     assert quota["instances"] == "3"

@@ -153,6 +153,17 @@ pub async fn instance_any(pool: &Pool, id: &str) -> Result<Option<Instance>> {
     Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?)
 }
 
+/// Instances deleted or not, of one project or of all (for usage).
+pub async fn instances_any(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
+    let q = match project {
+        Some(p) => {
+            sqlx::query_as("SELECT * FROM instances WHERE project_id = ? ORDER BY created_at, id").bind(p.to_owned())
+        }
+        None => sqlx::query_as("SELECT * FROM instances ORDER BY created_at, id"),
+    };
+    Ok(q.fetch_all(pool).await?)
+}
+
 /// Live instances, of one project or of all.
 pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
     let q = match project {

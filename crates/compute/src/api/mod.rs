@@ -12,6 +12,7 @@ mod quota_sets;
 mod server_groups;
 mod server_metadata;
 mod servers;
+mod usage;
 
 use std::sync::Arc;
 
@@ -71,6 +72,8 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/os-server-groups", get(server_groups::list).post(server_groups::create))
         .route("/v2.1/os-server-groups/{id}", get(server_groups::show).delete(server_groups::delete))
         .route("/v2.1/os-services", get(hosts::services))
+        .route("/v2.1/os-simple-tenant-usage", get(usage::index))
+        .route("/v2.1/os-simple-tenant-usage/{project}", get(usage::show))
         .route("/v2.1/servers", get(servers::list).post(servers::create))
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))

@@ -581,3 +581,21 @@ async fn server_groups_match_samples_and_anti_affinity_holds() {
     let (_, body) = c.call("member", "2.64", Method::GET, &format!("/v2.1/os-server-groups/{group}"), None).await;
     assert_eq!(body["server_group"]["members"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn simple_tenant_usage_matches_samples() {
+    let c = cloud().await;
+    c.boot("2.1", "servers/").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = c.call("admin", "2.1", Method::GET, "/v2.1/os-simple-tenant-usage?detailed=1", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("os-simple-tenant-usage/simple-tenant-usage-get-detail", &body);
+    let (_, body) = c.call("admin", "2.1", Method::GET, "/v2.1/os-simple-tenant-usage", None).await;
+    assert_shape("os-simple-tenant-usage/simple-tenant-usage-get", &body);
+    let (_, body) = c.call("member", "2.1", Method::GET, "/v2.1/os-simple-tenant-usage/p1", None).await;
+    assert_shape("os-simple-tenant-usage/simple-tenant-usage-get-specific", &body);
+    assert!(body["tenant_usage"]["total_hours"].as_f64().unwrap() > 0.0);
+    assert_eq!(body["tenant_usage"]["server_usages"][0]["flavor"], "m1.tiny");
+    let (status, _) = c.call("member", "2.1", Method::GET, "/v2.1/os-simple-tenant-usage", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,139 @@
+//! `/os-simple-tenant-usage`: the hours, vCPUs, RAM and disk each project's
+//! servers used over a period.
+
+use std::collections::BTreeMap;
+
+use axum::extract::Path;
+use axum::Json;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{json, Value};
+
+use super::{bad, require_admin, ApiResult, Caller, Params, Shared};
+use crate::microversion::{ApiVersion, V2_40};
+use crate::store::{self, Flavor, Instance};
+
+/// Nova accepts `2012-10-08T20:10:44.587336`, with a space or a `T`, with or
+/// without fractions and zone.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let s = s.replace(' ', "T");
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&s, f) {
+            return Some(t.and_utc());
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(&s, f) {
+            return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        }
+    }
+    None
+}
+
+fn period(params: &Params) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let now = Utc::now();
+    let get = |k: &str, default: DateTime<Utc>| match params.get(k) {
+        Some(s) => parse_time(s).ok_or_else(|| bad(format!("Invalid input for query parameters {k}. Value: {s}."))),
+        None => Ok(default),
+    };
+    let end = get("end", now)?;
+    let start = get("start", end - chrono::Duration::days(1))?;
+    if start > end {
+        return Err(bad("Invalid start time. The start time cannot occur after the end time."));
+    }
+    Ok((start, end))
+}
+
+fn usage_of(i: &Instance, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Value> {
+    let launched = parse_time(i.launched_at.as_deref()?)?;
+    let ended = i.terminated_at.as_deref().and_then(parse_time);
+    let from = launched.max(start);
+    let to = ended.unwrap_or(end).min(end);
+    if to <= from {
+        return None;
+    }
+    let hours = (to - from).num_milliseconds() as f64 / 3_600_000.0;
+    let f: Flavor = serde_json::from_str(&i.flavor).ok()?;
+    Some(json!({
+        "instance_id": i.id, "name": i.name, "tenant_id": i.project_id, "flavor": f.name,
+        "hours": hours, "vcpus": f.vcpus, "memory_mb": f.ram, "local_gb": f.disk,
+        "started_at": launched.naive_utc().to_string().replace(' ', "T"),
+        "ended_at": ended.map(|e| e.naive_utc().to_string().replace(' ', "T")),
+        "state": if i.deleted { "terminated" } else { i.vm_state.as_str() },
+        "uptime": (to - from).num_seconds(),
+    }))
+}
+
+/// Usage of one project, or of every project, over the period.
+async fn usages(
+    c: &crate::Compute,
+    project: Option<&str>,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    detailed: bool,
+    params: &Params,
+    v: ApiVersion,
+) -> ApiResult<Vec<Value>> {
+    // From 2.40 the instances counted are paged with `marker` and `limit`, and
+    // clients walk the pages until one comes back empty.
+    let mut instances = store::instances_any(&c.pool, project).await?;
+    if v >= V2_40 {
+        if let Some(marker) = params.get("marker") {
+            let at = instances
+                .iter()
+                .position(|i| i.id == *marker)
+                .ok_or_else(|| bad(format!("marker [{marker}] not found")))?;
+            instances.drain(..=at);
+        }
+        if let Some(limit) = params.get("limit") {
+            instances.truncate(limit.parse().map_err(|_| bad("Invalid input for query parameters limit."))?);
+        }
+    }
+    let mut by_project: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for i in instances {
+        if let Some(u) = usage_of(&i, start, end) {
+            by_project.entry(i.project_id.clone()).or_default().push(u);
+        }
+    }
+    if let Some(p) = project {
+        by_project.entry(p.to_owned()).or_default();
+    }
+    let fmt = |t: DateTime<Utc>| t.naive_utc().to_string().replace(' ', "T");
+    Ok(by_project
+        .into_iter()
+        .map(|(tenant, servers)| {
+            let sum = |k: &str| {
+                servers.iter().map(|s| s["hours"].as_f64().unwrap_or(0.0) * s[k].as_f64().unwrap_or(1.0)).sum::<f64>()
+            };
+            let mut u = json!({
+                "tenant_id": tenant, "start": fmt(start), "stop": fmt(end),
+                "total_hours": servers.iter().map(|s| s["hours"].as_f64().unwrap_or(0.0)).sum::<f64>(),
+                "total_vcpus_usage": sum("vcpus"), "total_memory_mb_usage": sum("memory_mb"),
+                "total_local_gb_usage": sum("local_gb"),
+            });
+            if detailed {
+                u["server_usages"] = json!(servers);
+            }
+            u
+        })
+        .collect())
+}
+
+pub async fn index(c: Shared, Caller(ctx): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {
+    require_admin(&ctx, "os_compute_api:os-simple-tenant-usage:list")?;
+    let detailed = params.get("detailed").is_some_and(|d| d == "1" || d.eq_ignore_ascii_case("true"));
+    Ok(Json(json!({"tenant_usages": usages(&c, None, period(&params)?, detailed, &params, v).await?})))
+}
+
+pub async fn show(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    params: Params,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if ctx.project_id() != Some(project.as_str()) {
+        require_admin(&ctx, "os_compute_api:os-simple-tenant-usage:show")?;
+    }
+    let mut all = usages(&c, Some(&project), period(&params)?, true, &params, v).await?;
+    Ok(Json(json!({"tenant_usage": all.pop().unwrap_or(json!({}))})))
+}
