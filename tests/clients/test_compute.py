@@ -205,3 +205,40 @@ def test_servers_stay_manageable_across_a_restart(cloud, tmp_path):
     wait_status(cloud, "keep", "ACTIVE")
     nova(cloud, "stop", "keep")
     wait_status(cloud, "keep", "SHUTOFF")
+
+
+def test_two_hundred_servers_in_batches_of_twenty(cloud, tmp_path):
+    h = {"X-Auth-Token": token(cloud), "OpenStack-API-Version": "compute 2.96"}
+    base = f"{cloud.url}/compute/v2.1"
+    image = image_id(cloud, tmp_path)
+    project = cloud.rc_env()["OS_PROJECT_ID"]
+    r = requests.put(f"{base}/os-quota-sets/{project}", headers=h,
+                     json={"quota_set": {"instances": 200, "cores": 200, "ram": 200 * 128}})
+    assert r.status_code == 200, r.text
+    for batch in range(10):
+        body = {"server": {"name": f"b{batch}", "imageRef": image, "flavorRef": "42", "networks": "none",
+                           "min_count": 20, "max_count": 20}}
+        assert requests.post(f"{base}/servers", headers=h, json=body).status_code == 202
+    deadline = time.time() + 120
+    while True:
+        servers = requests.get(f"{base}/servers/detail", headers=h).json()["servers"]
+        if len(servers) == 200 and all(s["status"] == "ACTIVE" for s in servers):
+            break
+        assert time.time() < deadline, "the 200 servers did not all reach ACTIVE"
+        time.sleep(0.5)
+    # Quota is full: one more is refused.
+    r = requests.post(f"{base}/servers", headers=h, json={"server": {
+        "name": "extra", "imageRef": image, "flavorRef": "42", "networks": "none"}})
+    assert r.status_code == 403 and "Quota exceeded for instances" in r.json()["forbidden"]["message"]
+    for s in servers:
+        assert requests.delete(f"{base}/servers/{s['id']}", headers=h).status_code == 204
+    assert requests.get(f"{base}/servers", headers=h).json()["servers"] == []
+    deadline = time.time() + 60
+    while True:
+        hyp = requests.get(f"{base}/os-hypervisors/detail", headers={**h, "OpenStack-API-Version": "compute 2.87"})
+        if hyp.json()["hypervisors"][0]["running_vms"] == 0:
+            break
+        assert time.time() < deadline
+        time.sleep(0.5)
+    usage = requests.get(f"{base}/limits", headers=h).json()["limits"]["absolute"]
+    assert usage["totalInstancesUsed"] == 0 and usage["totalCoresUsed"] == 0

@@ -161,25 +161,7 @@ impl Compute {
             return Ok(());
         }
         for (id, name, vcpus, ram, disk) in DEFAULT_FLAVORS {
-            store::insert_flavor(
-                &self.pool,
-                &Flavor {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    vcpus: *vcpus,
-                    ram: *ram,
-                    disk: *disk,
-                    ephemeral: 0,
-                    swap: 0,
-                    rxtx_factor: 1.0,
-                    is_public: true,
-                    disabled: false,
-                    description: None,
-                    extra_specs: "{}".into(),
-                    created_at: now(),
-                },
-            )
-            .await?;
+            store::insert_flavor(&self.pool, &Flavor::new(id, name, *vcpus, *ram, *disk)).await?;
         }
         Ok(())
     }

@@ -23,6 +23,28 @@ pub struct Flavor {
     pub created_at: String,
 }
 
+impl Flavor {
+    /// A public, enabled flavor with no ephemeral disk, swap, description or
+    /// extra specs.
+    pub fn new(id: &str, name: &str, vcpus: i64, ram: i64, disk: i64) -> Flavor {
+        Flavor {
+            id: id.into(),
+            name: name.into(),
+            vcpus,
+            ram,
+            disk,
+            ephemeral: 0,
+            swap: 0,
+            rxtx_factor: 1.0,
+            is_public: true,
+            disabled: false,
+            description: None,
+            extra_specs: "{}".into(),
+            created_at: crate::service::now(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, FromRow)]
 pub struct Keypair {
     pub user_id: String,

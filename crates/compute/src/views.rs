@@ -81,21 +81,7 @@ pub fn host_id(project_id: &str, host: Option<&str>) -> String {
 }
 
 pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
-    let f: Flavor = serde_json::from_str(&i.flavor).unwrap_or_else(|_| Flavor {
-        id: String::new(),
-        name: String::new(),
-        vcpus: 0,
-        ram: 0,
-        disk: 0,
-        ephemeral: 0,
-        swap: 0,
-        rxtx_factor: 1.0,
-        is_public: true,
-        disabled: false,
-        description: None,
-        extra_specs: "{}".into(),
-        created_at: String::new(),
-    });
+    let f: Flavor = serde_json::from_str(&i.flavor).unwrap_or_else(|_| Flavor::new("", "", 0, 0, 0));
     let root = base.trim_end_matches("/v2.1");
     let mut m = Map::new();
     m.insert("id".into(), json!(i.id));
