@@ -6,7 +6,11 @@ use oxistack_core::db::Pool;
 use oxistack_core::error::Result;
 use sqlx::FromRow;
 
-use crate::service::now;
+/// Nova writes action times with microseconds (`2018-04-25T01:26:36.341290`);
+/// clients order actions by them, and operations come closer than a second.
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
 
 #[derive(Clone, Debug, FromRow)]
 pub struct ActionRow {

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, sql: include_str!("../migrations/0004_instance_moves.sql") },
     Migration { version: 5, sql: include_str!("../migrations/0005_instance_actions.sql") },
     Migration { version: 6, sql: include_str!("../migrations/0006_server_groups.sql") },
+    Migration { version: 7, sql: include_str!("../migrations/0007_quota_classes.sql") },
 ];
 
 #[derive(Clone, Debug)]

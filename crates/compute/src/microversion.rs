@@ -55,6 +55,10 @@ pub const V2_45: ApiVersion = v(45);
 pub const V2_47: ApiVersion = v(47);
 /// 2.51: everyone sees instance action events (admins alone see tracebacks).
 pub const V2_51: ApiVersion = v(51);
+/// 2.48: server diagnostics have a standard format.
+pub const V2_48: ApiVersion = v(48);
+/// 2.50: quota class sets show server group quotas, not network ones.
+pub const V2_50: ApiVersion = v(50);
 /// 2.52: tags may be given on create.
 pub const V2_52: ApiVersion = v(52);
 /// 2.53: services and hypervisors are named by UUID.

@@ -17,13 +17,35 @@ pub const DEFAULTS: &[(&str, i64)] = &[
     ("server_group_members", 10),
 ];
 
-pub fn defaults() -> BTreeMap<String, i64> {
-    DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+/// The limits of a quota class: Nova's defaults with what admins changed.
+/// Every project's defaults are those of the class `default`.
+pub async fn class_limits(pool: &Pool, class: &str) -> Result<BTreeMap<String, i64>> {
+    let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT resource, hard_limit FROM quota_classes WHERE class_name = ?")
+            .bind(class)
+            .fetch_all(pool)
+            .await?;
+    limits.extend(rows);
+    Ok(limits)
+}
+
+pub async fn set_class(pool: &Pool, class: &str, resource: &str, limit: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO quota_classes (class_name, resource, hard_limit) VALUES (?, ?, ?)
+         ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+    )
+    .bind(class)
+    .bind(resource)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// A project's limits: the defaults with its overrides.
 pub async fn limits(pool: &Pool, project: &str) -> Result<BTreeMap<String, i64>> {
-    let mut limits = defaults();
+    let mut limits = class_limits(pool, "default").await?;
     let rows: Vec<(String, i64)> = sqlx::query_as("SELECT resource, hard_limit FROM quotas WHERE project_id = ?")
         .bind(project)
         .fetch_all(pool)

@@ -95,6 +95,16 @@ pub async fn dispatch(
             }
             return Ok((StatusCode::ACCEPTED, [(axum::http::header::LOCATION, location)]).into_response());
         }
+        // No soft delete here: a force delete is a delete, and nothing waits
+        // to be restored.
+        "forceDelete" => c.delete(&ctx, &id).await?,
+        "restore" => {
+            c.instance(&ctx, &id).await?;
+            return Err(oxistack_core::Error::Conflict(format!(
+                "Cannot 'restore' instance {id} while it is in vm_state active"
+            ))
+            .into());
+        }
         "changePassword" => {
             args.get("adminPass")
                 .and_then(Value::as_str)

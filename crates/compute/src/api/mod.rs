@@ -2,12 +2,14 @@
 //! the body for the requested microversion, call the service, and render.
 
 mod actions;
+mod diagnostics;
 mod flavor_extras;
 mod flavors;
 mod hosts;
 mod instance_actions;
 mod keypairs;
 mod misc;
+mod quota_class_sets;
 mod quota_sets;
 mod server_groups;
 mod server_metadata;
@@ -68,6 +70,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
             get(quota_sets::show).put(quota_sets::update).delete(quota_sets::delete),
         )
         .route("/v2.1/os-quota-sets/{project}/defaults", get(quota_sets::defaults))
+        .route("/v2.1/os-quota-class-sets/{class}", get(quota_class_sets::show).put(quota_class_sets::update))
         .route("/v2.1/os-quota-sets/{project}/detail", get(quota_sets::detail))
         .route("/v2.1/os-server-groups", get(server_groups::list).post(server_groups::create))
         .route("/v2.1/os-server-groups/{id}", get(server_groups::show).delete(server_groups::delete))
@@ -78,6 +81,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/detail", get(servers::detail))
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
+        .route("/v2.1/servers/{id}/diagnostics", get(diagnostics::show))
         .route("/v2.1/servers/{id}/os-instance-actions", get(instance_actions::list))
         .route("/v2.1/servers/{id}/os-instance-actions/{request_id}", get(instance_actions::show))
         .route(

@@ -7,7 +7,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::{bad, require_admin, ApiResult, Body, Caller, Shared};
-use crate::microversion::{ApiVersion, V2_36, V2_57};
+use crate::microversion::{ApiVersion, V2_36, V2_50, V2_57};
 use crate::{quotas, store};
 
 /// Keys of resources no longer counted, shown with their old defaults by the
@@ -34,15 +34,6 @@ fn may_read(ctx: &oxistack_core::Context, project: &str) -> ApiResult<()> {
     } else {
         require_admin(ctx, "os_compute_api:os-quota-sets:show")
     }
-}
-
-fn quota_body(project: Option<&str>, limits: impl IntoIterator<Item = (String, Value)>, v: ApiVersion) -> Value {
-    let mut body: Map<String, Value> = limits.into_iter().collect();
-    legacy(v, &mut body);
-    if let Some(p) = project {
-        body.insert("id".into(), json!(p));
-    }
-    json!({"quota_set": body})
 }
 
 pub async fn show(
@@ -78,8 +69,81 @@ pub async fn detail(
     Ok(Json(quota_body(Some(&project), items, v)))
 }
 
-pub async fn defaults(Caller(_): Caller, v: ApiVersion, Path(project): Path<String>) -> Json<Value> {
-    Json(quota_body(Some(&project), quotas::defaults().into_iter().map(|(k, l)| (k, json!(l))), v))
+pub async fn defaults(
+    c: Shared,
+    Caller(_): Caller,
+    v: ApiVersion,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let limits = quotas::class_limits(&c.pool, "default").await?;
+    Ok(Json(quota_body(Some(&project), limits.into_iter().map(|(k, l)| (k, json!(l))), v)))
+}
+
+/// Quotas no longer counted that older microversions still accept (and that
+/// are then ignored): the network ones until 2.36 (2.50 for quota classes),
+/// the injected-file ones until 2.57.
+fn retired(v: ApiVersion, class: bool) -> Vec<&'static str> {
+    let mut keys = vec![];
+    if v < V2_36 || (class && v < V2_50) {
+        keys.extend(["fixed_ips", "floating_ips", "security_group_rules", "security_groups", "networks"]);
+    }
+    if v < V2_57 {
+        keys.extend(["injected_file_content_bytes", "injected_file_path_bytes", "injected_files"]);
+    }
+    keys
+}
+
+/// Reads `{"<key>": {"cores": 10, ...}}` into (resource, limit) pairs, each
+/// resource known and each limit -1 or more.
+pub fn parse_limits(body: &Value, key: &str, v: ApiVersion, class: bool) -> ApiResult<Vec<(String, i64)>> {
+    let retired = retired(v, class);
+    let set = body
+        .get(key)
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad(format!("Invalid input for field/attribute {key}.")))?;
+    let mut changes = vec![];
+    for (k, val) in set {
+        if k == "force" {
+            continue;
+        }
+        let is_retired = retired.contains(&k.as_str());
+        if !is_retired && !quotas::DEFAULTS.iter().any(|(name, _)| name == k) {
+            return Err(bad(format!(
+                "Invalid input for field/attribute {key}. Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+        let limit =
+            val.as_i64().or_else(|| val.as_str().and_then(|s| s.parse().ok())).filter(|l| *l >= -1).ok_or_else(
+                || {
+                    bad(format!(
+                        "Invalid input for field/attribute {k}. Value: {val}. {val} is less than the minimum of -1"
+                    ))
+                },
+            )?;
+        if !is_retired {
+            changes.push((k.clone(), limit));
+        }
+    }
+    Ok(changes)
+}
+
+/// A quota body for `v`: the limits, and the keys older versions still showed.
+pub fn quota_body(id: Option<&str>, limits: impl IntoIterator<Item = (String, Value)>, v: ApiVersion) -> Value {
+    quota_set_body("quota_set", id, limits, v)
+}
+
+pub fn quota_set_body(
+    key: &str,
+    id: Option<&str>,
+    limits: impl IntoIterator<Item = (String, Value)>,
+    v: ApiVersion,
+) -> Value {
+    let mut body: Map<String, Value> = limits.into_iter().collect();
+    legacy(v, &mut body);
+    if let Some(p) = id {
+        body.insert("id".into(), json!(p));
+    }
+    json!({ key: body })
 }
 
 pub async fn update(
@@ -90,29 +154,7 @@ pub async fn update(
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     require_admin(&ctx, "os_compute_api:os-quota-sets:update")?;
-    let set = body
-        .get("quota_set")
-        .and_then(Value::as_object)
-        .ok_or_else(|| bad("Invalid input for field/attribute quota_set."))?;
-    let known = quotas::defaults();
-    let mut changes = vec![];
-    for (k, val) in set {
-        if k == "force" {
-            continue;
-        }
-        if !known.contains_key(k) {
-            return Err(bad(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
-        let limit =
-            val.as_i64().or_else(|| val.as_str().and_then(|s| s.parse().ok())).filter(|l| *l >= -1).ok_or_else(
-                || {
-                    bad(format!(
-                        "Invalid input for field/attribute {k}. Value: {val}. {val} is less than the minimum of -1"
-                    ))
-                },
-            )?;
-        changes.push((k.clone(), limit));
-    }
+    let changes = parse_limits(&body, "quota_set", v, false)?;
     for (k, limit) in changes {
         quotas::set(&c.pool, &project, &k, limit).await?;
     }

@@ -599,3 +599,37 @@ async fn simple_tenant_usage_matches_samples() {
     let (status, _) = c.call("member", "2.1", Method::GET, "/v2.1/os-simple-tenant-usage", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn quota_classes_diagnostics_and_force_delete() {
+    let c = cloud().await;
+    for (version, dir) in [("2.1", ""), ("2.50", "v2.50/"), ("2.57", "v2.57/")] {
+        let (_, body) = c.call("admin", version, Method::GET, "/v2.1/os-quota-class-sets/default", None).await;
+        assert_shape(&format!("os-quota-class-sets/{dir}quota-classes-show-get-resp"), &body);
+        let req = sample(&format!("os-quota-class-sets/{dir}quota-classes-update-post-req"));
+        let (status, body) =
+            c.call("admin", version, Method::PUT, "/v2.1/os-quota-class-sets/test_class", Some(req)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_shape(&format!("os-quota-class-sets/{dir}quota-classes-update-post-resp"), &body);
+    }
+    // The default class is every project's default.
+    let req = json!({"quota_class_set": {"instances": 1}});
+    c.call("admin", "2.57", Method::PUT, "/v2.1/os-quota-class-sets/default", Some(req)).await;
+    let (_, body) = c.call("member", "2.57", Method::GET, "/v2.1/os-quota-sets/p1", None).await;
+    assert_eq!(body["quota_set"]["instances"], 1);
+    let (status, _) = c.call("member", "2.57", Method::GET, "/v2.1/os-quota-class-sets/default", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let id = c.boot("2.96", "servers/v2.47/").await;
+    let (status, body) = c.call("admin", "2.48", Method::GET, &format!("/v2.1/servers/{id}/diagnostics"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_shape("os-server-diagnostics/v2.48/server-diagnostics-get-resp", &body);
+    assert_eq!(body["state"], "running");
+    let (status, _) = c.call("member", "2.48", Method::GET, &format!("/v2.1/servers/{id}/diagnostics"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = c.action("2.96", &id, json!({"forceDelete": null})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = c.call("member", "2.96", Method::GET, &format!("/v2.1/servers/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
