@@ -17,54 +17,61 @@ pub const DEFAULTS: &[(&str, i64)] = &[
     ("server_group_members", 10),
 ];
 
-/// The limits of a quota class: Nova's defaults with what admins changed.
-/// Every project's defaults are those of the class `default`.
-pub async fn class_limits(pool: &Pool, class: &str) -> Result<BTreeMap<String, i64>> {
-    let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT resource, hard_limit FROM quota_classes WHERE class_name = ?")
-            .bind(class)
-            .fetch_all(pool)
-            .await?;
-    limits.extend(rows);
-    Ok(limits)
+/// Limits set on one quota class or one project: `table` is `quota_classes`
+/// (keyed by class name) or `quotas` (keyed by project id).
+async fn overrides(
+    pool: &Pool,
+    table: &'static str,
+    key_column: &'static str,
+    key: &str,
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(&format!("SELECT resource, hard_limit FROM {table} WHERE {key_column} = ?"))
+        .bind(key)
+        .fetch_all(pool)
+        .await?)
 }
 
-pub async fn set_class(pool: &Pool, class: &str, resource: &str, limit: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO quota_classes (class_name, resource, hard_limit) VALUES (?, ?, ?)
-         ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
-    )
-    .bind(class)
+async fn upsert(
+    pool: &Pool,
+    table: &'static str,
+    key_column: &'static str,
+    key: &str,
+    resource: &str,
+    limit: i64,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO {table} ({key_column}, resource, hard_limit) VALUES (?, ?, ?)
+         ON CONFLICT ({key_column}, resource) DO UPDATE SET hard_limit = excluded.hard_limit"
+    ))
+    .bind(key)
     .bind(resource)
     .bind(limit)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The limits of a quota class: Nova's defaults with what admins changed.
+/// Every project's defaults are those of the class `default`.
+pub async fn class_limits(pool: &Pool, class: &str) -> Result<BTreeMap<String, i64>> {
+    let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    limits.extend(overrides(pool, "quota_classes", "class_name", class).await?);
+    Ok(limits)
+}
+
+pub async fn set_class(pool: &Pool, class: &str, resource: &str, limit: i64) -> Result<()> {
+    upsert(pool, "quota_classes", "class_name", class, resource, limit).await
 }
 
 /// A project's limits: the defaults with its overrides.
 pub async fn limits(pool: &Pool, project: &str) -> Result<BTreeMap<String, i64>> {
     let mut limits = class_limits(pool, "default").await?;
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT resource, hard_limit FROM quotas WHERE project_id = ?")
-        .bind(project)
-        .fetch_all(pool)
-        .await?;
-    limits.extend(rows);
+    limits.extend(overrides(pool, "quotas", "project_id", project).await?);
     Ok(limits)
 }
 
 pub async fn set(pool: &Pool, project: &str, resource: &str, limit: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
-         ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
-    )
-    .bind(project)
-    .bind(resource)
-    .bind(limit)
-    .execute(pool)
-    .await?;
-    Ok(())
+    upsert(pool, "quotas", "project_id", project, resource, limit).await
 }
 
 pub async fn reset(pool: &Pool, project: &str) -> Result<()> {
