@@ -210,8 +210,19 @@ async fn select(
     let statuses: Vec<String> =
         params.iter().filter(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_uppercase()).collect();
     let tags: Vec<&str> = get("tags").map(|t| t.split(',').collect()).unwrap_or_default();
-    let mut rows: Vec<Instance> = store::instances(&c.pool, project.as_deref())
-        .await?
+    // changes-since also lists the servers deleted since then, as DELETED.
+    let since = match get("changes-since") {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(&t.replace(' ', "+"))
+                .map_err(|_| bad(format!("Invalid input for query parameters changes-since. Value: {t}.")))?,
+        ),
+        None => None,
+    };
+    let candidates = match since {
+        Some(_) => store::instances_any(&c.pool, project.as_deref()).await?,
+        None => store::instances(&c.pool, project.as_deref()).await?,
+    };
+    let mut rows: Vec<Instance> = candidates
         .into_iter()
         .filter(|i| name_re.as_ref().is_none_or(|re| re.is_match(&i.name)))
         .filter(|i| statuses.is_empty() || statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
@@ -224,7 +235,7 @@ async fn select(
                     .unwrap_or(false)
             })
         })
-        .filter(|i| get("changes-since").is_none_or(|t| i.updated_at.as_str() >= t))
+        .filter(|i| since.is_none_or(|t| chrono::DateTime::parse_from_rfc3339(&i.updated_at).is_ok_and(|u| u >= t)))
         .filter(|i| get("reservation_id").is_none_or(|r| i.reservation_id == r))
         .filter(|i| {
             let mine: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();

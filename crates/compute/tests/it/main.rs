@@ -633,3 +633,20 @@ async fn quota_classes_diagnostics_and_force_delete() {
     let (status, _) = c.call("member", "2.96", Method::GET, &format!("/v2.1/servers/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn changes_since_lists_deleted_servers_too() {
+    let c = cloud().await;
+    let before = (chrono::Utc::now() - chrono::Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = c.boot("2.96", "servers/v2.47/").await;
+    c.call("member", "2.96", Method::DELETE, &format!("/v2.1/servers/{id}"), None).await;
+    let (_, live) = c.call("member", "2.96", Method::GET, "/v2.1/servers/detail", None).await;
+    assert_eq!(live["servers"], json!([]));
+    let (status, changed) =
+        c.call("member", "2.96", Method::GET, &format!("/v2.1/servers/detail?changes-since={before}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["servers"][0]["id"], json!(id));
+    assert_eq!(changed["servers"][0]["status"], "DELETED");
+    let (status, _) = c.call("member", "2.96", Method::GET, "/v2.1/servers?changes-since=yesterday", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
