@@ -6,6 +6,7 @@
 //! its tables.
 
 pub mod actions;
+pub mod aggregates;
 pub mod api;
 pub mod host;
 pub mod microversion;
@@ -32,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../migrations/0005_instance_actions.sql") },
     Migration { version: 6, sql: include_str!("../migrations/0006_server_groups.sql") },
     Migration { version: 7, sql: include_str!("../migrations/0007_quota_classes.sql") },
+    Migration { version: 8, sql: include_str!("../migrations/0008_aggregates.sql") },
 ];
 
 #[derive(Clone, Debug)]

@@ -49,6 +49,8 @@ pub const V2_36: ApiVersion = v(36);
 pub const V2_37: ApiVersion = v(37);
 /// 2.40: simple tenant usage pages with `marker` and `limit`.
 pub const V2_40: ApiVersion = v(40);
+/// 2.41: aggregates show their `uuid`.
+pub const V2_41: ApiVersion = v(41);
 /// 2.45: createImage answers with the image id in its body, not a Location.
 pub const V2_45: ApiVersion = v(45);
 /// 2.47: the server embeds its flavor instead of linking it.

@@ -15,7 +15,7 @@ use oxistack_core::time;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
-use crate::{actions, quotas, server_groups};
+use crate::{actions, aggregates, quotas, server_groups};
 
 pub fn now() -> String {
     time::iso_seconds(time::now())
@@ -296,8 +296,9 @@ impl Compute {
             ),
             None => None,
         };
+        let zone = aggregates::zone_of(&self.pool, &self.config.host, &self.config.availability_zone).await?;
         if let Some(az) = &req.availability_zone {
-            if az.split(':').next() != Some(self.config.availability_zone.as_str()) {
+            if az.split(':').next() != Some(zone.as_str()) {
                 return Err(Error::BadRequest("The requested availability zone is not available".into()));
             }
         }
@@ -363,7 +364,7 @@ impl Compute {
                 key_data: key_data.clone(),
                 user_data: req.user_data.clone(),
                 metadata: Value::Object(req.metadata.clone()).to_string(),
-                availability_zone: self.config.availability_zone.clone(),
+                availability_zone: zone.clone(),
                 vm_state: "building".into(),
                 task_state: Some("scheduling".into()),
                 power_state: PowerState::NoState as i64,

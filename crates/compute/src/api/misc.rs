@@ -62,10 +62,10 @@ pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<
     Ok(Json(json!({"limits": {"rate": [], "absolute": absolute}})))
 }
 
-pub async fn availability_zones(c: Shared, Caller(_): Caller) -> Json<Value> {
-    Json(
-        json!({"availabilityZoneInfo": [{"zoneName": c.config.availability_zone, "zoneState": {"available": true}, "hosts": null}]}),
-    )
+/// The zone of the one compute host (its aggregate's, else the default).
+pub async fn availability_zones(c: Shared, Caller(_): Caller) -> ApiResult<Json<Value>> {
+    let zone = crate::aggregates::zone_of(&c.pool, &c.config.host, &c.config.availability_zone).await?;
+    Ok(Json(json!({"availabilityZoneInfo": [{"zoneName": zone, "zoneState": {"available": true}, "hosts": null}]})))
 }
 
 /// The image proxy of microversions below 2.36, answered from the Image service.

@@ -2,6 +2,7 @@
 //! the body for the requested microversion, call the service, and render.
 
 mod actions;
+mod aggregates;
 mod diagnostics;
 mod flavor_extras;
 mod flavors;
@@ -59,6 +60,9 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/limits", get(misc::limits))
         .route("/v2.1/os-availability-zone", get(misc::availability_zones))
         .route("/v2.1/os-availability-zone/detail", get(misc::availability_zones))
+        .route("/v2.1/os-aggregates", get(aggregates::list).post(aggregates::create))
+        .route("/v2.1/os-aggregates/{id}", get(aggregates::show).put(aggregates::update).delete(aggregates::delete))
+        .route("/v2.1/os-aggregates/{id}/action", post(aggregates::action))
         .route("/v2.1/os-hypervisors", get(hosts::list))
         .route("/v2.1/os-hypervisors/detail", get(hosts::detail))
         .route("/v2.1/os-hypervisors/statistics", get(hosts::statistics))

@@ -650,3 +650,88 @@ async fn changes_since_lists_deleted_servers_too() {
     let (status, _) = c.call("member", "2.96", Method::GET, "/v2.1/servers?changes-since=yesterday", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn aggregates_match_samples_and_give_the_host_its_zone() {
+    let c = cloud().await;
+    for (version, dir) in [("2.1", ""), ("2.41", "v2.41/")] {
+        let mut req = sample(&format!("os-aggregates/{dir}aggregate-post-req"));
+        req["aggregate"]["name"] = json!(format!("agg-{version}"));
+        let (status, body) = c.call("admin", version, Method::POST, "/v2.1/os-aggregates", Some(req)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_shape(&format!("os-aggregates/{dir}aggregate-post-resp"), &body);
+        let id = body["aggregate"]["id"].to_string();
+        let (_, body) = c.call("admin", version, Method::GET, &format!("/v2.1/os-aggregates/{id}"), None).await;
+        assert_shape(&format!("os-aggregates/{dir}aggregates-get-resp"), &body);
+        let (status, body) = c
+            .call(
+                "admin",
+                version,
+                Method::PUT,
+                &format!("/v2.1/os-aggregates/{id}"),
+                Some(sample(&format!("os-aggregates/{dir}aggregate-update-post-req"))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_shape(&format!("os-aggregates/{dir}aggregate-update-post-resp"), &body);
+        let (_, body) = c
+            .call(
+                "admin",
+                version,
+                Method::POST,
+                &format!("/v2.1/os-aggregates/{id}/action"),
+                Some(sample(&format!("os-aggregates/{dir}aggregate-metadata-post-req"))),
+            )
+            .await;
+        assert_shape(&format!("os-aggregates/{dir}aggregates-metadata-post-resp"), &body);
+        let (_, list) = c.call("admin", version, Method::GET, "/v2.1/os-aggregates", None).await;
+        assert_shape(&format!("os-aggregates/{dir}aggregates-list-get-resp"), &list);
+        let (status, _) = c.call("admin", version, Method::DELETE, &format!("/v2.1/os-aggregates/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = c.call("member", "2.1", Method::GET, "/v2.1/os-aggregates", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An aggregate with a zone moves the host into it: boots land there.
+    let (_, body) = c
+        .call(
+            "admin",
+            "2.41",
+            Method::POST,
+            "/v2.1/os-aggregates",
+            Some(json!({"aggregate": {"name": "ldn", "availability_zone": "london"}})),
+        )
+        .await;
+    let id = body["aggregate"]["id"].to_string();
+    let (status, body) = c
+        .call(
+            "admin",
+            "2.41",
+            Method::POST,
+            &format!("/v2.1/os-aggregates/{id}/action"),
+            Some(json!({"add_host": {"host": "oxistack"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["aggregate"]["hosts"], json!(["oxistack"]));
+    let (status, _) = c
+        .call(
+            "admin",
+            "2.41",
+            Method::POST,
+            &format!("/v2.1/os-aggregates/{id}/action"),
+            Some(json!({"add_host": {"host": "elsewhere"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, zones) = c.call("member", "2.1", Method::GET, "/v2.1/os-availability-zone", None).await;
+    assert_eq!(zones["availabilityZoneInfo"][0]["zoneName"], "london");
+    let boot = json!({"server": {"name": "z", "imageRef": c.image_id, "flavorRef": "1", "networks": "none", "availability_zone": "london"}});
+    let (status, body) = c.call("member", "2.96", Method::POST, "/v2.1/servers", Some(boot)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let s = c.wait_for(body["server"]["id"].as_str().unwrap(), "ACTIVE").await;
+    assert_eq!(s["OS-EXT-AZ:availability_zone"], "london");
+    let boot = json!({"server": {"name": "z", "imageRef": c.image_id, "flavorRef": "1", "networks": "none", "availability_zone": "nova"}});
+    let (status, _) = c.call("member", "2.96", Method::POST, "/v2.1/servers", Some(boot)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
