@@ -2,7 +2,7 @@
 //! what is the service's.
 
 use oxistack_core::db::Pool;
-use oxistack_core::error::{Error, Result};
+use oxistack_core::error::{Error, OnUnique, Result};
 use sqlx::FromRow;
 
 #[derive(Clone, Debug, FromRow)]
@@ -55,7 +55,7 @@ pub async fn all(pool: &Pool) -> Result<Vec<ImageRow>> {
 }
 
 pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {
-    let done = sqlx::query(
+    sqlx::query(
         "INSERT INTO images (id, name, owner, status, visibility, protected, os_hidden, disk_format, container_format,
             min_disk, min_ram, size, virtual_size, checksum, os_hash_algo, os_hash_value, properties, tags,
             created_at, updated_at)
@@ -82,13 +82,9 @@ pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {
     .bind(&i.created_at)
     .bind(&i.updated_at)
     .execute(pool)
-    .await;
-    match done {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(Error::Conflict(format!("An image with identifier {} already exists", i.id)))
-        }
-        other => other.map(|_| ()).map_err(Error::from),
-    }
+    .await
+    .on_unique(|| Error::Conflict(format!("An image with identifier {} already exists", i.id)))?;
+    Ok(())
 }
 
 /// Writes the attributes a user may change.
@@ -193,7 +189,7 @@ pub async fn memberships(pool: &Pool, member_id: &str) -> Result<Vec<(String, St
 }
 
 pub async fn insert_member(pool: &Pool, m: &MemberRow) -> Result<()> {
-    let done = sqlx::query(
+    sqlx::query(
         "INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(&m.image_id)
@@ -202,13 +198,9 @@ pub async fn insert_member(pool: &Pool, m: &MemberRow) -> Result<()> {
     .bind(&m.created_at)
     .bind(&m.updated_at)
     .execute(pool)
-    .await;
-    match done {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(Error::Conflict(format!("Member {} already exists for image {}.", m.member_id, m.image_id)))
-        }
-        other => other.map(|_| ()).map_err(Error::from),
-    }
+    .await
+    .on_unique(|| Error::Conflict(format!("Member {} already exists for image {}.", m.member_id, m.image_id)))?;
+    Ok(())
 }
 
 pub async fn set_member_status(pool: &Pool, image_id: &str, member_id: &str, status: &str, now: &str) -> Result<()> {
