@@ -5,9 +5,9 @@ use axum::extract::Path;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::quota_sets::parse_limits;
+use super::quota_sets::{add_retired, parse_limits};
 use super::{require_admin, ApiResult, Body, Caller, Shared};
-use crate::microversion::{ApiVersion, V2_50, V2_57};
+use crate::microversion::{ApiVersion, V2_50};
 use crate::quotas;
 
 /// Before 2.50 class sets showed the network quotas and not the server group
@@ -17,17 +17,8 @@ fn body(id: Option<&str>, limits: std::collections::BTreeMap<String, i64>, v: Ap
     if v < V2_50 {
         m.remove("server_groups");
         m.remove("server_group_members");
-        for k in ["fixed_ips", "floating_ips", "security_group_rules", "security_groups"] {
-            m.insert(k.into(), json!(-1));
-        }
     }
-    if v < V2_57 {
-        for (k, val) in
-            [("injected_file_content_bytes", 10240), ("injected_file_path_bytes", 255), ("injected_files", 5)]
-        {
-            m.insert(k.into(), json!(val));
-        }
-    }
+    add_retired(&mut m, v, true);
     if let Some(id) = id {
         m.insert("id".into(), json!(id));
     }

@@ -10,24 +10,6 @@ use super::{bad, require_admin, ApiResult, Body, Caller, Shared};
 use crate::microversion::{ApiVersion, V2_36, V2_50, V2_57};
 use crate::{quotas, store};
 
-/// Keys of resources no longer counted, shown with their old defaults by the
-/// microversions that still had them.
-fn legacy(v: ApiVersion, body: &mut Map<String, Value>) {
-    if v < V2_57 {
-        for (k, val) in
-            [("injected_file_content_bytes", 10240), ("injected_file_path_bytes", 255), ("injected_files", 5)]
-        {
-            body.insert(k.into(), json!(val));
-        }
-    }
-    if v < V2_36 {
-        for (k, val) in [("fixed_ips", -1), ("floating_ips", -1), ("security_group_rules", -1), ("security_groups", -1)]
-        {
-            body.insert(k.into(), json!(val));
-        }
-    }
-}
-
 fn may_read(ctx: &oxistack_core::Context, project: &str) -> ApiResult<()> {
     if ctx.project_id() == Some(project) {
         Ok(())
@@ -82,21 +64,32 @@ pub async fn defaults(
 /// Quotas no longer counted that older microversions still accept (and that
 /// are then ignored): the network ones until 2.36 (2.50 for quota classes),
 /// the injected-file ones until 2.57.
-fn retired(v: ApiVersion, class: bool) -> Vec<&'static str> {
+fn retired(v: ApiVersion, class: bool) -> Vec<(&'static str, i64)> {
     let mut keys = vec![];
     if v < V2_36 || (class && v < V2_50) {
-        keys.extend(["fixed_ips", "floating_ips", "security_group_rules", "security_groups", "networks"]);
+        keys.extend([("fixed_ips", -1), ("floating_ips", -1), ("security_group_rules", -1), ("security_groups", -1)]);
     }
     if v < V2_57 {
-        keys.extend(["injected_file_content_bytes", "injected_file_path_bytes", "injected_files"]);
+        keys.extend([("injected_file_content_bytes", 10240), ("injected_file_path_bytes", 255), ("injected_files", 5)]);
     }
     keys
+}
+
+/// Adds the retired quotas that `v` still shows, with their old defaults.
+pub fn add_retired(body: &mut Map<String, Value>, v: ApiVersion, class: bool) {
+    for (k, val) in retired(v, class) {
+        body.insert(k.into(), json!(val));
+    }
 }
 
 /// Reads `{"<key>": {"cores": 10, ...}}` into (resource, limit) pairs, each
 /// resource known and each limit -1 or more.
 pub fn parse_limits(body: &Value, key: &str, v: ApiVersion, class: bool) -> ApiResult<Vec<(String, i64)>> {
-    let retired = retired(v, class);
+    let mut accepted: Vec<&str> = retired(v, class).into_iter().map(|(k, _)| k).collect();
+    // Older clients also sent the `networks` quota with the network ones.
+    if accepted.contains(&"fixed_ips") {
+        accepted.push("networks");
+    }
     let set = body
         .get(key)
         .and_then(Value::as_object)
@@ -106,7 +99,7 @@ pub fn parse_limits(body: &Value, key: &str, v: ApiVersion, class: bool) -> ApiR
         if k == "force" {
             continue;
         }
-        let is_retired = retired.contains(&k.as_str());
+        let is_retired = accepted.contains(&k.as_str());
         if !is_retired && !quotas::DEFAULTS.iter().any(|(name, _)| name == k) {
             return Err(bad(format!(
                 "Invalid input for field/attribute {key}. Additional properties are not allowed ('{k}' was unexpected)"
@@ -127,23 +120,14 @@ pub fn parse_limits(body: &Value, key: &str, v: ApiVersion, class: bool) -> ApiR
     Ok(changes)
 }
 
-/// A quota body for `v`: the limits, and the keys older versions still showed.
-pub fn quota_body(id: Option<&str>, limits: impl IntoIterator<Item = (String, Value)>, v: ApiVersion) -> Value {
-    quota_set_body("quota_set", id, limits, v)
-}
-
-pub fn quota_set_body(
-    key: &str,
-    id: Option<&str>,
-    limits: impl IntoIterator<Item = (String, Value)>,
-    v: ApiVersion,
-) -> Value {
+/// A quota body for `v`: the limits, and the retired quotas it still shows.
+fn quota_body(id: Option<&str>, limits: impl IntoIterator<Item = (String, Value)>, v: ApiVersion) -> Value {
     let mut body: Map<String, Value> = limits.into_iter().collect();
-    legacy(v, &mut body);
+    add_retired(&mut body, v, false);
     if let Some(p) = id {
         body.insert("id".into(), json!(p));
     }
-    json!({ key: body })
+    json!({ "quota_set": body })
 }
 
 pub async fn update(
