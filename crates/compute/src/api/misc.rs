@@ -115,7 +115,6 @@ pub async fn images_detail(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> Api
 }
 
 pub async fn image(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    v.require(crate::microversion::MIN)?;
     if v >= V2_36 {
         return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
     }
