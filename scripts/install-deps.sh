@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Oxistack needs on Debian 12 and is missing:
-# a C compiler, Python's venv, qemu-img, a Rust toolchain. Safe to run again.
+# a C compiler, Python's venv, QEMU (qemu-img, qemu-system-x86_64), the config
+# drive's genisoimage, an SSH client, a Rust toolchain. Safe to run again.
 set -euo pipefail
 
 need=()
@@ -8,11 +9,14 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v genisoimage >/dev/null || need+=(genisoimage)
+command -v ssh >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting and lints, the Rust tests, then the real
 # OpenStack clients (installed from PyPI into a venv) against freshly started
-# `oxistack serve` processes.
+# `oxistack serve` processes, real QEMU guests of the test image among them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -20,6 +20,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo build --bins --quiet
 cargo test --quiet
 
+export OXISTACK_TEST_IMAGE=$(scripts/build-test-image.sh)
 export OXISTACK_BIN="$CARGO_TARGET_DIR/debug/oxistack"
 export PATH="$OXISTACK_VENV/bin:$PATH"
 pytest -q -p no:cacheprovider tests/clients "$@"

@@ -36,7 +36,9 @@ class Cloud:
         self.log = data_dir.parent / f"oxistack-{self.port}.log"
 
     def serve_args(self, *extra):
-        return [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *extra]
+        # API tests run on Nova's fake driver; the QEMU tests ask for qemu.
+        driver = [] if "--compute-driver" in extra else ["--compute-driver", "fake"]
+        return [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *driver, *extra]
 
     def start(self, *extra, env=None):
         self.proc = subprocess.Popen(

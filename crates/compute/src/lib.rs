@@ -11,6 +11,7 @@ pub mod api;
 pub mod host;
 pub mod microversion;
 pub mod moves;
+pub mod network;
 pub mod quotas;
 pub mod server_groups;
 pub mod service;
@@ -34,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, sql: include_str!("../migrations/0006_server_groups.sql") },
     Migration { version: 7, sql: include_str!("../migrations/0007_quota_classes.sql") },
     Migration { version: 8, sql: include_str!("../migrations/0008_aggregates.sql") },
+    Migration { version: 9, sql: include_str!("../migrations/0009_flat_network.sql") },
 ];
 
 #[derive(Clone, Debug)]
@@ -46,6 +48,9 @@ pub struct ComputeConfig {
     pub url: String,
     /// Where instance state lives; its file system is the host's disk.
     pub state_path: std::path::PathBuf,
+    /// Where floating addresses come from (in 127.0.0.0/8 on this machine);
+    /// `None` gives instances none.
+    pub public_range: Option<network::Cidr>,
 }
 
 pub struct Compute {

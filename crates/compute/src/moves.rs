@@ -10,9 +10,9 @@ use serde_json::json;
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 
-use crate::service::now;
+use crate::service::{instance_spec, now};
 use crate::store::{self, Flavor, Instance};
-use crate::virt::{InstanceSpec, PowerState};
+use crate::virt::PowerState;
 use crate::{actions, quotas, Compute};
 
 /// Where a move leaves the instance.
@@ -23,18 +23,6 @@ struct Outcome {
     flavor: String,
     old_flavor: Option<String>,
     host: Option<String>,
-}
-
-fn spec(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
-    InstanceSpec {
-        id: inst.id.clone(),
-        name: inst.name.clone(),
-        vcpus: flavor.vcpus,
-        ram_mb: flavor.ram,
-        disk_gb: flavor.disk,
-        image_id: image_ref.to_owned(),
-        public_key: inst.key_data.clone(),
-    }
 }
 
 fn flavor_of(json: &str) -> Result<Flavor> {
@@ -144,13 +132,16 @@ impl Compute {
         if let Some(n) = name {
             sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(n).bind(id).execute(&self.pool).await?;
         }
-        let driver = self.driver.clone();
+        let (driver, image) = (self.driver.clone(), self.image.clone());
         let flavor = flavor_of(&inst.flavor)?;
         let stopped = inst.vm_state == "stopped";
         let work_inst = inst.clone();
         self.finish(started, "rebuild", "rebuilding", async move {
             driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-            driver.spawn(&spec(&work_inst, &flavor, &image_ref)).await.map_err(|e| Error::Internal(e.into()))?;
+            driver
+                .spawn(&instance_spec(&image, &work_inst, &flavor, &image_ref).await?)
+                .await
+                .map_err(|e| Error::Internal(e.into()))?;
             // A stopped server stays stopped after a rebuild.
             let (vm, power) = if stopped {
                 driver.power_off(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
@@ -194,12 +185,12 @@ impl Compute {
         }
         let started = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
         let inst = started.0.clone();
-        let driver = self.driver.clone();
+        let (driver, image) = (self.driver.clone(), self.image.clone());
         let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;
         let work_inst = inst.clone();
         self.finish(started, "resize", "resize_prep", async move {
             driver
-                .resize(&spec(&work_inst, &new, &work_inst.image_ref))
+                .resize(&instance_spec(&image, &work_inst, &new, &work_inst.image_ref).await?)
                 .await
                 .map_err(|e| Error::Internal(e.into()))?;
             let mut o = Compute::unchanged(&work_inst, "resized", PowerState::Running);
@@ -216,14 +207,14 @@ impl Compute {
             if confirm { ("confirmResize", "resize_confirming") } else { ("revertResize", "resize_reverting") };
         let started = self.begin(ctx, id, name, &["resized"], task).await?;
         let inst = started.0.clone();
-        let driver = self.driver.clone();
+        let (driver, image) = (self.driver.clone(), self.image.clone());
         let work_inst = inst.clone();
         self.finish(started, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
             let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
             if !confirm {
                 let old = work_inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
                 driver
-                    .resize(&spec(&work_inst, &flavor_of(&old)?, &work_inst.image_ref))
+                    .resize(&instance_spec(&image, &work_inst, &flavor_of(&old)?, &work_inst.image_ref).await?)
                     .await
                     .map_err(|e| Error::Internal(e.into()))?;
                 o.flavor = old;
@@ -267,13 +258,13 @@ impl Compute {
         };
         let started = self.begin(ctx, id, op, allowed, task).await?;
         let inst = started.0.clone();
-        let (driver, host) = (self.driver.clone(), self.config.host.clone());
+        let (driver, host, image) = (self.driver.clone(), self.config.host.clone(), self.image.clone());
         let work_inst = inst.clone();
         self.finish(started, op, task, async move {
             if op == "unshelve" {
                 let flavor = flavor_of(&work_inst.flavor)?;
                 driver
-                    .spawn(&spec(&work_inst, &flavor, &work_inst.image_ref))
+                    .spawn(&instance_spec(&image, &work_inst, &flavor, &work_inst.image_ref).await?)
                     .await
                     .map_err(|e| Error::Internal(e.into()))?;
                 let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
@@ -306,9 +297,9 @@ impl Compute {
         })
     }
 
-    /// `createImage`: a snapshot registered in the Image service. The fake
-    /// driver has no disk of its own, so the snapshot holds the data of the
-    /// image the server was booted from.
+    /// `createImage`: a snapshot registered in the Image service, of the
+    /// instance's disk flattened; with a driver that keeps no disks (the fake
+    /// one), of the image the server was booted from.
     pub async fn snapshot(
         &self,
         ctx: &Context,
@@ -327,8 +318,9 @@ impl Compute {
         for (k, v) in metadata {
             body.insert(k, v);
         }
+        let own_disk = self.driver.snapshot_format();
         if let Ok(src) = &source {
-            body.insert("disk_format".into(), json!(src.disk_format));
+            body.insert("disk_format".into(), json!(own_disk.or(src.disk_format.as_deref())));
             body.insert("container_format".into(), json!(src.container_format));
             body.insert("min_disk".into(), json!(src.min_disk));
             body.insert("min_ram".into(), json!(src.min_ram));
@@ -347,18 +339,44 @@ impl Compute {
         let (vm_state, power) = (inst.vm_state.clone(), inst.power_state);
         let pool = self.pool.clone();
         let src = source.ok();
+        let driver = self.driver.clone();
+        let scratch = self.config.state_path.join("snapshots");
         tokio::spawn(async move {
-            if let Some(src) = src {
-                if let Ok(Some((_, path))) = image.data(&ctx, &src.id).await {
-                    match tokio::fs::File::open(&path).await {
-                        Ok(f) => {
-                            let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
-                            if let Err(e) = image.upload(&ctx, &image_id, body).await {
-                                tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
-                            }
+            let data = match (own_disk, src) {
+                (Some(_), _) => {
+                    let dest = scratch.join(format!("{image_id}.part"));
+                    let taken = async {
+                        tokio::fs::create_dir_all(&scratch).await.map_err(|e| e.to_string())?;
+                        driver.snapshot(&inst.id, &dest).await.map_err(|e| e.to_string())?;
+                        Ok::<_, String>(dest.clone())
+                    };
+                    match taken.await {
+                        Ok(path) => Some((path, true)),
+                        Err(e) => {
+                            tracing::warn!(instance = %inst.id, error = %e, "taking a snapshot failed");
+                            let _ = tokio::fs::remove_file(&dest).await;
+                            None
                         }
-                        Err(e) => tracing::warn!(image = %image_id, error = %e, "snapshot source unreadable"),
                     }
+                }
+                (None, Some(src)) => match image.data(&ctx, &src.id).await {
+                    Ok(Some((_, path))) => Some((path, false)),
+                    _ => None,
+                },
+                (None, None) => None,
+            };
+            if let Some((path, scratch_file)) = data {
+                match tokio::fs::File::open(&path).await {
+                    Ok(f) => {
+                        let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
+                        if let Err(e) = image.upload(&ctx, &image_id, body).await {
+                            tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(image = %image_id, error = %e, "snapshot source unreadable"),
+                }
+                if scratch_file {
+                    let _ = tokio::fs::remove_file(&path).await;
                 }
             }
             if let Err(e) = actions::finish(&pool, action, None).await {

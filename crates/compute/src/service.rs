@@ -15,7 +15,40 @@ use oxistack_core::time;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
-use crate::{actions, aggregates, quotas, server_groups};
+use crate::{actions, aggregates, network, quotas, server_groups};
+
+/// What the driver is given to run `inst` with `flavor` from `image_ref`.
+pub(crate) async fn instance_spec(
+    image: &oxistack_image::Image,
+    inst: &Instance,
+    flavor: &Flavor,
+    image_ref: &str,
+) -> Result<InstanceSpec> {
+    let boot = image.boot_source(image_ref).await?.map(|(row, path)| crate::virt::BootImage {
+        path,
+        disk_format: row.disk_format.unwrap_or_else(|| "raw".into()),
+    });
+    Ok(InstanceSpec {
+        id: inst.id.clone(),
+        name: inst.name.clone(),
+        hostname: inst.hostname.clone(),
+        project_id: inst.project_id.clone(),
+        availability_zone: inst.availability_zone.clone(),
+        vcpus: flavor.vcpus,
+        ram_mb: flavor.ram,
+        disk_gb: flavor.disk,
+        ephemeral_gb: flavor.ephemeral,
+        swap_mb: flavor.swap,
+        image_id: image_ref.to_owned(),
+        image: boot,
+        key_name: inst.key_name.clone(),
+        public_key: inst.key_data.clone(),
+        user_data: inst.user_data.clone(),
+        metadata: serde_json::from_str(&inst.metadata).unwrap_or_default(),
+        vifs: network::vifs(&inst.network_info),
+        launched_at: inst.launched_at.clone().unwrap_or_else(now),
+    })
+}
 
 pub fn now() -> String {
     time::iso_seconds(time::now())
@@ -133,6 +166,8 @@ pub struct CreateServer {
     pub hostname: Option<String>,
     /// The server group of the `group` scheduler hint.
     pub group: Option<String>,
+    /// False for `networks: "none"`: the server gets no interface.
+    pub networked: bool,
 }
 
 /// A hostname from a display name, as Nova sanitizes it.
@@ -385,6 +420,7 @@ impl Compute {
                 updated_at: now,
                 deleted: false,
                 old_flavor: None,
+                network_info: "[]".into(),
             };
             store::insert_instance(&self.pool, &inst).await?;
             created.push(inst);
@@ -395,31 +431,39 @@ impl Compute {
             }
             let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
-            self.build(inst.clone(), flavor.clone(), action, no_host);
+            self.build(inst.clone(), flavor.clone(), action, no_host, req.networked);
         }
         Ok(created)
     }
 
     /// Schedules and spawns an instance, after the create was answered.
-    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool) {
+    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool, networked: bool) {
         let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
+        let (image, public_range) = (self.image.clone(), self.config.public_range);
         tokio::spawn(async move {
-            let spec = InstanceSpec {
-                id: inst.id.clone(),
-                name: inst.name.clone(),
-                vcpus: flavor.vcpus,
-                ram_mb: flavor.ram,
-                disk_gb: flavor.disk,
-                image_id: inst.image_ref.clone(),
-                public_key: inst.key_data.clone(),
-            };
             let outcome = if no_host {
                 Err(crate::virt::DriverError::Failed(
                     "No valid host was found. There are not enough hosts available.".into(),
                 ))
             } else {
-                driver.spawn(&spec).await
+                let prepared = async {
+                    let mut spec = instance_spec(&image, &inst, &flavor, &inst.image_ref).await?;
+                    if networked {
+                        spec.vifs = network::allocate(&pool, &inst.id, public_range).await?;
+                    }
+                    Ok::<_, Error>(spec)
+                };
+                match prepared.await {
+                    Ok(spec) => driver.spawn(&spec).await,
+                    Err(e) => Err(crate::virt::DriverError::Failed(e.to_string())),
+                }
             };
+            if outcome.is_err() {
+                // Nova deallocates the network of a build that failed.
+                if let Err(e) = network::release(&pool, &inst.id).await {
+                    tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's addresses failed");
+                }
+            }
             let error = outcome.as_ref().err().map(|e| e.to_string());
             if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
                 tracing::error!(instance = %inst.id, error = %e, "recording the build's event failed");
@@ -439,7 +483,9 @@ impl Compute {
                     .await;
                     if matches!(done, Ok(false)) {
                         // Deleted while it was building.
-                        let _ = driver.destroy(&inst.id).await;
+                        if driver.destroy(&inst.id).await.is_ok() {
+                            let _ = network::release(&pool, &inst.id).await;
+                        }
                     }
                     done
                 }
@@ -542,8 +588,13 @@ impl Compute {
         let id = id.to_owned();
         tokio::spawn(async move {
             let outcome = driver.destroy(&id).await;
-            if let Err(e) = &outcome {
-                tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed");
+            match &outcome {
+                Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
+                Ok(()) => {
+                    if let Err(e) = network::release(&pool, &id).await {
+                        tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
+                    }
+                }
             }
             let error = outcome.err().map(|e| e.to_string());
             if let Err(e) = actions::finish(&pool, record, error.as_deref()).await {
@@ -573,15 +624,7 @@ impl Compute {
                 _ => PowerState::Shutdown,
             };
             let flavor: Flavor = serde_json::from_str(&inst.flavor)?;
-            let spec = InstanceSpec {
-                id: inst.id.clone(),
-                name: inst.name.clone(),
-                vcpus: flavor.vcpus,
-                ram_mb: flavor.ram,
-                disk_gb: flavor.disk,
-                image_id: inst.image_ref.clone(),
-                public_key: inst.key_data.clone(),
-            };
+            let spec = instance_spec(&self.image, &inst, &flavor, &inst.image_ref).await?;
             if let Err(e) = self.driver.adopt(&spec, power).await {
                 let now = now();
                 let fault =
@@ -613,7 +656,50 @@ impl Compute {
             }
             tracing::warn!(instance = %inst.id, "reconciled an operation interrupted by the last stop");
         }
+        self.sync_power_states().await?;
         Ok(())
+    }
+
+    /// Nova's `_sync_power_states`: records the power state the driver shows
+    /// for each settled instance of this host; one found shut down while
+    /// ACTIVE (the guest powered itself off, or its process died) becomes
+    /// SHUTOFF, and one whose process is back running while SHUTOFF, ACTIVE.
+    pub async fn sync_power_states(&self) -> anyhow::Result<()> {
+        for inst in store::instances(&self.pool, None).await? {
+            let settled = inst.task_state.is_none() && !matches!(inst.vm_state.as_str(), "building" | "error");
+            if !settled || inst.host.as_deref() != Some(self.config.host.as_str()) {
+                continue;
+            }
+            let Ok(power) = self.driver.power_state(&inst.id).await else { continue };
+            if power as i64 == inst.power_state {
+                continue;
+            }
+            let vm_state = match (inst.vm_state.as_str(), power) {
+                ("active", PowerState::Shutdown | PowerState::Crashed) => "stopped",
+                ("stopped", PowerState::Running) => "active",
+                (current, _) => current,
+            };
+            tracing::info!(instance = %inst.id, recorded = inst.power_state, found = power as i64, vm_state,
+                "the instance's power state changed on its host");
+            store::set_power(&self.pool, &inst.id, vm_state, power as i64, inst.power_state, &now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs [`Self::sync_power_states`] every `every`, for as long as the service lives.
+    pub fn spawn_power_sync(self: &Arc<Self>, every: std::time::Duration) {
+        let compute = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(c) = compute.upgrade() else { return };
+                if let Err(e) = c.sync_power_states().await {
+                    tracing::warn!(error = %e, "syncing power states failed");
+                }
+            }
+        });
     }
 }
 

@@ -90,6 +90,8 @@ pub struct Instance {
     pub updated_at: String,
     pub deleted: bool,
     pub old_flavor: Option<String>,
+    /// The interfaces, as JSON (see `network`).
+    pub network_info: String,
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
@@ -307,6 +309,23 @@ pub async fn mark_deleted(pool: &Pool, id: &str, now: &str) -> Result<()> {
     .bind(now)
     .bind(now)
     .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a power state found on the host, unless a task started meanwhile
+/// or another writer already changed it.
+pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i64, now: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE instances SET vm_state = ?, power_state = ?, updated_at = ?
+         WHERE id = ? AND deleted = 0 AND task_state IS NULL AND power_state = ?",
+    )
+    .bind(vm_state)
+    .bind(power)
+    .bind(now)
+    .bind(id)
+    .bind(was)
     .execute(pool)
     .await?;
     Ok(())

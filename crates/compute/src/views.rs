@@ -108,7 +108,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     m.insert("flavor".into(), flavor);
     m.insert("created".into(), json!(i.created_at));
     m.insert("updated".into(), json!(i.updated_at));
-    m.insert("addresses".into(), json!({}));
+    m.insert("addresses".into(), crate::network::addresses(&i.network_info));
     m.insert("accessIPv4".into(), json!(i.access_ipv4));
     m.insert("accessIPv6".into(), json!(i.access_ipv6));
     m.insert("links".into(), links(base, "servers", &i.id));

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+pub use crate::network::Vif;
+
 /// Nova's power states, as `OS-EXT-STS:power_state` shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PowerState {
@@ -18,15 +20,35 @@ pub enum PowerState {
 }
 
 /// What a driver needs to start an instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct InstanceSpec {
     pub id: String,
     pub name: String,
+    pub hostname: String,
+    pub project_id: String,
+    pub availability_zone: String,
     pub vcpus: i64,
     pub ram_mb: i64,
     pub disk_gb: i64,
+    pub ephemeral_gb: i64,
+    pub swap_mb: i64,
     pub image_id: String,
+    /// The image's data on this host; `None` when it has none (the fake
+    /// driver needs none).
+    pub image: Option<BootImage>,
+    pub key_name: Option<String>,
     pub public_key: Option<String>,
+    /// As the API took it: base64.
+    pub user_data: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub vifs: Vec<Vif>,
+    pub launched_at: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct BootImage {
+    pub path: std::path::PathBuf,
+    pub disk_format: String,
 }
 
 #[derive(Debug)]
@@ -72,6 +94,17 @@ pub trait VirtDriver: Send + Sync {
     /// Boots the instance from a rescue image, its own disk attached.
     fn rescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    /// The disk format of this driver's snapshots; `None` when its instances
+    /// have no disks of their own (a snapshot then holds the boot image).
+    fn snapshot_format(&self) -> Option<&'static str> {
+        None
+    }
+    /// Writes the instance's disk, flattened into one image of
+    /// [`Self::snapshot_format`], to `dest`.
+    fn snapshot<'a>(&'a self, id: &'a str, dest: &'a std::path::Path) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, dest);
+        Box::pin(async { Err(DriverError::NotSupported("snapshot")) })
+    }
     /// The instance's console log.
     fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>>;
     /// Takes back, after a restart of the service, an instance the database

@@ -653,6 +653,22 @@ impl Image {
         Ok(Some((img.clone(), self.files.data_path(&img.id))))
     }
 
+    /// Where a compute host reads an image it boots: its format and data file,
+    /// or `None` when the image is gone or has no data. The caller's right to
+    /// boot it was checked when the server was created, as Nova does.
+    pub async fn boot_source(&self, id: &str) -> Result<Option<(ImageRow, PathBuf)>> {
+        let img = match store::get(&self.pool, id).await {
+            Ok(img) => img,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if img.status != "active" && img.status != "deactivated" {
+            return Ok(None);
+        }
+        let path = self.files.data_path(&img.id);
+        Ok(Some((img, path)))
+    }
+
     pub async fn add_member(&self, ctx: &Context, id: &str, member: &str) -> Result<MemberRow> {
         let img = self.visible(ctx, id).await?;
         if !(ctx.is_admin() || owns(ctx, &img)) {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::{ComputeDriver, ServeArgs};
+use oxistack_compute::network::Cidr;
+
+use crate::{AccelChoice, ComputeDriver, ServeArgs};
 
 /// The configuration file: every key optional, named as the long flags are
 /// (with `_` for `-`).
@@ -18,6 +20,9 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     compute_driver: Option<ComputeDriver>,
+    accel: Option<AccelChoice>,
+    public_range: Option<String>,
+    test_image: Option<PathBuf>,
     admin_password: Option<String>,
     token_ttl: Option<i64>,
     image_dir: Option<PathBuf>,
@@ -31,6 +36,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub compute_driver: ComputeDriver,
+    pub accel: AccelChoice,
+    pub public_range: Cidr,
+    pub test_image: Option<PathBuf>,
     pub admin_password: Option<String>,
     pub token_ttl: i64,
     pub image_dir: PathBuf,
@@ -68,12 +76,18 @@ impl ServeConfig {
             anyhow::bail!("the token lifetime must be a positive number of seconds, not {token_ttl}");
         }
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir);
+        let public_range = args.public_range.or(file.public_range).unwrap_or_else(|| "127.42.0.0/24".into());
+        let public_range: Cidr =
+            public_range.parse().map_err(|e| anyhow::anyhow!("--public-range {public_range}: {e}"))?;
         Ok(ServeConfig {
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
             public_url: args.public_url.or(file.public_url),
             compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
+            accel: args.accel.or(file.accel).unwrap_or(AccelChoice::Auto),
+            public_range,
+            test_image: args.test_image.or(file.test_image),
             admin_password: args.admin_password.or(file.admin_password),
             token_ttl,
             image_quota_bytes: args.image_quota_bytes.or(file.image_quota_bytes),
@@ -92,6 +106,9 @@ mod tests {
             listen: Some("127.0.0.1:6000".parse().unwrap()),
             public_url: None,
             compute_driver: None,
+            accel: None,
+            public_range: None,
+            test_image: None,
             admin_password: None,
             token_ttl: None,
             image_dir: None,

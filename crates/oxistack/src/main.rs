@@ -36,6 +36,17 @@ pub enum ComputeDriver {
     Auto,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccelChoice {
+    /// Hardware virtualization.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+    /// kvm when /dev/kvm works for unmodified guests, else tcg.
+    Auto,
+}
+
 /// Flags of `serve`. Unset ones come from the configuration file, then defaults.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -55,6 +66,17 @@ pub struct ServeArgs {
     /// The virt driver of the compute service [default: auto]
     #[arg(long, env = "OXISTACK_COMPUTE_DRIVER", value_enum)]
     compute_driver: Option<ComputeDriver>,
+    /// How the qemu driver runs guests [default: auto]
+    #[arg(long, env = "OXISTACK_ACCEL", value_enum)]
+    accel: Option<AccelChoice>,
+    /// The range floating addresses come from; in 127.0.0.0/8 they reach
+    /// instances from this machine only [default: 127.42.0.0/24]
+    #[arg(long, env = "OXISTACK_PUBLIC_RANGE")]
+    public_range: Option<String>,
+    /// A disk image (qcow2) registered at start as the public image
+    /// `oxistack-test`, unless an image of that name exists
+    #[arg(long, env = "OXISTACK_TEST_IMAGE")]
+    test_image: Option<PathBuf>,
     /// The admin user's password; kept from admin-openrc.sh, else generated, when not given.
     #[arg(long, env = "OXISTACK_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,

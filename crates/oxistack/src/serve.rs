@@ -23,7 +23,8 @@ use oxistack_image::{Image, ImageConfig};
 
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
-use crate::ComputeDriver;
+use crate::{AccelChoice, ComputeDriver};
+use oxistack_virt_qemu::{Accel, QemuDriver};
 
 /// Holds the data dir's lock for as long as the server runs.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
@@ -85,16 +86,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     let image_url = format!("{public_url}/image");
-    let driver: Arc<dyn VirtDriver> = match args.compute_driver {
-        ComputeDriver::Fake => Arc::new(FakeDriver::default()),
-        ComputeDriver::Auto => {
-            tracing::info!("compute driver: fake (the QEMU driver is not part of this build yet)");
-            Arc::new(FakeDriver::default())
-        }
-        ComputeDriver::Qemu => {
-            bail!("the qemu compute driver is not part of this build yet; use --compute-driver fake")
-        }
-    };
+    let driver = compute_driver(&args)?;
     let compute_url = format!("{public_url}/compute");
     let compute = Compute::open(
         pool.clone(),
@@ -105,9 +97,11 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             availability_zone: "nova".into(),
             url: compute_url.clone(),
             state_path: dir.clone(),
+            public_range: Some(args.public_range),
         },
     )
     .await?;
+    compute.spawn_power_sync(Duration::from_secs(10));
     let services = vec![
         CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
         CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
@@ -117,7 +111,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
 
     let app = Router::new()
         .nest("/identity", oxistack_identity::api::router(identity.clone()))
-        .nest("/image", oxistack_image::api::router(image, identity.clone(), image_url))
+        .nest("/image", oxistack_image::api::router(image.clone(), identity.clone(), image_url))
         .nest("/compute", oxistack_compute::api::router(compute, identity.clone()))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
@@ -135,6 +129,9 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         project_domain_id: "default",
         region: DEFAULT_REGION,
     };
+    if let Some(path) = &args.test_image {
+        register_test_image(&image, &identity, &admin_project.id, path).await?;
+    }
     rc::write_private(&openrc_path, &rc::openrc(&creds))?;
     rc::write_private(&dir.join("clouds.yaml"), &rc::clouds_yaml(&creds))?;
 
@@ -164,6 +161,78 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         .await?;
     pool.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The virt driver `--compute-driver` asks for; `auto` takes QEMU when it is
+/// installed.
+fn compute_driver(args: &ServeConfig) -> anyhow::Result<Arc<dyn VirtDriver>> {
+    let qemu = oxistack_virt_qemu::find_qemu();
+    let qemu = match (args.compute_driver, qemu) {
+        (ComputeDriver::Fake, _) => {
+            tracing::info!("compute driver: fake");
+            return Ok(Arc::new(FakeDriver::default()));
+        }
+        (ComputeDriver::Auto, None) => {
+            tracing::info!("compute driver: fake (qemu-system-x86_64 is not installed)");
+            return Ok(Arc::new(FakeDriver::default()));
+        }
+        (ComputeDriver::Qemu, None) => {
+            bail!("--compute-driver qemu needs qemu-system-x86_64 (Debian: apt-get install qemu-system-x86)")
+        }
+        (_, Some(qemu)) => qemu,
+    };
+    let requested = match args.accel {
+        AccelChoice::Kvm => Some(Accel::Kvm),
+        AccelChoice::Tcg => Some(Accel::Tcg),
+        AccelChoice::Auto => None,
+    };
+    let (accel, why) = oxistack_virt_qemu::choose_accel(requested);
+    tracing::info!(qemu = %qemu.display(), ?accel, "compute driver: qemu; accelerator {accel:?}: {why}");
+    Ok(Arc::new(QemuDriver::new(qemu, accel, &args.data_dir)?))
+}
+
+/// Registers the disk at `path` as the public image `oxistack-test` of the
+/// admin project, as DevStack registers CirrOS, unless an image of that name
+/// exists.
+async fn register_test_image(
+    image: &Image,
+    identity: &Identity,
+    admin_project: &str,
+    path: &Path,
+) -> anyhow::Result<()> {
+    const NAME: &str = "oxistack-test";
+    let admin = oxistack_identity::store::find_user_by_name(&identity.pool, "default", "admin")
+        .await?
+        .context("bootstrap left no admin user")?;
+    let ctx = oxistack_core::context::Context {
+        user_id: admin.id,
+        user_name: "admin".into(),
+        user_domain_id: "default".into(),
+        scope: oxistack_core::context::Scope::Project {
+            id: admin_project.into(),
+            name: "admin".into(),
+            domain_id: "default".into(),
+            domain_name: "Default".into(),
+        },
+        roles: vec!["admin".into(), "member".into(), "reader".into()],
+        audit_ids: vec![],
+        request_id: "req-bootstrap".into(),
+    };
+    let query = oxistack_image::service::ListQuery { params: vec![("name".into(), NAME.into())] };
+    let (existing, _) = image.list(&ctx, &query).await?;
+    if existing.iter().any(|i| i.status == "active") {
+        return Ok(());
+    }
+    let file =
+        tokio::fs::File::open(path).await.with_context(|| format!("opening the test image {}", path.display()))?;
+    let body = serde_json::json!({"name": NAME, "disk_format": "qcow2", "container_format": "bare",
+        "visibility": "public", "min_ram": 128, "min_disk": 1});
+    let body = body.as_object().cloned().unwrap_or_default();
+    let created = image.create(&ctx, &body).await?;
+    let data = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    image.upload(&ctx, &created.id, data).await?;
+    tracing::info!(image = %created.id, path = %path.display(), "registered the test image {NAME}");
     Ok(())
 }
 

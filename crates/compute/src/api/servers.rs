@@ -154,6 +154,7 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             config_drive,
             hostname: str_field(s, "hostname")?,
             group,
+            networked: s.get("networks").and_then(Value::as_str) != Some("none"),
         },
         return_reservation_id,
     ))

@@ -44,6 +44,7 @@ async fn cloud() -> Cloud {
         availability_zone: "nova".into(),
         url: "http://cloud.test/compute".into(),
         state_path: dir.clone(),
+        public_range: Some("127.42.0.0/24".parse().unwrap()),
     };
     let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, config).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([

@@ -1,0 +1,678 @@
+//! The QEMU compute driver: each instance is one `qemu-system-x86_64`
+//! process, daemonized so that it outlives the service, with a QMP socket,
+//! its serial console appended to a file, a qcow2 overlay on a cached base
+//! image, a config drive, and QEMU user-mode networking in which the guest
+//! gets its fixed address by DHCP and its floating address (in 127.0.0.0/8)
+//! forwards the allowed TCP ports.
+//!
+//! Everything the driver knows of an instance lives in the instance's
+//! directory (`instances/<id>/`: launch.json, disk.qcow2, config.iso,
+//! console.log, qemu.pid, qmp.sock, suspended.state), so a restarted service
+//! finds its instances again exactly as it left them.
+
+pub mod config_drive;
+pub mod disk;
+pub mod qmp;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use oxistack_compute::network::Vif;
+use oxistack_compute::virt::{BoxFuture, DriverError, DriverResult, InstanceSpec, PowerState, VirtDriver};
+
+/// How long a guest gets to power off on ACPI's request before it is stopped
+/// by force (Nova's `shutdown_timeout`).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much of the console log `console_output` answers.
+const CONSOLE_TAIL: u64 = 1 << 20;
+
+/// How QEMU runs guests' code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+/// The accelerator to use: `requested` unless it is `None` (auto), in which
+/// case KVM when `/dev/kvm` can be opened and is not a nested PVM (which
+/// stalls unmodified Linux guests), else TCG. Answers why, for the log.
+pub fn choose_accel(requested: Option<Accel>) -> (Accel, &'static str) {
+    if let Some(a) = requested {
+        return (a, "as configured");
+    }
+    if Path::new("/sys/module/kvm_pvm").exists() {
+        return (Accel::Tcg, "/dev/kvm is PVM nested virtualization, which cannot run unmodified guests");
+    }
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+        Ok(_) => (Accel::Kvm, "/dev/kvm is usable"),
+        Err(_) => (Accel::Tcg, "/dev/kvm is missing or not accessible"),
+    }
+}
+
+/// The QEMU binary, when installed.
+pub fn find_qemu() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("qemu-system-x86_64")).find(|p| p.is_file())
+}
+
+/// What is kept of an instance to launch it again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Launch {
+    id: String,
+    vcpus: i64,
+    ram_mb: i64,
+    disk_gb: i64,
+    base: PathBuf,
+    vifs: Vec<Vif>,
+    ephemeral: bool,
+    swap: bool,
+    rescue: bool,
+}
+
+/// The files of one instance.
+struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn launch(&self) -> PathBuf {
+        self.path("launch.json")
+    }
+    fn pid(&self) -> PathBuf {
+        self.path("qemu.pid")
+    }
+    fn console(&self) -> PathBuf {
+        self.path("console.log")
+    }
+    fn state(&self) -> PathBuf {
+        self.path("suspended.state")
+    }
+    /// The monitor socket. A Unix socket path must fit in 108 bytes: a deep
+    /// data dir gets its sockets in the temporary directory instead.
+    fn qmp(&self) -> PathBuf {
+        let beside = self.path("qmp.sock");
+        if beside.as_os_str().len() < 100 {
+            return beside;
+        }
+        let hash = self
+            .dir
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+        std::env::temp_dir().join(format!("oxistack-qmp-{hash:016x}.sock"))
+    }
+}
+
+pub struct QemuDriver {
+    qemu: PathBuf,
+    accel: Accel,
+    instances: PathBuf,
+    cache: PathBuf,
+}
+
+fn failed(e: impl std::fmt::Display) -> DriverError {
+    DriverError::Failed(e.to_string())
+}
+
+impl QemuDriver {
+    /// A driver keeping its instances and image cache under `state_path`.
+    pub fn new(qemu: PathBuf, accel: Accel, state_path: &Path) -> std::io::Result<Self> {
+        let instances = state_path.join("instances");
+        let cache = state_path.join("_base");
+        std::fs::create_dir_all(&instances)?;
+        std::fs::create_dir_all(&cache)?;
+        Ok(QemuDriver { qemu, accel, instances, cache })
+    }
+
+    fn files(&self, id: &str) -> DriverResult<Files> {
+        // Ids name directories: nothing but a UUID's characters.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(DriverError::NotFound(id.to_owned()));
+        }
+        Ok(Files { dir: self.instances.join(id) })
+    }
+
+    /// The files of an instance this host has.
+    fn existing(&self, id: &str) -> DriverResult<Files> {
+        let files = self.files(id)?;
+        if !files.launch().exists() {
+            return Err(DriverError::NotFound(id.to_owned()));
+        }
+        Ok(files)
+    }
+
+    fn read_launch(files: &Files) -> DriverResult<Launch> {
+        let raw = std::fs::read(files.launch()).map_err(failed)?;
+        serde_json::from_slice(&raw).map_err(failed)
+    }
+
+    fn write_launch(files: &Files, launch: &Launch) -> DriverResult<()> {
+        let tmp = files.path("launch.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(launch).map_err(failed)?).map_err(failed)?;
+        std::fs::rename(tmp, files.launch()).map_err(failed)
+    }
+
+    /// The pid of the instance's QEMU while it runs. The pid file may outlive
+    /// the process and its pid be reused: the command line must name the instance.
+    fn pid(files: &Files, id: &str) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(files.pid()).ok()?.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let wanted = format!("guest={id},");
+        cmdline.split(|b| *b == 0).any(|arg| arg.starts_with(wanted.as_bytes())).then_some(pid)
+    }
+
+    fn args(&self, files: &Files, l: &Launch, incoming: Option<&Path>) -> Vec<String> {
+        let p = |name: &str| files.path(name).display().to_string();
+        let mut a: Vec<String> = vec![
+            "-name".into(),
+            format!("guest={},debug-threads=off", l.id),
+            "-uuid".into(),
+            l.id.clone(),
+            "-machine".into(),
+            "q35".into(),
+        ];
+        match self.accel {
+            Accel::Kvm => a.extend(["-accel".into(), "kvm".into(), "-cpu".into(), "host".into()]),
+            Accel::Tcg => a.extend(["-accel".into(), "tcg".into(), "-cpu".into(), "max".into()]),
+        }
+        a.extend([
+            "-m".into(),
+            l.ram_mb.to_string(),
+            "-smp".into(),
+            l.vcpus.to_string(),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-display".into(),
+            "none".into(),
+            "-vga".into(),
+            "none".into(),
+            "-chardev".into(),
+            format!("file,id=console,path={},append=on", p("console.log")),
+            "-serial".into(),
+            "chardev:console".into(),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", files.qmp().display()),
+        ]);
+        let mut disks = vec![];
+        if l.rescue {
+            disks.push(("rescue", "rescue.qcow2", "qcow2"));
+        }
+        disks.push(("root", "disk.qcow2", "qcow2"));
+        if l.ephemeral {
+            disks.push(("ephemeral", "disk.eph0", "qcow2"));
+        }
+        if l.swap {
+            disks.push(("swap", "disk.swap", "qcow2"));
+        }
+        for (i, (id, file, format)) in disks.iter().enumerate() {
+            a.push("-drive".into());
+            a.push(format!("file={},if=none,id={id},format={format}", p(file)));
+            a.push("-device".into());
+            a.push(if i == 0 {
+                format!("virtio-blk-pci,drive={id},bootindex=0")
+            } else {
+                format!("virtio-blk-pci,drive={id}")
+            });
+        }
+        a.extend([
+            "-drive".into(),
+            format!("file={},if=none,id=config,format=raw,readonly=on", p("config.iso")),
+            "-device".into(),
+            "virtio-blk-pci,drive=config".into(),
+        ]);
+        for (i, vif) in l.vifs.iter().enumerate() {
+            // restrict=on: the guest reaches nothing outside; only the
+            // forwarded ports reach it.
+            let mut netdev = format!(
+                "user,id=net{i},net={}/{},host={},dhcpstart={},restrict=on",
+                network_of(vif),
+                vif.prefix,
+                vif.gateway,
+                vif.fixed_ip
+            );
+            if let Some(floating) = vif.floating_ip {
+                for port in &vif.tcp_ports {
+                    netdev.push_str(&format!(",hostfwd=tcp:{floating}:{port}-{}:{port}", vif.fixed_ip));
+                }
+            }
+            a.extend([
+                "-netdev".into(),
+                netdev,
+                "-device".into(),
+                format!("virtio-net-pci,netdev=net{i},mac={}", vif.mac),
+            ]);
+        }
+        if let Some(state) = incoming {
+            a.extend(["-incoming".into(), format!("exec:cat {}", shell_quote(&state.display().to_string()))]);
+        }
+        a.extend(["-daemonize".into(), "-pidfile".into(), p("qemu.pid")]);
+        a
+    }
+
+    /// Starts the instance's QEMU; it daemonizes once its monitor listens.
+    async fn launch(&self, files: &Files, l: &Launch, incoming: Option<&Path>) -> DriverResult<()> {
+        let _ = std::fs::remove_file(files.qmp());
+        let _ = std::fs::remove_file(files.pid());
+        let out = tokio::process::Command::new(&self.qemu)
+            .args(self.args(files, l, incoming))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| failed(format!("starting {}: {e}", self.qemu.display())))?;
+        if !out.status.success() {
+            return Err(failed(format!("QEMU did not start: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        tracing::info!(instance = %l.id, pid = Self::pid(files, &l.id), accel = ?self.accel, "QEMU started");
+        Ok(())
+    }
+
+    async fn qmp(files: &Files, command: &str, args: Option<Value>) -> DriverResult<Value> {
+        qmp::execute(&files.qmp(), command, args).await.map_err(failed)
+    }
+
+    /// Waits until the instance's QEMU is gone; false when `limit` passed first.
+    async fn wait_gone(files: &Files, id: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while Self::pid(files, id).is_some() {
+            if start.elapsed() > limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        true
+    }
+
+    /// Stops QEMU at once: `quit`, then SIGKILL when it does not go.
+    async fn kill(files: &Files, id: &str) {
+        let Some(pid) = Self::pid(files, id) else { return };
+        let _ = Self::qmp(files, "quit", None).await;
+        if !Self::wait_gone(files, id, Duration::from_secs(5)).await {
+            // SAFETY: kill(2) with a pid read back from /proc as this instance's QEMU.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            Self::wait_gone(files, id, Duration::from_secs(5)).await;
+        }
+    }
+
+    /// ACPI power-down, then force when the guest ignores it.
+    async fn shut_down(files: &Files, id: &str) {
+        if Self::pid(files, id).is_none() {
+            return;
+        }
+        let asked = Self::qmp(files, "system_powerdown", None).await.is_ok();
+        if !asked || !Self::wait_gone(files, id, SHUTDOWN_TIMEOUT).await {
+            tracing::warn!(instance = id, "the guest did not power off in time; stopping it by force");
+            Self::kill(files, id).await;
+        }
+    }
+
+    async fn status(files: &Files) -> DriverResult<String> {
+        let s = Self::qmp(files, "query-status", None).await?;
+        Ok(s["status"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn relaunch(&self, id: &str, change: impl FnOnce(&mut Launch)) -> DriverResult<()> {
+        let files = self.existing(id)?;
+        let mut launch = Self::read_launch(&files)?;
+        Self::shut_down(&files, id).await;
+        change(&mut launch);
+        Self::write_launch(&files, &launch)?;
+        self.launch(&files, &launch, None).await
+    }
+}
+
+/// The network address of an interface's subnet.
+fn network_of(vif: &Vif) -> std::net::Ipv4Addr {
+    let mask = u32::MAX.checked_shl(32 - u32::from(vif.prefix)).unwrap_or(0);
+    std::net::Ipv4Addr::from(u32::from(vif.fixed_ip) & mask)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+impl VirtDriver for QemuDriver {
+    fn name(&self) -> &'static str {
+        "qemu"
+    }
+
+    fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.files(&spec.id)?;
+            let image = spec.image.as_ref().ok_or_else(|| failed(format!("image {} has no data", spec.image_id)))?;
+            let _ = std::fs::remove_dir_all(&files.dir);
+            std::fs::create_dir_all(&files.dir).map_err(failed)?;
+            let prepared = async {
+                let base = disk::base_image(&self.cache, &spec.image_id, &image.path, &image.disk_format).await?;
+                disk::overlay(&base, &files.path("disk.qcow2"), spec.disk_gb).await?;
+                if spec.ephemeral_gb > 0 {
+                    disk::blank(&files.path("disk.eph0"), &format!("{}G", spec.ephemeral_gb)).await?;
+                }
+                if spec.swap_mb > 0 {
+                    disk::blank(&files.path("disk.swap"), &format!("{}M", spec.swap_mb)).await?;
+                }
+                let tree = files.path("config");
+                config_drive::write_tree(spec, &tree).map_err(|e| format!("writing the config drive: {e}"))?;
+                config_drive::make_iso(&tree, &files.path("config.iso")).await?;
+                let _ = std::fs::remove_dir_all(&tree);
+                Ok::<_, String>(base)
+            };
+            let launch = match prepared.await {
+                Ok(base) => Launch {
+                    id: spec.id.clone(),
+                    vcpus: spec.vcpus.max(1),
+                    ram_mb: spec.ram_mb,
+                    disk_gb: spec.disk_gb,
+                    base,
+                    vifs: spec.vifs.clone(),
+                    ephemeral: spec.ephemeral_gb > 0,
+                    swap: spec.swap_mb > 0,
+                    rescue: false,
+                },
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&files.dir);
+                    return Err(failed(e));
+                }
+            };
+            let started = match Self::write_launch(&files, &launch) {
+                Ok(()) => self.launch(&files, &launch, None).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = started {
+                Self::kill(&files, &spec.id).await;
+                let _ = std::fs::remove_dir_all(&files.dir);
+                return Err(e);
+            }
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let Ok(files) = self.files(id) else { return Ok(()) };
+            Self::kill(&files, id).await;
+            if Self::pid(&files, id).is_some() {
+                return Err(failed(format!("QEMU of instance {id} does not stop")));
+            }
+            let _ = std::fs::remove_file(files.qmp());
+            match std::fs::remove_dir_all(&files.dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn power_off<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            Self::shut_down(&files, id).await;
+            Ok(())
+        })
+    }
+
+    fn power_on<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            if Self::pid(&files, id).is_some() {
+                return Ok(());
+            }
+            let launch = Self::read_launch(&files)?;
+            self.launch(&files, &launch, None).await
+        })
+    }
+
+    /// Hard: a reset. Soft: a clean power-off and a new boot, as Nova's
+    /// libvirt driver does.
+    fn reboot<'a>(&'a self, id: &'a str, hard: bool) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            if hard && Self::pid(&files, id).is_some() {
+                Self::qmp(&files, "system_reset", None).await?;
+                if Self::status(&files).await? != "running" {
+                    Self::qmp(&files, "cont", None).await?;
+                }
+                return Ok(());
+            }
+            self.relaunch(id, |_| {}).await
+        })
+    }
+
+    fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            Self::qmp(&files, "stop", None).await.map(|_| ())
+        })
+    }
+
+    fn unpause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            Self::qmp(&files, "cont", None).await.map(|_| ())
+        })
+    }
+
+    /// The guest's memory and device state are saved to a file and QEMU
+    /// exits: a suspended instance costs no memory.
+    fn suspend<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let part = files.path("suspended.state.part");
+            Self::qmp(&files, "stop", None).await?;
+            let uri = format!("exec:cat > {}", shell_quote(&part.display().to_string()));
+            Self::qmp(&files, "migrate", Some(json!({"uri": uri}))).await?;
+            let start = Instant::now();
+            loop {
+                let m = Self::qmp(&files, "query-migrate", None).await?;
+                match m["status"].as_str() {
+                    Some("completed") => break,
+                    Some("failed" | "cancelled") => {
+                        let _ = Self::qmp(&files, "cont", None).await;
+                        let _ = std::fs::remove_file(&part);
+                        return Err(failed(format!("saving the instance's state failed: {}", m["error-desc"])));
+                    }
+                    _ if start.elapsed() > SHUTDOWN_TIMEOUT => {
+                        let _ = Self::qmp(&files, "migrate_cancel", None).await;
+                        let _ = Self::qmp(&files, "cont", None).await;
+                        return Err(failed("saving the instance's state took too long"));
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            std::fs::rename(&part, files.state()).map_err(failed)?;
+            Self::kill(&files, id).await;
+            Ok(())
+        })
+    }
+
+    fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            if Self::pid(&files, id).is_some() {
+                return Self::qmp(&files, "cont", None).await.map(|_| ());
+            }
+            let launch = Self::read_launch(&files)?;
+            let state = files.state();
+            if !state.exists() {
+                return self.launch(&files, &launch, None).await;
+            }
+            self.launch(&files, &launch, Some(&state)).await?;
+            let start = Instant::now();
+            while Self::status(&files).await? == "inmigrate" {
+                if start.elapsed() > SHUTDOWN_TIMEOUT {
+                    return Err(failed("restoring the instance's state took too long"));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Self::qmp(&files, "cont", None).await?;
+            let _ = std::fs::remove_file(&state);
+            Ok(())
+        })
+    }
+
+    fn power_state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PowerState>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            if Self::pid(&files, id).is_none() {
+                return Ok(if files.state().exists() { PowerState::Suspended } else { PowerState::Shutdown });
+            }
+            Ok(match Self::status(&files).await?.as_str() {
+                "running" => PowerState::Running,
+                "shutdown" => PowerState::Shutdown,
+                "internal-error" | "io-error" | "guest-panicked" => PowerState::Crashed,
+                _ => PowerState::Paused,
+            })
+        })
+    }
+
+    fn resize<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(&spec.id)?;
+            Self::shut_down(&files, &spec.id).await;
+            disk::grow(&files.path("disk.qcow2"), spec.disk_gb).await.map_err(failed)?;
+            self.relaunch(&spec.id, |l| {
+                l.vcpus = spec.vcpus.max(1);
+                l.ram_mb = spec.ram_mb;
+                l.disk_gb = spec.disk_gb;
+            })
+            .await
+        })
+    }
+
+    /// Boots from a fresh overlay of the instance's image, its own disk second.
+    fn rescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let launch = Self::read_launch(&files)?;
+            Self::shut_down(&files, id).await;
+            let rescue = files.path("rescue.qcow2");
+            let _ = std::fs::remove_file(&rescue);
+            disk::overlay(&launch.base, &rescue, 0).await.map_err(failed)?;
+            self.relaunch(id, |l| l.rescue = true).await
+        })
+    }
+
+    fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            self.relaunch(id, |l| l.rescue = false).await?;
+            let _ = std::fs::remove_file(files.path("rescue.qcow2"));
+            Ok(())
+        })
+    }
+
+    fn snapshot_format(&self) -> Option<&'static str> {
+        Some("qcow2")
+    }
+
+    /// Pauses a running guest while its disk is copied, so the copy is whole.
+    fn snapshot<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let running = Self::pid(&files, id).is_some() && Self::status(&files).await? == "running";
+            if running {
+                Self::qmp(&files, "stop", None).await?;
+            }
+            let copied = disk::flatten(&files.path("disk.qcow2"), dest).await;
+            if running {
+                Self::qmp(&files, "cont", None).await?;
+            }
+            copied.map_err(failed)
+        })
+    }
+
+    fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>> {
+        Box::pin(async move {
+            use std::io::{Read, Seek, SeekFrom};
+            let files = self.existing(id)?;
+            let mut f = match std::fs::File::open(files.console()) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+                Err(e) => return Err(failed(e)),
+            };
+            let len = f.metadata().map_err(failed)?.len();
+            f.seek(SeekFrom::Start(len.saturating_sub(CONSOLE_TAIL))).map_err(failed)?;
+            let mut raw = vec![];
+            f.read_to_end(&mut raw).map_err(failed)?;
+            Ok(String::from_utf8_lossy(&raw).replace('\r', ""))
+        })
+    }
+
+    /// The instance's files are its whole state: when they are gone there is
+    /// nothing to take back.
+    fn adopt<'a>(&'a self, spec: &'a InstanceSpec, _power: PowerState) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move { self.existing(&spec.id).map(|_| ()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch() -> Launch {
+        Launch {
+            id: "6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10".into(),
+            vcpus: 1,
+            ram_mb: 128,
+            disk_gb: 1,
+            base: "/var/lib/base.qcow2".into(),
+            vifs: vec![Vif {
+                network: "private".into(),
+                mac: "fa:16:3e:00:00:01".into(),
+                fixed_ip: "10.0.0.10".parse().unwrap(),
+                prefix: 24,
+                gateway: "10.0.0.1".parse().unwrap(),
+                floating_ip: Some("127.42.0.2".parse().unwrap()),
+                tcp_ports: vec![22],
+            }],
+            ephemeral: false,
+            swap: false,
+            rescue: false,
+        }
+    }
+
+    #[test]
+    fn command_line_names_formats_and_forwards_only_the_floating_address() {
+        let d = QemuDriver { qemu: "qemu".into(), accel: Accel::Tcg, instances: "/i".into(), cache: "/c".into() };
+        let files = Files { dir: "/i/x".into() };
+        let a = d.args(&files, &launch(), None).join(" ");
+        assert!(a.contains("-accel tcg"));
+        assert!(a.contains("file=/i/x/disk.qcow2,if=none,id=root,format=qcow2"));
+        assert!(a.contains("file=/i/x/config.iso,if=none,id=config,format=raw,readonly=on"));
+        assert!(a.contains(
+            "user,id=net0,net=10.0.0.0/24,host=10.0.0.1,dhcpstart=10.0.0.10,restrict=on,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
+        ));
+        assert!(a.contains("mac=fa:16:3e:00:00:01"));
+        assert!(a.contains("guest=6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,"));
+        assert!(!a.contains("-incoming"));
+        let resumed = d.args(&files, &launch(), Some(Path::new("/i/x/suspended.state"))).join(" ");
+        assert!(resumed.contains("-incoming exec:cat '/i/x/suspended.state'"));
+    }
+
+    #[test]
+    fn rescue_boots_the_rescue_disk_first() {
+        let d = QemuDriver { qemu: "qemu".into(), accel: Accel::Kvm, instances: "/i".into(), cache: "/c".into() };
+        let mut l = launch();
+        l.rescue = true;
+        let a = d.args(&Files { dir: "/i/x".into() }, &l, None).join(" ");
+        assert!(a.contains("-accel kvm -cpu host"));
+        let rescue = a.find("id=rescue").unwrap();
+        assert!(rescue < a.find("id=root").unwrap());
+        assert!(a.contains("virtio-blk-pci,drive=rescue,bootindex=0"));
+    }
+
+    #[test]
+    fn long_paths_get_short_sockets() {
+        let deep = Files {
+            dir: PathBuf::from(format!("/tmp/{}/instances/6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10", "d".repeat(80))),
+        };
+        assert!(deep.qmp().as_os_str().len() < 100);
+        assert_eq!(Files { dir: "/x/i".into() }.qmp(), PathBuf::from("/x/i/qmp.sock"));
+    }
+}

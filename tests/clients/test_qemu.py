@@ -1,0 +1,199 @@
+"""Real virtual machines: the walk-through with python-novaclient against
+`oxistack serve --compute-driver qemu`, ending in SSH sessions inside the
+booted instances. QEMU runs under TCG here (see DESIGN.md), so every wait is
+generous."""
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Cloud
+from test_compute import nova, table_rows, wait_status
+
+TEST_IMAGE = os.environ.get("OXISTACK_TEST_IMAGE", "")
+BOOT_TIMEOUT = 180
+
+pytestmark = pytest.mark.skipif(not Path(TEST_IMAGE).is_file(), reason="OXISTACK_TEST_IMAGE is not built")
+
+
+def qemu_pids(data_dir: Path):
+    """The QEMU processes of this cloud's instances, from their pid files."""
+    pids = {}
+    for pidfile in (data_dir / "instances").glob("*/qemu.pid"):
+        instance = pidfile.parent.name
+        try:
+            pid = int(pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"guest={instance},".encode() in cmdline:
+            pids[instance] = pid
+    return pids
+
+
+@pytest.fixture
+def qemu_cloud(tmp_path):
+    # Each cloud takes its own /24 of loopback for floating addresses, so
+    # that two test runs on one machine never share one.
+    public = f"127.{random.randint(50, 250)}.{random.randint(0, 255)}.0/24"
+    c = Cloud(tmp_path / "data")
+    c.extra = ["--compute-driver", "qemu", "--accel", "tcg", "--public-range", public, "--test-image", TEST_IMAGE]
+    c.start(*c.extra)
+    yield c
+    c.stop()
+    # Whatever a failed test left running.
+    for pid in qemu_pids(c.data_dir).values():
+        os.kill(pid, signal.SIGKILL)
+
+
+def keypair(cloud):
+    key = cloud.data_dir.parent / "id_rsa"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    nova(cloud, "keypair-add", "--pub-key", f"{key}.pub", "SSHKEY")
+    return key
+
+
+def image_id(cloud, name="oxistack-test"):
+    return cloud.openstack("image", "list", "--name", name, "-f", "value", "-c", "ID").stdout.strip()
+
+
+def server(cloud, name):
+    return dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", name).stdout) if len(r) == 2)
+
+
+def floating_ip(cloud, name):
+    addresses = server(cloud, name)["private network"]
+    return next(a.strip() for a in addresses.split(",") if a.strip().startswith("127."))
+
+
+def ssh(key, ip, command, timeout=10):
+    return subprocess.run(
+        ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}", f"root@{ip}", command],
+        capture_output=True, text=True, timeout=timeout + 20,
+    )
+
+
+def ssh_until(key, ip, command, timeout=BOOT_TIMEOUT):
+    """Runs `command` over SSH once the guest lets us in; its output."""
+    deadline = time.time() + timeout
+    while True:
+        res = ssh(key, ip, command)
+        if res.returncode == 0:
+            return res.stdout.strip()
+        if time.time() > deadline:
+            raise AssertionError(f"no SSH to {ip} within {timeout} s: {res.stderr}")
+        time.sleep(1)
+
+
+def uptime(key, ip):
+    return float(ssh_until(key, ip, "cut -d' ' -f1 /proc/uptime"))
+
+
+def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
+    cloud = qemu_cloud
+    key = keypair(cloud)
+    script = cloud.data_dir.parent / "user-data.sh"
+    script.write_text("#!/bin/sh\necho user-data-ran > /tmp/user-data.out\n")
+    nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud),
+         "--user-data", str(script), "instance1", "--poll")
+    wait_status(cloud, "instance1", "ACTIVE", timeout=BOOT_TIMEOUT)
+    rows = table_rows(nova(cloud, "list").stdout)
+    assert rows[0][1:3] == ["instance1", "ACTIVE"]
+    assert "private=10.0.0.10, 127." in rows[0][5]
+    ip = floating_ip(cloud, "instance1")
+
+    assert ssh_until(key, ip, "hostname") == "instance1"
+    assert ssh_until(key, ip, "cat /tmp/user-data.out") == "user-data-ran"
+    # The guest got its fixed address by DHCP.
+    assert "inet 10.0.0.10/24" in ssh_until(key, ip, "ip -4 addr show eth0")
+    console = nova(cloud, "console-log", "instance1").stdout
+    assert "config-drive: /dev/vd" in console and "GUEST-READY instance1" in console
+
+    nova(cloud, "stop", "instance1")
+    wait_status(cloud, "instance1", "SHUTOFF", timeout=BOOT_TIMEOUT)
+    refused = ssh(key, ip, "true", timeout=5)
+    assert refused.returncode != 0 and "refused" in refused.stderr
+    nova(cloud, "start", "instance1")
+    wait_status(cloud, "instance1", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert ssh_until(key, ip, "hostname") == "instance1"
+
+    nova(cloud, "pause", "instance1")
+    wait_status(cloud, "instance1", "PAUSED")
+    stalled = ssh(key, ip, "true", timeout=5)
+    assert stalled.returncode != 0 and "timed out" in stalled.stderr
+    nova(cloud, "unpause", "instance1")
+    wait_status(cloud, "instance1", "ACTIVE")
+    before = uptime(key, ip)
+
+    nova(cloud, "suspend", "instance1")
+    wait_status(cloud, "instance1", "SUSPENDED", timeout=BOOT_TIMEOUT)
+    assert qemu_pids(cloud.data_dir) == {}, "a suspended instance keeps no QEMU process"
+    nova(cloud, "resume", "instance1")
+    wait_status(cloud, "instance1", "ACTIVE", timeout=BOOT_TIMEOUT)
+    resumed = uptime(key, ip)
+    assert resumed >= before, "resume continues the same boot"
+
+    nova(cloud, "reboot", "instance1")
+    wait_status(cloud, "instance1", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert uptime(key, ip) < resumed, "a reboot starts a new boot"
+
+    # A snapshot carries the disk's files into a second instance.
+    ssh_until(key, ip, "echo precious > /mnt/boot/marker && sync")
+    nova(cloud, "image-create", "--poll", "instance1", "snap1")
+    nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud, "snap1"),
+         "instance2", "--poll")
+    wait_status(cloud, "instance2", "ACTIVE", timeout=BOOT_TIMEOUT)
+    ip2 = floating_ip(cloud, "instance2")
+    assert ip2 != ip
+    assert ssh_until(key, ip2, "hostname; cat /mnt/boot/marker").split() == ["instance2", "precious"]
+
+    nova(cloud, "delete", "instance1", "instance2")
+    deadline = time.time() + 60
+    while (qemu_pids(cloud.data_dir) or list((cloud.data_dir / "instances").iterdir())) and time.time() < deadline:
+        time.sleep(0.5)
+    assert qemu_pids(cloud.data_dir) == {}
+    assert list((cloud.data_dir / "instances").iterdir()) == []
+    assert table_rows(nova(cloud, "list").stdout) == []
+
+
+def test_instances_outlive_a_killed_service(qemu_cloud):
+    cloud = qemu_cloud
+    key = keypair(cloud)
+    nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud),
+         "--min-count", "3", "vm")
+    names = ["vm-1", "vm-2", "vm-3"]
+    for name in names:
+        wait_status(cloud, name, "ACTIVE", timeout=BOOT_TIMEOUT)
+    ips = {name: floating_ip(cloud, name) for name in names}
+    for name in names:
+        assert ssh_until(key, ips[name], "hostname") == name
+    pids = qemu_pids(cloud.data_dir)
+    assert len(pids) == 3
+
+    cloud.proc.send_signal(signal.SIGKILL)
+    cloud.proc.wait(timeout=30)
+    assert qemu_pids(cloud.data_dir) == pids, "the instances keep running without the service"
+    cloud.start(*cloud.extra)
+
+    rows = table_rows(nova(cloud, "list").stdout)
+    assert sorted((r[1], r[2], r[4]) for r in rows) == [(n, "ACTIVE", "Running") for n in names]
+    for name in names:
+        assert ssh_until(key, ips[name], "hostname") == name
+
+    for name in names:
+        nova(cloud, "delete", name)
+    deadline = time.time() + 60
+    while (qemu_pids(cloud.data_dir) or list((cloud.data_dir / "instances").iterdir())) and time.time() < deadline:
+        time.sleep(0.5)
+    assert qemu_pids(cloud.data_dir) == {}
+    assert list((cloud.data_dir / "instances").iterdir()) == [], "no overlay or socket is left"
+    # The addresses went back to the pool: a new instance gets the first again.
+    nova(cloud, "boot", "--flavor", "1", "--image", image_id(cloud), "again")
+    wait_status(cloud, "again", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert server(cloud, "again")["private network"].startswith("10.0.0.10, ")
