@@ -33,14 +33,14 @@ fi
 export PATH=$PATH:/sbin:/usr/sbin
 
 WORK=$(mktemp -d)
-chmod 755 "$WORK"   # apt-get download runs as _apt
+mkdir -m 777 "$WORK/download"   # apt-get download writes as the _apt user
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 
 # The kernel and its modules, unpacked from Debian's package (not installed).
 KPKG=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
-(cd "$WORK" && apt-get download -qq "$KPKG" >&2)
-dpkg-deb -x "$WORK"/"$KPKG"_*.deb "$WORK/kernel"
+(cd "$WORK/download" && apt-get download -qq "$KPKG" >&2)
+dpkg-deb -x "$WORK/download/$KPKG"_*.deb "$WORK/kernel"
 KVER=${KPKG#linux-image-}
 KROOT=$WORK/kernel
 depmod -b "$KROOT" "$KVER"

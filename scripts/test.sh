@@ -20,7 +20,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo build --bins --quiet
 cargo test --quiet
 
-export OXISTACK_TEST_IMAGE=$(scripts/build-test-image.sh)
+export OXISTACK_GUEST_IMAGE=$(scripts/build-test-image.sh)
 export OXISTACK_BIN="$CARGO_TARGET_DIR/debug/oxistack"
 export PATH="$OXISTACK_VENV/bin:$PATH"
 pytest -q -p no:cacheprovider tests/clients "$@"

@@ -15,10 +15,11 @@ import pytest
 from conftest import Cloud
 from test_compute import nova, table_rows, wait_status
 
-TEST_IMAGE = os.environ.get("OXISTACK_TEST_IMAGE", "")
+# Not OXISTACK_TEST_IMAGE: `oxistack serve` reads that one, and only these tests want the image.
+TEST_IMAGE = os.environ.get("OXISTACK_GUEST_IMAGE", "")
 BOOT_TIMEOUT = 180
 
-pytestmark = pytest.mark.skipif(not Path(TEST_IMAGE).is_file(), reason="OXISTACK_TEST_IMAGE is not built")
+pytestmark = pytest.mark.skipif(not Path(TEST_IMAGE).is_file(), reason="OXISTACK_GUEST_IMAGE is not built")
 
 
 def qemu_pids(data_dir: Path):

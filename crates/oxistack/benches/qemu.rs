@@ -1,0 +1,204 @@
+//! QEMU driver benchmark with the test image: boot → ACTIVE and boot → first
+//! successful SSH command, the host memory of one idle instance, and how many
+//! instances boot in parallel on this machine.
+//!
+//! Run with `OXISTACK_TEST_IMAGE=$(scripts/build-test-image.sh) cargo bench -p oxistack --bench qemu`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+mod common;
+
+use common::{mib, rss_kib, Server};
+
+const SEQUENTIAL: usize = 5;
+const PARALLEL: &[usize] = &[2, 4, 6, 8];
+const SSH_LIMIT: Duration = Duration::from_secs(240);
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token)
+            .header("openstack-api-version", "compute 2.96");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn server(&self, id: &str) -> Value {
+        self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await.1["server"].clone()
+    }
+
+    /// Boots `count` servers and answers their ids.
+    async fn boot(&self, image: &str, count: usize) -> Vec<String> {
+        let body = json!({"server": {"name": "bench", "imageRef": image, "flavorRef": "42", "networks": "auto",
+                                     "key_name": "bench", "min_count": count, "return_reservation_id": true}});
+        let (status, r) = self.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
+        assert_eq!(status, 202, "{r}");
+        let reservation = r["reservation_id"].as_str().unwrap();
+        let (_, list) =
+            self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers?reservation_id={reservation}"), None).await;
+        list["servers"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    async fn wait_active(&self, id: &str) -> Value {
+        loop {
+            let s = self.server(id).await;
+            match s["status"].as_str() {
+                Some("ACTIVE") => return s,
+                Some("ERROR") => panic!("server {id} failed: {}", s["fault"]),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    async fn delete_all(&self, ids: &[String], data: &Path) {
+        for id in ids {
+            self.send(reqwest::Method::DELETE, &format!("/compute/v2.1/servers/{id}"), None).await;
+        }
+        while ids.iter().any(|id| data.join("instances").join(id).exists()) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn floating_ip(server: &Value) -> String {
+    server["addresses"]["private"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["OS-EXT-IPS:type"] == "floating")
+        .map(|a| a["addr"].as_str().unwrap().to_owned())
+        .expect("a floating address")
+}
+
+fn ssh_ok(key: &Path, ip: &str) -> bool {
+    Command::new("ssh")
+        .arg("-i")
+        .arg(key)
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=2", &format!("root@{ip}"), "true"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Waits for SSH into `ip`; the time it took from `start`, or `None` past the limit.
+async fn wait_ssh(key: PathBuf, ip: String, start: Instant) -> Option<Duration> {
+    tokio::task::spawn_blocking(move || loop {
+        if ssh_ok(&key, &ip) {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > SSH_LIMIT {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    })
+    .await
+    .unwrap()
+}
+
+fn qemu_rss_kib(data: &Path, id: &str) -> u64 {
+    let pid = std::fs::read_to_string(data.join("instances").join(id).join("qemu.pid")).unwrap();
+    rss_kib(pid.trim().parse().unwrap())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(image_file) = std::env::var_os("OXISTACK_TEST_IMAGE") else {
+        eprintln!("set OXISTACK_TEST_IMAGE=$(scripts/build-test-image.sh)");
+        std::process::exit(2);
+    };
+    let image_file = image_file.to_string_lossy().into_owned();
+    let server = Server::start(
+        "qemu",
+        &["--compute-driver", "qemu", "--public-range", "127.77.0.0/24", "--test-image", &image_file],
+    )
+    .await;
+    let data = server.dir.join("data");
+    let (token, _) = server.admin_token().await;
+    let api = Api { http: server.http.clone(), base: server.base.clone(), token };
+
+    let key = server.dir.join("id_ed25519");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(&key).status();
+    assert!(made.unwrap().success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (status, _) = api
+        .send(
+            reqwest::Method::POST,
+            "/compute/v2.1/os-keypairs",
+            Some(json!({"keypair": {"name": "bench", "public_key": public}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, images) = api.send(reqwest::Method::GET, "/image/v2/images?name=oxistack-test", None).await;
+    let image = images["images"][0]["id"].as_str().unwrap().to_owned();
+
+    // One at a time: latency and the memory of an idle instance.
+    let (mut active, mut ssh, mut rss) = (vec![], vec![], vec![]);
+    for _ in 0..SEQUENTIAL {
+        let start = Instant::now();
+        let id = api.boot(&image, 1).await.remove(0);
+        let s = api.wait_active(&id).await;
+        active.push(start.elapsed().as_secs_f64());
+        let took = wait_ssh(key.clone(), floating_ip(&s), start).await.expect("SSH within the limit");
+        ssh.push(took.as_secs_f64());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        rss.push(mib(qemu_rss_kib(&data, &id)));
+        api.delete_all(&[id], &data).await;
+    }
+    println!("| measure (TCG, m1.nano: 1 vCPU, 128 MiB) | median of {SEQUENTIAL} | min | max |");
+    println!("|---|---|---|---|");
+    for (name, v) in
+        [("boot → ACTIVE, s", &active), ("boot → first SSH command, s", &ssh), ("QEMU RSS idle, MiB", &rss)]
+    {
+        let (lo, hi) = (v.iter().cloned().fold(f64::MAX, f64::min), v.iter().cloned().fold(0.0, f64::max));
+        println!("| {name} | {:.2} | {lo:.2} | {hi:.2} |", median(v.clone()));
+    }
+
+    // Several at once: how many reach SSH, and how long the last one takes.
+    println!();
+    println!("| booted at once | reached SSH | last SSH after, s |");
+    println!("|---|---|---|");
+    for &n in PARALLEL {
+        let start = Instant::now();
+        let ids = api.boot(&image, n).await;
+        let mut waits = vec![];
+        for id in &ids {
+            let s = api.wait_active(id).await;
+            waits.push(tokio::spawn(wait_ssh(key.clone(), floating_ip(&s), start)));
+        }
+        let mut reached = vec![];
+        for w in waits {
+            if let Some(t) = w.await.unwrap() {
+                reached.push(t.as_secs_f64());
+            }
+        }
+        let last = reached.iter().cloned().fold(0.0, f64::max);
+        println!("| {n} | {} | {last:.1} |", reached.len());
+        api.delete_all(&ids, &data).await;
+        if reached.len() < n {
+            break;
+        }
+    }
+    server.stop();
+}
