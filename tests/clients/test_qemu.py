@@ -106,13 +106,16 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     wait_status(cloud, "instance1", "ACTIVE", timeout=BOOT_TIMEOUT)
     rows = table_rows(nova(cloud, "list").stdout)
     assert rows[0][1:3] == ["instance1", "ACTIVE"]
-    assert "private=10.0.0.10, 127." in rows[0][5]
-    ip = floating_ip(cloud, "instance1")
+    # A port on the admin project's `private`, and a floating address
+    # given at once since private-subnet is routed to `public`.
+    fixed, ip = [a.strip() for a in server(cloud, "instance1")["private network"].split(",")]
+    assert rows[0][5] == f"private={fixed}, {ip}"
+    assert fixed.startswith("10.0.0.") and ip.startswith("127.")
 
     assert ssh_until(key, ip, "hostname") == "instance1"
     assert ssh_until(key, ip, "cat /tmp/user-data.out") == "user-data-ran"
-    # The guest got its fixed address by DHCP.
-    assert "inet 10.0.0.10/24" in ssh_until(key, ip, "ip -4 addr show eth0")
+    # The guest got its port's address by DHCP.
+    assert f"inet {fixed}/24" in ssh_until(key, ip, "ip -4 addr show eth0")
     console = nova(cloud, "console-log", "instance1").stdout
     assert "config-drive: /dev/vd" in console and "GUEST-READY instance1" in console
 
@@ -172,6 +175,7 @@ def test_instances_outlive_a_killed_service(qemu_cloud):
     for name in names:
         wait_status(cloud, name, "ACTIVE", timeout=BOOT_TIMEOUT)
     ips = {name: floating_ip(cloud, name) for name in names}
+    fixed = sorted(server(cloud, name)["private network"].split(",")[0] for name in names)
     for name in names:
         assert ssh_until(key, ips[name], "hostname") == name
     pids = qemu_pids(cloud.data_dir)
@@ -194,7 +198,10 @@ def test_instances_outlive_a_killed_service(qemu_cloud):
         time.sleep(0.5)
     assert qemu_pids(cloud.data_dir) == {}
     assert list((cloud.data_dir / "instances").iterdir()) == [], "no overlay or socket is left"
-    # The addresses went back to the pool: a new instance gets the first again.
+    # No port is left, and the addresses went back to the pool: a new
+    # instance gets the first of them again.
+    assert cloud.openstack_json("port", "list", "--device-owner", "compute:nova") == []
+    assert cloud.openstack_json("floating", "ip", "list") == []
     nova(cloud, "boot", "--flavor", "1", "--image", image_id(cloud), "again")
     wait_status(cloud, "again", "ACTIVE", timeout=BOOT_TIMEOUT)
-    assert server(cloud, "again")["private network"].startswith("10.0.0.10, ")
+    assert server(cloud, "again")["private network"].startswith(fixed[0] + ", ")

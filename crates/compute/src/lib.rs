@@ -2,8 +2,8 @@
 //! state machine, and the virt-driver boundary with Nova's fake driver.
 //!
 //! Owns the flavors, keypairs and instances tables. Images are asked of the
-//! Image service (its rules decide what the caller may boot), never read from
-//! its tables.
+//! Image service (its rules decide what the caller may boot) and ports of the
+//! Network service, never read from their tables but through them.
 
 pub mod actions;
 pub mod aggregates;
@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use oxistack_core::db::{self, Migration, Pool};
 use oxistack_image::Image;
+use oxistack_network::Network;
 
 use crate::service::SharedDriver;
 
@@ -36,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, sql: include_str!("../migrations/0007_quota_classes.sql") },
     Migration { version: 8, sql: include_str!("../migrations/0008_aggregates.sql") },
     Migration { version: 9, sql: include_str!("../migrations/0009_flat_network.sql") },
+    Migration { version: 10, sql: include_str!("../migrations/0010_ports.sql") },
 ];
 
 #[derive(Clone, Debug)]
@@ -48,15 +50,13 @@ pub struct ComputeConfig {
     pub url: String,
     /// Where instance state lives; its file system is the host's disk.
     pub state_path: std::path::PathBuf,
-    /// Where floating addresses come from (in 127.0.0.0/8 on this machine);
-    /// `None` gives instances none.
-    pub public_range: Option<network::Cidr>,
 }
 
 pub struct Compute {
     pub pool: Pool,
     pub driver: SharedDriver,
     pub image: Arc<Image>,
+    pub network: Arc<Network>,
     pub config: ComputeConfig,
 }
 
@@ -67,10 +67,19 @@ impl Compute {
         pool: Pool,
         driver: SharedDriver,
         image: Arc<Image>,
+        network: Arc<Network>,
         config: ComputeConfig,
     ) -> anyhow::Result<Arc<Self>> {
         db::migrate(&pool, "compute", MIGRATIONS).await?;
-        let compute = Arc::new(Compute { pool, driver, image, config });
+        let compute = Arc::new(Compute { pool, driver, image, network, config });
+        // Neutron's `network-changed` events: a floating IP or a rule changed
+        // what reaches an instance.
+        let weak = Arc::downgrade(&compute);
+        compute.network.observe(Arc::new(move |instance: String| {
+            if let Some(c) = weak.upgrade() {
+                tokio::spawn(async move { c.network_changed(&instance).await });
+            }
+        }));
         compute.bootstrap().await?;
         compute.reconcile().await?;
         Ok(compute)

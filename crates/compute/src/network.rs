@@ -1,61 +1,31 @@
-//! The instances' network: a flat network as nova-network's FlatDHCP manager
-//! ran it. Each instance gets one interface on `private` with a fixed address
-//! (handed to the guest by DHCP), and a floating address from the public range
-//! while that has room. The public range lies in 127.0.0.0/8, so floating
-//! addresses reach instances from this machine only.
+//! The instances' ports, as Nova's `network/neutron.py` manages them: which
+//! networks a boot asks for, ports created on them for the instance (bound
+//! to this host, with the requested security groups), a floating address
+//! given automatically when the port's subnet is routed to an external
+//! network, the interfaces (`Vif`) the driver plugs and the `addresses` the
+//! API shows, both cached on the instance as Nova's info cache, and the
+//! ports released when the instance goes.
 
 use std::net::Ipv4Addr;
 
-use oxistack_core::db::Pool;
-use oxistack_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// The one fixed network.
-pub const PRIVATE: &str = "private";
-const PUBLIC: &str = "public";
-/// 10.0.0.0/24 as DevStack's `private`; .1 is the gateway, and QEMU's
-/// user-mode network keeps .2 and .3 for itself, so addresses start at .10.
-const PRIVATE_NET: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
-const PRIVATE_PREFIX: u8 = 24;
-const FIRST_HOST: u32 = 10;
-/// The guest-visible TCP ports a floating address forwards.
-const FORWARDED_TCP_PORTS: &[u16] = &[22];
+use oxistack_core::context::Context;
+use oxistack_core::{Error, Result};
+use oxistack_network::security_groups::ingress_tcp_ports;
+use oxistack_network::store::{self as net_store, NetworkRow, PortRow};
+use oxistack_network::{Network, NeutronError};
 
-/// An IPv4 network, `a.b.c.d/n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub net: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (addr, prefix) = s.split_once('/').ok_or_else(|| format!("{s} is not a CIDR (a.b.c.d/n)"))?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| format!("{addr} is not an IPv4 address"))?;
-        let prefix: u8 = prefix.parse().ok().filter(|p| (8..=30).contains(p)).ok_or("the prefix must be 8 to 30")?;
-        let mask = u32::MAX << (32 - prefix);
-        Ok(Cidr { net: Ipv4Addr::from(u32::from(addr) & mask), prefix })
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.net, self.prefix)
-    }
-}
-
-impl Cidr {
-    fn hosts(&self) -> std::ops::RangeInclusive<u32> {
-        let base = u32::from(self.net);
-        base + 1..=base + (1u32 << (32 - self.prefix)) - 2
-    }
-}
+/// Most ports of one rule a floating address forwards one by one.
+const MAX_FORWARDED_RANGE: i64 = 64;
+/// How an automatically given floating IP is recognised at delete.
+const AUTO_FLOATING: &str = "Given automatically to server";
 
 /// One interface of an instance, as its driver plugs it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vif {
+    pub port_id: String,
     pub network: String,
     pub mac: String,
     pub fixed_ip: Ipv4Addr,
@@ -64,6 +34,24 @@ pub struct Vif {
     pub floating_ip: Option<Ipv4Addr>,
     /// Guest TCP ports reachable on the floating address.
     pub tcp_ports: Vec<u16>,
+    /// Names of the port's security groups.
+    pub security_groups: Vec<String>,
+}
+
+/// What a boot asks of the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requested {
+    None,
+    Auto,
+    /// Networks (and, optionally, an address on each) or existing ports.
+    List(Vec<RequestedNetwork>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestedNetwork {
+    pub network: Option<String>,
+    pub fixed_ip: Option<String>,
+    pub port: Option<String>,
 }
 
 /// The interfaces recorded for an instance.
@@ -79,8 +67,7 @@ pub fn addresses(network_info: &str) -> Value {
             json!({"version": 4, "addr": addr.to_string(), "OS-EXT-IPS:type": kind,
                    "OS-EXT-IPS-MAC:mac_addr": vif.mac})
         };
-        let list = out.entry(vif.network.clone()).or_insert_with(|| json!([]));
-        if let Value::Array(list) = list {
+        if let Value::Array(list) = out.entry(vif.network.clone()).or_insert_with(|| json!([])) {
             list.push(entry(vif.fixed_ip, "fixed"));
             if let Some(f) = vif.floating_ip {
                 list.push(entry(f, "floating"));
@@ -90,80 +77,193 @@ pub fn addresses(network_info: &str) -> Value {
     Value::Object(out)
 }
 
-/// Leases the lowest free address of `range` (from `first` on) to `instance`;
-/// `None` when the range is full. Two concurrent leases of one address meet
-/// the primary key, and the loser takes the next.
-async fn lease(
-    pool: &Pool,
-    network: &str,
-    range: std::ops::RangeInclusive<u32>,
-    instance: &str,
-) -> Result<Option<u32>> {
-    for _ in 0..8 {
-        let taken: Vec<(i64,)> = sqlx::query_as("SELECT address FROM ip_leases WHERE network = ? ORDER BY address")
-            .bind(network)
-            .fetch_all(pool)
-            .await?;
-        let taken: std::collections::HashSet<u32> = taken.into_iter().map(|(a,)| a as u32).collect();
-        let Some(free) = range.clone().find(|a| !taken.contains(a)) else { return Ok(None) };
-        let inserted = sqlx::query("INSERT OR IGNORE INTO ip_leases (network, address, instance_id) VALUES (?, ?, ?)")
-            .bind(network)
-            .bind(free as i64)
-            .bind(instance)
-            .execute(pool)
-            .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Some(free));
-        }
-    }
-    Err(Error::Conflict("The address allocation kept colliding; try again.".into()))
+/// The server body's `security_groups`.
+pub fn security_groups(network_info: &str) -> Value {
+    let mut names: Vec<String> = vifs(network_info).into_iter().flat_map(|v| v.security_groups).collect();
+    names.sort();
+    names.dedup();
+    Value::Array(names.into_iter().map(|n| json!({ "name": n })).collect())
 }
 
-/// Gives an instance its interface and records it. An instance that already
-/// has one keeps it (a rebuild, a restart half-way through a build).
-pub async fn allocate(pool: &Pool, instance: &str, public: Option<Cidr>) -> Result<Vec<Vif>> {
-    let (current,): (String,) =
-        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_one(pool).await?;
-    let existing = vifs(&current);
-    if !existing.is_empty() {
-        return Ok(existing);
+fn neutron(e: NeutronError) -> Error {
+    match e.status.as_u16() {
+        400 => Error::BadRequest(e.message),
+        403 => Error::Forbidden(e.message),
+        404 => Error::BadRequest(e.message),
+        409 => Error::Conflict(e.message),
+        _ => Error::Internal(anyhow::anyhow!("{}: {}", e.kind, e.message)),
     }
-    let private = Cidr { net: PRIVATE_NET, prefix: PRIVATE_PREFIX };
-    let first = u32::from(private.net) + FIRST_HOST;
-    let fixed = lease(pool, PRIVATE, first..=*private.hosts().end(), instance)
-        .await?
-        .ok_or_else(|| Error::Conflict(format!("No more IP addresses available on network {PRIVATE} ({private}).")))?;
-    let floating = match public {
-        Some(range) => {
-            let hosts = range.hosts();
-            let found = lease(pool, PUBLIC, hosts.start() + 1..=*hosts.end(), instance).await?;
-            if found.is_none() {
-                tracing::warn!(instance, %range, "the public range is full: the instance gets no floating address");
+}
+
+/// Resolves what a boot asks for, before the boot is accepted: unknown
+/// networks and groups are the caller's error (400), several candidate
+/// networks too (409), as Nova answers.
+pub async fn resolve(
+    network: &Network,
+    ctx: &Context,
+    project: &str,
+    requested: &Requested,
+    groups: &[String],
+) -> Result<(Requested, Vec<String>)> {
+    let mut group_ids = vec![];
+    for g in groups {
+        let id = network
+            .find_security_group(project, g)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Security group {g} not found for project {project}.")))?;
+        group_ids.push(id);
+    }
+    let resolved = match requested {
+        Requested::None => Requested::None,
+        Requested::List(list) => {
+            for r in list {
+                if let Some(n) = &r.network {
+                    network
+                        .network(ctx, n)
+                        .await
+                        .map_err(|_| Error::BadRequest(format!("Network {n} could not be found.")))?;
+                }
+                if let Some(p) = &r.port {
+                    let port = network
+                        .port(ctx, p)
+                        .await
+                        .map_err(|_| Error::BadRequest(format!("Port {p} could not be found.")))?;
+                    if !port.device_id.is_empty() {
+                        return Err(Error::Conflict(format!("Port {p} is still in use.")));
+                    }
+                }
             }
-            found
+            Requested::List(list.clone())
         }
-        None => None,
+        Requested::Auto => {
+            // The project's own networks; else the shared ones; else its
+            // auto-allocated topology.
+            let all: Vec<NetworkRow> = net_store::all(&network.pool, "networks").await.map_err(neutron)?;
+            let own: Vec<&NetworkRow> = all.iter().filter(|n| n.project_id == project && !n.external).collect();
+            let shared: Vec<&NetworkRow> = all.iter().filter(|n| n.shared && !n.external).collect();
+            let candidates = if own.is_empty() { shared } else { own };
+            match candidates.as_slice() {
+                [one] => Requested::List(vec![RequestedNetwork {
+                    network: Some(one.id.clone()),
+                    fixed_ip: None,
+                    port: None,
+                }]),
+                [] => {
+                    let id = network.auto_allocate(ctx, project).await.map_err(neutron)?;
+                    Requested::List(vec![RequestedNetwork { network: Some(id), fixed_ip: None, port: None }])
+                }
+                _ => {
+                    return Err(Error::Conflict(
+                        "Multiple possible networks found, use a Network ID to be more specific.".into(),
+                    ))
+                }
+            }
+        }
     };
-    let bytes: [u8; 3] = rand::random();
-    let vif = Vif {
-        network: PRIVATE.into(),
-        mac: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2]),
-        fixed_ip: Ipv4Addr::from(fixed),
-        prefix: private.prefix,
-        gateway: Ipv4Addr::from(u32::from(private.net) + 1),
-        floating_ip: floating.map(Ipv4Addr::from),
-        tcp_ports: FORWARDED_TCP_PORTS.to_vec(),
-    };
-    let info = serde_json::to_string(&[&vif]).map_err(anyhow::Error::from)?;
-    sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(instance).execute(pool).await?;
-    Ok(vec![vif])
+    Ok((resolved, group_ids))
 }
 
-/// Frees an instance's addresses once its driver let go of them. The record
-/// keeps its `network_info`, as Nova's info cache of a deleted instance does.
-pub async fn release(pool: &Pool, instance: &str) -> Result<()> {
-    sqlx::query("DELETE FROM ip_leases WHERE instance_id = ?").bind(instance).execute(pool).await?;
-    Ok(())
+/// Creates (or takes over) the instance's ports, gives each routed one a
+/// floating address, and records the interfaces.
+pub async fn allocate(
+    network: &Network,
+    pool: &oxistack_core::db::Pool,
+    inst: &crate::store::Instance,
+    host: &str,
+    requested: &Requested,
+    groups: &[String],
+) -> Result<Vec<Vif>> {
+    let Requested::List(list) = requested else { return Ok(vec![]) };
+    let (instance, project, zone) = (inst.id.as_str(), inst.project_id.as_str(), inst.availability_zone.as_str());
+    let ctx = oxistack_network::topology::acting_for(project);
+    for r in list {
+        let binding =
+            json!({"device_id": instance, "device_owner": format!("compute:{zone}"), "binding:host_id": host});
+        let port_id = match (&r.port, &r.network) {
+            (Some(port), _) => {
+                let body = binding.as_object().cloned().unwrap_or_default();
+                network.update_port(&ctx, port, &body).await.map_err(neutron)?;
+                port.clone()
+            }
+            (None, Some(net)) => {
+                let mut body = binding.as_object().cloned().unwrap_or_default();
+                body.insert("network_id".into(), json!(net));
+                body.insert("project_id".into(), json!(project));
+                if !groups.is_empty() {
+                    body.insert("security_groups".into(), json!(groups));
+                }
+                if let Some(ip) = &r.fixed_ip {
+                    body.insert("fixed_ips".into(), json!([{ "ip_address": ip }]));
+                }
+                let port = network.create_port(&ctx, &body).await.map_err(neutron)?;
+                port["id"].as_str().unwrap_or_default().to_owned()
+            }
+            (None, None) => continue,
+        };
+        let description = format!("{AUTO_FLOATING} {instance}");
+        network.auto_floating_ip(&ctx, &port_id, &description).await.map_err(neutron)?;
+    }
+    refresh(network, pool, instance).await
+}
+
+/// Reads the instance's ports back from the Network service into its
+/// interfaces, records them, and answers them.
+pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<Vif>> {
+    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    let mut out = vec![];
+    for p in ports {
+        let net: Option<NetworkRow> =
+            net_store::get(&network.pool, "networks", &p.network_id).await.map_err(neutron)?;
+        let allocations = net_store::port_allocations(&network.pool, &p.id).await.map_err(neutron)?;
+        let Some(v4) = allocations.iter().find(|a| a.ip_address.contains('.')) else { continue };
+        let subnets = network.subnets_of(&p.network_id).await.map_err(neutron)?;
+        let Some(subnet) = subnets.iter().find(|s| s.id == v4.subnet_id) else { continue };
+        let prefix: u8 = subnet.cidr.split('/').nth(1).and_then(|p| p.parse().ok()).unwrap_or(24);
+        let fixed: Ipv4Addr = v4.ip_address.parse().map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+        let gateway = subnet.gateway_ip.as_deref().and_then(|g| g.parse().ok()).unwrap_or_else(|| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            Ipv4Addr::from((u32::from(fixed) & mask) + 1)
+        });
+        let floating = network
+            .floating_ips_of(&p.id)
+            .await
+            .map_err(neutron)?
+            .into_iter()
+            .find(|f| f.fixed_ip_address.as_deref() == Some(v4.ip_address.as_str()))
+            .and_then(|f| f.floating_ip_address.parse().ok());
+        let group_ids = net_store::string_list(&p.security_groups);
+        let rules = network.rules_of(&group_ids).await.map_err(neutron)?;
+        let mut names = vec![];
+        for g in &group_ids {
+            if let Some(sg) = net_store::get::<net_store::SecurityGroupRow>(&network.pool, "security_groups", g)
+                .await
+                .map_err(neutron)?
+            {
+                names.push(sg.name);
+            }
+        }
+        out.push(Vif {
+            port_id: p.id.clone(),
+            network: net.map(|n| n.name).unwrap_or_default(),
+            mac: p.mac_address.clone(),
+            fixed_ip: fixed,
+            prefix,
+            gateway,
+            floating_ip: floating,
+            tcp_ports: if p.port_security_enabled { ingress_tcp_ports(&rules, MAX_FORWARDED_RANGE) } else { vec![22] },
+            security_groups: names,
+        });
+    }
+    let info = serde_json::to_string(&out).map_err(anyhow::Error::from)?;
+    sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(instance).execute(pool).await?;
+    Ok(out)
+}
+
+/// Deletes the instance's ports and the floating IPs given to them at boot;
+/// the instance keeps its last `network_info`, as Nova's info cache of a
+/// deleted instance does.
+pub async fn release(network: &Network, instance: &str) -> Result<()> {
+    network.release_device(instance, &format!("{AUTO_FLOATING} {instance}")).await.map_err(neutron)
 }
 
 #[cfg(test)]
@@ -171,29 +271,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cidr_parses_and_normalises() {
-        let c: Cidr = "127.42.0.7/24".parse().unwrap();
-        assert_eq!(c.to_string(), "127.42.0.0/24");
-        assert_eq!(c.hosts(), u32::from(Ipv4Addr::new(127, 42, 0, 1))..=u32::from(Ipv4Addr::new(127, 42, 0, 254)));
-        assert!("127.42.0.0".parse::<Cidr>().is_err());
-        assert!("127.42.0.0/31".parse::<Cidr>().is_err());
-    }
-
-    #[test]
-    fn addresses_list_fixed_then_floating() {
-        let vif = Vif {
-            network: PRIVATE.into(),
+    fn addresses_list_fixed_then_floating_and_groups_once() {
+        let vif = |net: &str, sg: &str| Vif {
+            port_id: "p".into(),
+            network: net.into(),
             mac: "fa:16:3e:00:00:01".into(),
             fixed_ip: Ipv4Addr::new(10, 0, 0, 10),
             prefix: 24,
             gateway: Ipv4Addr::new(10, 0, 0, 1),
             floating_ip: Some(Ipv4Addr::new(127, 42, 0, 2)),
             tcp_ports: vec![22],
+            security_groups: vec![sg.into()],
         };
-        let a = addresses(&serde_json::to_string(&[vif]).unwrap());
+        let info = serde_json::to_string(&[vif("private", "default"), vif("barnet", "default")]).unwrap();
+        let a = addresses(&info);
         assert_eq!(a["private"][0]["addr"], "10.0.0.10");
         assert_eq!(a["private"][0]["OS-EXT-IPS:type"], "fixed");
         assert_eq!(a["private"][1]["addr"], "127.42.0.2");
         assert_eq!(a["private"][1]["OS-EXT-IPS:type"], "floating");
+        assert_eq!(security_groups(&info), json!([{"name": "default"}]));
     }
 }

@@ -166,8 +166,10 @@ pub struct CreateServer {
     pub hostname: Option<String>,
     /// The server group of the `group` scheduler hint.
     pub group: Option<String>,
-    /// False for `networks: "none"`: the server gets no interface.
-    pub networked: bool,
+    /// The `networks` of the request.
+    pub networks: network::Requested,
+    /// The `security_groups` of the request, by name or id.
+    pub security_groups: Vec<String>,
 }
 
 /// A hostname from a display name, as Nova sanitizes it.
@@ -331,6 +333,8 @@ impl Compute {
             ),
             None => None,
         };
+        let (requested, group_ids) =
+            network::resolve(&self.network, ctx, &project, &req.networks, &req.security_groups).await?;
         let zone = aggregates::zone_of(&self.pool, &self.config.host, &self.config.availability_zone).await?;
         if let Some(az) = &req.availability_zone {
             if az.split(':').next() != Some(zone.as_str()) {
@@ -431,15 +435,22 @@ impl Compute {
             }
             let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
-            self.build(inst.clone(), flavor.clone(), action, no_host, req.networked);
+            self.build(inst.clone(), flavor.clone(), action, no_host, (requested.clone(), group_ids.clone()));
         }
         Ok(created)
     }
 
     /// Schedules and spawns an instance, after the create was answered.
-    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool, networked: bool) {
+    fn build(
+        &self,
+        inst: Instance,
+        flavor: Flavor,
+        action: i64,
+        no_host: bool,
+        (requested, groups): (network::Requested, Vec<String>),
+    ) {
         let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
-        let (image, public_range) = (self.image.clone(), self.config.public_range);
+        let (image, net) = (self.image.clone(), self.network.clone());
         tokio::spawn(async move {
             let outcome = if no_host {
                 Err(crate::virt::DriverError::Failed(
@@ -448,9 +459,7 @@ impl Compute {
             } else {
                 let prepared = async {
                     let mut spec = instance_spec(&image, &inst, &flavor, &inst.image_ref).await?;
-                    if networked {
-                        spec.vifs = network::allocate(&pool, &inst.id, public_range).await?;
-                    }
+                    spec.vifs = network::allocate(&net, &pool, &inst, &host, &requested, &groups).await?;
                     Ok::<_, Error>(spec)
                 };
                 match prepared.await {
@@ -460,7 +469,7 @@ impl Compute {
             };
             if outcome.is_err() {
                 // Nova deallocates the network of a build that failed.
-                if let Err(e) = network::release(&pool, &inst.id).await {
+                if let Err(e) = network::release(&net, &inst.id).await {
                     tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's addresses failed");
                 }
             }
@@ -484,7 +493,7 @@ impl Compute {
                     if matches!(done, Ok(false)) {
                         // Deleted while it was building.
                         if driver.destroy(&inst.id).await.is_ok() {
-                            let _ = network::release(&pool, &inst.id).await;
+                            let _ = network::release(&net, &inst.id).await;
                         }
                     }
                     done
@@ -584,14 +593,14 @@ impl Compute {
         }
         store::mark_deleted(&self.pool, id, &now()).await?;
         let record = actions::start(&self.pool, ctx, id, "delete", inst.host.as_deref()).await?;
-        let (pool, driver) = (self.pool.clone(), self.driver.clone());
+        let (pool, driver, net) = (self.pool.clone(), self.driver.clone(), self.network.clone());
         let id = id.to_owned();
         tokio::spawn(async move {
             let outcome = driver.destroy(&id).await;
             match &outcome {
                 Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
                 Ok(()) => {
-                    if let Err(e) = network::release(&pool, &id).await {
+                    if let Err(e) = network::release(&net, &id).await {
                         tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
                     }
                 }
@@ -684,6 +693,25 @@ impl Compute {
             store::set_power(&self.pool, &inst.id, vm_state, power as i64, inst.power_state, &now()).await?;
         }
         Ok(())
+    }
+
+    /// The Network service changed an instance's ports (a floating IP, a
+    /// security group rule): its interfaces are read again and the driver
+    /// is told, as Nova handles Neutron's `network-changed` event.
+    pub async fn network_changed(&self, instance: &str) {
+        let running =
+            store::instance(&self.pool, instance).await.ok().flatten().is_some_and(|i| i.vm_state != "building");
+        if !running {
+            return;
+        }
+        match network::refresh(&self.network, &self.pool, instance).await {
+            Ok(vifs) => {
+                if let Err(e) = self.driver.update_network(instance, &vifs).await {
+                    tracing::warn!(instance, error = %e, "the driver could not apply the instance's new network");
+                }
+            }
+            Err(e) => tracing::warn!(instance, error = %e, "reading the instance's ports failed"),
+        }
     }
 
     /// Runs [`Self::sync_power_states`] every `every`, for as long as the service lives.

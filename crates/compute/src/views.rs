@@ -119,7 +119,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     m.insert("key_name".into(), json!(i.key_name));
     m.insert("OS-SRV-USG:launched_at".into(), json!(i.launched_at));
     m.insert("OS-SRV-USG:terminated_at".into(), json!(i.terminated_at));
-    m.insert("security_groups".into(), json!([{"name": "default"}]));
+    m.insert("security_groups".into(), crate::network::security_groups(&i.network_info));
     m.insert("OS-EXT-STS:task_state".into(), json!(i.task_state));
     m.insert("OS-EXT-STS:vm_state".into(), json!(i.vm_state));
     m.insert("OS-EXT-STS:power_state".into(), json!(i.power_state));

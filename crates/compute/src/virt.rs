@@ -94,6 +94,12 @@ pub trait VirtDriver: Send + Sync {
     /// Boots the instance from a rescue image, its own disk attached.
     fn rescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     fn unrescue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+    /// Applies an instance's changed interfaces (a floating address given
+    /// or taken, forwarded ports) to the running instance.
+    fn update_network<'a>(&'a self, id: &'a str, vifs: &'a [Vif]) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, vifs);
+        Box::pin(async { Ok(()) })
+    }
     /// The disk format of this driver's snapshots; `None` when its instances
     /// have no disks of their own (a snapshot then holds the boot image).
     fn snapshot_format(&self) -> Option<&'static str> {

@@ -149,7 +149,7 @@ async fn main() {
             Some(json!({"keypair": {"name": "bench", "public_key": public}})),
         )
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 201);
     let (_, images) = api.send(reqwest::Method::GET, "/image/v2/images?name=oxistack-test", None).await;
     let image = images["images"][0]["id"].as_str().unwrap().to_owned();
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use oxistack_compute::network::Cidr;
+use oxistack_network::ipam::Cidr;
 
 use crate::{AccelChoice, ComputeDriver, ServeArgs};
 
@@ -77,8 +77,10 @@ impl ServeConfig {
         }
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir);
         let public_range = args.public_range.or(file.public_range).unwrap_or_else(|| "127.42.0.0/24".into());
-        let public_range: Cidr =
-            public_range.parse().map_err(|e| anyhow::anyhow!("--public-range {public_range}: {e}"))?;
+        let public_range =
+            Cidr::parse(&public_range).ok().filter(|c| c.version == 4 && (8..=29).contains(&c.prefix)).ok_or_else(
+                || anyhow::anyhow!("--public-range {public_range}: an IPv4 CIDR from /8 to /29 is needed"),
+            )?;
         Ok(ServeConfig {
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,

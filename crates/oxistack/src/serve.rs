@@ -20,6 +20,7 @@ use oxistack_core::{db, middleware};
 use oxistack_identity::catalog::CatalogEntry;
 use oxistack_identity::{Identity, IdentityConfig, DEFAULT_REGION};
 use oxistack_image::{Image, ImageConfig};
+use oxistack_network::{Network, NetworkConfig};
 
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
@@ -86,18 +87,24 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     let image_url = format!("{public_url}/image");
+    let network_url = format!("{public_url}/network");
+    let network = Network::open(
+        pool.clone(),
+        NetworkConfig { public_cidr: args.public_range.to_string(), private_cidr: "10.0.0.0/24".into() },
+    )
+    .await?;
     let driver = compute_driver(&args)?;
     let compute_url = format!("{public_url}/compute");
     let compute = Compute::open(
         pool.clone(),
         driver,
         image.clone(),
+        network.clone(),
         ComputeConfig {
             host: "oxistack".into(),
             availability_zone: "nova".into(),
             url: compute_url.clone(),
             state_path: dir.clone(),
-            public_range: Some(args.public_range),
         },
     )
     .await?;
@@ -106,6 +113,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
         CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
         CatalogEntry { service_type: "compute".into(), name: "nova".into(), url: format!("{compute_url}/v2.1") },
+        CatalogEntry { service_type: "network".into(), name: "neutron".into(), url: network_url.clone() },
     ];
     identity.bootstrap(set_password.then_some(password.as_str()), &services).await?;
 
@@ -113,6 +121,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         .nest("/identity", oxistack_identity::api::router(identity.clone()))
         .nest("/image", oxistack_image::api::router(image.clone(), identity.clone(), image_url))
         .nest("/compute", oxistack_compute::api::router(compute, identity.clone()))
+        .nest("/network", oxistack_network::api::router(network.clone(), identity.clone(), network_url))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
     let admin_project = oxistack_identity::store::find_project_by_name(&pool, "default", "admin")
@@ -129,6 +138,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         project_domain_id: "default",
         region: DEFAULT_REGION,
     };
+    network.bootstrap(&admin_project.id).await.map_err(|e| anyhow::anyhow!("{}: {}", e.kind, e.message))?;
     if let Some(path) = &args.test_image {
         register_test_image(&image, &identity, &admin_project.id, path).await?;
     }

@@ -134,7 +134,7 @@ pub async fn make_iso(tree: &Path, iso: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxistack_compute::network::Vif;
+    use oxistack_compute::virt::Vif;
 
     fn spec() -> InstanceSpec {
         InstanceSpec {
@@ -145,6 +145,7 @@ mod tests {
             public_key: Some("ssh-ed25519 AAAA test".into()),
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),
             vifs: vec![Vif {
+                port_id: "port".into(),
                 network: "private".into(),
                 mac: "fa:16:3e:00:00:01".into(),
                 fixed_ip: "10.0.0.10".parse().unwrap(),
@@ -152,6 +153,7 @@ mod tests {
                 gateway: "10.0.0.1".parse().unwrap(),
                 floating_ip: Some("127.42.0.2".parse().unwrap()),
                 tcp_ports: vec![22],
+                security_groups: vec!["default".into()],
             }],
             ..Default::default()
         }

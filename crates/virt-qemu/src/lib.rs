@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use oxistack_compute::network::Vif;
+use oxistack_compute::virt::Vif;
 use oxistack_compute::virt::{BoxFuture, DriverError, DriverResult, InstanceSpec, PowerState, VirtDriver};
 
 /// How long a guest gets to power off on ACPI's request before it is stopped
@@ -232,10 +232,11 @@ impl QemuDriver {
             // restrict=on: the guest reaches nothing outside; only the
             // forwarded ports reach it.
             let mut netdev = format!(
-                "user,id=net{i},net={}/{},host={},dhcpstart={},restrict=on",
+                "user,id=net{i},net={}/{},host={},dns={},dhcpstart={},restrict=on",
                 network_of(vif),
                 vif.prefix,
                 vif.gateway,
+                dns_of(vif),
                 vif.fixed_ip
             );
             if let Some(floating) = vif.floating_ip {
@@ -326,6 +327,21 @@ impl QemuDriver {
         Self::write_launch(&files, &launch)?;
         self.launch(&files, &launch, None).await
     }
+}
+
+/// The (host address, port) pairs an interface forwards.
+fn forwards(vif: &Vif) -> Vec<(std::net::Ipv4Addr, u16)> {
+    vif.floating_ip.map(|f| vif.tcp_ports.iter().map(|p| (f, *p)).collect()).unwrap_or_default()
+}
+
+/// QEMU's user network has a DNS address of its own, by default the
+/// subnet's third; it must not be the guest's: the highest address of the
+/// subnet that is neither the guest's nor the gateway's.
+fn dns_of(vif: &Vif) -> std::net::Ipv4Addr {
+    let broadcast = u32::from(network_of(vif)) | (u32::MAX >> u32::from(vif.prefix));
+    let taken = [u32::from(vif.fixed_ip), u32::from(vif.gateway)];
+    let pick = (1..4).map(|k| broadcast - k).find(|a| !taken.contains(a)).unwrap_or(broadcast - 1);
+    std::net::Ipv4Addr::from(pick)
 }
 
 /// The network address of an interface's subnet.
@@ -567,6 +583,45 @@ impl VirtDriver for QemuDriver {
         })
     }
 
+    /// Floating addresses and forwarded ports change on the running QEMU
+    /// through its monitor (`hostfwd_add`/`hostfwd_remove`), and in
+    /// launch.json for the next start.
+    fn update_network<'a>(&'a self, id: &'a str, vifs: &'a [Vif]) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let mut launch = Self::read_launch(&files)?;
+            let running = Self::pid(&files, id).is_some();
+            for (i, vif) in launch.vifs.iter().enumerate() {
+                let Some(new) = vifs.iter().find(|v| v.mac == vif.mac) else { continue };
+                let (old_fwd, new_fwd) = (forwards(vif), forwards(new));
+                if !running {
+                    continue;
+                }
+                for (addr, port) in old_fwd.iter().filter(|f| !new_fwd.contains(f)) {
+                    let cmd = format!("hostfwd_remove net{i} tcp:{addr}:{port}");
+                    Self::qmp(&files, "human-monitor-command", Some(json!({"command-line": cmd}))).await?;
+                }
+                for (addr, port) in new_fwd.iter().filter(|f| !old_fwd.contains(f)) {
+                    let cmd = format!("hostfwd_add net{i} tcp:{addr}:{port}-{}:{port}", new.fixed_ip);
+                    let out = Self::qmp(&files, "human-monitor-command", Some(json!({"command-line": cmd}))).await?;
+                    if out.as_str().is_some_and(|o| !o.trim().is_empty()) {
+                        return Err(failed(format!(
+                            "forwarding {addr}:{port}: {}",
+                            out.as_str().unwrap_or_default().trim()
+                        )));
+                    }
+                }
+            }
+            for vif in launch.vifs.iter_mut() {
+                if let Some(new) = vifs.iter().find(|v| v.mac == vif.mac) {
+                    vif.floating_ip = new.floating_ip;
+                    vif.tcp_ports = new.tcp_ports.clone();
+                }
+            }
+            Self::write_launch(&files, &launch)
+        })
+    }
+
     fn snapshot_format(&self) -> Option<&'static str> {
         Some("qcow2")
     }
@@ -623,6 +678,7 @@ mod tests {
             disk_gb: 1,
             base: "/var/lib/base.qcow2".into(),
             vifs: vec![Vif {
+                port_id: "port".into(),
                 network: "private".into(),
                 mac: "fa:16:3e:00:00:01".into(),
                 fixed_ip: "10.0.0.10".parse().unwrap(),
@@ -630,6 +686,7 @@ mod tests {
                 gateway: "10.0.0.1".parse().unwrap(),
                 floating_ip: Some("127.42.0.2".parse().unwrap()),
                 tcp_ports: vec![22],
+                security_groups: vec!["default".into()],
             }],
             ephemeral: false,
             swap: false,
@@ -646,7 +703,7 @@ mod tests {
         assert!(a.contains("file=/i/x/disk.qcow2,if=none,id=root,format=qcow2"));
         assert!(a.contains("file=/i/x/config.iso,if=none,id=config,format=raw,readonly=on"));
         assert!(a.contains(
-            "user,id=net0,net=10.0.0.0/24,host=10.0.0.1,dhcpstart=10.0.0.10,restrict=on,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
+            "user,id=net0,net=10.0.0.0/24,host=10.0.0.1,dns=10.0.0.254,dhcpstart=10.0.0.10,restrict=on,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
         ));
         assert!(a.contains("mac=fa:16:3e:00:00:01"));
         assert!(a.contains("guest=6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,"));

@@ -11,6 +11,7 @@ use oxistack_core::context::Context;
 
 use super::{bad, base, ApiResult, Body, Caller, NovaFault, Shared};
 use crate::microversion::*;
+use crate::network::{Requested, RequestedNetwork};
 use crate::service::{status, CreateServer};
 use crate::store::{self, Instance};
 use crate::views;
@@ -63,6 +64,52 @@ fn count_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<i64>> {
         Some(other) => Err(bad(format!(
             "Invalid input for field/attribute {k}. Value: {other}. {other} is less than the minimum of 1"
         ))),
+    }
+}
+
+/// `networks`: "auto", "none", or a list of `{uuid, fixed_ip, port}`.
+fn networks_field(v: Option<&Value>) -> ApiResult<Requested> {
+    let invalid = |what: &str| bad(format!("Invalid input for field/attribute networks. {what}"));
+    match v {
+        None | Some(Value::Null) => Ok(Requested::Auto),
+        Some(Value::String(s)) if s == "auto" => Ok(Requested::Auto),
+        Some(Value::String(s)) if s == "none" => Ok(Requested::None),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|n| {
+                let o = n.as_object().ok_or_else(|| invalid("Each network must be an object."))?;
+                for k in o.keys() {
+                    if !["uuid", "fixed_ip", "port", "tag"].contains(&k.as_str()) {
+                        return Err(invalid(&format!("Additional properties are not allowed ('{k}' was unexpected)")));
+                    }
+                }
+                let field = |k: &str| o.get(k).and_then(Value::as_str).map(String::from);
+                let r = RequestedNetwork { network: field("uuid"), fixed_ip: field("fixed_ip"), port: field("port") };
+                if r.network.is_none() && r.port.is_none() {
+                    return Err(invalid("A network needs a uuid or a port."));
+                }
+                Ok(r)
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Requested::List),
+        Some(other) => Err(invalid(&format!("Value: {other}."))),
+    }
+}
+
+/// `security_groups`: `[{"name": name or id}]`.
+fn security_groups_field(v: Option<&Value>) -> ApiResult<Vec<String>> {
+    match v {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|g| {
+                g.get("name")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .ok_or_else(|| bad("Invalid input for field/attribute security_groups. Each needs a name."))
+            })
+            .collect(),
+        Some(other) => Err(bad(format!("Invalid input for field/attribute security_groups. Value: {other}."))),
     }
 }
 
@@ -154,7 +201,8 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             config_drive,
             hostname: str_field(s, "hostname")?,
             group,
-            networked: s.get("networks").and_then(Value::as_str) != Some("none"),
+            networks: networks_field(s.get("networks"))?,
+            security_groups: security_groups_field(s.get("security_groups"))?,
         },
         return_reservation_id,
     ))
@@ -167,6 +215,11 @@ pub async fn create(
     Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (req, return_reservation_id) = parse_create(&body, v)?;
+    let groups: Vec<Value> = if req.security_groups.is_empty() {
+        vec![json!({"name": "default"})]
+    } else {
+        req.security_groups.iter().map(|g| json!({ "name": g })).collect()
+    };
     let created = c.create_servers(&ctx, req).await?;
     if return_reservation_id {
         return Ok((StatusCode::ACCEPTED, Json(json!({"reservation_id": created[0].reservation_id}))));
@@ -179,7 +232,7 @@ pub async fn create(
             "id": first.id,
             "links": views::links(&base(&c), "servers", &first.id),
             "OS-DCF:diskConfig": "MANUAL",
-            "security_groups": [{"name": "default"}],
+            "security_groups": groups,
             "adminPass": admin_pass,
         }})),
     ))

@@ -44,9 +44,15 @@ async fn cloud() -> Cloud {
         availability_zone: "nova".into(),
         url: "http://cloud.test/compute".into(),
         state_path: dir.clone(),
-        public_range: Some("127.42.0.0/24".parse().unwrap()),
     };
-    let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, config).await.unwrap();
+    let network = oxistack_network::Network::open(
+        pool.clone(),
+        oxistack_network::NetworkConfig { public_cidr: "127.42.0.0/24".into(), private_cidr: "10.0.0.0/24".into() },
+    )
+    .await
+    .unwrap();
+    network.bootstrap("p1").await.unwrap();
+    let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, network, config).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([
         ("admin", admin),
         ("member", caller("member-user", "p1", &["member", "reader"])),

@@ -1,0 +1,3 @@
+-- Addresses come from the Network service's ports now; compute's own
+-- leases are gone.
+DROP TABLE ip_leases;

@@ -1,0 +1,86 @@
+//! Network: a Neutron v2.0-compatible API. Networks, subnets with IPAM,
+//! ports, routers, floating IPs and security groups, owned by this crate's
+//! tables. The data plane is the compute driver's: it is given the ports.
+
+pub mod api;
+pub mod attrs;
+pub mod error;
+pub mod ipam;
+pub mod networks;
+pub mod ports;
+pub mod quotas;
+pub mod routers;
+pub mod security_groups;
+pub mod store;
+pub mod topology;
+
+use std::sync::{Arc, OnceLock};
+
+use oxistack_core::context::Context;
+use oxistack_core::db::{self, Migration, Pool};
+use oxistack_core::time;
+
+pub use error::{NeutronError, Result};
+
+pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_network.sql") }];
+
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// The subnet of the external network `public`; floating addresses come
+    /// from it. In 127.0.0.0/8, they are reachable from this machine only.
+    pub public_cidr: String,
+    /// The subnet of the admin project's `private` network.
+    pub private_cidr: String,
+}
+
+/// Called with an instance's id when its ports change (a floating IP
+/// associated, a port added), as Neutron sends Nova `network-changed`.
+pub type PortObserver = Arc<dyn Fn(String) + Send + Sync>;
+
+pub struct Network {
+    pub pool: Pool,
+    pub config: NetworkConfig,
+    observer: OnceLock<PortObserver>,
+}
+
+impl Network {
+    pub async fn open(pool: Pool, config: NetworkConfig) -> anyhow::Result<Arc<Self>> {
+        db::migrate(&pool, "network", MIGRATIONS).await?;
+        Ok(Arc::new(Network { pool, config, observer: OnceLock::new() }))
+    }
+
+    /// Registers who hears of port changes (the compute service).
+    pub fn observe(&self, observer: PortObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    pub(crate) fn port_changed(&self, device_id: &str) {
+        if let (Some(o), false) = (self.observer.get(), device_id.is_empty()) {
+            o(device_id.to_owned());
+        }
+    }
+}
+
+pub fn now() -> String {
+    time::iso_seconds(time::now())
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The project a request acts for, or the one an admin names.
+pub(crate) fn owner(ctx: &Context, body: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+    let asked = body.get("project_id").or_else(|| body.get("tenant_id")).and_then(|v| v.as_str());
+    match (asked, ctx.project_id()) {
+        (Some(p), Some(mine)) if p != mine && !ctx.is_admin() => Err(NeutronError::policy("create", "project_id")),
+        (Some(p), _) => Ok(p.to_owned()),
+        (None, Some(mine)) => Ok(mine.to_owned()),
+        (None, None) => Err(NeutronError::bad_request("A project-scoped token is needed to create resources.")),
+    }
+}
+
+/// Whether `ctx` may see or change what `project` owns.
+pub(crate) fn owns(ctx: &Context, project: &str) -> bool {
+    ctx.is_admin() || ctx.project_id() == Some(project)
+}

@@ -1,0 +1,496 @@
+//! Networks and subnets: who sees them, what may be created on them, and
+//! the subnet rules (CIDR, gateway, pools, no overlap on one network).
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use oxistack_core::context::Context;
+
+use crate::attrs::{self, Body};
+use crate::ipam::{self, Cidr, Pool};
+use crate::store::{self, NetworkRow, SubnetRow};
+use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
+
+pub fn network_not_found(id: &str) -> NeutronError {
+    NeutronError::not_found("NetworkNotFound", format!("Network {id} could not be found."))
+}
+
+pub fn subnet_not_found(id: &str) -> NeutronError {
+    NeutronError::not_found("SubnetNotFound", format!("Subnet {id} could not be found."))
+}
+
+/// Whether `ctx` sees network `n`: its own, shared ones and external ones.
+pub fn visible(ctx: &Context, n: &NetworkRow) -> bool {
+    owns(ctx, &n.project_id) || n.shared || n.external
+}
+
+pub fn network_view(ctx: &Context, n: &NetworkRow, subnets: &[String]) -> Value {
+    let mut v = json!({
+        "id": n.id, "name": n.name, "description": n.description,
+        "project_id": n.project_id, "tenant_id": n.project_id,
+        "admin_state_up": n.admin_state_up, "status": "ACTIVE", "subnets": subnets,
+        "shared": n.shared, "router:external": n.external, "is_default": n.is_default,
+        "mtu": n.mtu, "port_security_enabled": n.port_security_enabled,
+        "availability_zone_hints": [], "availability_zones": ["nova"],
+        "ipv4_address_scope": null, "ipv6_address_scope": null, "l2_adjacency": true,
+        "qos_policy_id": null, "dns_domain": "",
+        "tags": store::string_list(&n.tags), "revision_number": n.revision_number,
+        "created_at": n.created_at, "updated_at": n.updated_at,
+    });
+    if ctx.is_admin() {
+        v["provider:network_type"] = json!(n.network_type);
+        v["provider:physical_network"] = json!(n.physical_network);
+        v["provider:segmentation_id"] = json!(n.segmentation_id);
+    }
+    v
+}
+
+pub fn subnet_view(s: &SubnetRow) -> Value {
+    json!({
+        "id": s.id, "name": s.name, "description": s.description, "network_id": s.network_id,
+        "project_id": s.project_id, "tenant_id": s.project_id, "ip_version": s.ip_version,
+        "cidr": s.cidr, "gateway_ip": s.gateway_ip,
+        "allocation_pools": store::json_list(&s.allocation_pools),
+        "dns_nameservers": store::json_list(&s.dns_nameservers),
+        "host_routes": store::json_list(&s.host_routes),
+        "enable_dhcp": s.enable_dhcp, "ipv6_ra_mode": s.ipv6_ra_mode, "ipv6_address_mode": s.ipv6_address_mode,
+        "subnetpool_id": s.subnetpool_id, "service_types": [], "segment_id": null,
+        "tags": store::string_list(&s.tags), "revision_number": s.revision_number,
+        "created_at": s.created_at, "updated_at": s.updated_at,
+    })
+}
+
+/// Subnet ids per network.
+async fn subnet_ids(net: &Network) -> Result<HashMap<String, Vec<String>>> {
+    let mut by_network: HashMap<String, Vec<String>> = HashMap::new();
+    for s in store::all::<SubnetRow>(&net.pool, "subnets").await? {
+        by_network.entry(s.network_id).or_default().push(s.id);
+    }
+    Ok(by_network)
+}
+
+const NETWORK_ATTRS: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "shared",
+    "router:external",
+    "mtu",
+    "port_security_enabled",
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+    "availability_zone_hints",
+    "is_default",
+    "project_id",
+    "tenant_id",
+    "dns_domain",
+    "qos_policy_id",
+    "tags",
+];
+const ADMIN_NETWORK_ATTRS: &[&str] = &[
+    "shared",
+    "router:external",
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+    "is_default",
+];
+
+impl Network {
+    pub async fn network(&self, ctx: &Context, id: &str) -> Result<NetworkRow> {
+        match store::get::<NetworkRow>(&self.pool, "networks", id).await? {
+            Some(n) if visible(ctx, &n) => Ok(n),
+            _ => Err(network_not_found(id)),
+        }
+    }
+
+    pub async fn list_networks(&self, ctx: &Context) -> Result<Vec<Value>> {
+        let subnets = subnet_ids(self).await?;
+        Ok(store::all::<NetworkRow>(&self.pool, "networks")
+            .await?
+            .iter()
+            .filter(|n| visible(ctx, n))
+            .map(|n| network_view(ctx, n, subnets.get(&n.id).map(Vec::as_slice).unwrap_or_default()))
+            .collect())
+    }
+
+    pub async fn show_network(&self, ctx: &Context, id: &str) -> Result<Value> {
+        let n = self.network(ctx, id).await?;
+        let subnets = subnet_ids(self).await?;
+        Ok(network_view(ctx, &n, subnets.get(&n.id).map(Vec::as_slice).unwrap_or_default()))
+    }
+
+    pub async fn create_network(&self, ctx: &Context, body: &Body) -> Result<Value> {
+        attrs::only(body, NETWORK_ATTRS)?;
+        attrs::admin_only(ctx, body, "create_network", ADMIN_NETWORK_ATTRS)?;
+        let project = owner(ctx, body)?;
+        self.check_quota(&project, "networks", "network").await?;
+        let now = now();
+        let mtu = attrs::integer(body, "mtu")?.unwrap_or(1500);
+        if !(68..=9000).contains(&mtu) {
+            return Err(NeutronError::invalid(format!("MTU {mtu} is not between 68 and 9000.")));
+        }
+        let n = NetworkRow {
+            id: new_id(),
+            name: attrs::string(body, "name")?.unwrap_or_default(),
+            description: attrs::string(body, "description")?.unwrap_or_default(),
+            project_id: project,
+            admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(true),
+            shared: attrs::boolean(body, "shared")?.unwrap_or(false),
+            external: attrs::boolean(body, "router:external")?.unwrap_or(false),
+            is_default: attrs::boolean(body, "is_default")?.unwrap_or(false),
+            mtu,
+            port_security_enabled: attrs::boolean(body, "port_security_enabled")?.unwrap_or(true),
+            network_type: attrs::string(body, "provider:network_type")?.unwrap_or_else(|| "local".into()),
+            physical_network: attrs::string(body, "provider:physical_network")?,
+            segmentation_id: attrs::integer(body, "provider:segmentation_id")?,
+            tags: serde_json::to_string(&attrs::strings(body, "tags")?.unwrap_or_default()).unwrap_or_default(),
+            revision_number: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO networks (id, name, description, project_id, admin_state_up, shared, external, is_default,
+                mtu, port_security_enabled, network_type, physical_network, segmentation_id, tags, revision_number,
+                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&n.id)
+        .bind(&n.name)
+        .bind(&n.description)
+        .bind(&n.project_id)
+        .bind(n.admin_state_up)
+        .bind(n.shared)
+        .bind(n.external)
+        .bind(n.is_default)
+        .bind(n.mtu)
+        .bind(n.port_security_enabled)
+        .bind(&n.network_type)
+        .bind(&n.physical_network)
+        .bind(n.segmentation_id)
+        .bind(&n.tags)
+        .bind(n.revision_number)
+        .bind(&n.created_at)
+        .bind(&n.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(network_view(ctx, &n, &[]))
+    }
+
+    pub async fn update_network(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
+        let n = self.network(ctx, id).await?;
+        if !owns(ctx, &n.project_id) {
+            return Err(NeutronError::policy("update", "network"));
+        }
+        attrs::only(
+            body,
+            &[
+                "name",
+                "description",
+                "admin_state_up",
+                "shared",
+                "router:external",
+                "mtu",
+                "port_security_enabled",
+                "is_default",
+                "dns_domain",
+                "qos_policy_id",
+            ],
+        )?;
+        attrs::admin_only(ctx, body, "update_network", ADMIN_NETWORK_ATTRS)?;
+        sqlx::query(
+            "UPDATE networks SET name = ?, description = ?, admin_state_up = ?, shared = ?, external = ?, mtu = ?,
+                port_security_enabled = ?, is_default = ? WHERE id = ?",
+        )
+        .bind(attrs::string(body, "name")?.unwrap_or(n.name))
+        .bind(attrs::string(body, "description")?.unwrap_or(n.description))
+        .bind(attrs::boolean(body, "admin_state_up")?.unwrap_or(n.admin_state_up))
+        .bind(attrs::boolean(body, "shared")?.unwrap_or(n.shared))
+        .bind(attrs::boolean(body, "router:external")?.unwrap_or(n.external))
+        .bind(attrs::integer(body, "mtu")?.unwrap_or(n.mtu))
+        .bind(attrs::boolean(body, "port_security_enabled")?.unwrap_or(n.port_security_enabled))
+        .bind(attrs::boolean(body, "is_default")?.unwrap_or(n.is_default))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        store::touch(&self.pool, "networks", id, &now()).await?;
+        self.show_network(ctx, id).await
+    }
+
+    /// Refused while ports other than the network's own remain on it.
+    pub async fn delete_network(&self, ctx: &Context, id: &str) -> Result<()> {
+        let n = self.network(ctx, id).await?;
+        if !owns(ctx, &n.project_id) {
+            return Err(NeutronError::policy("delete", "network"));
+        }
+        let ports: Vec<crate::store::PortRow> = store::by(&self.pool, "ports", "network_id", id).await?;
+        if !ports.is_empty() {
+            return Err(NeutronError::conflict(
+                "NetworkInUse",
+                format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network."),
+            ));
+        }
+        sqlx::query("DELETE FROM subnets WHERE network_id = ?").bind(id).execute(&self.pool).await?;
+        store::delete(&self.pool, "networks", id).await?;
+        Ok(())
+    }
+
+    pub async fn subnet(&self, ctx: &Context, id: &str) -> Result<SubnetRow> {
+        let s = store::get::<SubnetRow>(&self.pool, "subnets", id).await?.ok_or_else(|| subnet_not_found(id))?;
+        match store::get::<NetworkRow>(&self.pool, "networks", &s.network_id).await? {
+            Some(n) if visible(ctx, &n) || owns(ctx, &s.project_id) => Ok(s),
+            _ => Err(subnet_not_found(id)),
+        }
+    }
+
+    pub async fn list_subnets(&self, ctx: &Context) -> Result<Vec<Value>> {
+        let networks: HashMap<String, NetworkRow> =
+            store::all::<NetworkRow>(&self.pool, "networks").await?.into_iter().map(|n| (n.id.clone(), n)).collect();
+        Ok(store::all::<SubnetRow>(&self.pool, "subnets")
+            .await?
+            .iter()
+            .filter(|s| owns(ctx, &s.project_id) || networks.get(&s.network_id).is_some_and(|n| visible(ctx, n)))
+            .map(subnet_view)
+            .collect())
+    }
+
+    pub async fn show_subnet(&self, ctx: &Context, id: &str) -> Result<Value> {
+        Ok(subnet_view(&self.subnet(ctx, id).await?))
+    }
+
+    pub async fn create_subnet(&self, ctx: &Context, body: &Body) -> Result<Value> {
+        attrs::only(
+            body,
+            &[
+                "name",
+                "description",
+                "network_id",
+                "cidr",
+                "ip_version",
+                "gateway_ip",
+                "allocation_pools",
+                "dns_nameservers",
+                "host_routes",
+                "enable_dhcp",
+                "ipv6_ra_mode",
+                "ipv6_address_mode",
+                "subnetpool_id",
+                "use_default_subnetpool",
+                "prefixlen",
+                "project_id",
+                "tenant_id",
+                "segment_id",
+                "service_types",
+                "dns_publish_fixed_ip",
+                "tags",
+            ],
+        )?;
+        let network_id = attrs::string(body, "network_id")?.ok_or_else(|| {
+            NeutronError::bad_request("Failed to parse request. Required attribute 'network_id' not specified")
+        })?;
+        let network = self.network(ctx, &network_id).await?;
+        if !owns(ctx, &network.project_id) {
+            return Err(NeutronError::policy("create", "subnet"));
+        }
+        let project = owner(ctx, body)?;
+        let cidr_text = attrs::string(body, "cidr")?.ok_or_else(|| {
+            NeutronError::bad_request("Failed to parse request. Required attribute 'cidr' not specified")
+        })?;
+        let cidr = Cidr::parse(&cidr_text)
+            .map_err(|e| NeutronError::bad_request(format!("Invalid input for cidr. Reason: {e}.")))?;
+        let version = attrs::integer(body, "ip_version")?.unwrap_or(i64::from(cidr.version));
+        if version != i64::from(cidr.version) {
+            return Err(NeutronError::invalid("Cidr and IP version are not compatible."));
+        }
+        let host_bits = if cidr.version == 4 { 32 - cidr.prefix } else { 128 - cidr.prefix };
+        if host_bits < 2 {
+            return Err(NeutronError::invalid(format!("Invalid CIDR {cidr} for IPv{} subnet.", cidr.version)));
+        }
+        let siblings: Vec<SubnetRow> = store::by(&self.pool, "subnets", "network_id", &network_id).await?;
+        if siblings.iter().any(|s| Cidr::parse(&s.cidr).is_ok_and(|c| c.overlaps(&cidr))) {
+            return Err(NeutronError::invalid(format!(
+                "Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet."
+            )));
+        }
+        let gateway = match body.get("gateway_ip") {
+            None => cidr.default_gateway(),
+            Some(serde_json::Value::Null) => None,
+            Some(_) => {
+                let g = attrs::string(body, "gateway_ip")?.unwrap_or_default();
+                let ip: std::net::IpAddr = g.parse().map_err(|_| {
+                    NeutronError::bad_request(format!(
+                        "Invalid input for gateway_ip. Reason: '{g}' is not a valid IP address."
+                    ))
+                })?;
+                let (v, n) = ipam::to_number(ip);
+                if v != cidr.version || !cidr.contains(n) || n == cidr.base {
+                    return Err(NeutronError::invalid(format!("Gateway is not valid on subnet {cidr}.")));
+                }
+                Some(n)
+            }
+        };
+        let pools: Vec<Pool> = match attrs::list(body, "allocation_pools")? {
+            Some(list) => serde_json::from_value(serde_json::Value::Array(list)).map_err(|_| {
+                NeutronError::bad_request("Invalid input for allocation_pools: each needs start and end.")
+            })?,
+            None => cidr.default_pools(gateway),
+        };
+        let mut ranges = vec![];
+        for p in &pools {
+            let (a, b) = p.range(&cidr).map_err(NeutronError::bad_request)?;
+            if gateway.is_some_and(|g| g >= a && g <= b) {
+                return Err(NeutronError::conflict(
+                    "GatewayConflictWithAllocationPools",
+                    format!(
+                        "Gateway ip {} conflicts with allocation pool {}-{}.",
+                        ipam::to_ip(cidr.version, gateway.unwrap_or(0)),
+                        p.start,
+                        p.end
+                    ),
+                ));
+            }
+            if ranges.iter().any(|(x, y)| a <= *y && *x <= b) {
+                return Err(NeutronError::bad_request(format!(
+                    "Found overlapping allocation pools: {}-{}",
+                    p.start, p.end
+                )));
+            }
+            ranges.push((a, b));
+        }
+        self.check_quota(&project, "subnets", "subnet").await?;
+        let now = now();
+        let s = SubnetRow {
+            id: new_id(),
+            network_id,
+            name: attrs::string(body, "name")?.unwrap_or_default(),
+            description: attrs::string(body, "description")?.unwrap_or_default(),
+            project_id: project,
+            ip_version: version,
+            cidr: cidr.to_string(),
+            gateway_ip: gateway.map(|g| ipam::to_ip(cidr.version, g).to_string()),
+            allocation_pools: serde_json::to_string(&pools).unwrap_or_else(|_| "[]".into()),
+            dns_nameservers: serde_json::to_string(&attrs::strings(body, "dns_nameservers")?.unwrap_or_default())
+                .unwrap_or_default(),
+            host_routes: serde_json::to_string(&attrs::list(body, "host_routes")?.unwrap_or_default())
+                .unwrap_or_default(),
+            enable_dhcp: attrs::boolean(body, "enable_dhcp")?.unwrap_or(true),
+            ipv6_ra_mode: attrs::string(body, "ipv6_ra_mode")?,
+            ipv6_address_mode: attrs::string(body, "ipv6_address_mode")?,
+            subnetpool_id: None,
+            tags: serde_json::to_string(&attrs::strings(body, "tags")?.unwrap_or_default()).unwrap_or_default(),
+            revision_number: 0,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO subnets (id, network_id, name, description, project_id, ip_version, cidr, gateway_ip,
+                allocation_pools, dns_nameservers, host_routes, enable_dhcp, ipv6_ra_mode, ipv6_address_mode,
+                subnetpool_id, tags, revision_number, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.network_id)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.project_id)
+        .bind(s.ip_version)
+        .bind(&s.cidr)
+        .bind(&s.gateway_ip)
+        .bind(&s.allocation_pools)
+        .bind(&s.dns_nameservers)
+        .bind(&s.host_routes)
+        .bind(s.enable_dhcp)
+        .bind(&s.ipv6_ra_mode)
+        .bind(&s.ipv6_address_mode)
+        .bind(&s.subnetpool_id)
+        .bind(&s.tags)
+        .bind(s.revision_number)
+        .bind(&s.created_at)
+        .bind(&s.updated_at)
+        .execute(&self.pool)
+        .await?;
+        store::touch(&self.pool, "networks", &s.network_id, &s.created_at).await?;
+        Ok(subnet_view(&s))
+    }
+
+    pub async fn update_subnet(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
+        let s = self.subnet(ctx, id).await?;
+        if !owns(ctx, &s.project_id) {
+            return Err(NeutronError::policy("update", "subnet"));
+        }
+        attrs::only(body, &["name", "description", "dns_nameservers", "host_routes", "enable_dhcp", "gateway_ip"])?;
+        let dns = match attrs::strings(body, "dns_nameservers")? {
+            Some(d) => serde_json::to_string(&d).unwrap_or_default(),
+            None => s.dns_nameservers.clone(),
+        };
+        let routes = match attrs::list(body, "host_routes")? {
+            Some(r) => serde_json::to_string(&r).unwrap_or_default(),
+            None => s.host_routes.clone(),
+        };
+        sqlx::query("UPDATE subnets SET name = ?, description = ?, dns_nameservers = ?, host_routes = ?, enable_dhcp = ? WHERE id = ?")
+            .bind(attrs::string(body, "name")?.unwrap_or(s.name))
+            .bind(attrs::string(body, "description")?.unwrap_or(s.description))
+            .bind(dns)
+            .bind(routes)
+            .bind(attrs::boolean(body, "enable_dhcp")?.unwrap_or(s.enable_dhcp))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        store::touch(&self.pool, "subnets", id, &now()).await?;
+        self.show_subnet(ctx, id).await
+    }
+
+    pub async fn delete_subnet(&self, ctx: &Context, id: &str) -> Result<()> {
+        let s = self.subnet(ctx, id).await?;
+        if !owns(ctx, &s.project_id) {
+            return Err(NeutronError::policy("delete", "subnet"));
+        }
+        let (used,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        if used > 0 {
+            return Err(NeutronError::conflict(
+                "SubnetInUse",
+                format!("Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."),
+            ));
+        }
+        store::delete(&self.pool, "subnets", id).await?;
+        store::touch(&self.pool, "networks", &s.network_id, &now()).await?;
+        Ok(())
+    }
+
+    /// `GET /v2.0/network-ip-availabilities` (admins).
+    pub async fn ip_availabilities(&self, ctx: &Context) -> Result<Vec<Value>> {
+        if !ctx.is_admin() {
+            return Err(NeutronError::policy("get", "network_ip_availability"));
+        }
+        let mut used: HashMap<String, u128> = HashMap::new();
+        for a in store::allocations(&self.pool).await? {
+            *used.entry(a.subnet_id).or_default() += 1;
+        }
+        let subnets = store::all::<SubnetRow>(&self.pool, "subnets").await?;
+        let mut out = vec![];
+        for n in store::all::<NetworkRow>(&self.pool, "networks").await? {
+            let (mut total, mut in_use, mut per_subnet) = (0u128, 0u128, vec![]);
+            for s in subnets.iter().filter(|s| s.network_id == n.id) {
+                let size = Cidr::parse(&s.cidr)
+                    .map(|c| {
+                        let pools: Vec<Pool> = serde_json::from_str(&s.allocation_pools).unwrap_or_default();
+                        ipam::pool_size(&pools.iter().filter_map(|p| p.range(&c).ok()).collect::<Vec<_>>())
+                    })
+                    .unwrap_or(0);
+                let u = used.get(&s.id).copied().unwrap_or(0);
+                total = total.saturating_add(size);
+                in_use += u;
+                per_subnet.push(json!({"subnet_id": s.id, "subnet_name": s.name, "cidr": s.cidr,
+                    "ip_version": s.ip_version, "total_ips": size.min(u64::MAX as u128) as u64, "used_ips": u as u64}));
+            }
+            out.push(json!({"network_id": n.id, "network_name": n.name, "project_id": n.project_id,
+                "tenant_id": n.project_id, "total_ips": total.min(u64::MAX as u128) as u64, "used_ips": in_use as u64,
+                "subnet_ip_availability": per_subnet}));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,502 @@
+//! Ports and their addresses. IPAM hands out the first free address of a
+//! subnet's pools; the primary key of `ip_allocations` is what guarantees an
+//! address is never given twice, also when requests race: the loser of an
+//! insert takes the next free address.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Value};
+
+use oxistack_core::context::Context;
+
+use crate::attrs::{self, Body};
+use crate::ipam::{self, Cidr, Pool};
+use crate::store::{self, Allocation, NetworkRow, PortRow, SubnetRow};
+use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
+
+/// Device owners of ports the network service manages itself.
+pub const ROUTER_INTERFACE: &str = "network:router_interface";
+pub const ROUTER_GATEWAY: &str = "network:router_gateway";
+pub const FLOATING_IP: &str = "network:floatingip";
+
+pub fn port_not_found(id: &str) -> NeutronError {
+    NeutronError::not_found("PortNotFound", format!("Port {id} could not be found."))
+}
+
+pub fn port_view(p: &PortRow, allocations: &[&Allocation]) -> Value {
+    let bound = !p.binding_host_id.is_empty();
+    json!({
+        "id": p.id, "name": p.name, "description": p.description, "network_id": p.network_id,
+        "project_id": p.project_id, "tenant_id": p.project_id, "mac_address": p.mac_address,
+        "admin_state_up": p.admin_state_up, "status": p.status,
+        "device_id": p.device_id, "device_owner": p.device_owner,
+        "fixed_ips": allocations.iter().map(|a| json!({"subnet_id": a.subnet_id, "ip_address": a.ip_address})).collect::<Vec<_>>(),
+        "security_groups": store::string_list(&p.security_groups),
+        "port_security_enabled": p.port_security_enabled,
+        "allowed_address_pairs": store::json_list(&p.allowed_address_pairs),
+        "extra_dhcp_opts": [],
+        "binding:host_id": p.binding_host_id, "binding:vnic_type": p.binding_vnic_type,
+        "binding:profile": serde_json::from_str::<Value>(&p.binding_profile).unwrap_or(json!({})),
+        "binding:vif_type": if bound { "ovs" } else { "unbound" },
+        "binding:vif_details": if bound { json!({"port_filter": true}) } else { json!({}) },
+        "dns_name": p.dns_name, "dns_assignment": [],
+        "ip_allocation": "immediate", "propagate_uplink_status": false,
+        "qos_policy_id": null, "qos_network_policy_id": null, "resource_request": null,
+        "tags": store::string_list(&p.tags), "revision_number": p.revision_number,
+        "created_at": p.created_at, "updated_at": p.updated_at,
+    })
+}
+
+fn random_mac() -> String {
+    let b: [u8; 3] = rand::random();
+    format!("fa:16:3e:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2])
+}
+
+fn valid_mac(mac: &str) -> bool {
+    let parts: Vec<&str> = mac.split(':').collect();
+    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && u8::from_str_radix(p, 16).is_ok())
+}
+
+/// A fixed IP a request asks for: a subnet, an address, or both.
+pub(crate) struct Wanted {
+    pub(crate) subnet_id: Option<String>,
+    pub(crate) ip_address: Option<String>,
+}
+
+fn wanted_ips(list: Vec<Value>) -> Result<Vec<Wanted>> {
+    list.into_iter()
+        .map(|v| {
+            let o = v.as_object().ok_or_else(|| NeutronError::bad_request("Invalid input for fixed_ips."))?;
+            attrs::only(o, &["subnet_id", "ip_address"])?;
+            Ok(Wanted { subnet_id: attrs::string(o, "subnet_id")?, ip_address: attrs::string(o, "ip_address")? })
+        })
+        .collect()
+}
+
+const PORT_ATTRS: &[&str] = &[
+    "name",
+    "description",
+    "network_id",
+    "admin_state_up",
+    "mac_address",
+    "fixed_ips",
+    "device_id",
+    "device_owner",
+    "security_groups",
+    "port_security_enabled",
+    "allowed_address_pairs",
+    "binding:host_id",
+    "binding:vnic_type",
+    "binding:profile",
+    "dns_name",
+    "project_id",
+    "tenant_id",
+    "extra_dhcp_opts",
+    "qos_policy_id",
+    "tags",
+    "propagate_uplink_status",
+];
+
+impl Network {
+    /// The ports `ctx` sees: its project's (all of them for admins).
+    pub async fn list_ports(&self, ctx: &Context) -> Result<Vec<Value>> {
+        let ports: Vec<PortRow> = if ctx.is_admin() {
+            store::all(&self.pool, "ports").await?
+        } else {
+            store::by(&self.pool, "ports", "project_id", ctx.project_id().unwrap_or_default()).await?
+        };
+        let allocations = store::allocations(&self.pool).await?;
+        let mut by_port: HashMap<&str, Vec<&Allocation>> = HashMap::new();
+        for a in &allocations {
+            by_port.entry(a.port_id.as_str()).or_default().push(a);
+        }
+        Ok(ports
+            .iter()
+            .map(|p| port_view(p, by_port.get(p.id.as_str()).map(Vec::as_slice).unwrap_or_default()))
+            .collect())
+    }
+
+    pub async fn port(&self, ctx: &Context, id: &str) -> Result<PortRow> {
+        match store::get::<PortRow>(&self.pool, "ports", id).await? {
+            Some(p) if owns(ctx, &p.project_id) => Ok(p),
+            _ => Err(port_not_found(id)),
+        }
+    }
+
+    pub async fn show_port(&self, ctx: &Context, id: &str) -> Result<Value> {
+        let p = self.port(ctx, id).await?;
+        let a = store::port_allocations(&self.pool, id).await?;
+        Ok(port_view(&p, &a.iter().collect::<Vec<_>>()))
+    }
+
+    pub async fn create_port(&self, ctx: &Context, body: &Body) -> Result<Value> {
+        attrs::only(body, PORT_ATTRS)?;
+        attrs::admin_only(ctx, body, "create_port", &["binding:host_id", "binding:profile"])?;
+        let network_id = attrs::string(body, "network_id")?.ok_or_else(|| {
+            NeutronError::bad_request("Failed to parse request. Required attribute 'network_id' not specified")
+        })?;
+        let network = self.network(ctx, &network_id).await?;
+        let project = owner(ctx, body)?;
+        if !ctx.is_admin() && network.project_id != project && !network.shared {
+            return Err(NeutronError::policy("create_port", "network"));
+        }
+        self.check_quota(&project, "ports", "port").await?;
+        let port_security = attrs::boolean(body, "port_security_enabled")?.unwrap_or(network.port_security_enabled);
+        let groups = match attrs::strings(body, "security_groups")? {
+            Some(g) => {
+                for id in &g {
+                    self.security_group_of(ctx, id).await?;
+                }
+                g
+            }
+            None if port_security => vec![self.default_security_group(&project).await?],
+            None => vec![],
+        };
+        if !port_security && !groups.is_empty() {
+            return Err(NeutronError::conflict(
+                "PortSecurityAndIPRequiredForSecurityGroups",
+                "Port security must be enabled and port must have an IP address in order to use security groups.",
+            ));
+        }
+        let mac = match attrs::string(body, "mac_address")? {
+            Some(m) if valid_mac(&m) => m.to_ascii_lowercase(),
+            Some(m) => {
+                return Err(NeutronError::bad_request(format!(
+                    "Invalid input for mac_address. Reason: '{m}' is not a valid MAC address."
+                )))
+            }
+            None => random_mac(),
+        };
+        let wanted = match attrs::list(body, "fixed_ips")? {
+            Some(list) => Some(wanted_ips(list)?),
+            None => None,
+        };
+        let now = now();
+        let p = PortRow {
+            id: new_id(),
+            network_id: network_id.clone(),
+            name: attrs::string(body, "name")?.unwrap_or_default(),
+            description: attrs::string(body, "description")?.unwrap_or_default(),
+            project_id: project,
+            mac_address: mac,
+            admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(true),
+            status: "DOWN".into(),
+            device_id: attrs::string(body, "device_id")?.unwrap_or_default(),
+            device_owner: attrs::string(body, "device_owner")?.unwrap_or_default(),
+            port_security_enabled: port_security,
+            security_groups: serde_json::to_string(&groups).unwrap_or_default(),
+            allowed_address_pairs: serde_json::to_string(
+                &attrs::list(body, "allowed_address_pairs")?.unwrap_or_default(),
+            )
+            .unwrap_or_default(),
+            binding_host_id: attrs::string(body, "binding:host_id")?.unwrap_or_default(),
+            binding_vnic_type: attrs::string(body, "binding:vnic_type")?.unwrap_or_else(|| "normal".into()),
+            binding_profile: body.get("binding:profile").map(Value::to_string).unwrap_or_else(|| "{}".into()),
+            dns_name: attrs::string(body, "dns_name")?.unwrap_or_default(),
+            tags: serde_json::to_string(&attrs::strings(body, "tags")?.unwrap_or_default()).unwrap_or_default(),
+            revision_number: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.insert_port(&p, &network, wanted).await?;
+        self.show_port(ctx, &p.id).await
+    }
+
+    /// Writes the port, then its addresses; a port whose addresses cannot be
+    /// had is removed again, so a failed create leaves nothing.
+    pub(crate) async fn insert_port(
+        &self,
+        p: &PortRow,
+        network: &NetworkRow,
+        wanted: Option<Vec<Wanted>>,
+    ) -> Result<()> {
+        let status =
+            if !p.binding_host_id.is_empty() || p.device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
+        sqlx::query(
+            "INSERT INTO ports (id, network_id, name, description, project_id, mac_address, admin_state_up, status,
+                device_id, device_owner, port_security_enabled, security_groups, allowed_address_pairs,
+                binding_host_id, binding_vnic_type, binding_profile, dns_name, tags, revision_number, created_at,
+                updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.id)
+        .bind(&p.network_id)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.project_id)
+        .bind(&p.mac_address)
+        .bind(p.admin_state_up)
+        .bind(status)
+        .bind(&p.device_id)
+        .bind(&p.device_owner)
+        .bind(p.port_security_enabled)
+        .bind(&p.security_groups)
+        .bind(&p.allowed_address_pairs)
+        .bind(&p.binding_host_id)
+        .bind(&p.binding_vnic_type)
+        .bind(&p.binding_profile)
+        .bind(&p.dns_name)
+        .bind(&p.tags)
+        .bind(p.revision_number)
+        .bind(&p.created_at)
+        .bind(&p.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => NeutronError::conflict(
+                "MacAddressInUse",
+                format!(
+                    "Unable to complete operation for network {}. The mac address {} is in use.",
+                    p.network_id, p.mac_address
+                ),
+            ),
+            other => other.into(),
+        })?;
+        if let Err(e) = self.allocate(p, network, wanted).await {
+            store::delete(&self.pool, "ports", &p.id).await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The port's addresses: those asked for, else one from the first IPv4
+    /// subnet with room and one from each IPv6 subnet.
+    async fn allocate(&self, p: &PortRow, network: &NetworkRow, wanted: Option<Vec<Wanted>>) -> Result<()> {
+        let subnets: Vec<SubnetRow> = store::by(&self.pool, "subnets", "network_id", &network.id).await?;
+        let wanted = match wanted {
+            Some(w) => w,
+            None => {
+                let mut w = vec![];
+                let mut v4 = subnets.iter().filter(|s| s.ip_version == 4).peekable();
+                if v4.peek().is_some() {
+                    w.push(Wanted { subnet_id: None, ip_address: None });
+                }
+                for s in subnets.iter().filter(|s| s.ip_version == 6) {
+                    w.push(Wanted { subnet_id: Some(s.id.clone()), ip_address: None });
+                }
+                w
+            }
+        };
+        for want in wanted {
+            self.allocate_one(p, network, &subnets, want).await?;
+        }
+        Ok(())
+    }
+
+    async fn allocate_one(&self, p: &PortRow, network: &NetworkRow, subnets: &[SubnetRow], want: Wanted) -> Result<()> {
+        let address = match &want.ip_address {
+            Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
+                NeutronError::bad_request(format!(
+                    "Invalid input for fixed_ips. Reason: '{a}' is not a valid IP address."
+                ))
+            })?),
+            None => None,
+        };
+        // The candidate subnets: the one named, the one holding the address,
+        // or (neither given) every IPv4 subnet in order.
+        let candidates: Vec<&SubnetRow> = match (&want.subnet_id, address) {
+            (Some(id), _) => {
+                let s = subnets.iter().find(|s| &s.id == id).ok_or_else(|| {
+                    NeutronError::bad_request(format!("Invalid input for operation: Failed to create port on network {}, because fixed_ips included invalid subnet {id}.", network.id))
+                })?;
+                vec![s]
+            }
+            (None, Some(ip)) => {
+                let (_, n) = ipam::to_number(ip);
+                let s = subnets.iter().find(|s| Cidr::parse(&s.cidr).is_ok_and(|c| c.contains(n))).ok_or_else(|| {
+                    NeutronError::bad_request(format!("Invalid input for operation: IP address {ip} is not a valid IP for any of the subnets on the specified network."))
+                })?;
+                vec![s]
+            }
+            (None, None) => subnets.iter().filter(|s| s.ip_version == 4).collect(),
+        };
+        for subnet in &candidates {
+            let cidr = Cidr::parse(&subnet.cidr).map_err(NeutronError::bad_request)?;
+            if let Some(ip) = address {
+                let (v, n) = ipam::to_number(ip);
+                if v != cidr.version || !cidr.contains(n) {
+                    return Err(NeutronError::bad_request(format!(
+                        "Invalid input for operation: IP address {ip} is not a valid IP for the specified subnet."
+                    )));
+                }
+                let inserted = sqlx::query(
+                    "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&subnet.id)
+                .bind(ip.to_string())
+                .bind(&p.id)
+                .bind(&network.id)
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    return Err(NeutronError::conflict(
+                        "IpAddressAlreadyAllocated",
+                        format!("IP address {ip} already allocated in subnet {}", subnet.id),
+                    ));
+                }
+                return Ok(());
+            }
+            let pools: Vec<Pool> = serde_json::from_str(&subnet.allocation_pools).unwrap_or_default();
+            let ranges: Vec<(u128, u128)> = pools.iter().filter_map(|p| p.range(&cidr).ok()).collect();
+            // A lost race means someone took the address we chose: choose again.
+            for _ in 0..16 {
+                let taken: Vec<(String,)> = sqlx::query_as("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?")
+                    .bind(&subnet.id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let taken: HashSet<u128> = taken
+                    .iter()
+                    .filter_map(|(a,)| a.parse::<std::net::IpAddr>().ok())
+                    .map(|ip| ipam::to_number(ip).1)
+                    .collect();
+                let Some(free) = ipam::first_free(&ranges, &taken) else { break };
+                let inserted = sqlx::query(
+                    "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&subnet.id)
+                .bind(ipam::to_ip(cidr.version, free).to_string())
+                .bind(&p.id)
+                .bind(&network.id)
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(());
+                }
+            }
+        }
+        Err(NeutronError::conflict(
+            "IpAddressGenerationFailure",
+            format!("No more IP addresses available on network {}.", network.id),
+        ))
+    }
+
+    pub async fn update_port(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
+        let p = self.port(ctx, id).await?;
+        attrs::only(
+            body,
+            &[
+                "name",
+                "description",
+                "admin_state_up",
+                "device_id",
+                "device_owner",
+                "security_groups",
+                "port_security_enabled",
+                "allowed_address_pairs",
+                "binding:host_id",
+                "binding:profile",
+                "binding:vnic_type",
+                "dns_name",
+                "mac_address",
+                "fixed_ips",
+                "extra_dhcp_opts",
+                "qos_policy_id",
+                "propagate_uplink_status",
+            ],
+        )?;
+        attrs::admin_only(ctx, body, "update_port", &["binding:host_id", "binding:profile", "mac_address"])?;
+        let port_security = attrs::boolean(body, "port_security_enabled")?.unwrap_or(p.port_security_enabled);
+        let groups = match attrs::strings(body, "security_groups")? {
+            Some(g) => {
+                for sg in &g {
+                    self.security_group_of(ctx, sg).await?;
+                }
+                serde_json::to_string(&g).unwrap_or_default()
+            }
+            None => p.security_groups.clone(),
+        };
+        if !port_security && !store::string_list(&groups).is_empty() {
+            return Err(NeutronError::conflict(
+                "PortSecurityPortHasSecurityGroup",
+                "Port has security group associated. Cannot disable port security or ip address until security group is removed",
+            ));
+        }
+        let host = attrs::string(body, "binding:host_id")?.unwrap_or(p.binding_host_id.clone());
+        let device_owner = attrs::string(body, "device_owner")?.unwrap_or(p.device_owner.clone());
+        let status = if !host.is_empty() || device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
+        let pairs = match attrs::list(body, "allowed_address_pairs")? {
+            Some(a) => serde_json::to_string(&a).unwrap_or_default(),
+            None => p.allowed_address_pairs.clone(),
+        };
+        if let Some(list) = attrs::list(body, "fixed_ips")? {
+            let network = store::get::<NetworkRow>(&self.pool, "networks", &p.network_id)
+                .await?
+                .ok_or_else(|| crate::networks::network_not_found(&p.network_id))?;
+            let old = store::port_allocations(&self.pool, id).await?;
+            sqlx::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(id).execute(&self.pool).await?;
+            if let Err(e) = self.allocate(&p, &network, Some(wanted_ips(list)?)).await {
+                // Put the old addresses back; nobody else can have taken them meanwhile but a racer.
+                sqlx::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(id).execute(&self.pool).await?;
+                for a in old {
+                    sqlx::query("INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)")
+                        .bind(&a.subnet_id).bind(&a.ip_address).bind(&a.port_id).bind(&a.network_id)
+                        .execute(&self.pool).await?;
+                }
+                return Err(e);
+            }
+        }
+        sqlx::query(
+            "UPDATE ports SET name = ?, description = ?, admin_state_up = ?, device_id = ?, device_owner = ?,
+                security_groups = ?, port_security_enabled = ?, allowed_address_pairs = ?, binding_host_id = ?,
+                binding_profile = ?, binding_vnic_type = ?, dns_name = ?, mac_address = ?, status = ? WHERE id = ?",
+        )
+        .bind(attrs::string(body, "name")?.unwrap_or(p.name.clone()))
+        .bind(attrs::string(body, "description")?.unwrap_or(p.description.clone()))
+        .bind(attrs::boolean(body, "admin_state_up")?.unwrap_or(p.admin_state_up))
+        .bind(attrs::string(body, "device_id")?.unwrap_or(p.device_id.clone()))
+        .bind(&device_owner)
+        .bind(&groups)
+        .bind(port_security)
+        .bind(pairs)
+        .bind(&host)
+        .bind(body.get("binding:profile").map(Value::to_string).unwrap_or(p.binding_profile.clone()))
+        .bind(attrs::string(body, "binding:vnic_type")?.unwrap_or(p.binding_vnic_type.clone()))
+        .bind(attrs::string(body, "dns_name")?.unwrap_or(p.dns_name.clone()))
+        .bind(attrs::string(body, "mac_address")?.unwrap_or(p.mac_address.clone()))
+        .bind(status)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        store::touch(&self.pool, "ports", id, &now()).await?;
+        self.port_changed(&p.device_id);
+        self.show_port(ctx, id).await
+    }
+
+    /// Ports of routers and floating IPs go with them, not through this call.
+    pub async fn delete_port(&self, ctx: &Context, id: &str) -> Result<()> {
+        let p = self.port(ctx, id).await?;
+        if matches!(p.device_owner.as_str(), ROUTER_INTERFACE | ROUTER_GATEWAY | FLOATING_IP) {
+            return Err(NeutronError::conflict(
+                "ServicePortInUse",
+                format!("Port {id} cannot be deleted directly via the port API: has device owner {}.", p.device_owner),
+            ));
+        }
+        self.remove_port(&p).await
+    }
+
+    /// Deletes a port, disassociating the floating IPs on it.
+    pub(crate) async fn remove_port(&self, p: &PortRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE floatingips SET port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN',
+                revision_number = revision_number + 1, updated_at = ? WHERE port_id = ?",
+        )
+        .bind(now())
+        .bind(&p.id)
+        .execute(&self.pool)
+        .await?;
+        store::delete(&self.pool, "ports", &p.id).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_openstack_style_and_checked() {
+        let m = random_mac();
+        assert!(m.starts_with("fa:16:3e:") && valid_mac(&m));
+        assert!(!valid_mac("fa:16:3e:00:00"));
+        assert!(!valid_mac("zz:16:3e:00:00:00"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Neutron's quotas: defaults, per-project overrides, and the check made
+//! before each create.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use oxistack_core::context::Context;
+
+use crate::attrs::Body;
+use crate::{store, Network, NeutronError, Result};
+
+/// Neutron's defaults, by resource.
+pub const DEFAULTS: &[(&str, i64)] = &[
+    ("network", 100),
+    ("subnet", 100),
+    ("subnetpool", -1),
+    ("port", 500),
+    ("router", 10),
+    ("floatingip", 50),
+    ("security_group", 10),
+    ("security_group_rule", 100),
+    ("rbac_policy", 10),
+];
+
+impl Network {
+    pub async fn quota(&self, project: &str) -> Result<BTreeMap<String, i64>> {
+        let mut q: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT resource, hard_limit FROM network_quotas WHERE project_id = ?")
+                .bind(project)
+                .fetch_all(&self.pool)
+                .await?;
+        q.extend(rows);
+        Ok(q)
+    }
+
+    /// 409 OverQuota when `project` already has as many of `resource` as allowed.
+    pub(crate) async fn check_quota(&self, project: &str, table: &str, resource: &str) -> Result<()> {
+        let limit = self.quota(project).await?.get(resource).copied().unwrap_or(-1);
+        if limit >= 0 && store::count(&self.pool, table, project).await? >= limit {
+            return Err(NeutronError::conflict("OverQuota", format!("Quota exceeded for resources: ['{resource}'].")));
+        }
+        Ok(())
+    }
+
+    pub async fn show_quota(&self, ctx: &Context, project: &str) -> Result<Value> {
+        if !crate::owns(ctx, project) {
+            return Err(NeutronError::policy("get", "quota"));
+        }
+        Ok(json!(self.quota(project).await?))
+    }
+
+    pub async fn update_quota(&self, ctx: &Context, project: &str, body: &Body) -> Result<Value> {
+        if !ctx.is_admin() {
+            return Err(NeutronError::policy("update", "quota"));
+        }
+        for (k, v) in body {
+            if !DEFAULTS.iter().any(|(name, _)| name == k) {
+                return Err(NeutronError::bad_request(format!("Unrecognized attribute(s) '{k}'")));
+            }
+            let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).filter(|n| *n >= -1).ok_or_else(
+                || NeutronError::bad_request(format!("Invalid input for {k}. Reason: '{v}' is not an integer.")),
+            )?;
+            sqlx::query("INSERT OR REPLACE INTO network_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)")
+                .bind(project)
+                .bind(k)
+                .bind(n)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(json!(self.quota(project).await?))
+    }
+
+    pub async fn reset_quota(&self, ctx: &Context, project: &str) -> Result<()> {
+        if !ctx.is_admin() {
+            return Err(NeutronError::policy("delete", "quota"));
+        }
+        sqlx::query("DELETE FROM network_quotas WHERE project_id = ?").bind(project).execute(&self.pool).await?;
+        Ok(())
+    }
+}
