@@ -33,6 +33,7 @@ fi
 export PATH=$PATH:/sbin:/usr/sbin
 
 WORK=$(mktemp -d)
+chmod 755 "$WORK"
 mkdir -m 777 "$WORK/download"   # apt-get download writes as the _apt user
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"

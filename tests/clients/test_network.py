@@ -72,6 +72,15 @@ def test_networks_subnets_routers_and_floating_ips_with_a_server(cloud):
     port = cloud.openstack_json("port", "show", ports[0]["ID"])
     assert port["device_owner"] == "compute:nova" and port["binding_host_id"] == "oxistack"
 
+    # os-interface: a second port plugged and unplugged with python-novaclient.
+    nova(cloud, "interface-attach", "--net-id", net["id"], "barvm")
+    attached = table_rows(nova(cloud, "interface-list", "barvm").stdout)
+    assert len(attached) == 2 and {r[2] for r in attached} == {net["id"]}
+    extra = next(r[1] for r in attached if r[1] != ports[0]["ID"])
+    nova(cloud, "interface-detach", "barvm", extra)
+    assert [r[1] for r in table_rows(nova(cloud, "interface-list", "barvm").stdout)] == [ports[0]["ID"]]
+    assert cloud.openstack("port", "show", extra, check=False).returncode != 0
+
     fip = cloud.openstack_json("floating", "ip", "create", "public")["floating_ip_address"]
     assert ipaddress.ip_address(fip) in ipaddress.ip_network("127.0.0.0/8")
     cloud.openstack("server", "add", "floating", "ip", "barvm", fip)

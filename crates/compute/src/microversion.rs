@@ -80,6 +80,8 @@ pub const V2_63: ApiVersion = v(63);
 /// 2.64: server groups have one `policy` with `rules`.
 pub const V2_64: ApiVersion = v(64);
 /// 2.71: `server_groups` in server show.
+/// os-interface attachments carry a `tag`.
+pub const V2_70: ApiVersion = v(70);
 pub const V2_71: ApiVersion = v(71);
 /// 2.73: `locked_reason`.
 pub const V2_73: ApiVersion = v(73);

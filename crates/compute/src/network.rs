@@ -36,6 +36,10 @@ pub struct Vif {
     pub tcp_ports: Vec<u16>,
     /// Names of the port's security groups.
     pub security_groups: Vec<String>,
+    /// The user made the port and handed it to the server: it outlives the
+    /// server (Nova's `preserve_on_delete`).
+    #[serde(default)]
+    pub preserve: bool,
 }
 
 /// What a boot asks of the network.
@@ -176,6 +180,7 @@ pub async fn allocate(
     let Requested::List(list) = requested else { return Ok(vec![]) };
     let (instance, project, zone) = (inst.id.as_str(), inst.project_id.as_str(), inst.availability_zone.as_str());
     let ctx = oxistack_network::topology::acting_for(project);
+    let mut preserved = vec![];
     for r in list {
         let binding =
             json!({"device_id": instance, "device_owner": format!("compute:{zone}"), "binding:host_id": host});
@@ -202,13 +207,32 @@ pub async fn allocate(
         };
         let description = format!("{AUTO_FLOATING} {instance}");
         network.auto_floating_ip(&ctx, &port_id, &description).await.map_err(neutron)?;
+        if r.port.is_some() {
+            preserved.push(port_id);
+        }
     }
-    refresh(network, pool, instance).await
+    let mut vifs = refresh(network, pool, instance).await?;
+    if !preserved.is_empty() {
+        for v in vifs.iter_mut() {
+            v.preserve = v.preserve || preserved.contains(&v.port_id);
+        }
+        let info = serde_json::to_string(&vifs).map_err(anyhow::Error::from)?;
+        sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?")
+            .bind(info)
+            .bind(instance)
+            .execute(pool)
+            .await?;
+    }
+    Ok(vifs)
 }
 
 /// Reads the instance's ports back from the Network service into its
 /// interfaces, records them, and answers them.
 pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<Vif>> {
+    let cached: Option<(String,)> =
+        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
+    let kept: Vec<String> =
+        vifs(&cached.map(|(c,)| c).unwrap_or_default()).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect();
     let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
     let mut out = vec![];
     for p in ports {
@@ -252,6 +276,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
             floating_ip: floating,
             tcp_ports: if p.port_security_enabled { ingress_tcp_ports(&rules, MAX_FORWARDED_RANGE) } else { vec![22] },
             security_groups: names,
+            preserve: kept.contains(&p.id),
         });
     }
     let info = serde_json::to_string(&out).map_err(anyhow::Error::from)?;
@@ -259,11 +284,96 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
     Ok(out)
 }
 
-/// Deletes the instance's ports and the floating IPs given to them at boot;
-/// the instance keeps its last `network_info`, as Nova's info cache of a
-/// deleted instance does.
-pub async fn release(network: &Network, instance: &str) -> Result<()> {
-    network.release_device(instance, &format!("{AUTO_FLOATING} {instance}")).await.map_err(neutron)
+/// Releases the instance's ports (deleted, or unbound when the user made
+/// them) and the floating IPs given to them at boot; the instance keeps its
+/// last `network_info`, as Nova's info cache of a deleted instance does.
+pub async fn release(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<()> {
+    let auto = format!("{AUTO_FLOATING} {instance}");
+    let cached: Option<(String,)> =
+        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
+    let kept: Vec<String> =
+        vifs(&cached.map(|(c,)| c).unwrap_or_default()).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect();
+    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    for p in ports.iter().filter(|p| p.device_owner.starts_with("compute:")) {
+        network.release_port(&p.id, &auto, kept.contains(&p.id)).await.map_err(neutron)?;
+    }
+    Ok(())
+}
+
+impl crate::Compute {
+    /// The ports of a server, as the Network service shows them.
+    pub async fn interfaces(&self, ctx: &Context, id: &str) -> Result<Vec<Value>> {
+        let inst = self.instance(ctx, id).await?;
+        let acting = oxistack_network::topology::acting_for(&inst.project_id);
+        let ports: Vec<PortRow> =
+            net_store::by(&self.network.pool, "ports", "device_id", &inst.id).await.map_err(neutron)?;
+        let mut out = vec![];
+        for p in ports {
+            out.push(self.network.show_port(&acting, &p.id).await.map_err(neutron)?);
+        }
+        Ok(out)
+    }
+
+    fn can_plug(&self, inst: &crate::store::Instance, action: &str) -> Result<()> {
+        if !matches!(inst.vm_state.as_str(), "active" | "paused" | "stopped") || inst.task_state.is_some() {
+            return Err(Error::Conflict(format!(
+                "Cannot '{action}' instance {} while it is in vm_state {}",
+                inst.id, inst.vm_state
+            )));
+        }
+        Ok(())
+    }
+
+    /// `POST /servers/{id}/os-interface`: a new port on a network (or an
+    /// existing one), plugged into the server.
+    pub async fn attach_interface(
+        &self,
+        ctx: &Context,
+        id: &str,
+        net_id: Option<String>,
+        port_id: Option<String>,
+        fixed_ip: Option<String>,
+    ) -> Result<Value> {
+        let inst = self.instance(ctx, id).await?;
+        self.can_plug(&inst, "attach_interface")?;
+        let requested = match (net_id, port_id) {
+            (None, None) => Requested::Auto,
+            (network, port) => Requested::List(vec![RequestedNetwork { network, fixed_ip, port }]),
+        };
+        let (requested, groups) = resolve(&self.network, ctx, &inst.project_id, &requested, &[]).await?;
+        let before: Vec<String> = vifs(&inst.network_info).into_iter().map(|v| v.port_id).collect();
+        let after = allocate(&self.network, &self.pool, &inst, &self.config.host, &requested, &groups).await?;
+        let Some(new) = after.iter().find(|v| !before.contains(&v.port_id)).cloned() else {
+            return Err(Error::BadRequest("The new port has no IPv4 address to plug.".into()));
+        };
+        if let Err(e) = self.driver.attach_interface(&inst.id, &new).await {
+            let auto = format!("{AUTO_FLOATING} {}", inst.id);
+            let _ = self.network.release_port(&new.port_id, &auto, new.preserve).await;
+            refresh(&self.network, &self.pool, &inst.id).await?;
+            return Err(Error::Conflict(format!("Failed to attach network adapter device to {}: {e}", inst.id)));
+        }
+        let acting = oxistack_network::topology::acting_for(&inst.project_id);
+        self.network.show_port(&acting, &new.port_id).await.map_err(neutron)
+    }
+
+    /// `DELETE /servers/{id}/os-interface/{port}`: unplugged, and deleted
+    /// unless the user made it (then only unbound), as Nova does.
+    pub async fn detach_interface(&self, ctx: &Context, id: &str, port: &str) -> Result<()> {
+        let inst = self.instance(ctx, id).await?;
+        self.can_plug(&inst, "detach_interface")?;
+        let vif = vifs(&inst.network_info)
+            .into_iter()
+            .find(|v| v.port_id == port)
+            .ok_or_else(|| Error::NotFound(format!("Port {port} is not attached")))?;
+        self.driver
+            .detach_interface(&inst.id, &vif)
+            .await
+            .map_err(|e| Error::Conflict(format!("Failed to detach network adapter device from {}: {e}", inst.id)))?;
+        let auto = format!("{AUTO_FLOATING} {}", inst.id);
+        self.network.release_port(port, &auto, vif.preserve).await.map_err(neutron)?;
+        refresh(&self.network, &self.pool, &inst.id).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +392,7 @@ mod tests {
             floating_ip: Some(Ipv4Addr::new(127, 42, 0, 2)),
             tcp_ports: vec![22],
             security_groups: vec![sg.into()],
+            preserve: false,
         };
         let info = serde_json::to_string(&[vif("private", "default"), vif("barnet", "default")]).unwrap();
         let a = addresses(&info);

@@ -469,7 +469,7 @@ impl Compute {
             };
             if outcome.is_err() {
                 // Nova deallocates the network of a build that failed.
-                if let Err(e) = network::release(&net, &inst.id).await {
+                if let Err(e) = network::release(&net, &pool, &inst.id).await {
                     tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's addresses failed");
                 }
             }
@@ -493,7 +493,7 @@ impl Compute {
                     if matches!(done, Ok(false)) {
                         // Deleted while it was building.
                         if driver.destroy(&inst.id).await.is_ok() {
-                            let _ = network::release(&net, &inst.id).await;
+                            let _ = network::release(&net, &pool, &inst.id).await;
                         }
                     }
                     done
@@ -600,7 +600,7 @@ impl Compute {
             match &outcome {
                 Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
                 Ok(()) => {
-                    if let Err(e) = network::release(&net, &id).await {
+                    if let Err(e) = network::release(&net, &pool, &id).await {
                         tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
                     }
                 }

@@ -100,6 +100,16 @@ pub trait VirtDriver: Send + Sync {
         let _ = (id, vifs);
         Box::pin(async { Ok(()) })
     }
+    /// Plugs a new interface into the instance.
+    fn attach_interface<'a>(&'a self, id: &'a str, vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, vif);
+        Box::pin(async { Ok(()) })
+    }
+    /// Unplugs an interface from the instance.
+    fn detach_interface<'a>(&'a self, id: &'a str, vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, vif);
+        Box::pin(async { Ok(()) })
+    }
     /// The disk format of this driver's snapshots; `None` when its instances
     /// have no disks of their own (a snapshot then holds the boot image).
     fn snapshot_format(&self) -> Option<&'static str> {

@@ -633,21 +633,31 @@ impl Network {
         Ok(None)
     }
 
-    /// Releases what a deleted device had: the floating IPs given to it
-    /// automatically (`auto_description`), and its ports.
-    pub async fn release_device(&self, device: &str, auto_description: &str) -> Result<()> {
-        let given: Vec<FloatingIpRow> = store::by(&self.pool, "floatingips", "description", auto_description).await?;
-        for f in given {
+    /// Releases a port a server let go of: the floating IPs given to it
+    /// automatically (`auto_description`) go, then the port is deleted, or
+    /// only unbound when `keep` (a port the user made and handed to the
+    /// server, as Nova's `preserve_on_delete`).
+    pub async fn release_port(&self, port: &str, auto_description: &str, keep: bool) -> Result<()> {
+        let Some(p) = store::get::<PortRow>(&self.pool, "ports", port).await? else { return Ok(()) };
+        let given: Vec<FloatingIpRow> = store::by(&self.pool, "floatingips", "port_id", port).await?;
+        for f in given.iter().filter(|f| f.description == auto_description) {
             store::delete(&self.pool, "floatingips", &f.id).await?;
-            if let Some(p) = store::get::<PortRow>(&self.pool, "ports", &f.floating_port_id).await? {
-                self.remove_port(&p).await?;
+            if let Some(fp) = store::get::<PortRow>(&self.pool, "ports", &f.floating_port_id).await? {
+                self.remove_port(&fp).await?;
             }
         }
-        let ports: Vec<PortRow> = store::by(&self.pool, "ports", "device_id", device).await?;
-        for p in ports.iter().filter(|p| p.device_owner.starts_with("compute:")) {
-            self.remove_port(p).await?;
+        if keep {
+            sqlx::query(
+                "UPDATE ports SET device_id = '', device_owner = '', binding_host_id = '', status = 'DOWN',
+                    revision_number = revision_number + 1, updated_at = ? WHERE id = ?",
+            )
+            .bind(now())
+            .bind(port)
+            .execute(&self.pool)
+            .await?;
+            return Ok(());
         }
-        Ok(())
+        self.remove_port(&p).await
     }
 
     /// The floating addresses of a port's fixed ones.

@@ -154,6 +154,7 @@ mod tests {
                 floating_ip: Some("127.42.0.2".parse().unwrap()),
                 tcp_ports: vec![22],
                 security_groups: vec!["default".into()],
+                preserve: false,
             }],
             ..Default::default()
         }

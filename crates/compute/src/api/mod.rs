@@ -8,6 +8,7 @@ mod flavor_extras;
 mod flavors;
 mod hosts;
 mod instance_actions;
+mod interfaces;
 mod keypairs;
 mod misc;
 mod quota_class_sets;
@@ -86,6 +87,8 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
         .route("/v2.1/servers/{id}/diagnostics", get(diagnostics::show))
+        .route("/v2.1/servers/{id}/os-interface", get(interfaces::list).post(interfaces::create))
+        .route("/v2.1/servers/{id}/os-interface/{port}", get(interfaces::show).delete(interfaces::delete))
         .route("/v2.1/servers/{id}/os-instance-actions", get(instance_actions::list))
         .route("/v2.1/servers/{id}/os-instance-actions/{request_id}", get(instance_actions::show))
         .route(

@@ -1,0 +1,136 @@
+//! Network benchmark: port create latency (sequential, and throughput with
+//! concurrent clients) and `GET /v2.0/ports` latency with 1,000 and 10,000
+//! ports on one network.
+//!
+//! Run with `cargo bench -p oxistack --bench network`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+mod common;
+
+use common::{mib, percentile_ms, rss_kib, Server};
+
+const SEQUENTIAL: usize = 200;
+const CONCURRENCY: usize = 8;
+const TARGETS: &[usize] = &[1_000, 10_000];
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("x-auth-token", &self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn create_port(&self, network: &str) {
+        let (status, r) = self
+            .send(reqwest::Method::POST, "/network/v2.0/ports", Some(json!({"port": {"network_id": network}})))
+            .await;
+        assert_eq!(status, 201, "{r}");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let server = Server::start("network", &["--compute-driver", "fake"]).await;
+    let pid = server.pid();
+    let (token, project) = server.admin_token().await;
+    let api = Arc::new(Api { http: server.http.clone(), base: server.base.clone(), token });
+
+    let (_, q) = api
+        .send(reqwest::Method::PUT, &format!("/network/v2.0/quotas/{project}"), Some(json!({"quota": {"port": -1}})))
+        .await;
+    assert_eq!(q["quota"]["port"], -1);
+    let (_, n) =
+        api.send(reqwest::Method::POST, "/network/v2.0/networks", Some(json!({"network": {"name": "bench"}}))).await;
+    let network = n["network"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .send(
+            reqwest::Method::POST,
+            "/network/v2.0/subnets",
+            Some(json!({"subnet": {"network_id": network, "cidr": "10.50.0.0/16", "ip_version": 4}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let mut latencies = vec![];
+    for _ in 0..SEQUENTIAL {
+        let start = Instant::now();
+        api.create_port(&network).await;
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    println!("| measure | result |");
+    println!("|---|---|");
+    println!(
+        "| port create, p50 / p99 ({SEQUENTIAL} sequential, empty network) | {:.1} ms / {:.1} ms |",
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.99)
+    );
+
+    let mut count = SEQUENTIAL;
+    for &target in TARGETS {
+        let start = Instant::now();
+        let todo = target - count;
+        let mut tasks = vec![];
+        for worker in 0..CONCURRENCY {
+            let (api, network) = (api.clone(), network.clone());
+            let share = todo / CONCURRENCY + usize::from(worker < todo % CONCURRENCY);
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..share {
+                    api.create_port(&network).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let took = start.elapsed();
+        println!(
+            "| port creates from {count} to {target} ports, {CONCURRENCY} clients | {:.0} per second |",
+            todo as f64 / took.as_secs_f64()
+        );
+        count = target;
+        let mut lists = vec![];
+        for _ in 0..10 {
+            let start = Instant::now();
+            let (status, r) = api.send(reqwest::Method::GET, "/network/v2.0/ports", None).await;
+            lists.push(start.elapsed());
+            assert_eq!(status, 200);
+            assert!(r["ports"].as_array().unwrap().len() >= target);
+        }
+        lists.sort();
+        println!(
+            "| `GET /v2.0/ports` (all of them) with {target} ports, p50 / p90 | {:.1} ms / {:.1} ms |",
+            percentile_ms(&lists, 0.5),
+            percentile_ms(&lists, 0.9)
+        );
+        let mut filtered = vec![];
+        for _ in 0..10 {
+            let start = Instant::now();
+            let (status, _) = api.send(reqwest::Method::GET, "/network/v2.0/ports?device_id=none&limit=50", None).await;
+            filtered.push(start.elapsed());
+            assert_eq!(status, 200);
+        }
+        filtered.sort();
+        println!(
+            "| `GET /v2.0/ports?device_id=…` with {target} ports, p50 | {:.1} ms |",
+            percentile_ms(&filtered, 0.5)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    println!("\nServer resident memory after all of it: {:.1} MiB", mib(rss_kib(pid)));
+    server.stop();
+}
