@@ -157,21 +157,25 @@ impl Pool {
     }
 }
 
-/// The first address of `pools` not in `taken`.
-pub fn first_free(pools: &[(u128, u128)], taken: &HashSet<u128>) -> Option<u128> {
+/// The first `n` addresses of `pools` not in `taken`, in order.
+pub fn first_free_n(pools: &[(u128, u128)], taken: &HashSet<u128>, n: usize) -> Vec<u128> {
+    let mut out = vec![];
     for &(start, end) in pools {
-        let mut n = start;
+        let mut a = start;
         loop {
-            if !taken.contains(&n) {
-                return Some(n);
+            if out.len() == n {
+                return out;
             }
-            if n == end {
+            if !taken.contains(&a) {
+                out.push(a);
+            }
+            if a == end {
                 break;
             }
-            n += 1;
+            a += 1;
         }
     }
-    None
+    out
 }
 
 /// How many addresses `pools` hold (saturating, for IPv6).
@@ -220,10 +224,11 @@ mod tests {
         );
         let ranges: Vec<_> = pools.iter().map(|p| p.range(&c).unwrap()).collect();
         let taken: HashSet<u128> = [n("192.168.1.1"), n("192.168.1.2")].into();
-        assert_eq!(first_free(&ranges, &taken), Some(n("192.168.1.4")));
+        assert_eq!(first_free_n(&ranges, &taken, 2), vec![n("192.168.1.4"), n("192.168.1.5")]);
+        assert_eq!(first_free_n(&ranges, &taken, 9).len(), 3);
         assert_eq!(pool_size(&ranges), 5);
         let all: HashSet<u128> = (n("192.168.1.0")..=n("192.168.1.7")).collect();
-        assert_eq!(first_free(&ranges, &all), None);
+        assert!(first_free_n(&ranges, &all, 1).is_empty());
         assert!(Pool { start: "192.168.2.1".into(), end: "192.168.2.5".into() }.range(&c).is_err());
     }
 }

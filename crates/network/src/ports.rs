@@ -165,14 +165,14 @@ impl Network {
                     "Invalid input for mac_address. Reason: '{m}' is not a valid MAC address."
                 )))
             }
-            None => random_mac(),
+            None => String::new(),
         };
         let wanted = match attrs::list(body, "fixed_ips")? {
             Some(list) => Some(wanted_ips(list)?),
             None => None,
         };
         let now = now();
-        let p = PortRow {
+        let mut p = PortRow {
             id: new_id(),
             network_id: network_id.clone(),
             name: attrs::string(body, "name")?.unwrap_or_default(),
@@ -198,18 +198,41 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        self.insert_port(&p, &network, wanted).await?;
+        self.insert_port(&mut p, &network, wanted).await?;
         self.show_port(ctx, &p.id).await
     }
 
     /// Writes the port, then its addresses; a port whose addresses cannot be
-    /// had is removed again, so a failed create leaves nothing.
+    /// had is removed again, so a failed create leaves nothing. An empty
+    /// `mac_address` is generated, again when it meets one in use on the
+    /// network (Neutron's `mac_generation_retries`).
     pub(crate) async fn insert_port(
         &self,
-        p: &PortRow,
+        p: &mut PortRow,
         network: &NetworkRow,
         wanted: Option<Vec<Wanted>>,
     ) -> Result<()> {
+        let generated = p.mac_address.is_empty();
+        for attempt in 0..16 {
+            if generated {
+                p.mac_address = random_mac();
+            }
+            match self.write_port(p).await {
+                Err(e) if generated && e.kind == "MacAddressInUse" && attempt < 15 => continue,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.allocate(p, network, wanted).await {
+            store::delete(&self.pool, "ports", &p.id).await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn write_port(&self, p: &PortRow) -> Result<()> {
         let status =
             if !p.binding_host_id.is_empty() || p.device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
         sqlx::query(
@@ -251,10 +274,6 @@ impl Network {
             ),
             other => other.into(),
         })?;
-        if let Err(e) = self.allocate(p, network, wanted).await {
-            store::delete(&self.pool, "ports", &p.id).await?;
-            return Err(e);
-        }
         Ok(())
     }
 
@@ -337,8 +356,12 @@ impl Network {
             }
             let pools: Vec<Pool> = serde_json::from_str(&subnet.allocation_pools).unwrap_or_default();
             let ranges: Vec<(u128, u128)> = pools.iter().filter_map(|p| p.range(&cidr).ok()).collect();
-            // A lost race means someone took the address we chose: choose again.
-            for _ in 0..16 {
+            // A lost race means another port took the address we chose:
+            // choose again. Every lost race is someone else's allocation, so
+            // this ends, with an address or with the pool really full.
+            // Choosing among the first few free addresses at random keeps
+            // concurrent creators from all racing for the same one.
+            loop {
                 let taken: Vec<(String,)> = sqlx::query_as("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?")
                     .bind(&subnet.id)
                     .fetch_all(&self.pool)
@@ -348,12 +371,16 @@ impl Network {
                     .filter_map(|(a,)| a.parse::<std::net::IpAddr>().ok())
                     .map(|ip| ipam::to_number(ip).1)
                     .collect();
-                let Some(free) = ipam::first_free(&ranges, &taken) else { break };
+                let candidates = ipam::first_free_n(&ranges, &taken, 8);
+                if candidates.is_empty() {
+                    break;
+                }
+                let pick = candidates[rand::random::<usize>() % candidates.len()];
                 let inserted = sqlx::query(
                     "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
                 )
                 .bind(&subnet.id)
-                .bind(ipam::to_ip(cidr.version, free).to_string())
+                .bind(ipam::to_ip(cidr.version, pick).to_string())
                 .bind(&p.id)
                 .bind(&network.id)
                 .execute(&self.pool)

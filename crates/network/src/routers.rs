@@ -74,14 +74,13 @@ impl Network {
         ip: Option<String>,
     ) -> Result<PortRow> {
         let now = now();
-        let b: [u8; 3] = rand::random();
-        let p = PortRow {
+        let mut p = PortRow {
             id: new_id(),
             network_id: network.id.clone(),
             name: String::new(),
             description: String::new(),
             project_id: String::new(),
-            mac_address: format!("fa:16:3e:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2]),
+            mac_address: String::new(),
             admin_state_up: true,
             status: "ACTIVE".into(),
             device_id: device.to_owned(),
@@ -99,7 +98,7 @@ impl Network {
             updated_at: now,
         };
         let wanted = ip.map(|ip| vec![crate::ports::Wanted { subnet_id: None, ip_address: Some(ip) }]);
-        self.insert_port(&p, network, wanted).await?;
+        self.insert_port(&mut p, network, wanted).await?;
         Ok(p)
     }
 
