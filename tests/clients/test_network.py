@@ -144,3 +144,18 @@ def test_errors_are_neutron_errors(cloud):
     assert r.status_code == 400
     r = requests.get(f"{base}/networks", headers={"X-Auth-Token": "bad"})
     assert r.status_code == 401
+
+
+def test_subnet_pools_carve_subnets(cloud):
+    cloud.openstack("subnet", "pool", "create", "--pool-prefix", "10.200.0.0/16", "--default-prefix-length", "26", "sp")
+    cloud.openstack("network", "create", "spnet")
+    a = cloud.openstack_json("subnet", "create", "--network", "spnet", "--subnet-pool", "sp", "a")
+    b = cloud.openstack_json("subnet", "create", "--network", "spnet", "--subnet-pool", "sp", "--prefix-length", "24", "b")
+    assert (a["cidr"], b["cidr"]) == ("10.200.0.0/26", "10.200.1.0/24")
+    assert a["subnetpool_id"] == b["subnetpool_id"]
+    shown = cloud.openstack_json("subnet", "pool", "show", "sp")
+    assert shown["prefixes"] == ["10.200.0.0/16"]
+    in_use = cloud.openstack("subnet", "pool", "delete", "sp", check=False)
+    assert in_use.returncode != 0
+    cloud.openstack("subnet", "delete", "a", "b")
+    cloud.openstack("subnet", "pool", "delete", "sp")

@@ -12,6 +12,7 @@ pub mod quotas;
 pub mod routers;
 pub mod security_groups;
 pub mod store;
+pub mod subnetpools;
 pub mod topology;
 
 use std::sync::{Arc, OnceLock};
@@ -22,7 +23,10 @@ use oxistack_core::time;
 
 pub use error::{NeutronError, Result};
 
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_network.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../migrations/0001_network.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/0002_subnetpools.sql") },
+];
 
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {

@@ -294,9 +294,26 @@ impl Network {
             return Err(NeutronError::policy("create", "subnet"));
         }
         let project = owner(ctx, body)?;
-        let cidr_text = attrs::string(body, "cidr")?.ok_or_else(|| {
-            NeutronError::bad_request("Failed to parse request. Required attribute 'cidr' not specified")
-        })?;
+        let pool_id = attrs::string(body, "subnetpool_id")?;
+        let (cidr_text, subnetpool_id) =
+            if pool_id.is_some() || attrs::boolean(body, "use_default_subnetpool")?.unwrap_or(false) {
+                let cidr = attrs::string(body, "cidr")?;
+                let (cidr, pool) = self
+                    .cidr_from_pool(
+                        ctx,
+                        pool_id,
+                        attrs::integer(body, "ip_version")?,
+                        cidr.as_deref(),
+                        attrs::integer(body, "prefixlen")?,
+                    )
+                    .await?;
+                (cidr, Some(pool))
+            } else {
+                let cidr = attrs::string(body, "cidr")?.ok_or_else(|| {
+                    NeutronError::bad_request("Failed to parse request. Required attribute 'cidr' not specified")
+                })?;
+                (cidr, None)
+            };
         let cidr = Cidr::parse(&cidr_text)
             .map_err(|e| NeutronError::bad_request(format!("Invalid input for cidr. Reason: {e}.")))?;
         let version = attrs::integer(body, "ip_version")?.unwrap_or(i64::from(cidr.version));
@@ -377,7 +394,7 @@ impl Network {
             enable_dhcp: attrs::boolean(body, "enable_dhcp")?.unwrap_or(true),
             ipv6_ra_mode: attrs::string(body, "ipv6_ra_mode")?,
             ipv6_address_mode: attrs::string(body, "ipv6_address_mode")?,
-            subnetpool_id: None,
+            subnetpool_id,
             tags: serde_json::to_string(&attrs::strings(body, "tags")?.unwrap_or_default()).unwrap_or_default(),
             revision_number: 0,
             created_at: now.clone(),

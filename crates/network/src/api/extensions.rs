@@ -36,6 +36,8 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("security-group", "security-group", "The security groups extension."),
     ("security-groups-normalized-cidr", "Security Group Rule normalized CIDR", "Add new field with normalized remote_ip_prefix cidr in SG rule"),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
+    ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+    ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."),
     ("standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"),
     ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
     ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."),

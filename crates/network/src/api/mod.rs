@@ -22,7 +22,7 @@ use oxistack_core::middleware::{authenticate, Auth};
 
 use crate::{Network, NeutronError, Result};
 
-pub use resources::{FloatingIps, Networks, Ports, Resource, Routers, Rules, SecurityGroups, Subnets};
+pub use resources::{FloatingIps, Networks, Ports, Resource, Routers, Rules, SecurityGroups, SubnetPools, Subnets};
 
 pub type Shared = State<Arc<Network>>;
 
@@ -70,12 +70,12 @@ pub fn router(network: Arc<Network>, validator: SharedValidator, base_url: Strin
     let r = collection::<FloatingIps>(r);
     let r = collection::<SecurityGroups>(r);
     let r = collection::<Rules>(r);
+    let r = collection::<SubnetPools>(r);
     r.route("/v2.0/routers/{id}/add_router_interface", put(add_interface))
         .route("/v2.0/routers/{id}/remove_router_interface", put(remove_interface))
         .route("/v2.0/extensions", get(extensions::list))
         .route("/v2.0/extensions/{alias}", get(extensions::show))
         .route("/v2.0/availability_zones", get(extensions::availability_zones))
-        .route("/v2.0/subnetpools", get(|| async { Json(json!({"subnetpools": []})) }))
         .route("/v2.0/quotas", get(extensions::list_quotas))
         .route(
             "/v2.0/quotas/{project}",

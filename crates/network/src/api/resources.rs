@@ -126,3 +126,15 @@ resource!(
     update_rule,
     delete_rule
 );
+resource!(
+    SubnetPools,
+    "subnetpool",
+    "subnetpools",
+    "subnetpools",
+    "subnetpools",
+    list_subnetpools,
+    show_subnetpool,
+    create_subnetpool,
+    update_subnetpool,
+    delete_subnetpool
+);
