@@ -157,6 +157,13 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert ip2 != ip
     assert ssh_until(key, ip2, "hostname; cat /mnt/boot/marker").split() == ["instance2", "precious"]
 
+    # A floating address taken away and given back reaches the running guest
+    # again (forwards change through QEMU's monitor).
+    cloud.openstack("server", "remove", "floating", "ip", "instance2", ip2)
+    assert ssh(key, ip2, "true", timeout=5).returncode != 0
+    cloud.openstack("server", "add", "floating", "ip", "instance2", ip2)
+    assert ssh_until(key, ip2, "hostname", timeout=30) == "instance2"
+
     nova(cloud, "delete", "instance1", "instance2")
     deadline = time.time() + 60
     while (qemu_pids(cloud.data_dir) or list((cloud.data_dir / "instances").iterdir())) and time.time() < deadline:

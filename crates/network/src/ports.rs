@@ -23,9 +23,10 @@ pub fn port_not_found(id: &str) -> NeutronError {
     NeutronError::not_found("PortNotFound", format!("Port {id} could not be found."))
 }
 
-pub fn port_view(p: &PortRow, allocations: &[&Allocation]) -> Value {
+/// A port as `ctx` may see it: binding details are for admins only.
+pub fn port_view(ctx: &Context, p: &PortRow, allocations: &[&Allocation]) -> Value {
     let bound = !p.binding_host_id.is_empty();
-    json!({
+    let mut v = json!({
         "id": p.id, "name": p.name, "description": p.description, "network_id": p.network_id,
         "project_id": p.project_id, "tenant_id": p.project_id, "mac_address": p.mac_address,
         "admin_state_up": p.admin_state_up, "status": p.status,
@@ -44,7 +45,17 @@ pub fn port_view(p: &PortRow, allocations: &[&Allocation]) -> Value {
         "qos_policy_id": null, "qos_network_policy_id": null, "resource_request": null,
         "tags": store::string_list(&p.tags), "revision_number": p.revision_number,
         "created_at": p.created_at, "updated_at": p.updated_at,
-    })
+    });
+    if !ctx.is_admin() {
+        if let Value::Object(o) = &mut v {
+            for hidden in
+                ["binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details", "resource_request"]
+            {
+                o.remove(hidden);
+            }
+        }
+    }
+    v
 }
 
 fn random_mac() -> String {
@@ -112,7 +123,7 @@ impl Network {
         }
         Ok(ports
             .iter()
-            .map(|p| port_view(p, by_port.get(p.id.as_str()).map(Vec::as_slice).unwrap_or_default()))
+            .map(|p| port_view(ctx, p, by_port.get(p.id.as_str()).map(Vec::as_slice).unwrap_or_default()))
             .collect())
     }
 
@@ -126,7 +137,7 @@ impl Network {
     pub async fn show_port(&self, ctx: &Context, id: &str) -> Result<Value> {
         let p = self.port(ctx, id).await?;
         let a = store::port_allocations(&self.pool, id).await?;
-        Ok(port_view(&p, &a.iter().collect::<Vec<_>>()))
+        Ok(port_view(ctx, &p, &a.iter().collect::<Vec<_>>()))
     }
 
     pub async fn create_port(&self, ctx: &Context, body: &Body) -> Result<Value> {
