@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod aggregates;
 pub mod api;
+pub mod consoles;
 pub mod host;
 pub mod microversion;
 pub mod moves;
@@ -38,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, sql: include_str!("../migrations/0008_aggregates.sql") },
     Migration { version: 9, sql: include_str!("../migrations/0009_flat_network.sql") },
     Migration { version: 10, sql: include_str!("../migrations/0010_ports.sql") },
+    Migration { version: 11, sql: include_str!("../migrations/0011_console_tokens.sql") },
 ];
 
 #[derive(Clone, Debug)]

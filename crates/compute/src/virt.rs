@@ -100,6 +100,12 @@ pub trait VirtDriver: Send + Sync {
         let _ = (id, vifs);
         Box::pin(async { Ok(()) })
     }
+    /// The Unix socket of the instance's serial console, for the console
+    /// proxy; `NotSupported` when the driver has none.
+    fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<std::path::PathBuf>> {
+        let _ = id;
+        Box::pin(async { Err(DriverError::NotSupported("serial consoles")) })
+    }
     /// Plugs a new interface into the instance.
     fn attach_interface<'a>(&'a self, id: &'a str, vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
         let _ = (id, vif);

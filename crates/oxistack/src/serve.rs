@@ -120,7 +120,8 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     let app = Router::new()
         .nest("/identity", oxistack_identity::api::router(identity.clone()))
         .nest("/image", oxistack_image::api::router(image.clone(), identity.clone(), image_url))
-        .nest("/compute", oxistack_compute::api::router(compute, identity.clone()))
+        .nest("/compute", oxistack_compute::api::router(compute.clone(), identity.clone()))
+        .nest("/console", oxistack_compute::consoles::router(compute))
         .nest("/network", oxistack_network::api::router(network.clone(), identity.clone(), network_url))
         .layer(axum::middleware::from_fn(middleware::request_id));
 

@@ -94,10 +94,19 @@ impl Files {
     fn state(&self) -> PathBuf {
         self.path("suspended.state")
     }
-    /// The monitor socket. A Unix socket path must fit in 108 bytes: a deep
-    /// data dir gets its sockets in the temporary directory instead.
+    /// The monitor socket.
     fn qmp(&self) -> PathBuf {
-        let beside = self.path("qmp.sock");
+        self.socket("qmp.sock")
+    }
+    /// The serial console's socket (its output is also appended to
+    /// console.log).
+    fn serial(&self) -> PathBuf {
+        self.socket("console.sock")
+    }
+    /// A Unix socket path must fit in 108 bytes: a deep data dir gets its
+    /// sockets in the temporary directory instead.
+    fn socket(&self, name: &str) -> PathBuf {
+        let beside = self.path(name);
         if beside.as_os_str().len() < 100 {
             return beside;
         }
@@ -107,7 +116,7 @@ impl Files {
             .as_encoded_bytes()
             .iter()
             .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-        std::env::temp_dir().join(format!("oxistack-qmp-{hash:016x}.sock"))
+        std::env::temp_dir().join(format!("oxistack-{hash:016x}-{name}"))
     }
 }
 
@@ -195,7 +204,11 @@ impl QemuDriver {
             "-vga".into(),
             "none".into(),
             "-chardev".into(),
-            format!("file,id=console,path={},append=on", p("console.log")),
+            format!(
+                "socket,id=console,path={},server=on,wait=off,logfile={},logappend=on",
+                files.serial().display(),
+                p("console.log")
+            ),
             "-serial".into(),
             "chardev:console".into(),
             "-qmp".into(),
@@ -261,6 +274,7 @@ impl QemuDriver {
     /// Starts the instance's QEMU; it daemonizes once its monitor listens.
     async fn launch(&self, files: &Files, l: &Launch, incoming: Option<&Path>) -> DriverResult<()> {
         let _ = std::fs::remove_file(files.qmp());
+        let _ = std::fs::remove_file(files.serial());
         let _ = std::fs::remove_file(files.pid());
         let out = tokio::process::Command::new(&self.qemu)
             .args(self.args(files, l, incoming))
@@ -418,6 +432,7 @@ impl VirtDriver for QemuDriver {
                 return Err(failed(format!("QEMU of instance {id} does not stop")));
             }
             let _ = std::fs::remove_file(files.qmp());
+            let _ = std::fs::remove_file(files.serial());
             match std::fs::remove_dir_all(&files.dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e)),
                 _ => Ok(()),
@@ -652,6 +667,16 @@ impl VirtDriver for QemuDriver {
         })
     }
 
+    fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PathBuf>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            if Self::pid(&files, id).is_none() {
+                return Err(failed(format!("instance {id} is not running")));
+            }
+            Ok(files.serial())
+        })
+    }
+
     fn console_output<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<String>> {
         Box::pin(async move {
             use std::io::{Read, Seek, SeekFrom};
@@ -741,6 +766,8 @@ mod tests {
             dir: PathBuf::from(format!("/tmp/{}/instances/6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10", "d".repeat(80))),
         };
         assert!(deep.qmp().as_os_str().len() < 100);
+        assert!(deep.serial().as_os_str().len() < 100);
+        assert_ne!(deep.qmp(), deep.serial());
         assert_eq!(Files { dir: "/x/i".into() }.qmp(), PathBuf::from("/x/i/qmp.sock"));
     }
 }

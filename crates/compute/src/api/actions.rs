@@ -80,6 +80,17 @@ pub async fn dispatch(
             let output = c.console_output(&ctx, &id, length).await?;
             return Ok((StatusCode::OK, Json(json!({"output": output}))).into_response());
         }
+        "os-getSerialConsole" => {
+            if args.get("type").and_then(Value::as_str) != Some("serial") {
+                return Err(bad("Invalid input for field/attribute type."));
+            }
+            let url = c.serial_console_url(&ctx, &id).await?;
+            return Ok((StatusCode::OK, Json(json!({"console": {"type": "serial", "url": url}}))).into_response());
+        }
+        "os-getVNCConsole" | "os-getSPICEConsole" | "os-getRDPConsole" => {
+            let kind = args.get("type").and_then(Value::as_str).unwrap_or("novnc");
+            return Err(bad(format!("Unavailable console type {kind}.")));
+        }
         "createImage" => {
             let name = args
                 .get("name")

@@ -13,6 +13,7 @@ mod keypairs;
 mod misc;
 mod quota_class_sets;
 mod quota_sets;
+mod remote_consoles;
 mod server_groups;
 mod server_metadata;
 mod servers;
@@ -87,6 +88,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
         .route("/v2.1/servers/{id}/diagnostics", get(diagnostics::show))
+        .route("/v2.1/servers/{id}/remote-consoles", post(remote_consoles::create))
         .route("/v2.1/servers/{id}/os-interface", get(interfaces::list).post(interfaces::create))
         .route("/v2.1/servers/{id}/os-interface/{port}", get(interfaces::show).delete(interfaces::delete))
         .route("/v2.1/servers/{id}/os-instance-actions", get(instance_actions::list))
