@@ -242,3 +242,13 @@ def test_two_hundred_servers_in_batches_of_twenty(cloud, tmp_path):
         time.sleep(0.5)
     usage = requests.get(f"{base}/limits", headers=h).json()["limits"]["absolute"]
     assert usage["totalInstancesUsed"] == 0 and usage["totalCoresUsed"] == 0
+
+
+def test_migrate_and_evacuate_on_one_host(cloud):
+    image = cloud.openstack_json("image", "create", "--disk-format", "raw", "--container-format", "bare", "m")["id"]
+    nova(cloud, "boot", "--flavor", "1", "--image", image, "--poll", "mover")
+    migrate = nova(cloud, "migrate", "mover", check=False)
+    assert migrate.returncode == 1 and "No valid host was found" in migrate.stderr and "HTTP 400" in migrate.stderr
+    evacuate = nova(cloud, "evacuate", "mover", check=False)
+    assert evacuate.returncode == 1 and "is still in use" in evacuate.stderr
+    assert status_of(cloud, "mover") == "ACTIVE"

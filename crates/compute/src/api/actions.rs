@@ -80,6 +80,28 @@ pub async fn dispatch(
             let output = c.console_output(&ctx, &id, length).await?;
             return Ok((StatusCode::OK, Json(json!({"output": output}))).into_response());
         }
+        // One compute host: the scheduler has nowhere to move a server to,
+        // and the host an evacuation would leave is up. Nova answers both
+        // with these 400s.
+        "migrate" | "os-migrateLive" => {
+            super::require_admin(&ctx, &format!("os_compute_api:os-migrate-server:{name}"))?;
+            let inst = c.instance(&ctx, &id).await?;
+            let allowed: &[&str] = if name == "migrate" { &["active", "stopped"] } else { &["active", "paused"] };
+            if !allowed.contains(&inst.vm_state.as_str()) || inst.task_state.is_some() {
+                return Err(super::NovaFault(oxistack_core::Error::Conflict(format!(
+                    "Cannot '{name}' instance {id} while it is in vm_state {}",
+                    inst.vm_state
+                ))));
+            }
+            let kind = if name == "migrate" { "cold migrate" } else { "live migrate" };
+            return Err(bad(format!("No valid host was found. No valid host found for {kind}")));
+        }
+        "evacuate" => {
+            super::require_admin(&ctx, "os_compute_api:os-evacuate")?;
+            let inst = c.instance(&ctx, &id).await?;
+            let host = inst.host.unwrap_or_else(|| c.config.host.clone());
+            return Err(bad(format!("Compute service of {host} is still in use.")));
+        }
         "os-getSerialConsole" => {
             if args.get("type").and_then(Value::as_str) != Some("serial") {
                 return Err(bad("Invalid input for field/attribute type."));
