@@ -111,12 +111,42 @@ const PORT_ATTRS: &[&str] = &[
 impl Network {
     /// The ports `ctx` sees: its project's (all of them for admins).
     pub async fn list_ports(&self, ctx: &Context) -> Result<Vec<Value>> {
-        let ports: Vec<PortRow> = if ctx.is_admin() {
-            store::all(&self.pool, "ports").await?
-        } else {
-            store::by(&self.pool, "ports", "project_id", ctx.project_id().unwrap_or_default()).await?
-        };
-        let allocations = store::allocations(&self.pool).await?;
+        self.list_ports_where(ctx, &[]).await
+    }
+
+    /// The ports `ctx` sees, narrowed in SQL by the query's single-valued
+    /// `device_id`, `network_id` and `device_owner` filters (what Nova and
+    /// `port list --server` ask), before the generic filters run.
+    pub async fn list_ports_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Vec<Value>> {
+        let mut clauses: Vec<&str> = vec![];
+        let mut binds: Vec<String> = vec![];
+        if !ctx.is_admin() {
+            clauses.push("p.project_id = ?");
+            binds.push(ctx.project_id().unwrap_or_default().to_owned());
+        }
+        for (key, clause) in [
+            ("device_id", "p.device_id = ?"),
+            ("network_id", "p.network_id = ?"),
+            ("device_owner", "p.device_owner = ?"),
+        ] {
+            let values: Vec<&String> = query.iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect();
+            if let [one] = values.as_slice() {
+                clauses.push(clause);
+                binds.push((*one).clone());
+            }
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let ports_sql = format!("SELECT p.* FROM ports p {filter} ORDER BY p.created_at, p.id");
+        let allocations_sql =
+            format!("SELECT a.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id {filter} ORDER BY a.rowid");
+        let mut ports_query = sqlx::query_as::<_, PortRow>(&ports_sql);
+        let mut allocations_query = sqlx::query_as::<_, Allocation>(&allocations_sql);
+        for b in &binds {
+            ports_query = ports_query.bind(b);
+            allocations_query = allocations_query.bind(b);
+        }
+        let ports = ports_query.fetch_all(&self.pool).await?;
+        let allocations = allocations_query.fetch_all(&self.pool).await?;
         let mut by_port: HashMap<&str, Vec<&Allocation>> = HashMap::new();
         for a in &allocations {
             by_port.entry(a.port_id.as_str()).or_default().push(a);

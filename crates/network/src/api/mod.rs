@@ -305,7 +305,7 @@ fn select(items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<V
 
 async fn list<R: Resource>(State(api): ApiState, Caller(ctx): Caller, RawQuery(raw): RawQuery) -> Result<Json<Value>> {
     let q = Query::parse(raw)?;
-    let items = R::list(&api.network, &ctx).await?;
+    let items = R::list_where(&api.network, &ctx, &q.params).await?;
     let (page, links) = select(items, &q, &api.base_url, R::PATH)?;
     let mut body = Map::new();
     body.insert(R::PLURAL.into(), Value::Array(page));

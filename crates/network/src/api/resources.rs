@@ -19,6 +19,16 @@ pub trait Resource: Send + Sync + 'static {
     /// The table holding its tags.
     const TABLE: &'static str;
     fn list(n: &Network, ctx: &Context) -> impl Future<Output = Result<Vec<Value>>> + Send;
+    /// The collection narrowed by what the store can filter itself; the
+    /// generic filters run after, on whatever this answers.
+    fn list_where(
+        n: &Network,
+        ctx: &Context,
+        query: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<Value>>> + Send {
+        let _ = query;
+        Self::list(n, ctx)
+    }
     fn show(n: &Network, ctx: &Context, id: &str) -> impl Future<Output = Result<Value>> + Send;
     fn create(n: &Network, ctx: &Context, body: &Body) -> impl Future<Output = Result<Value>> + Send;
     fn update(n: &Network, ctx: &Context, id: &str, body: &Body) -> impl Future<Output = Result<Value>> + Send;
@@ -77,7 +87,32 @@ resource!(
     update_subnet,
     delete_subnet
 );
-resource!(Ports, "port", "ports", "ports", "ports", list_ports, show_port, create_port, update_port, delete_port);
+/// Ports also filter in SQL: they are the collection that grows.
+pub struct Ports;
+impl Resource for Ports {
+    const SINGULAR: &'static str = "port";
+    const PLURAL: &'static str = "ports";
+    const PATH: &'static str = "ports";
+    const TABLE: &'static str = "ports";
+    async fn list(n: &Network, ctx: &Context) -> Result<Vec<Value>> {
+        n.list_ports(ctx).await
+    }
+    async fn list_where(n: &Network, ctx: &Context, query: &[(String, String)]) -> Result<Vec<Value>> {
+        n.list_ports_where(ctx, query).await
+    }
+    async fn show(n: &Network, ctx: &Context, id: &str) -> Result<Value> {
+        n.show_port(ctx, id).await
+    }
+    async fn create(n: &Network, ctx: &Context, body: &Body) -> Result<Value> {
+        n.create_port(ctx, body).await
+    }
+    async fn update(n: &Network, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
+        n.update_port(ctx, id, body).await
+    }
+    async fn delete(n: &Network, ctx: &Context, id: &str) -> Result<()> {
+        n.delete_port(ctx, id).await
+    }
+}
 resource!(
     Routers,
     "router",
