@@ -226,13 +226,18 @@ pub async fn allocate(
     Ok(vifs)
 }
 
+/// The ports the user handed to the instance, from its cached interfaces.
+async fn preserved_ports(pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<String>> {
+    let cached: Option<(String,)> =
+        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
+    let info = cached.map(|(c,)| c).unwrap_or_default();
+    Ok(vifs(&info).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect())
+}
+
 /// Reads the instance's ports back from the Network service into its
 /// interfaces, records them, and answers them.
 pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<Vif>> {
-    let cached: Option<(String,)> =
-        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
-    let kept: Vec<String> =
-        vifs(&cached.map(|(c,)| c).unwrap_or_default()).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect();
+    let kept = preserved_ports(pool, instance).await?;
     let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
     let mut out = vec![];
     for p in ports {
@@ -289,10 +294,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
 /// last `network_info`, as Nova's info cache of a deleted instance does.
 pub async fn release(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<()> {
     let auto = format!("{AUTO_FLOATING} {instance}");
-    let cached: Option<(String,)> =
-        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
-    let kept: Vec<String> =
-        vifs(&cached.map(|(c,)| c).unwrap_or_default()).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect();
+    let kept = preserved_ports(pool, instance).await?;
     let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
     for p in ports.iter().filter(|p| p.device_owner.starts_with("compute:")) {
         network.release_port(&p.id, &auto, kept.contains(&p.id)).await.map_err(neutron)?;

@@ -378,16 +378,7 @@ impl Network {
                         "Invalid input for operation: IP address {ip} is not a valid IP for the specified subnet."
                     )));
                 }
-                let inserted = sqlx::query(
-                    "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
-                )
-                .bind(&subnet.id)
-                .bind(ip.to_string())
-                .bind(&p.id)
-                .bind(&network.id)
-                .execute(&self.pool)
-                .await?;
-                if inserted.rows_affected() == 0 {
+                if !self.claim(&subnet.id, &ip.to_string(), &p.id, &network.id).await? {
                     return Err(NeutronError::conflict(
                         "IpAddressAlreadyAllocated",
                         format!("IP address {ip} already allocated in subnet {}", subnet.id),
@@ -417,16 +408,7 @@ impl Network {
                     break;
                 }
                 let pick = candidates[rand::random::<usize>() % candidates.len()];
-                let inserted = sqlx::query(
-                    "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
-                )
-                .bind(&subnet.id)
-                .bind(ipam::to_ip(cidr.version, pick).to_string())
-                .bind(&p.id)
-                .bind(&network.id)
-                .execute(&self.pool)
-                .await?;
-                if inserted.rows_affected() == 1 {
+                if self.claim(&subnet.id, &ipam::to_ip(cidr.version, pick).to_string(), &p.id, &network.id).await? {
                     return Ok(());
                 }
             }
@@ -435,6 +417,21 @@ impl Network {
             "IpAddressGenerationFailure",
             format!("No more IP addresses available on network {}.", network.id),
         ))
+    }
+
+    /// Gives `address` of `subnet` to `port`; false when another port has it.
+    /// The primary key decides, so two ports never share an address.
+    async fn claim(&self, subnet: &str, address: &str, port: &str, network: &str) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(subnet)
+        .bind(address)
+        .bind(port)
+        .bind(network)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
     }
 
     pub async fn update_port(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
@@ -495,9 +492,7 @@ impl Network {
                 // Put the old addresses back; nobody else can have taken them meanwhile but a racer.
                 sqlx::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(id).execute(&self.pool).await?;
                 for a in old {
-                    sqlx::query("INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)")
-                        .bind(&a.subnet_id).bind(&a.ip_address).bind(&a.port_id).bind(&a.network_id)
-                        .execute(&self.pool).await?;
+                    self.claim(&a.subnet_id, &a.ip_address, &a.port_id, &a.network_id).await?;
                 }
                 return Err(e);
             }

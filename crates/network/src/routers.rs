@@ -433,25 +433,12 @@ impl Network {
             ));
         }
         // The router: an interface on the port's subnet, a gateway on the floating network.
-        let interfaces: Vec<Allocation> = sqlx::query_as(
-            "SELECT a.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id
-             WHERE a.subnet_id = ? AND p.device_owner = ?",
-        )
-        .bind(&chosen.subnet_id)
-        .bind(ROUTER_INTERFACE)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut router = None;
-        for i in interfaces {
-            if let Some(p) = store::get::<PortRow>(&self.pool, "ports", &i.port_id).await? {
-                if let Some(r) = store::get::<RouterRow>(&self.pool, "routers", &p.device_id).await? {
-                    if r.gw_network_id.as_deref() == Some(floating.floating_network_id.as_str()) {
-                        router = Some(r.id);
-                        break;
-                    }
-                }
-            }
-        }
+        let router = self
+            .routers_on_subnet(&chosen.subnet_id)
+            .await?
+            .into_iter()
+            .find(|r| r.gw_network_id.as_deref() == Some(floating.floating_network_id.as_str()))
+            .map(|r| r.id);
         Ok((port, chosen.ip_address.clone(), router))
     }
 
@@ -613,23 +600,23 @@ impl Network {
         else {
             return Ok(None);
         };
-        let interfaces: Vec<Allocation> = sqlx::query_as(
-            "SELECT a.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id
-             WHERE a.subnet_id = ? AND p.device_owner = ?",
+        let routed = self.routers_on_subnet(&v4.subnet_id).await?.into_iter().find_map(|r| r.gw_network_id);
+        let Some(external) = routed else { return Ok(None) };
+        let body = json!({"floating_network_id": external, "port_id": port, "description": description});
+        let created = self.create_floating_ip(ctx, body.as_object().unwrap_or(&Body::new())).await?;
+        Ok(created["floating_ip_address"].as_str().map(String::from))
+    }
+
+    /// The routers with an interface on `subnet`, in the order they were plugged.
+    async fn routers_on_subnet(&self, subnet: &str) -> Result<Vec<RouterRow>> {
+        Ok(sqlx::query_as(
+            "SELECT r.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id JOIN routers r ON r.id = p.device_id
+             WHERE a.subnet_id = ? AND p.device_owner = ? ORDER BY a.rowid",
         )
-        .bind(&v4.subnet_id)
+        .bind(subnet)
         .bind(ROUTER_INTERFACE)
         .fetch_all(&self.pool)
-        .await?;
-        for i in interfaces {
-            let Some(p) = store::get::<PortRow>(&self.pool, "ports", &i.port_id).await? else { continue };
-            let Some(r) = store::get::<RouterRow>(&self.pool, "routers", &p.device_id).await? else { continue };
-            let Some(external) = r.gw_network_id else { continue };
-            let body = json!({"floating_network_id": external, "port_id": port, "description": description});
-            let created = self.create_floating_ip(ctx, body.as_object().unwrap_or(&Body::new())).await?;
-            return Ok(created["floating_ip_address"].as_str().map(String::from));
-        }
-        Ok(None)
+        .await?)
     }
 
     /// Releases a port a server let go of: the floating IPs given to it

@@ -6,37 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 
-use common::{mib, percentile_ms, rss_kib, Server};
+use common::{mib, percentile_ms, rss_kib, Api, Server};
 
 const BOOTS: usize = 100;
 const CYCLES: usize = 400;
 const CONCURRENCY: usize = 8;
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-auth-token", &self.token)
-            .header("openstack-api-version", "compute 2.96");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     /// Boots one server and waits until it is ACTIVE.
     async fn boot(&self, image: &str) -> String {
         let body = json!({"server": {"name": "b", "imageRef": image, "flavorRef": "42", "networks": "none"}});

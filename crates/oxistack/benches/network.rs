@@ -7,33 +7,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 
-use common::{mib, percentile_ms, rss_kib, Server};
+use common::{mib, percentile_ms, rss_kib, Api, Server};
 
 const SEQUENTIAL: usize = 200;
 const CONCURRENCY: usize = 8;
 const TARGETS: &[usize] = &[1_000, 10_000];
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("x-auth-token", &self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     async fn create_port(&self, network: &str) {
         let (status, r) = self
             .send(reqwest::Method::POST, "/network/v2.0/ports", Some(json!({"port": {"network_id": network}})))

@@ -12,33 +12,13 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{mib, rss_kib, Server};
+use common::{mib, rss_kib, Api, Server};
 
 const SEQUENTIAL: usize = 5;
 const PARALLEL: &[usize] = &[2, 4, 6, 8];
 const SSH_LIMIT: Duration = Duration::from_secs(240);
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-auth-token", &self.token)
-            .header("openstack-api-version", "compute 2.96");
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
     async fn server(&self, id: &str) -> Value {
         self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await.1["server"].clone()
     }

@@ -134,7 +134,6 @@ pub async fn make_iso(tree: &Path, iso: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxistack_compute::virt::Vif;
 
     fn spec() -> InstanceSpec {
         InstanceSpec {
@@ -144,18 +143,7 @@ mod tests {
             key_name: Some("SSHKEY".into()),
             public_key: Some("ssh-ed25519 AAAA test".into()),
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),
-            vifs: vec![Vif {
-                port_id: "port".into(),
-                network: "private".into(),
-                mac: "fa:16:3e:00:00:01".into(),
-                fixed_ip: "10.0.0.10".parse().unwrap(),
-                prefix: 24,
-                gateway: "10.0.0.1".parse().unwrap(),
-                floating_ip: Some("127.42.0.2".parse().unwrap()),
-                tcp_ports: vec![22],
-                security_groups: vec!["default".into()],
-                preserve: false,
-            }],
+            vifs: vec![crate::test_vif()],
             ..Default::default()
         }
     }

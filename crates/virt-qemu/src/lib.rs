@@ -701,6 +701,24 @@ impl VirtDriver for QemuDriver {
     }
 }
 
+/// The interface the unit tests plug: on `private`, with a floating address
+/// forwarding SSH.
+#[cfg(test)]
+pub(crate) fn test_vif() -> Vif {
+    Vif {
+        port_id: "port".into(),
+        network: "private".into(),
+        mac: "fa:16:3e:00:00:01".into(),
+        fixed_ip: "10.0.0.10".parse().unwrap(),
+        prefix: 24,
+        gateway: "10.0.0.1".parse().unwrap(),
+        floating_ip: Some("127.42.0.2".parse().unwrap()),
+        tcp_ports: vec![22],
+        security_groups: vec!["default".into()],
+        preserve: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,18 +730,7 @@ mod tests {
             ram_mb: 128,
             disk_gb: 1,
             base: "/var/lib/base.qcow2".into(),
-            vifs: vec![Vif {
-                port_id: "port".into(),
-                network: "private".into(),
-                mac: "fa:16:3e:00:00:01".into(),
-                fixed_ip: "10.0.0.10".parse().unwrap(),
-                prefix: 24,
-                gateway: "10.0.0.1".parse().unwrap(),
-                floating_ip: Some("127.42.0.2".parse().unwrap()),
-                tcp_ports: vec![22],
-                security_groups: vec!["default".into()],
-                preserve: false,
-            }],
+            vifs: vec![crate::test_vif()],
             ephemeral: false,
             swap: false,
             rescue: false,
