@@ -22,5 +22,6 @@ cargo test --quiet
 
 export OXISTACK_GUEST_IMAGE=$(scripts/build-test-image.sh)
 export OXISTACK_BIN="$CARGO_TARGET_DIR/debug/oxistack"
+export OXISTACK_NOVA="$CARGO_TARGET_DIR/debug/nova"
 export PATH="$OXISTACK_VENV/bin:$PATH"
 pytest -q -p no:cacheprovider tests/clients "$@"
