@@ -1,11 +1,16 @@
 """The native `nova` binary: the walk-through word for word, and the same
 tables as python-novaclient, command by command, against one server."""
 
+import http.server
 import os
 import re
 import shlex
+import ssl
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from conftest import BIN
@@ -142,3 +147,78 @@ def test_bad_configuration_and_input_fail_cleanly(cloud, tmp_path):
 
     old = run(cloud, NATIVE, "list", env={**env, "OS_COMPUTE_API_VERSION": "2.200"})
     assert old.returncode == 1 and "UnsupportedVersion" in old.stderr
+
+
+def test_a_named_cloud_from_clouds_yaml_and_secure_yaml(cloud, tmp_path):
+    # The cloud's own clouds.yaml, its password moved to secure.yaml.
+    lines = (cloud.data_dir / "clouds.yaml").read_text().splitlines()
+    password = next(line.split(":", 1)[1].strip().strip('"') for line in lines if "password:" in line)
+    (tmp_path / "clouds.yaml").write_text("\n".join(line for line in lines if "password:" not in line) + "\n")
+    (tmp_path / "secure.yaml").write_text(f"clouds:\n  oxistack:\n    auth:\n      password: '{password}'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    out = subprocess.run([NATIVE, "flavor-list"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "OS_CLOUD": "oxistack", "HOME": str(tmp_path)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "m1.tiny" in out.stdout
+    missing = subprocess.run([NATIVE, "list"], capture_output=True, text=True, cwd=tmp_path,
+                             env={**env, "OS_CLOUD": "elsewhere", "HOME": str(tmp_path)}, timeout=60)
+    assert missing.returncode == 1 and "Cloud elsewhere was not found." in missing.stderr
+
+
+class TlsProxy(http.server.BaseHTTPRequestHandler):
+    """Identity behind HTTPS: every request relayed to the plain server."""
+
+    upstream = ""
+
+    def relay(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        request = urllib.request.Request(self.upstream + self.path, data=body, headers=headers, method=self.command)
+        try:
+            response = urllib.request.urlopen(request, timeout=30)
+        except urllib.error.HTTPError as e:
+            response = e
+        data = response.read()
+        self.send_response(response.status)
+        for k, v in response.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = relay
+
+    def log_message(self, *args):
+        pass
+
+
+def test_identity_over_tls_with_a_ca_certificate(cloud, tmp_path):
+    # A private CA, and the proxy's certificate signed by it.
+    ca, ca_key, cert, key = (tmp_path / n for n in ("ca.pem", "ca.key", "cert.pem", "key.pem"))
+    (tmp_path / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for command in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", ca_key,
+         "-out", ca],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out",
+         tmp_path / "server.csr"],
+        ["x509", "-req", "-in", tmp_path / "server.csr", "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1",
+         "-extfile", tmp_path / "ext.cnf", "-out", cert],
+    ):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    TlsProxy.upstream = cloud.url
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TlsProxy)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**cloud.rc_env(), "OS_AUTH_URL": f"https://127.0.0.1:{server.server_address[1]}/identity/v3"}
+        untrusted = run(cloud, NATIVE, "list", env=env)
+        assert untrusted.returncode == 1 and untrusted.stderr.startswith("ERROR (ConnectFailure)")
+        trusted = run(cloud, NATIVE, "list", env={**env, "OS_CACERT": str(ca)})
+        assert trusted.returncode == 0, trusted.stderr
+        insecure = run(cloud, NATIVE, "--insecure", "list", env=env)
+        assert insecure.returncode == 0, insecure.stderr
+    finally:
+        server.shutdown()

@@ -15,6 +15,7 @@ import websocket
 
 from conftest import Cloud
 from test_compute import nova, table_rows, wait_status
+from test_nova_cli import NATIVE
 
 # Not OXISTACK_TEST_IMAGE: `oxistack serve` reads that one, and only these tests want the image.
 TEST_IMAGE = os.environ.get("OXISTACK_GUEST_IMAGE", "")
@@ -113,6 +114,12 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert ssh_until(key, ip, "cat /tmp/user-data.out") == "user-data-ran"
     # The guest got its port's address by DHCP.
     assert f"inet {fixed}/24" in ssh_until(key, ip, "ip -4 addr show eth0")
+    # The native client's `nova ssh` finds the floating address by itself.
+    native = subprocess.run(
+        [NATIVE, "ssh", "instance1", "-i", str(key), "--extra-opts",
+         "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR hostname"],
+        capture_output=True, text=True, env=cloud.rc_env(), timeout=60)
+    assert native.stdout.strip() == "instance1", native.stderr
     console = nova(cloud, "console-log", "instance1").stdout
     assert "config-drive: /dev/vd" in console and "GUEST-READY instance1" in console
 

@@ -237,20 +237,7 @@ pub enum Command {
     /// List interfaces attached to a server.
     InterfaceList { server: String },
     /// SSH into a server.
-    Ssh {
-        server: String,
-        #[arg(long, default_value = "root")]
-        login: String,
-        #[arg(short = 'i', long)]
-        identity: Option<String>,
-        #[arg(short = 'p', long, default_value_t = 22)]
-        port: u16,
-        #[arg(long, default_value = "public")]
-        network: String,
-        /// Extra arguments passed to ssh.
-        #[arg(long)]
-        extra_opts: Option<String>,
-    },
+    Ssh(SshArgs),
     /// Create a new key pair for use with servers.
     KeypairAdd {
         name: String,
@@ -552,4 +539,33 @@ pub struct QuotaUpdateArgs {
     pub server_group_members: Option<i64>,
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args)]
+pub struct SshArgs {
+    pub server: String,
+    /// Optional flag to indicate which port to use for ssh.
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+    /// Optional flag to indicate which IP type to use.
+    #[arg(long = "address-type", default_value = "floating")]
+    pub address_type: String,
+    /// Network to use for the ssh.
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Optional flag to indicate whether to use an IPv6 address attached to a server.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Use the fixed (private) address: the same as `--address-type fixed`.
+    #[arg(long)]
+    pub private: bool,
+    /// Login to use.
+    #[arg(long, default_value = "root")]
+    pub login: String,
+    /// Private key file, same as the -i option to the ssh command.
+    #[arg(short = 'i', long)]
+    pub identity: Option<String>,
+    /// Extra options to pass to ssh (and the command to run); see `man ssh`.
+    #[arg(long = "extra-opts", allow_hyphen_values = true)]
+    pub extra_opts: Option<String>,
 }

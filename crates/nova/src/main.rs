@@ -3,6 +3,7 @@
 //! python-novaclient.
 
 mod cli;
+mod clouds;
 mod commands;
 mod find;
 mod session;
@@ -14,7 +15,11 @@ use cli::Cli;
 use session::Session;
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(e) = clouds::apply(&mut cli.global) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -100,10 +100,18 @@ impl Session {
     /// Authenticates with what the environment and flags give, as keystoneauth
     /// would, and negotiates the compute microversion.
     pub async fn open(g: &Global) -> Result<Session> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(g.timeout.unwrap_or(600)))
-            .build()
-            .map_err(|e| Error::command(e.to_string()))?;
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(g.timeout.unwrap_or(600)));
+        if let Some(path) = &g.cacert {
+            let pem =
+                std::fs::read(path).map_err(|e| Error::command(format!("Cannot read CA certificate {path}: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| Error::command(format!("Invalid CA certificate {path}: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if g.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| Error::command(e.to_string()))?;
         // OS_INTERFACE, or python-novaclient's older OS_ENDPOINT_TYPE (`publicURL`).
         let interface = g
             .interface

@@ -74,9 +74,7 @@ pub async fn run(s: &mut Session, command: Command) -> Result<()> {
         C::InstanceAction { server, request_id } => servers::instance_actions(s, &server, Some(&request_id)).await,
         C::InstanceActionList { server } => servers::instance_actions(s, &server, None).await,
         C::InterfaceList { server } => servers::interface_list(s, &server).await,
-        C::Ssh { server, login, identity, port, network, extra_opts } => {
-            servers::ssh(s, &server, &login, identity.as_deref(), port, &network, extra_opts.as_deref()).await
-        }
+        C::Ssh(a) => servers::ssh(s, &a).await,
         C::KeypairAdd { name, pub_key, key_type, user } => {
             keypairs::add(s, &name, pub_key.as_deref(), &key_type, user.as_deref()).await
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use crate::cli::{BootArgs, ListArgs};
+use crate::cli::{BootArgs, ListArgs, SshArgs};
 use crate::find::{self, query};
 use crate::session::{Error, Result, Session};
 use crate::table::{self, Table};
@@ -816,46 +816,58 @@ pub async fn interface_list(s: &mut Session, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// `nova ssh`: ssh to the server's address on a network, by default the
-/// floating (public) one, as older python-novaclient did.
-pub async fn ssh(
-    s: &mut Session,
-    key: &str,
-    login: &str,
-    identity: Option<&str>,
-    port: u16,
-    network: &str,
-    extra: Option<&str>,
-) -> Result<()> {
-    let server = find::server(s, key).await?;
-    let mut floating = None;
-    let mut fixed = None;
-    for (label, addrs) in server["addresses"].as_object().into_iter().flatten() {
-        for a in addrs.as_array().into_iter().flatten() {
-            let addr = a["addr"].as_str().map(str::to_string);
-            match a["OS-EXT-IPS:type"].as_str() {
-                Some("floating") => floating = floating.or(addr),
-                _ if label == network => fixed = fixed.or(addr),
-                _ => fixed = fixed.or(addr),
+/// `nova ssh`, as python-novaclient had it: the server's one network (or
+/// `--network`), its floating address (or `--address-type fixed`,
+/// `--private`) of the IP version asked, then `ssh` with the extra options.
+pub async fn ssh(s: &mut Session, a: &SshArgs) -> Result<()> {
+    let server = find::server(s, &a.server).await?;
+    let addresses = server["addresses"].as_object().cloned().unwrap_or_default();
+    let on_network = match &a.network {
+        Some(net) => addresses
+            .get(net)
+            .cloned()
+            .ok_or_else(|| Error::command(format!("Server '{}' is not attached to network '{net}'", a.server)))?,
+        None => match addresses.len() {
+            0 => return Err(Error::command(format!("Server '{}' is not attached to any network.", a.server))),
+            1 => addresses.values().next().cloned().unwrap_or_default(),
+            _ => {
+                return Err(Error::command(format!(
+                    "Server '{}' is attached to more than one network. Please pick the network to use.",
+                    a.server
+                )))
             }
+        },
+    };
+    let version = if a.ipv6 { 6 } else { 4 };
+    let kind = if a.private { "fixed" } else { a.address_type.as_str() };
+    let matching: Vec<&str> = on_network
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|addr| addr["version"] == version && addr["OS-EXT-IPS:type"].as_str().unwrap_or("floating") == kind)
+        .filter_map(|addr| addr["addr"].as_str())
+        .collect();
+    let address = match matching.as_slice() {
+        [one] => one.to_string(),
+        [] => {
+            return Err(Error::command(format!(
+                "No address that would match network '{}' and type '{kind}' of version IPv{version} has been found for server '{}'.",
+                a.network.as_deref().unwrap_or("None"),
+                a.server
+            )))
         }
-    }
-    let address = if network == "public" { floating.or(fixed) } else { fixed.or(floating) };
-    let address = address.ok_or_else(|| {
-        Error::command(format!("No address that would be used for ssh on network '{network}' found for server."))
-    })?;
+        _ => return Err(Error::command(format!("More than one IPv{version} {kind} address found."))),
+    };
     let mut cmd = std::process::Command::new("ssh");
-    cmd.arg("-p").arg(port.to_string());
-    if let Some(i) = identity {
+    cmd.arg(format!("-{version}")).arg(format!("-p{}", a.port));
+    if let Some(i) = &a.identity {
         cmd.arg("-i").arg(i);
     }
-    for opt in extra.unwrap_or_default().split_whitespace() {
-        cmd.arg(opt);
-    }
-    cmd.arg(format!("{login}@{address}"));
+    cmd.arg(format!("{}@{address}", a.login));
+    cmd.args(a.extra_opts.as_deref().unwrap_or_default().split_whitespace());
     let status = cmd.status().map_err(|e| Error::command(format!("Cannot run ssh: {e}")))?;
     if !status.success() {
-        std::process::exit(status.code().unwrap_or(1));
+        std::process::exit(status.code().unwrap_or(255));
     }
     Ok(())
 }
