@@ -2,6 +2,7 @@
 tables as python-novaclient, command by command, against one server."""
 
 import http.server
+import json
 import os
 import re
 import shlex
@@ -222,3 +223,99 @@ def test_identity_over_tls_with_a_ca_certificate(cloud, tmp_path):
         assert insecure.returncode == 0, insecure.stderr
     finally:
         server.shutdown()
+
+
+def test_native_commands_beyond_the_walkthrough(cloud, tmp_path):
+    env = cloud.rc_env()
+
+    def native(*args, ok=True):
+        out = run(cloud, NATIVE, *args, env=env)
+        if ok:
+            assert out.returncode == 0, (args, out.stderr)
+        return out
+
+    def props(name):
+        return dict((r[0], r[1]) for r in table_rows(native("show", name).stdout) if len(r) == 2)
+
+    def until(name, status):
+        deadline = time.time() + 30
+        while props(name)["status"] != status:
+            assert time.time() < deadline, f"{name} never became {status}"
+            time.sleep(0.3)
+
+    image = image_id(cloud, tmp_path)
+    script = tmp_path / "user-data.sh"
+    script.write_text("#!/bin/sh\necho hello\n")
+    native("boot", "--flavor", "m1.tiny", "--image", "cirros", "--meta", "role=web", "--nic", "none",
+           "--user-data", str(script), "--tags", "blue", "vm1", "--poll")
+    native("meta", "vm1", "set", "tier=front", "extra=1")
+    native("meta", "vm1", "delete", "extra")
+    assert json.loads(props("vm1")["metadata"]) == {"role": "web", "tier": "front"}
+    assert "Request to add tag green" in native("server-tag-add", "vm1", "green").stdout
+    native("server-tag-delete", "vm1", "blue")
+    assert table_rows(native("server-tag-list", "vm1").stdout) == [["green"]]
+    native("update", "vm1", "--name", "web1", "--description", "front end")
+    assert props("web1")["description"] == "front end"
+
+    native("lock", "web1", "--reason", "maintenance")
+    assert props("web1")["locked"] == "True" and props("web1")["locked_reason"] == "maintenance"
+    native("unlock", "web1")
+    native("rescue", "web1")
+    until("web1", "RESCUE")
+    native("unrescue", "web1")
+    until("web1", "ACTIVE")
+    native("resize", "web1", "m1.small", "--poll")
+    until("web1", "VERIFY_RESIZE")
+    native("resize-revert", "web1")
+    until("web1", "ACTIVE")
+    assert props("web1")["flavor:original_name"] == "m1.tiny"
+    native("resize", "web1", "2")
+    until("web1", "VERIFY_RESIZE")
+    native("resize-confirm", "web1")
+    until("web1", "ACTIVE")
+    assert props("web1")["flavor:original_name"] == "m1.small"
+    assert "adminPass" in native("rebuild", "web1", image, "--poll").stdout
+    assert "Request to reboot server web1" in native("reboot", "--hard", "--poll", "web1").stdout
+    native("shelve", "web1")
+    until("web1", "SHELVED_OFFLOADED")
+    native("unshelve", "web1")
+    until("web1", "ACTIVE")
+    native("image-create", "--poll", "web1", "web1-snap")
+    snap = dict((r[0], r[1]) for r in table_rows(native("image-show", "web1-snap").stdout) if len(r) == 2)
+    assert snap["status"] == "ACTIVE" and snap["image_type"] == "snapshot"
+    actions = [r[0] for r in table_rows(native("instance-action-list", "web1").stdout)]
+    assert actions[0] == "create" and "shelve" in actions and actions[-1] == "createImage"
+
+    native("flavor-create", "m1.custom", "auto", "256", "2", "1", "--is-public", "false")
+    native("flavor-key", "m1.custom", "set", "hw:mem_page_size=small")
+    native("flavor-access-add", "m1.custom", env["OS_PROJECT_ID"])
+    native("aggregate-create", "rack1", "zone-a")
+    native("server-group-create", "web", "affinity")
+    group = table_rows(native("server-group-list").stdout)[0][0]
+    request = table_rows(native("instance-action-list", "web1").stdout)[0][1]
+    native("quota-update", "--instances", "7", env["OS_PROJECT_ID"])
+
+    # These too print what python-novaclient prints.
+    for args in (["flavor-show", "m1.custom"], ["flavor-access-list", "--flavor", "m1.custom"],
+                 ["flavor-list", "--all"], ["aggregate-list"], ["aggregate-show", "rack1"],
+                 ["server-group-get", group], ["instance-action", "web1", request], ["quota-show"],
+                 ["hypervisor-show", "oxistack"], ["server-tag-list", "web1"],
+                 ["list", "--status", "ACTIVE", "--sort", "name:asc"], ["show", "--minimal", "web1"]):
+        python, ours = run(cloud, PYTHON, *args, env=env), run(cloud, NATIVE, *args, env=env)
+        assert (ours.returncode, normalise(ours.stdout)) == (python.returncode, normalise(python.stdout)), args
+
+    # Usage grows by the second: the same window and servers, numbers close.
+    for args in (["usage"], ["usage-list"]):
+        python, ours = run(cloud, PYTHON, *args, env=env).stdout, native(*args).stdout
+        assert python.splitlines()[0] == ours.splitlines()[0], args
+        (p,), (o,) = table_rows(python), table_rows(ours)
+        assert p[:-3] == o[:-3] and abs(float(p[-1]) - float(o[-1])) < 1, (p, o)
+
+    native("flavor-access-remove", "m1.custom", env["OS_PROJECT_ID"])
+    assert "m1.custom" in native("flavor-delete", "m1.custom").stdout
+    assert "has been successfully deleted" in native("server-group-delete", group).stdout
+    native("delete", "web1")
+    deadline = time.time() + 30
+    while table_rows(native("list").stdout) and time.time() < deadline:
+        time.sleep(0.3)
+    assert table_rows(native("list").stdout) == []

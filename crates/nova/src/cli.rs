@@ -97,6 +97,9 @@ pub enum Command {
         /// Skips flavor/image lookups when showing servers.
         #[arg(long)]
         minimal: bool,
+        /// Wrap the output to a specified length, or 0 to disable.
+        #[arg(long, default_value_t = 0)]
+        wrap: usize,
     },
     /// Boot a new server.
     Boot(Box<BootArgs>),
@@ -379,8 +382,9 @@ pub enum Command {
     /// Display the details of the specified hypervisor.
     HypervisorShow {
         hypervisor: String,
-        #[arg(long)]
-        wrap: Option<usize>,
+        /// Wrap the output to a specified length.
+        #[arg(long, default_value_t = 40)]
+        wrap: usize,
     },
     /// Get hypervisor statistics over all compute nodes.
     HypervisorStats,

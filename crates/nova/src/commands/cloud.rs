@@ -93,7 +93,7 @@ fn flatten(prefix: Option<&str>, value: &Value, out: &mut Map<String, Value>) {
     }
 }
 
-pub async fn hypervisor_show(s: &mut Session, key: &str) -> Result<()> {
+pub async fn hypervisor_show(s: &mut Session, key: &str, wrap: usize) -> Result<()> {
     let id = if key.chars().all(|c| c.is_ascii_digit()) || crate::find::uuid_like(key) {
         key.to_string()
     } else {
@@ -120,9 +120,15 @@ pub async fn hypervisor_show(s: &mut Session, key: &str) -> Result<()> {
             info.insert("service_disabled_reason".into(), reason.clone());
         }
     }
+    // Strings that hold JSON (an old cpu_info) are decoded first.
+    for value in info.values_mut() {
+        if let Some(decoded) = value.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+            *value = decoded;
+        }
+    }
     let mut flat = Map::new();
     flatten(None, &Value::Object(info), &mut flat);
-    table::print_dict(&flat);
+    table::print_dict_wrapped(&flat, wrap);
     Ok(())
 }
 

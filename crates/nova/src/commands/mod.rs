@@ -17,7 +17,7 @@ pub async fn run(s: &mut Session, command: Command) -> Result<()> {
     use Command as C;
     match command {
         C::List(a) => servers::list(s, &a).await,
-        C::Show { server, minimal } => servers::show(s, &server, minimal).await,
+        C::Show { server, minimal, wrap } => servers::show(s, &server, minimal, wrap).await,
         C::Boot(a) => servers::boot(s, &a).await,
         C::Delete { server } => servers::delete(s, &server).await,
         C::Reboot { server, hard, poll } => servers::reboot(s, &server, hard, poll).await,
@@ -116,7 +116,7 @@ pub async fn run(s: &mut Session, command: Command) -> Result<()> {
         C::UsageList { start, end } => quotas::usage_list(s, start.as_deref(), end.as_deref()).await,
         C::AvailabilityZoneList => cloud::availability_zones(s).await,
         C::HypervisorList { matching, marker, limit } => cloud::hypervisor_list(s, matching, marker, limit).await,
-        C::HypervisorShow { hypervisor, .. } => cloud::hypervisor_show(s, &hypervisor).await,
+        C::HypervisorShow { hypervisor, wrap } => cloud::hypervisor_show(s, &hypervisor, wrap).await,
         C::HypervisorStats => cloud::hypervisor_stats(s).await,
         C::ServiceList { host, binary } => cloud::services(s, host, binary).await,
         C::ServerGroupCreate { name, policy, rule } => cloud::server_group_create(s, &name, &policy, &rule).await,

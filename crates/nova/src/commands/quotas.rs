@@ -190,27 +190,31 @@ fn date_of(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The default window of `usage` and `usage-list`: four weeks before today
-/// to tomorrow.
-fn window(start: Option<&str>, end: Option<&str>) -> Result<(String, String)> {
-    let today = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64 / 86_400).unwrap_or(0);
-    let check = |d: &str| {
+/// The window of `usage` and `usage-list`: dates given as `YYYY-MM-DD`, by
+/// default from four weeks ago to this time tomorrow. Returns the dates shown
+/// and the instants asked for.
+fn window(start: Option<&str>, end: Option<&str>) -> Result<((String, String), (String, String))> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (days, seconds) = (now.as_secs() as i64 / 86_400, now.as_secs() % 86_400);
+    let time =
+        format!("T{:02}:{:02}:{:02}.{:06}", seconds / 3600, seconds / 60 % 60, seconds % 60, now.subsec_micros());
+    let given = |d: &str| {
         let ok = d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-';
         if ok {
-            Ok(d.to_string())
+            Ok((d.to_string(), format!("{d}T00:00:00")))
         } else {
-            Err(Error::command(format!("Invalid date: {d}")))
+            Err(Error::command(format!("time data '{d}' does not match format '%Y-%m-%d'")))
         }
     };
     let start = match start {
-        Some(d) => check(d)?,
-        None => date_of(today - 28),
+        Some(d) => given(d)?,
+        None => (date_of(days - 28), format!("{}{time}", date_of(days - 28))),
     };
     let end = match end {
-        Some(d) => check(d)?,
-        None => date_of(today + 1),
+        Some(d) => given(d)?,
+        None => (date_of(days + 1), format!("{}{time}", date_of(days + 1))),
     };
-    Ok((start, end))
+    Ok(((start.0, end.0), (start.1, end.1)))
 }
 
 fn usage_row(u: &Value, with_tenant: bool) -> Vec<String> {
@@ -227,9 +231,9 @@ fn usage_row(u: &Value, with_tenant: bool) -> Vec<String> {
 }
 
 pub async fn usage(s: &mut Session, start: Option<&str>, end: Option<&str>, tenant: Option<&str>) -> Result<()> {
-    let (start, end) = window(start, end)?;
+    let ((start, end), (from, to)) = window(start, end)?;
     let project = project_of(s, tenant);
-    let body = s.get(&format!("/os-simple-tenant-usage/{project}?start={start}T00:00:00&end={end}T00:00:00")).await?;
+    let body = s.get(&format!("/os-simple-tenant-usage/{project}?start={from}&end={to}")).await?;
     println!("Usage from {start} to {end}:");
     let mut t = Table::new(&["Servers", "RAM MiB-Hours", "CPU Hours", "Disk GiB-Hours"]);
     if let Some(u) = body.get("tenant_usage").filter(|u| u.as_object().is_some_and(|o| !o.is_empty())) {
@@ -240,8 +244,8 @@ pub async fn usage(s: &mut Session, start: Option<&str>, end: Option<&str>, tena
 }
 
 pub async fn usage_list(s: &mut Session, start: Option<&str>, end: Option<&str>) -> Result<()> {
-    let (start, end) = window(start, end)?;
-    let body = s.get(&format!("/os-simple-tenant-usage?detailed=1&start={start}T00:00:00&end={end}T00:00:00")).await?;
+    let ((start, end), (from, to)) = window(start, end)?;
+    let body = s.get(&format!("/os-simple-tenant-usage?detailed=1&start={from}&end={to}")).await?;
     println!("Usage from {start} to {end}:");
     let mut t = Table::new(&["Tenant ID", "Servers", "RAM MiB-Hours", "CPU Hours", "Disk GiB-Hours"]);
     for u in body["tenant_usages"].as_array().into_iter().flatten() {

@@ -227,7 +227,7 @@ pub async fn list(s: &mut Session, a: &ListArgs) -> Result<()> {
 
 /// `_print_server`: the server's attributes with the flavor expanded, the
 /// image named, one `<label> network` row per network.
-pub async fn print_server(s: &mut Session, server: &Value, minimal: bool) -> Result<()> {
+pub async fn print_server(s: &mut Session, server: &Value, minimal: bool, wrap: usize) -> Result<()> {
     let mut info = server.as_object().cloned().unwrap_or_default();
     for (label, addrs) in networks_of(server) {
         info.insert(format!("{label} network"), json!(addrs.join(", ")));
@@ -275,13 +275,13 @@ pub async fn print_server(s: &mut Session, server: &Value, minimal: bool) -> Res
     for key in ["links", "addresses", "OS-EXT-SRV-ATTR:user_data"] {
         info.remove(key);
     }
-    table::print_dict(&info);
+    table::print_dict_wrapped(&info, wrap);
     Ok(())
 }
 
-pub async fn show(s: &mut Session, key: &str, minimal: bool) -> Result<()> {
+pub async fn show(s: &mut Session, key: &str, minimal: bool, wrap: usize) -> Result<()> {
     let server = find::server(s, key).await?;
-    print_server(s, &server, minimal).await
+    print_server(s, &server, minimal, wrap).await
 }
 
 fn key_values(items: &[String], what: &str) -> Result<Map<String, Value>> {
@@ -458,7 +458,7 @@ pub async fn boot(s: &mut Session, a: &BootArgs) -> Result<()> {
     if let Some(pass) = created["server"].get("adminPass") {
         shown["adminPass"] = pass.clone();
     }
-    print_server(s, &shown, false).await?;
+    print_server(s, &shown, false, 0).await?;
     if a.poll {
         poll(s, &id, "building", &["active"], true).await?;
     }
@@ -638,7 +638,7 @@ pub async fn rebuild(s: &mut Session, key: &str, image: &str, name: Option<&str>
     if let Some(pass) = answer["server"].get("adminPass") {
         shown["adminPass"] = pass.clone();
     }
-    print_server(s, &shown, false).await?;
+    print_server(s, &shown, false, 0).await?;
     if wait {
         poll(s, &id, "rebuilding", &["active"], true).await?;
     }
@@ -770,7 +770,10 @@ pub async fn instance_actions(s: &mut Session, key: &str, request_id: Option<&st
     let id = server["id"].as_str().unwrap_or_default();
     if let Some(request) = request_id {
         let answer = s.get(&format!("/servers/{id}/os-instance-actions/{request}")).await?;
-        let action = answer["instanceAction"].as_object().cloned().unwrap_or_default();
+        let mut action = answer["instanceAction"].as_object().cloned().unwrap_or_default();
+        if let Some(events) = action.get("events").map(table::pformat) {
+            action.insert("events".into(), json!(events));
+        }
         table::print_dict(&action);
         return Ok(());
     }
