@@ -3,6 +3,7 @@
 booted instances. QEMU runs under TCG here (see DESIGN.md), so every wait is
 generous."""
 
+import json
 import os
 import random
 import signal
@@ -114,6 +115,12 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert ssh_until(key, ip, "cat /tmp/user-data.out") == "user-data-ran"
     # The guest got its port's address by DHCP.
     assert f"inet {fixed}/24" in ssh_until(key, ip, "ip -4 addr show eth0")
+    # The metadata service, at the address cloud-init asks, answers for this instance only.
+    meta = json.loads(ssh_until(key, ip, "wget -qO- http://169.254.169.254/openstack/latest/meta_data.json"))
+    assert meta["hostname"] == "instance1" and meta["uuid"] == server(cloud, "instance1")["id"]
+    assert meta["public_keys"]["SSHKEY"].startswith("ssh-ed25519 ")
+    assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/latest/meta-data/local-ipv4") == fixed
+    assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/openstack/latest/user_data").startswith("#!/bin/sh")
     # The native client's `nova ssh` finds the floating address by itself.
     native = subprocess.run(
         [NATIVE, "ssh", "instance1", "-i", str(key), "--extra-opts",

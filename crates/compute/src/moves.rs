@@ -25,7 +25,7 @@ struct Outcome {
     host: Option<String>,
 }
 
-fn flavor_of(json: &str) -> Result<Flavor> {
+pub(crate) fn flavor_of(json: &str) -> Result<Flavor> {
     serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::anyhow!("stored flavor unreadable: {e}")))
 }
 

@@ -34,6 +34,7 @@ pub(crate) async fn instance_spec(
         hostname: inst.hostname.clone(),
         project_id: inst.project_id.clone(),
         availability_zone: inst.availability_zone.clone(),
+        flavor_name: flavor.name.clone(),
         vcpus: flavor.vcpus,
         ram_mb: flavor.ram,
         disk_gb: flavor.disk,
@@ -192,6 +193,16 @@ fn locked_error(id: &str) -> Error {
 }
 
 impl Compute {
+    /// What the metadata service tells instance `id` about itself; `None`
+    /// once it is gone.
+    pub async fn metadata_spec(&self, id: &str) -> Result<Option<InstanceSpec>> {
+        let Some(inst) = store::instance(&self.pool, id).await? else {
+            return Ok(None);
+        };
+        let flavor = crate::moves::flavor_of(&inst.flavor)?;
+        Ok(Some(instance_spec(&self.image, &inst, &flavor, &inst.image_ref).await?))
+    }
+
     /// Adds DevStack's flavors to a new cloud.
     pub async fn bootstrap(&self) -> anyhow::Result<()> {
         if !store::flavors(&self.pool).await?.is_empty() {

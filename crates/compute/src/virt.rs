@@ -27,6 +27,7 @@ pub struct InstanceSpec {
     pub hostname: String,
     pub project_id: String,
     pub availability_zone: String,
+    pub flavor_name: String,
     pub vcpus: i64,
     pub ram_mb: i64,
     pub disk_gb: i64,

@@ -23,6 +23,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print an OpenStack RC file (v3) for a user and project of this cloud.
     Openrc(OpenrcArgs),
+    /// Joins one guest connection to the metadata service (QEMU runs it).
+    #[command(hide = true)]
+    MetadataRelay { socket: std::path::PathBuf, instance: String },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize)]
@@ -153,9 +156,11 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve::run(config::ServeConfig::resolve(args)?)),
-        Command::Openrc(args) => rt.block_on(rc::print_openrc(args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run(config::ServeConfig::resolve(args)?)),
+        Command::Openrc(args) => runtime()?.block_on(rc::print_openrc(args)),
+        // One per guest connection: plain threads, no runtime.
+        Command::MetadataRelay { socket, instance } => Ok(oxistack_compute::metadata::relay(&socket, &instance)?),
     }
 }

@@ -25,7 +25,7 @@ use oxistack_network::{Network, NetworkConfig};
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
 use crate::{AccelChoice, ComputeDriver};
-use oxistack_virt_qemu::{Accel, QemuDriver};
+use oxistack_virt_qemu::{Accel, MetadataRelay, QemuDriver};
 
 /// Holds the data dir's lock for as long as the server runs.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
@@ -109,6 +109,14 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));
+    let metadata = oxistack_compute::metadata::RelayListener::bind(&metadata_socket(&dir))
+        .context("binding the metadata service's socket")?;
+    let metadata_compute = compute.clone();
+    tokio::spawn(async move {
+        if let Err(e) = oxistack_compute::metadata::serve_relayed(metadata_compute, metadata).await {
+            tracing::error!(error = %e, "the metadata service stopped");
+        }
+    });
     let services = vec![
         CatalogEntry { service_type: "identity".into(), name: "keystone".into(), url: identity.config.identity_url() },
         CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
@@ -200,7 +208,8 @@ fn compute_driver(args: &ServeConfig) -> anyhow::Result<Arc<dyn VirtDriver>> {
     };
     let (accel, why) = oxistack_virt_qemu::choose_accel(requested);
     tracing::info!(qemu = %qemu.display(), ?accel, "compute driver: qemu; accelerator {accel:?}: {why}");
-    Ok(Arc::new(QemuDriver::new(qemu, accel, &args.data_dir)?))
+    let relay = MetadataRelay { program: std::env::current_exe()?, socket: metadata_socket(&args.data_dir) };
+    Ok(Arc::new(QemuDriver::new(qemu, accel, &args.data_dir)?.with_metadata(relay)))
 }
 
 /// Registers the disk at `path` as the public image `oxistack-test` of the
@@ -253,4 +262,9 @@ async fn shutdown() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Where the metadata service listens for the relays QEMU starts.
+fn metadata_socket(data_dir: &Path) -> std::path::PathBuf {
+    oxistack_virt_qemu::socket_path(data_dir, "metadata.sock")
 }

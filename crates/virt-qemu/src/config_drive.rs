@@ -6,75 +6,8 @@
 
 use std::path::Path;
 
-use base64::Engine;
-use serde_json::{json, Value};
-
+use oxistack_compute::metadata::{self, EC2_VERSIONS, OPENSTACK_VERSIONS};
 use oxistack_compute::virt::InstanceSpec;
-
-/// The metadata versions written; clients pick the newest they know.
-const OPENSTACK_VERSIONS: &[&str] = &["2012-08-10", "2013-10-17", "2016-06-30", "2018-08-27", "latest"];
-const EC2_VERSIONS: &[&str] = &["2009-04-04", "latest"];
-
-/// `openstack/<version>/meta_data.json`.
-pub fn meta_data(spec: &InstanceSpec) -> Value {
-    let key_name = spec.key_name.clone().unwrap_or_else(|| "key".into());
-    let (public_keys, keys) = match &spec.public_key {
-        Some(k) => (json!({ key_name.clone(): k }), json!([{"name": key_name, "type": "ssh", "data": k}])),
-        None => (json!({}), json!([])),
-    };
-    json!({
-        "uuid": spec.id,
-        "name": spec.name,
-        "hostname": spec.hostname,
-        "availability_zone": spec.availability_zone,
-        "project_id": spec.project_id,
-        "launch_index": 0,
-        "meta": spec.metadata,
-        "public_keys": public_keys,
-        "keys": keys,
-        "devices": [],
-    })
-}
-
-/// `openstack/<version>/network_data.json`: each interface by MAC, configured
-/// by DHCP (its fixed address is what DHCP hands out).
-pub fn network_data(spec: &InstanceSpec) -> Value {
-    let mut links = vec![];
-    let mut networks = vec![];
-    for (i, vif) in spec.vifs.iter().enumerate() {
-        let link = format!("tap{i}");
-        links.push(json!({"id": link, "vif_id": link, "type": "phy", "ethernet_mac_address": vif.mac, "mtu": 1500}));
-        networks
-            .push(json!({"id": format!("network{i}"), "type": "ipv4_dhcp", "link": link, "network_id": vif.network}));
-    }
-    json!({"links": links, "networks": networks, "services": []})
-}
-
-/// An EC2-style id: the first 8 hex digits of a UUID.
-fn ec2_id(uuid: &str) -> String {
-    uuid.chars().filter(|c| *c != '-').take(8).collect()
-}
-
-/// `ec2/<version>/meta-data.json`.
-fn ec2_meta_data(spec: &InstanceSpec) -> Value {
-    let vif = spec.vifs.first();
-    let mut keys = json!({});
-    if let Some(k) = &spec.public_key {
-        keys = json!({"0": {"openssh-key": k, "_name": format!("0={}", spec.key_name.as_deref().unwrap_or("key"))}});
-    }
-    json!({
-        "ami-id": format!("ami-{}", ec2_id(&spec.image_id)),
-        "hostname": spec.hostname,
-        "local-hostname": spec.hostname,
-        "public-hostname": spec.hostname,
-        "instance-id": format!("i-{}", ec2_id(&spec.id)),
-        "local-ipv4": vif.map(|v| v.fixed_ip.to_string()),
-        "public-ipv4": vif.and_then(|v| v.floating_ip).map(|f| f.to_string()),
-        "public-keys": keys,
-        "placement": {"availability-zone": spec.availability_zone},
-        "security-groups": ["default"],
-    })
-}
 
 fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
@@ -85,16 +18,9 @@ fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// Writes the drive's tree under `tree`.
 pub fn write_tree(spec: &InstanceSpec, tree: &Path) -> std::io::Result<()> {
-    let user_data = match &spec.user_data {
-        Some(u) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(u)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("user data: {e}")))?,
-        ),
-        None => None,
-    };
-    let meta = serde_json::to_vec(&meta_data(spec))?;
-    let network = serde_json::to_vec(&network_data(spec))?;
+    let user_data = metadata::user_data(spec).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let meta = serde_json::to_vec(&metadata::meta_data(spec))?;
+    let network = serde_json::to_vec(&metadata::network_data(spec))?;
     for version in OPENSTACK_VERSIONS {
         let dir = tree.join("openstack").join(version);
         write(&dir.join("meta_data.json"), &meta)?;
@@ -105,7 +31,7 @@ pub fn write_tree(spec: &InstanceSpec, tree: &Path) -> std::io::Result<()> {
             write(&dir.join("user_data"), u)?;
         }
     }
-    let ec2 = serde_json::to_vec(&ec2_meta_data(spec))?;
+    let ec2 = serde_json::to_vec(&metadata::ec2_meta_data(spec))?;
     for version in EC2_VERSIONS {
         let dir = tree.join("ec2").join(version);
         write(&dir.join("meta-data.json"), &ec2)?;
@@ -134,6 +60,8 @@ pub async fn make_iso(tree: &Path, iso: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use serde_json::Value;
 
     fn spec() -> InstanceSpec {
         InstanceSpec {
@@ -146,14 +74,6 @@ mod tests {
             vifs: vec![crate::test_vif()],
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn meta_data_carries_keys_both_ways() {
-        let m = meta_data(&spec());
-        assert_eq!(m["public_keys"]["SSHKEY"], "ssh-ed25519 AAAA test");
-        assert_eq!(m["keys"][0]["data"], "ssh-ed25519 AAAA test");
-        assert_eq!(m["hostname"], "instance1");
     }
 
     #[test]

@@ -103,21 +103,25 @@ impl Files {
     fn serial(&self) -> PathBuf {
         self.socket("console.sock")
     }
-    /// A Unix socket path must fit in 108 bytes: a deep data dir gets its
-    /// sockets in the temporary directory instead.
     fn socket(&self, name: &str) -> PathBuf {
-        let beside = self.path(name);
-        if beside.as_os_str().len() < 100 {
-            return beside;
-        }
-        let hash = self
-            .dir
-            .as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-        std::env::temp_dir().join(format!("oxistack-{hash:016x}-{name}"))
+        socket_path(&self.dir, name)
     }
+}
+
+/// The Unix socket `name` of directory `dir`. A socket's path must fit in
+/// 108 bytes: a deep directory gets its sockets in the temporary directory
+/// instead, named by a hash of the directory.
+pub fn socket_path(dir: &Path, name: &str) -> PathBuf {
+    let beside = dir.join(name);
+    if beside.as_os_str().len() < 100 {
+        return beside;
+    }
+    let hash = dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    std::env::temp_dir().join(format!("oxistack-{hash:016x}-{name}"))
 }
 
 pub struct QemuDriver {
@@ -125,7 +129,19 @@ pub struct QemuDriver {
     accel: Accel,
     instances: PathBuf,
     cache: PathBuf,
+    metadata: Option<MetadataRelay>,
 }
+
+/// The command QEMU runs for each guest connection to the metadata address:
+/// `<program> metadata-relay <socket> <instance id>`.
+#[derive(Clone, Debug)]
+pub struct MetadataRelay {
+    pub program: PathBuf,
+    pub socket: PathBuf,
+}
+
+/// Nova's metadata address, link-local in every guest.
+const METADATA_ADDRESS: &str = "169.254.169.254";
 
 fn failed(e: impl std::fmt::Display) -> DriverError {
     DriverError::Failed(e.to_string())
@@ -138,7 +154,13 @@ impl QemuDriver {
         let cache = state_path.join("_base");
         std::fs::create_dir_all(&instances)?;
         std::fs::create_dir_all(&cache)?;
-        Ok(QemuDriver { qemu, accel, instances, cache })
+        Ok(QemuDriver { qemu, accel, instances, cache, metadata: None })
+    }
+
+    /// Guests reach the metadata service at 169.254.169.254 through `relay`.
+    pub fn with_metadata(mut self, relay: MetadataRelay) -> Self {
+        self.metadata = Some(relay);
+        self
     }
 
     fn files(&self, id: &str) -> DriverResult<Files> {
@@ -242,16 +264,33 @@ impl QemuDriver {
             "virtio-blk-pci,drive=config".into(),
         ]);
         for (i, vif) in l.vifs.iter().enumerate() {
-            // restrict=on: the guest reaches nothing outside; only the
-            // forwarded ports reach it.
+            // restrict=on: the guest reaches nothing outside but the metadata
+            // address; only the forwarded ports reach it. QEMU forwards guest
+            // connections only to addresses inside its network, and the
+            // link-local metadata address is in no tenant subnet: with the
+            // metadata service the network is 0.0.0.0/0, and guests take
+            // their subnet's mask from network_data.json (DHCP hands those that
+            // ignore it a /0, on which QEMU answers only its own addresses).
+            let (net, mask) = match &self.metadata {
+                Some(_) => ("0.0.0.0".to_string(), "0.0.0.0".to_string()),
+                None => (network_of(vif).to_string(), vif.prefix.to_string()),
+            };
             let mut netdev = format!(
-                "user,id=net{i},net={}/{},host={},dns={},dhcpstart={},restrict=on",
-                network_of(vif),
-                vif.prefix,
+                "user,id=net{i},net={net}/{mask},host={},dns={},dhcpstart={},restrict=on",
                 vif.gateway,
                 dns_of(vif),
                 vif.fixed_ip
             );
+            if let Some(relay) = &self.metadata {
+                let command = format!(
+                    "{} metadata-relay {} {}",
+                    shell_quote(&relay.program.display().to_string()),
+                    shell_quote(&relay.socket.display().to_string()),
+                    l.id
+                );
+                // QEMU's option syntax doubles a comma that is part of a value.
+                netdev.push_str(&format!(",guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:{}", command.replace(',', ",,")));
+            }
             if let Some(floating) = vif.floating_ip {
                 for port in &vif.tcp_ports {
                     netdev.push_str(&format!(",hostfwd=tcp:{floating}:{port}-{}:{port}", vif.fixed_ip));
@@ -739,14 +778,22 @@ mod tests {
 
     #[test]
     fn command_line_names_formats_and_forwards_only_the_floating_address() {
-        let d = QemuDriver { qemu: "qemu".into(), accel: Accel::Tcg, instances: "/i".into(), cache: "/c".into() };
+        let d = QemuDriver {
+            qemu: "qemu".into(),
+            accel: Accel::Tcg,
+            instances: "/i".into(),
+            cache: "/c".into(),
+            metadata: Some(MetadataRelay { program: "/bin/oxistack".into(), socket: "/d/metadata.sock".into() }),
+        };
         let files = Files { dir: "/i/x".into() };
         let a = d.args(&files, &launch(), None).join(" ");
         assert!(a.contains("-accel tcg"));
         assert!(a.contains("file=/i/x/disk.qcow2,if=none,id=root,format=qcow2"));
         assert!(a.contains("file=/i/x/config.iso,if=none,id=config,format=raw,readonly=on"));
         assert!(a.contains(
-            "user,id=net0,net=10.0.0.0/24,host=10.0.0.1,dns=10.0.0.254,dhcpstart=10.0.0.10,restrict=on,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
+            "user,id=net0,net=0.0.0.0/0.0.0.0,host=10.0.0.1,dns=10.0.0.254,dhcpstart=10.0.0.10,restrict=on,\
+             guestfwd=tcp:169.254.169.254:80-cmd:'/bin/oxistack' metadata-relay '/d/metadata.sock' \
+             6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
         ));
         assert!(a.contains("mac=fa:16:3e:00:00:01"));
         assert!(a.contains("guest=6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,"));
@@ -757,7 +804,13 @@ mod tests {
 
     #[test]
     fn rescue_boots_the_rescue_disk_first() {
-        let d = QemuDriver { qemu: "qemu".into(), accel: Accel::Kvm, instances: "/i".into(), cache: "/c".into() };
+        let d = QemuDriver {
+            qemu: "qemu".into(),
+            accel: Accel::Kvm,
+            instances: "/i".into(),
+            cache: "/c".into(),
+            metadata: None,
+        };
         let mut l = launch();
         l.rescue = true;
         let a = d.args(&Files { dir: "/i/x".into() }, &l, None).join(" ");
