@@ -319,3 +319,37 @@ def test_native_commands_beyond_the_walkthrough(cloud, tmp_path):
     while table_rows(native("list").stdout) and time.time() < deadline:
         time.sleep(0.3)
     assert table_rows(native("list").stdout) == []
+
+
+def test_generated_and_x509_keypairs(cloud, tmp_path):
+    env = cloud.rc_env()
+    # Before 2.92 Nova makes the key and hands its private half out once.
+    for binary, name in ((PYTHON, "gen-python"), (NATIVE, "gen-native")):
+        made = run(cloud, binary, "--os-compute-api-version", "2.91", "keypair-add", name, env=env)
+        assert made.returncode == 0, made.stderr
+        private = tmp_path / name
+        private.write_text(made.stdout.strip() + "\n")
+        private.chmod(0o600)
+        derived = subprocess.run(["ssh-keygen", "-y", "-f", str(private)], capture_output=True, text=True, check=True)
+        shown = run(cloud, binary, "keypair-show", name, env=env).stdout
+        public = next(line for line in shown.splitlines() if line.startswith("Public key: "))
+        assert public.split()[2:4] == derived.stdout.split()[:2]
+    # From 2.92 a public key is required, and both clients say so alike.
+    python, native = (run(cloud, b, "keypair-add", "nokey", env=env) for b in (PYTHON, NATIVE))
+    assert python.returncode == native.returncode == 1
+    assert normalise(native.stderr) == normalise(python.stderr)
+    assert "'public_key' is a required property" in native.stderr
+
+    # An X.509 certificate, fingerprinted as Nova does (SHA-1 of the DER).
+    cert = tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=me",
+                    "-keyout", str(tmp_path / "cert.key"), "-out", str(cert)], check=True, capture_output=True)
+    added = run(cloud, NATIVE, "keypair-add", "--key-type", "x509", "--pub-key", str(cert), "cert1", env=env)
+    assert added.returncode == 0, added.stderr
+    sha1 = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", str(cert)],
+                          capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1].lower()
+    rows = {r[0]: r for r in table_rows(run(cloud, PYTHON, "keypair-list", env=env).stdout)}
+    assert rows["cert1"][1:] == ["x509", sha1]
+    bogus = run(cloud, NATIVE, "keypair-add", "--key-type", "x509", "--pub-key", str(tmp_path / "cert.key"), "bad",
+                env=env)
+    assert bogus.returncode == 1 and "Keypair data is invalid" in bogus.stderr

@@ -121,6 +121,20 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert meta["public_keys"]["SSHKEY"].startswith("ssh-ed25519 ")
     assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/latest/meta-data/local-ipv4") == fixed
     assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/openstack/latest/user_data").startswith("#!/bin/sh")
+    # A second interface, hot-plugged into the running guest and unplugged again.
+    private = cloud.openstack("network", "show", "private", "-f", "value", "-c", "id").stdout.strip()
+    nova(cloud, "interface-attach", "--net-id", private, "instance1")
+    rows = table_rows(nova(cloud, "interface-list", "instance1").stdout)
+    assert len(rows) == 2
+    new_port, new_mac = next((r[1], r[4]) for r in rows if r[3] != fixed)
+    macs = lambda: ssh(key, ip, "cat /sys/class/net/*/address").stdout
+    deadline = time.time() + 30
+    while new_mac not in macs() and time.time() < deadline:
+        time.sleep(1)
+    assert new_mac in macs()
+    nova(cloud, "interface-detach", "instance1", new_port)
+    assert new_mac not in macs()
+    assert len(table_rows(nova(cloud, "interface-list", "instance1").stdout)) == 1
     # The native client's `nova ssh` finds the floating address by itself.
     native = subprocess.run(
         [NATIVE, "ssh", "instance1", "-i", str(key), "--extra-opts",

@@ -10,6 +10,7 @@ pub mod aggregates;
 pub mod api;
 pub mod consoles;
 pub mod host;
+pub mod keys;
 pub mod metadata;
 pub mod microversion;
 pub mod moves;

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
 use oxistack_core::context::Context;
@@ -132,24 +130,6 @@ pub const SUSPEND: Action = Action {
 pub const RESUME: Action =
     Action { name: "resume", allowed: &["suspended"], task: "resuming", ends: "active", power: PowerState::Running };
 
-/// The fingerprint Nova gives an SSH public key: MD5 of the key blob, in
-/// colon-separated hex.
-pub fn ssh_fingerprint(public_key: &str) -> Option<String> {
-    let mut parts = public_key.split_whitespace();
-    let kind = parts.next()?;
-    if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-")) {
-        return None;
-    }
-    let blob = base64::engine::general_purpose::STANDARD.decode(parts.next()?).ok()?;
-    // The blob starts with the key type again: a cheap check it is a key.
-    let len = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
-    if blob.get(4..4 + len)? != kind.as_bytes() {
-        return None;
-    }
-    let digest = Md5::digest(&blob);
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
-}
-
 /// A request to boot servers, already checked for shape.
 pub struct CreateServer {
     pub name: String,
@@ -246,11 +226,10 @@ impl Compute {
             return Err(Error::BadRequest("Keypair data is invalid: Keypair name contains unsafe characters".into()));
         }
         let fingerprint = match key_type {
-            "ssh" => ssh_fingerprint(public_key)
+            "ssh" => crate::keys::ssh_fingerprint(public_key)
                 .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
-            "x509" => {
-                return Err(Error::BadRequest("Keypair data is invalid: x509 certificates are not accepted yet".into()))
-            }
+            "x509" => crate::keys::x509_fingerprint(public_key)
+                .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
             other => return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {other}."))),
         };
         let used = store::keypairs(&self.pool, &user_id).await?.len() as i64;
@@ -770,21 +749,6 @@ mod tests {
         assert_eq!(status("stopped", None), "SHUTOFF");
         assert_eq!(status("resized", None), "VERIFY_RESIZE");
         assert_eq!(status("shelved_offloaded", None), "SHELVED_OFFLOADED");
-    }
-
-    #[test]
-    fn fingerprints_are_md5_of_the_key_blob() {
-        // ssh-ed25519 blob: type string, then a 32-byte key of zeros.
-        let mut blob = vec![0, 0, 0, 11];
-        blob.extend_from_slice(b"ssh-ed25519");
-        blob.extend_from_slice(&[0, 0, 0, 32]);
-        blob.extend_from_slice(&[0u8; 32]);
-        let key = format!("ssh-ed25519 {} me@host", base64::engine::general_purpose::STANDARD.encode(&blob));
-        let fp = ssh_fingerprint(&key).unwrap();
-        assert_eq!(fp.len(), 47);
-        assert_eq!(fp, Md5::digest(&blob).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
-        assert!(ssh_fingerprint("ssh-rsa notbase64!").is_none());
-        assert!(ssh_fingerprint("hello world").is_none());
     }
 
     #[test]

@@ -71,6 +71,34 @@ struct Launch {
     ephemeral: bool,
     swap: bool,
     rescue: bool,
+    /// The PCIe root ports NICs sit on, by the MAC of the NIC each holds
+    /// (`None`: free for a hot-plugged one). Laid out anew at each cold boot;
+    /// kept across a suspend, whose saved state expects the same devices.
+    #[serde(default)]
+    nic_slots: Vec<Option<String>>,
+}
+
+/// Root ports left free at boot for interfaces attached later.
+const SPARE_NIC_SLOTS: usize = 4;
+
+impl Launch {
+    /// The slots this launch's QEMU has: as recorded, or a fresh layout of
+    /// one per interface and the spares.
+    fn slots(&self) -> Vec<Option<String>> {
+        if self.nic_slots.is_empty() {
+            Self::fresh_slots(&self.vifs)
+        } else {
+            self.nic_slots.clone()
+        }
+    }
+
+    fn fresh_slots(vifs: &[Vif]) -> Vec<Option<String>> {
+        vifs.iter().map(|v| Some(v.mac.clone())).chain(std::iter::repeat_n(None, SPARE_NIC_SLOTS)).collect()
+    }
+
+    fn slot_of(&self, mac: &str) -> Option<usize> {
+        self.slots().iter().position(|m| m.as_deref() == Some(mac))
+    }
 }
 
 /// The files of one instance.
@@ -263,45 +291,13 @@ impl QemuDriver {
             "-device".into(),
             "virtio-blk-pci,drive=config".into(),
         ]);
-        for (i, vif) in l.vifs.iter().enumerate() {
-            // restrict=on: the guest reaches nothing outside but the metadata
-            // address; only the forwarded ports reach it. QEMU forwards guest
-            // connections only to addresses inside its network, and the
-            // link-local metadata address is in no tenant subnet: with the
-            // metadata service the network is 0.0.0.0/0, and guests take
-            // their subnet's mask from network_data.json (DHCP hands those that
-            // ignore it a /0, on which QEMU answers only its own addresses).
-            let (net, mask) = match &self.metadata {
-                Some(_) => ("0.0.0.0".to_string(), "0.0.0.0".to_string()),
-                None => (network_of(vif).to_string(), vif.prefix.to_string()),
-            };
-            let mut netdev = format!(
-                "user,id=net{i},net={net}/{mask},host={},dns={},dhcpstart={},restrict=on",
-                vif.gateway,
-                dns_of(vif),
-                vif.fixed_ip
-            );
-            if let Some(relay) = &self.metadata {
-                let command = format!(
-                    "{} metadata-relay {} {}",
-                    shell_quote(&relay.program.display().to_string()),
-                    shell_quote(&relay.socket.display().to_string()),
-                    l.id
-                );
-                // QEMU's option syntax doubles a comma that is part of a value.
-                netdev.push_str(&format!(",guestfwd=tcp:{METADATA_ADDRESS}:80-cmd:{}", command.replace(',', ",,")));
+        // Each NIC on a PCIe root port of its own, so that it can be
+        // unplugged; spare ports take NICs plugged later.
+        for (slot, mac) in l.slots().iter().enumerate() {
+            a.extend(["-device".into(), format!("pcie-root-port,id=nicslot{slot},bus=pcie.0,chassis={}", slot + 1)]);
+            if let Some(vif) = mac.as_ref().and_then(|m| l.vifs.iter().find(|v| &v.mac == m)) {
+                a.extend(["-netdev".into(), self.netdev(slot, vif, &l.id).option(), "-device".into(), nic(slot, vif)]);
             }
-            if let Some(floating) = vif.floating_ip {
-                for port in &vif.tcp_ports {
-                    netdev.push_str(&format!(",hostfwd=tcp:{floating}:{port}-{}:{port}", vif.fixed_ip));
-                }
-            }
-            a.extend([
-                "-netdev".into(),
-                netdev,
-                "-device".into(),
-                format!("virtio-net-pci,netdev=net{i},mac={}", vif.mac),
-            ]);
         }
         if let Some(state) = incoming {
             a.extend(["-incoming".into(), format!("exec:cat {}", shell_quote(&state.display().to_string()))]);
@@ -310,8 +306,59 @@ impl QemuDriver {
         a
     }
 
+    /// The user-mode network of the NIC in `slot`. restrict=on: the guest
+    /// reaches nothing outside but the metadata address; only the forwarded
+    /// ports reach it. QEMU forwards guest connections only to addresses
+    /// inside its network, and the link-local metadata address is in no
+    /// tenant subnet: with the metadata service the network is 0.0.0.0/0, and
+    /// guests take their subnet's mask from network_data.json (DHCP hands
+    /// those that ignore it a /0, on which QEMU answers only its own
+    /// addresses).
+    fn netdev(&self, slot: usize, vif: &Vif, instance: &str) -> UserNet {
+        let net = match &self.metadata {
+            Some(_) => "0.0.0.0/0.0.0.0".to_string(),
+            None => format!("{}/{}", network_of(vif), vif.prefix),
+        };
+        let guestfwd = self.metadata.iter().map(|relay| {
+            let command = format!(
+                "{} metadata-relay {} {instance}",
+                shell_quote(&relay.program.display().to_string()),
+                shell_quote(&relay.socket.display().to_string()),
+            );
+            format!("tcp:{METADATA_ADDRESS}:80-cmd:{command}")
+        });
+        UserNet {
+            id: format!("net{slot}"),
+            net,
+            host: vif.gateway.to_string(),
+            dns: dns_of(vif).to_string(),
+            dhcpstart: vif.fixed_ip.to_string(),
+            guestfwd: guestfwd.collect(),
+            hostfwd: forwards(vif)
+                .into_iter()
+                .map(|(addr, port)| format!("tcp:{addr}:{port}-{}:{port}", vif.fixed_ip))
+                .collect(),
+        }
+    }
+
+    /// A human monitor command whose success prints nothing: any text it
+    /// answers is its error.
+    async fn hmp(files: &Files, command: &str) -> DriverResult<()> {
+        let out = Self::qmp(files, "human-monitor-command", Some(json!({"command-line": command}))).await?;
+        match out.as_str().map(str::trim) {
+            Some(text) if !text.is_empty() => Err(failed(format!("{command}: {text}"))),
+            _ => Ok(()),
+        }
+    }
+
     /// Starts the instance's QEMU; it daemonizes once its monitor listens.
     async fn launch(&self, files: &Files, l: &Launch, incoming: Option<&Path>) -> DriverResult<()> {
+        let mut l = l.clone();
+        if incoming.is_none() {
+            l.nic_slots = Launch::fresh_slots(&l.vifs);
+            Self::write_launch(files, &l)?;
+        }
+        let l = &l;
         let _ = std::fs::remove_file(files.qmp());
         let _ = std::fs::remove_file(files.serial());
         let _ = std::fs::remove_file(files.pid());
@@ -382,6 +429,49 @@ impl QemuDriver {
     }
 }
 
+/// A user-mode (slirp) network backend, as a command-line option or as the
+/// arguments of QMP's `netdev_add`.
+struct UserNet {
+    id: String,
+    net: String,
+    host: String,
+    dns: String,
+    dhcpstart: String,
+    guestfwd: Vec<String>,
+    hostfwd: Vec<String>,
+}
+
+impl UserNet {
+    fn option(&self) -> String {
+        let mut s = format!(
+            "user,id={},net={},host={},dns={},dhcpstart={},restrict=on",
+            self.id, self.net, self.host, self.dns, self.dhcpstart
+        );
+        for g in &self.guestfwd {
+            // QEMU's option syntax doubles a comma that is part of a value.
+            s.push_str(&format!(",guestfwd={}", g.replace(',', ",,")));
+        }
+        for h in &self.hostfwd {
+            s.push_str(&format!(",hostfwd={h}"));
+        }
+        s
+    }
+
+    fn qmp(&self) -> Value {
+        let strings = |items: &[String]| items.iter().map(|i| json!({"str": i})).collect::<Vec<_>>();
+        json!({
+            "type": "user", "id": self.id, "net": self.net, "host": self.host, "dns": self.dns,
+            "dhcpstart": self.dhcpstart, "restrict": true,
+            "guestfwd": strings(&self.guestfwd), "hostfwd": strings(&self.hostfwd),
+        })
+    }
+}
+
+/// The virtio NIC of `vif` on its root port.
+fn nic(slot: usize, vif: &Vif) -> String {
+    format!("virtio-net-pci,netdev=net{slot},mac={},id=nic{slot},bus=nicslot{slot}", vif.mac)
+}
+
 /// The (host address, port) pairs an interface forwards.
 fn forwards(vif: &Vif) -> Vec<(std::net::Ipv4Addr, u16)> {
     vif.floating_ip.map(|f| vif.tcp_ports.iter().map(|p| (f, *p)).collect()).unwrap_or_default()
@@ -444,6 +534,7 @@ impl VirtDriver for QemuDriver {
                     ephemeral: spec.ephemeral_gb > 0,
                     swap: spec.swap_mb > 0,
                     rescue: false,
+                    nic_slots: Vec::new(),
                 },
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&files.dir);
@@ -645,25 +736,18 @@ impl VirtDriver for QemuDriver {
             let files = self.existing(id)?;
             let mut launch = Self::read_launch(&files)?;
             let running = Self::pid(&files, id).is_some();
-            for (i, vif) in launch.vifs.iter().enumerate() {
+            for vif in &launch.vifs {
                 let Some(new) = vifs.iter().find(|v| v.mac == vif.mac) else { continue };
+                let (Some(slot), true) = (launch.slot_of(&vif.mac), running) else { continue };
                 let (old_fwd, new_fwd) = (forwards(vif), forwards(new));
-                if !running {
-                    continue;
-                }
                 for (addr, port) in old_fwd.iter().filter(|f| !new_fwd.contains(f)) {
-                    let cmd = format!("hostfwd_remove net{i} tcp:{addr}:{port}");
+                    // Unlike the others, this one answers a line when it succeeds.
+                    let cmd = format!("hostfwd_remove net{slot} tcp:{addr}:{port}");
                     Self::qmp(&files, "human-monitor-command", Some(json!({"command-line": cmd}))).await?;
                 }
                 for (addr, port) in new_fwd.iter().filter(|f| !old_fwd.contains(f)) {
-                    let cmd = format!("hostfwd_add net{i} tcp:{addr}:{port}-{}:{port}", new.fixed_ip);
-                    let out = Self::qmp(&files, "human-monitor-command", Some(json!({"command-line": cmd}))).await?;
-                    if out.as_str().is_some_and(|o| !o.trim().is_empty()) {
-                        return Err(failed(format!(
-                            "forwarding {addr}:{port}: {}",
-                            out.as_str().unwrap_or_default().trim()
-                        )));
-                    }
+                    Self::hmp(&files, &format!("hostfwd_add net{slot} tcp:{addr}:{port}-{}:{port}", new.fixed_ip))
+                        .await?;
                 }
             }
             for vif in launch.vifs.iter_mut() {
@@ -676,14 +760,59 @@ impl VirtDriver for QemuDriver {
         })
     }
 
-    /// Hot-plugging NICs on q35 needs PCIe root ports laid out at launch;
-    /// not done yet, so the API answers that the driver cannot.
-    fn attach_interface<'a>(&'a self, _id: &'a str, _vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
-        Box::pin(async { Err(DriverError::NotSupported("attaching an interface")) })
+    /// A running guest gets the NIC on a free root port (PCIe hotplug); a
+    /// stopped one finds it at its next boot.
+    fn attach_interface<'a>(&'a self, id: &'a str, vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let mut launch = Self::read_launch(&files)?;
+            if Self::pid(&files, id).is_some() {
+                let mut slots = launch.slots();
+                let slot = slots
+                    .iter()
+                    .position(Option::is_none)
+                    .ok_or_else(|| failed("every PCIe slot for interfaces is taken; stop and start the server"))?;
+                Self::qmp(&files, "netdev_add", Some(self.netdev(slot, vif, id).qmp())).await?;
+                if let Err(e) = Self::hmp(&files, &format!("device_add {}", nic(slot, vif))).await {
+                    let _ = Self::hmp(&files, &format!("netdev_del net{slot}")).await;
+                    return Err(e);
+                }
+                slots[slot] = Some(vif.mac.clone());
+                launch.nic_slots = slots;
+            }
+            launch.vifs.push(vif.clone());
+            Self::write_launch(&files, &launch)
+        })
     }
 
-    fn detach_interface<'a>(&'a self, _id: &'a str, _vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
-        Box::pin(async { Err(DriverError::NotSupported("detaching an interface")) })
+    /// A running guest is asked to release the NIC (PCIe hot-unplug) and
+    /// must within 20 seconds; a stopped one boots without it.
+    fn detach_interface<'a>(&'a self, id: &'a str, vif: &'a Vif) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let mut launch = Self::read_launch(&files)?;
+            if let (Some(slot), Some(_)) = (launch.slot_of(&vif.mac), Self::pid(&files, id)) {
+                Self::hmp(&files, &format!("device_del nic{slot}")).await?;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let devices = Self::qmp(&files, "qom-list", Some(json!({"path": "/machine/peripheral"}))).await?;
+                    let present = devices.as_array().into_iter().flatten().any(|d| d["name"] == format!("nic{slot}"));
+                    if !present {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(failed("the guest did not release the interface"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Self::hmp(&files, &format!("netdev_del net{slot}")).await?;
+                let mut slots = launch.slots();
+                slots[slot] = None;
+                launch.nic_slots = slots;
+            }
+            launch.vifs.retain(|v| v.mac != vif.mac);
+            Self::write_launch(&files, &launch)
+        })
     }
 
     fn snapshot_format(&self) -> Option<&'static str> {
@@ -773,6 +902,7 @@ mod tests {
             ephemeral: false,
             swap: false,
             rescue: false,
+            nic_slots: Vec::new(),
         }
     }
 
@@ -795,7 +925,10 @@ mod tests {
              guestfwd=tcp:169.254.169.254:80-cmd:'/bin/oxistack' metadata-relay '/d/metadata.sock' \
              6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,hostfwd=tcp:127.42.0.2:22-10.0.0.10:22"
         ));
-        assert!(a.contains("mac=fa:16:3e:00:00:01"));
+        assert!(a.contains("-device virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01,id=nic0,bus=nicslot0"));
+        // Spare root ports for interfaces attached later.
+        assert!(a.contains("-device pcie-root-port,id=nicslot4,bus=pcie.0,chassis=5"));
+        assert!(!a.contains("nicslot5"));
         assert!(a.contains("guest=6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,"));
         assert!(!a.contains("-incoming"));
         let resumed = d.args(&files, &launch(), Some(Path::new("/i/x/suspended.state"))).join(" ");
