@@ -9,6 +9,7 @@ import time
 import openstack
 import requests
 
+from conftest import Cloud
 from test_image import qcow2, token
 
 
@@ -252,3 +253,33 @@ def test_migrate_and_evacuate_on_one_host(cloud):
     evacuate = nova(cloud, "evacuate", "mover", check=False)
     assert evacuate.returncode == 1 and "is still in use" in evacuate.stderr
     assert status_of(cloud, "mover") == "ACTIVE"
+
+
+def test_the_scheduler_places_only_what_the_host_holds(tmp_path):
+    # The fake driver's host has 1000 vCPUs; a ratio of 0.004 leaves 4.
+    cloud = Cloud(tmp_path / "data").start("--cpu-allocation-ratio", "0.004")
+    try:
+        image = image_id(cloud, tmp_path)
+        nova(cloud, "boot", "--flavor", "1", "--image", image, "--nic", "none", "--min-count", "5", "many")
+        deadline = time.time() + 30
+        while True:
+            rows = table_rows(nova(cloud, "list").stdout)
+            if all(r[2] != "BUILD" for r in rows) or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        statuses = sorted(r[2] for r in rows)
+        assert statuses == ["ACTIVE"] * 4 + ["ERROR"], statuses
+        failed = next(r[1] for r in rows if r[2] == "ERROR")
+        fault = json.loads(dict((r[0], r[1]) for r in table_rows(nova(cloud, "show", failed).stdout))["fault"])
+        assert fault["message"] == "No valid host was found. There are not enough hosts available."
+        # Room again once a server is gone.
+        nova(cloud, "delete", failed, next(r[1] for r in rows if r[2] == "ACTIVE"))
+        deadline = time.time() + 30
+        while len(table_rows(nova(cloud, "list").stdout)) > 3 and time.time() < deadline:
+            time.sleep(0.3)
+        nova(cloud, "boot", "--flavor", "1", "--image", image, "--nic", "none", "again", "--poll")
+        assert status_of(cloud, "again") == "ACTIVE"
+    finally:
+        cloud.stop()
+    bad = subprocess.run(cloud.serve_args("--cpu-allocation-ratio", "0"), capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "a positive number is needed" in bad.stderr

@@ -9,6 +9,7 @@ use oxistack_core::db::Pool;
 use oxistack_core::error::Result;
 
 use crate::store::{self, Flavor};
+use crate::virt::Capacity;
 
 /// Capacity and use of the host.
 #[derive(Clone, Debug, Default)]
@@ -54,23 +55,79 @@ pub fn stable_uuid(kind: &str, name: &str) -> String {
     uuid::Builder::from_md5_bytes(d.into()).into_uuid().to_string()
 }
 
-pub async fn state(pool: &Pool, host: &str, data_path: &Path) -> Result<HostState> {
-    let mut s = HostState {
+/// The host's size (the driver's, or the machine's real vCPUs, RAM and the
+/// disk under `data_path`) and what its instances take of it, those being
+/// built counted as here already: on a one-host cloud that is where they go.
+pub async fn state(pool: &Pool, host: &str, data_path: &Path, size: Option<Capacity>) -> Result<HostState> {
+    let size = size.unwrap_or_else(|| Capacity {
         vcpus: std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1),
         memory_mb: mem_total_mb(),
         local_gb: disk_gb(data_path),
-        ..Default::default()
-    };
+    });
+    let mut s =
+        HostState { vcpus: size.vcpus, memory_mb: size.memory_mb, local_gb: size.local_gb, ..Default::default() };
     for i in store::instances(pool, None).await? {
-        if i.host.as_deref() != Some(host) {
+        let building = i.host.is_none() && i.vm_state == "building";
+        if i.host.as_deref() != Some(host) && !building {
             continue;
         }
         if let Ok(f) = serde_json::from_str::<Flavor>(&i.flavor) {
             s.vcpus_used += f.vcpus;
             s.memory_mb_used += f.ram;
-            s.local_gb_used += f.disk + f.ephemeral;
+            s.local_gb_used += f.disk + f.ephemeral + (f.swap + 1023) / 1024;
         }
         s.running_vms += 1;
     }
     Ok(s)
+}
+
+/// Nova's allocation ratios: how far each resource of a host may be
+/// overcommitted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AllocationRatios {
+    pub cpu: f64,
+    pub ram: f64,
+    pub disk: f64,
+}
+
+impl Default for AllocationRatios {
+    /// Nova's `initial_*_allocation_ratio` defaults.
+    fn default() -> Self {
+        AllocationRatios { cpu: 4.0, ram: 1.0, disk: 1.0 }
+    }
+}
+
+impl HostState {
+    /// How many more instances of `flavor` the host takes: the scheduler's
+    /// core, RAM and disk filters against the overcommitted size.
+    pub fn room_for(&self, flavor: &Flavor, ratios: &AllocationRatios) -> i64 {
+        let fit = |total: i64, ratio: f64, used: i64, need: i64| {
+            if need <= 0 {
+                return i64::MAX;
+            }
+            let free = (total as f64 * ratio).floor() as i64 - used;
+            free.max(0) / need
+        };
+        let disk = flavor.disk + flavor.ephemeral + (flavor.swap + 1023) / 1024;
+        fit(self.vcpus, ratios.cpu, self.vcpus_used, flavor.vcpus)
+            .min(fit(self.memory_mb, ratios.ram, self.memory_mb_used, flavor.ram))
+            .min(fit(self.local_gb, ratios.disk, self.local_gb_used, disk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_is_the_scarcest_resource_overcommitted() {
+        let host = HostState { vcpus: 2, memory_mb: 4096, local_gb: 10, vcpus_used: 1, ..Default::default() };
+        let tiny = Flavor::new("1", "m1.tiny", 1, 512, 1);
+        // 2 x 4 = 8 vCPUs, 1 used: 7; 4096 MiB: 8; 10 GiB: 10.
+        assert_eq!(host.room_for(&tiny, &AllocationRatios::default()), 7);
+        let ratios = AllocationRatios { cpu: 16.0, ram: 0.5, disk: 1.0 };
+        assert_eq!(host.room_for(&tiny, &ratios), 4);
+        let full = HostState { memory_mb_used: 5000, ..host };
+        assert_eq!(full.room_for(&tiny, &AllocationRatios::default()), 0);
+    }
 }

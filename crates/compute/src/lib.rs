@@ -54,6 +54,8 @@ pub struct ComputeConfig {
     pub url: String,
     /// Where instance state lives; its file system is the host's disk.
     pub state_path: std::path::PathBuf,
+    /// How far the host's vCPUs, RAM and disk may be overcommitted.
+    pub allocation_ratios: host::AllocationRatios,
 }
 
 pub struct Compute {
@@ -62,6 +64,9 @@ pub struct Compute {
     pub image: Arc<Image>,
     pub network: Arc<Network>,
     pub config: ComputeConfig,
+    /// Held from the quota and capacity checks of a boot until its
+    /// instances are written, so that concurrent boots do not overcommit.
+    scheduling: tokio::sync::Mutex<()>,
 }
 
 impl Compute {
@@ -75,7 +80,7 @@ impl Compute {
         config: ComputeConfig,
     ) -> anyhow::Result<Arc<Self>> {
         db::migrate(&pool, "compute", MIGRATIONS).await?;
-        let compute = Arc::new(Compute { pool, driver, image, network, config });
+        let compute = Arc::new(Compute { pool, driver, image, network, config, scheduling: Default::default() });
         // Neutron's `network-changed` events: a floating IP or a rule changed
         // what reaches an instance.
         let weak = Arc::downgrade(&compute);

@@ -13,7 +13,7 @@ use oxistack_core::time;
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
-use crate::{actions, aggregates, network, quotas, server_groups};
+use crate::{actions, aggregates, host, network, quotas, server_groups};
 
 /// What the driver is given to run `inst` with `flavor` from `image_ref`.
 pub(crate) async fn instance_spec(
@@ -331,6 +331,7 @@ impl Compute {
                 return Err(Error::BadRequest("The requested availability zone is not available".into()));
             }
         }
+        let _scheduling = self.scheduling.lock().await;
         // Quotas, checked for the most that may be created, then the least.
         let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
         let limits = quotas::limits(&self.pool, &project).await?;
@@ -375,6 +376,11 @@ impl Compute {
             }
             room = server_groups::room_on_host(&self.pool, g).await?;
         }
+        // The host's free vCPUs, RAM and disk; instances beyond them end in
+        // ERROR with NoValidHost, as those a group's policy keeps off it.
+        let here = host::state(&self.pool, &self.config.host, &self.config.state_path, self.driver.capacity()).await?;
+        let fits = here.room_for(&flavor, &self.config.allocation_ratios);
+        room = Some(room.map_or(fits, |r: i64| r.min(fits)));
         let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let flavor_json = serde_json::to_string(&flavor).map_err(anyhow::Error::from)?;
         let mut created = vec![];

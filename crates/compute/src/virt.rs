@@ -46,6 +46,14 @@ pub struct InstanceSpec {
     pub launched_at: String,
 }
 
+/// A host's size: vCPUs, RAM and disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub local_gb: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct BootImage {
     pub path: std::path::PathBuf,
@@ -78,6 +86,11 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// What the compute service asks of a hypervisor.
 pub trait VirtDriver: Send + Sync {
     fn name(&self) -> &'static str;
+    /// What the host offers guests, when the driver decides it rather than
+    /// the machine (Nova's fake driver claims a large host).
+    fn capacity(&self) -> Option<Capacity> {
+        None
+    }
     /// Boots the instance. On error, nothing of it is left behind.
     fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>>;
     /// Idempotent: destroying an unknown instance is Ok.
@@ -157,6 +170,11 @@ impl FakeDriver {
 impl VirtDriver for FakeDriver {
     fn name(&self) -> &'static str {
         "fake"
+    }
+
+    /// Nova's fake driver's host: 1000 vCPUs, 800,000 MiB, 600,000 GiB.
+    fn capacity(&self) -> Option<Capacity> {
+        Some(Capacity { vcpus: 1000, memory_mb: 800_000, local_gb: 600_000 })
     }
 
     fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {

@@ -243,11 +243,16 @@ pub enum Command {
     Ssh(SshArgs),
     /// Create a new key pair for use with servers.
     KeypairAdd {
+        /// Name of key.
         name: String,
+        /// Path to a public ssh key (`-` for standard input); without it, the
+        /// cloud makes the key and its private half is printed once.
         #[arg(long = "pub-key", alias = "pub_key")]
         pub_key: Option<String>,
+        /// Keypair type: ssh or x509.
         #[arg(long = "key-type", default_value = "ssh")]
         key_type: String,
+        /// ID of user to whom to add key-pair (Admin only).
         #[arg(long)]
         user: Option<String>,
     },
@@ -471,33 +476,48 @@ pub struct ListArgs {
 
 #[derive(Args)]
 pub struct BootArgs {
+    /// Name for the new server.
     pub name: String,
+    /// Name or ID of flavor.
     #[arg(long)]
     pub flavor: Option<String>,
+    /// Name or ID of image.
     #[arg(long)]
     pub image: Option<String>,
-    #[arg(long = "min-count")]
+    /// Boot at least <number> servers (limited by quota).
+    #[arg(long = "min-count", value_name = "number")]
     pub min_count: Option<u32>,
-    #[arg(long = "max-count")]
+    /// Boot up to <number> servers (limited by quota).
+    #[arg(long = "max-count", value_name = "number")]
     pub max_count: Option<u32>,
-    #[arg(long)]
+    /// Record arbitrary key/value metadata; may be given several times.
+    #[arg(long, value_name = "key=value")]
     pub meta: Vec<String>,
+    /// Key name of keypair that should be created earlier with the command keypair-add.
     #[arg(long = "key-name", alias = "key_name")]
     pub key_name: Option<String>,
+    /// User data file to pass to be exposed by the metadata server.
     #[arg(long = "user-data", alias = "user_data")]
     pub user_data: Option<String>,
+    /// The availability zone for server placement.
     #[arg(long = "availability-zone", alias = "availability_zone")]
     pub availability_zone: Option<String>,
+    /// Comma separated list of security group names.
     #[arg(long = "security-groups", alias = "security_groups")]
     pub security_groups: Option<String>,
-    #[arg(long = "block-device")]
+    /// Block device mapping with the keys: id=UUID, source=source type, dest=destination type, size, ...
+    #[arg(long = "block-device", value_name = "key1=value1[,key2=value2...]")]
     pub block_device: Vec<String>,
-    #[arg(long)]
+    /// Send arbitrary key/value pairs to the scheduler.
+    #[arg(long, value_name = "key=value")]
     pub hint: Vec<String>,
+    /// auto, none, or net-id=, net-name=, port-id=, v4-fixed-ip=, v6-fixed-ip=, tag=.
     #[arg(long = "nic")]
     pub nics: Vec<String>,
-    #[arg(long = "config-drive")]
+    /// Enable config drive.
+    #[arg(long = "config-drive", value_name = "value")]
     pub config_drive: Option<String>,
+    /// Report the new server boot progress until it completes.
     #[arg(long)]
     pub poll: bool,
     #[arg(long = "admin-pass")]

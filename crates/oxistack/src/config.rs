@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use oxistack_compute::host::AllocationRatios;
 use oxistack_network::ipam::Cidr;
 
 use crate::{AccelChoice, ComputeDriver, ServeArgs};
@@ -27,6 +28,9 @@ struct FileConfig {
     token_ttl: Option<i64>,
     image_dir: Option<PathBuf>,
     image_quota_bytes: Option<u64>,
+    cpu_allocation_ratio: Option<f64>,
+    ram_allocation_ratio: Option<f64>,
+    disk_allocation_ratio: Option<f64>,
 }
 
 /// What `serve` runs with, every value decided.
@@ -43,6 +47,7 @@ pub struct ServeConfig {
     pub token_ttl: i64,
     pub image_dir: PathBuf,
     pub image_quota_bytes: Option<u64>,
+    pub allocation_ratios: AllocationRatios,
 }
 
 /// `$XDG_CONFIG_HOME/oxistack/oxistack.toml`, else `~/.config/oxistack/oxistack.toml`.
@@ -81,7 +86,19 @@ impl ServeConfig {
             Cidr::parse(&public_range).ok().filter(|c| c.version == 4 && (8..=29).contains(&c.prefix)).ok_or_else(
                 || anyhow::anyhow!("--public-range {public_range}: an IPv4 CIDR from /8 to /29 is needed"),
             )?;
+        let defaults = AllocationRatios::default();
+        let ratio = |flag: &str, value: Option<f64>, default: f64| match value {
+            None => Ok(default),
+            Some(r) if r > 0.0 && r.is_finite() => Ok(r),
+            Some(r) => Err(anyhow::anyhow!("--{flag}-allocation-ratio {r}: a positive number is needed")),
+        };
+        let allocation_ratios = AllocationRatios {
+            cpu: ratio("cpu", args.cpu_allocation_ratio.or(file.cpu_allocation_ratio), defaults.cpu)?,
+            ram: ratio("ram", args.ram_allocation_ratio.or(file.ram_allocation_ratio), defaults.ram)?,
+            disk: ratio("disk", args.disk_allocation_ratio.or(file.disk_allocation_ratio), defaults.disk)?,
+        };
         Ok(ServeConfig {
+            allocation_ratios,
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
@@ -115,6 +132,9 @@ mod tests {
             token_ttl: None,
             image_dir: None,
             image_quota_bytes: None,
+            cpu_allocation_ratio: None,
+            ram_allocation_ratio: None,
+            disk_allocation_ratio: None,
         }
     }
 

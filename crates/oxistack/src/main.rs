@@ -92,6 +92,15 @@ pub struct ServeArgs {
     /// Most bytes of image data one project may store [default: no limit]
     #[arg(long, env = "OXISTACK_IMAGE_QUOTA_BYTES")]
     image_quota_bytes: Option<u64>,
+    /// Virtual CPUs scheduled per host CPU [default: 4.0]
+    #[arg(long, env = "OXISTACK_CPU_ALLOCATION_RATIO")]
+    cpu_allocation_ratio: Option<f64>,
+    /// RAM scheduled per byte of host RAM [default: 1.0]
+    #[arg(long, env = "OXISTACK_RAM_ALLOCATION_RATIO")]
+    ram_allocation_ratio: Option<f64>,
+    /// Disk scheduled per byte of host disk [default: 1.0]
+    #[arg(long, env = "OXISTACK_DISK_ALLOCATION_RATIO")]
+    disk_allocation_ratio: Option<f64>,
 }
 
 #[derive(clap::Args)]

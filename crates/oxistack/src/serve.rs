@@ -105,6 +105,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             availability_zone: "nova".into(),
             url: compute_url.clone(),
             state_path: dir.clone(),
+            allocation_ratios: args.allocation_ratios,
         },
     )
     .await?;

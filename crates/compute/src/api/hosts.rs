@@ -59,7 +59,7 @@ async fn hypervisor(c: &crate::Compute, v: ApiVersion, detail: bool) -> ApiResul
     m.insert("state".into(), json!("up"));
     m.insert("status".into(), json!("enabled"));
     if detail {
-        let s = host::state(&c.pool, &c.config.host, &c.config.state_path).await?;
+        let s = host::state(&c.pool, &c.config.host, &c.config.state_path, c.driver.capacity()).await?;
         m.insert("hypervisor_type".into(), json!(if c.driver.name() == "fake" { "fake" } else { "QEMU" }));
         m.insert("hypervisor_version".into(), json!(1000));
         m.insert("host_ip".into(), json!("127.0.0.1"));
@@ -118,7 +118,7 @@ pub async fn statistics(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiRes
     if v >= V2_88 {
         return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
     }
-    let s = host::state(&c.pool, &c.config.host, &c.config.state_path).await?;
+    let s = host::state(&c.pool, &c.config.host, &c.config.state_path, c.driver.capacity()).await?;
     Ok(Json(json!({"hypervisor_statistics": {
         "count": 1, "current_workload": 0, "disk_available_least": s.local_gb - s.local_gb_used,
         "free_disk_gb": s.local_gb - s.local_gb_used, "free_ram_mb": s.memory_mb - s.memory_mb_used,

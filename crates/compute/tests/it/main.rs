@@ -44,6 +44,7 @@ async fn cloud() -> Cloud {
         availability_zone: "nova".into(),
         url: "http://cloud.test/compute".into(),
         state_path: dir.clone(),
+        allocation_ratios: Default::default(),
     };
     let network = oxistack_network::Network::open(
         pool.clone(),
