@@ -279,6 +279,11 @@ def test_the_scheduler_places_only_what_the_host_holds(tmp_path):
             time.sleep(0.3)
         nova(cloud, "boot", "--flavor", "1", "--image", image, "--nic", "none", "again", "--poll")
         assert status_of(cloud, "again") == "ACTIVE"
+        # Full again: a resize that needs another vCPU finds no room either.
+        refused = nova(cloud, "resize", "again", "3", check=False)
+        assert refused.returncode == 1
+        assert "No valid host was found. No valid host found for resize (HTTP 400)" in refused.stderr
+        assert status_of(cloud, "again") == "ACTIVE"
     finally:
         cloud.stop()
     bad = subprocess.run(cloud.serve_args("--cpu-allocation-ratio", "0"), capture_output=True, text=True, timeout=60)

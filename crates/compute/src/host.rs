@@ -115,6 +115,20 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// Whether an instance of `old` may become one of `new` here: each
+    /// resource that grows still within the overcommitted size.
+    pub fn fits_resize(&self, old: &Flavor, new: &Flavor, ratios: &AllocationRatios) -> bool {
+        let within = |total: i64, ratio: f64, used: i64, from: i64, to: i64| {
+            to <= from || used - from + to <= (total as f64 * ratio).floor() as i64
+        };
+        let disk = |f: &Flavor| f.disk + f.ephemeral + (f.swap + 1023) / 1024;
+        within(self.vcpus, ratios.cpu, self.vcpus_used, old.vcpus, new.vcpus)
+            && within(self.memory_mb, ratios.ram, self.memory_mb_used, old.ram, new.ram)
+            && within(self.local_gb, ratios.disk, self.local_gb_used, disk(old), disk(new))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +143,25 @@ mod tests {
         assert_eq!(host.room_for(&tiny, &ratios), 4);
         let full = HostState { memory_mb_used: 5000, ..host };
         assert_eq!(full.room_for(&tiny, &AllocationRatios::default()), 0);
+    }
+
+    #[test]
+    fn a_resize_fits_when_what_grows_still_fits() {
+        let host = HostState {
+            vcpus: 2,
+            memory_mb: 4096,
+            local_gb: 100,
+            vcpus_used: 7,
+            memory_mb_used: 512,
+            ..Default::default()
+        };
+        let tiny = Flavor::new("1", "m1.tiny", 1, 512, 1);
+        let two = Flavor::new("x", "two", 2, 512, 1);
+        let big = Flavor::new("y", "big", 1, 8192, 1);
+        let ratios = AllocationRatios::default();
+        assert!(host.fits_resize(&tiny, &two, &ratios)); // 7 - 1 + 2 = 8 of 8 vCPUs
+        assert!(!host.fits_resize(&tiny, &big, &ratios));
+        assert!(HostState { vcpus_used: 8, ..host }.fits_resize(&two, &tiny, &ratios));
+        // shrinking always fits
     }
 }

@@ -66,7 +66,7 @@ pub struct Compute {
     pub config: ComputeConfig,
     /// Held from the quota and capacity checks of a boot until its
     /// instances are written, so that concurrent boots do not overcommit.
-    scheduling: tokio::sync::Mutex<()>,
+    pub(crate) scheduling: tokio::sync::Mutex<()>,
 }
 
 impl Compute {

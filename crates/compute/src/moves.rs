@@ -13,7 +13,7 @@ use oxistack_core::error::{Error, Result};
 use crate::service::{instance_spec, now};
 use crate::store::{self, Flavor, Instance};
 use crate::virt::PowerState;
-use crate::{actions, quotas, Compute};
+use crate::{actions, host, quotas, Compute};
 
 /// Where a move leaves the instance.
 struct Outcome {
@@ -183,7 +183,15 @@ impl Compute {
                 new.ram - old.ram
             )));
         }
+        // One host: the instance is resized in place, if the host has room
+        // for what grows.
+        let scheduling = self.scheduling.lock().await;
+        let here = host::state(&self.pool, &self.config.host, &self.config.state_path, self.driver.capacity()).await?;
+        if !here.fits_resize(&old, &new, &self.config.allocation_ratios) {
+            return Err(Error::BadRequest("No valid host was found. No valid host found for resize".into()));
+        }
         let started = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
+        drop(scheduling);
         let inst = started.0.clone();
         let (driver, image) = (self.driver.clone(), self.image.clone());
         let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;
