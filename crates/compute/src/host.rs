@@ -64,21 +64,16 @@ pub async fn state(pool: &Pool, host: &str, data_path: &Path, size: Option<Capac
         memory_mb: mem_total_mb(),
         local_gb: disk_gb(data_path),
     });
-    let mut s =
-        HostState { vcpus: size.vcpus, memory_mb: size.memory_mb, local_gb: size.local_gb, ..Default::default() };
-    for i in store::instances(pool, None).await? {
-        let building = i.host.is_none() && i.vm_state == "building";
-        if i.host.as_deref() != Some(host) && !building {
-            continue;
-        }
-        if let Ok(f) = serde_json::from_str::<Flavor>(&i.flavor) {
-            s.vcpus_used += f.vcpus;
-            s.memory_mb_used += f.ram;
-            s.local_gb_used += f.disk + f.ephemeral + (f.swap + 1023) / 1024;
-        }
-        s.running_vms += 1;
-    }
-    Ok(s)
+    let (vcpus_used, memory_mb_used, local_gb_used, running_vms) = store::host_usage(pool, host).await?;
+    Ok(HostState {
+        vcpus: size.vcpus,
+        memory_mb: size.memory_mb,
+        local_gb: size.local_gb,
+        vcpus_used,
+        memory_mb_used,
+        local_gb_used,
+        running_vms,
+    })
 }
 
 /// Nova's allocation ratios: how far each resource of a host may be

@@ -351,20 +351,31 @@ pub async fn set_error(pool: &Pool, id: &str, fault: &str, now: &str) -> Result<
 }
 
 /// (instances, vcpus, ram) used by a project.
+/// A project's instances, cores and RAM (MiB), summed in SQL from each
+/// instance's flavor.
 pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT flavor FROM instances WHERE deleted = 0 AND project_id = ?")
-        .bind(project)
-        .fetch_all(pool)
-        .await?;
-    let mut used = (0, 0, 0);
-    for (f,) in rows {
-        if let Ok(f) = serde_json::from_str::<Flavor>(&f) {
-            used.0 += 1;
-            used.1 += f.vcpus;
-            used.2 += f.ram;
-        }
-    }
-    Ok(used)
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(json_extract(flavor, '$.vcpus')), 0), \
+         COALESCE(SUM(json_extract(flavor, '$.ram')), 0) FROM instances WHERE deleted = 0 AND project_id = ?",
+    )
+    .bind(project)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// What the instances on `host` take of it, those being built (not yet on a
+/// host) included: vCPUs, RAM (MiB), disk (GiB: root, ephemeral, swap rounded
+/// up) and their number.
+pub async fn host_usage(pool: &Pool, host: &str) -> Result<(i64, i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT COALESCE(SUM(json_extract(flavor, '$.vcpus')), 0), COALESCE(SUM(json_extract(flavor, '$.ram')), 0), \
+         COALESCE(SUM(json_extract(flavor, '$.disk') + json_extract(flavor, '$.ephemeral') \
+                      + (json_extract(flavor, '$.swap') + 1023) / 1024), 0), COUNT(*) \
+         FROM instances WHERE deleted = 0 AND (host = ? OR (host IS NULL AND vm_state = 'building'))",
+    )
+    .bind(host)
+    .fetch_one(pool)
+    .await?)
 }
 
 pub async fn set_extra_specs(pool: &Pool, flavor_id: &str, specs: &str) -> Result<()> {
