@@ -331,7 +331,7 @@ impl Compute {
                 return Err(Error::BadRequest("The requested availability zone is not available".into()));
             }
         }
-        let _scheduling = self.scheduling.lock().await;
+        let scheduling = self.scheduling.lock().await;
         // Quotas, checked for the most that may be created, then the least.
         let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
         let limits = quotas::limits(&self.pool, &project).await?;
@@ -425,10 +425,15 @@ impl Compute {
             store::insert_instance(&self.pool, &inst).await?;
             created.push(inst);
         }
-        for (index, inst) in created.iter().enumerate() {
-            if let Some(g) = &group {
+        if let Some(g) = &group {
+            for inst in &created {
                 server_groups::add_member(&self.pool, &g.id, &inst.id).await?;
             }
+        }
+        // The instances and their group places are written: the next boot
+        // counts them.
+        drop(scheduling);
+        for (index, inst) in created.iter().enumerate() {
             let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
             self.build(inst.clone(), flavor.clone(), action, no_host, (requested.clone(), group_ids.clone()));
