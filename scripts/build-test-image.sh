@@ -108,7 +108,17 @@ case "$1" in
 deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
 bound | renew)
     ip -4 addr flush dev "$interface"
-    ip -4 addr add "$ip/${mask:-24}" dev "$interface"
+    # QEMU's restricted user network leaves the router out of its leases:
+    # the DHCP server is the router. A /0 lease (the network that takes in
+    # the metadata address) is taken as the address alone, the router on
+    # the link.
+    router=${router:-$serverid}
+    if [ "${mask:-24}" = 0 ]; then
+        ip -4 addr add "$ip/32" dev "$interface"
+        for r in $router; do ip route replace "$r" dev "$interface" scope link; break; done
+    else
+        ip -4 addr add "$ip/${mask:-24}" dev "$interface"
+    fi
     for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done

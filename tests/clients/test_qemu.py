@@ -46,7 +46,9 @@ def qemu_cloud(tmp_path):
     # that two test runs on one machine never share one.
     public = f"127.{random.randint(50, 250)}.{random.randint(0, 255)}.0/24"
     c = Cloud(tmp_path / "data")
-    c.extra = ["--compute-driver", "qemu", "--accel", "tcg", "--public-range", public, "--test-image", TEST_IMAGE]
+    # Config drives only when asked for: guests read the metadata service.
+    c.extra = ["--compute-driver", "qemu", "--accel", "tcg", "--public-range", public, "--test-image", TEST_IMAGE,
+               "--force-config-drive", "false"]
     c.start(*c.extra)
     yield c
     c.stop()
@@ -142,7 +144,8 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
         capture_output=True, text=True, env=cloud.rc_env(), timeout=60)
     assert native.stdout.strip() == "instance1", native.stderr
     console = nova(cloud, "console-log", "instance1").stdout
-    assert "config-drive: /dev/vd" in console and "GUEST-READY instance1" in console
+    # No config drive was asked for: the guest read the metadata service.
+    assert "metadata-service: 169.254.169.254 uuid=" in console and "GUEST-READY instance1" in console
 
     # The serial console over a websocket, as `nova get-serial-console` hands it out.
     url = next(r[1] for r in table_rows(nova(cloud, "get-serial-console", "instance1").stdout) if r[0] == "serial")
@@ -189,11 +192,12 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     ssh_until(key, ip, "echo precious > /mnt/boot/marker && sync")
     nova(cloud, "image-create", "--poll", "instance1", "snap1")
     nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud, "snap1"),
-         "instance2", "--poll")
+         "--config-drive", "true", "instance2", "--poll")
     wait_status(cloud, "instance2", "ACTIVE", timeout=BOOT_TIMEOUT)
     ip2 = floating_ip(cloud, "instance2")
     assert ip2 != ip
     assert ssh_until(key, ip2, "hostname; cat /mnt/boot/marker").split() == ["instance2", "precious"]
+    assert "config-drive: /dev/vd" in nova(cloud, "console-log", "instance2").stdout
 
     # A floating address taken away and given back reaches the running guest
     # again (forwards change through QEMU's monitor).

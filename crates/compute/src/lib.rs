@@ -56,6 +56,9 @@ pub struct ComputeConfig {
     pub state_path: std::path::PathBuf,
     /// How far the host's vCPUs, RAM and disk may be overcommitted.
     pub allocation_ratios: host::AllocationRatios,
+    /// Every instance gets a config drive, asked for or not (Nova's
+    /// `force_config_drive`).
+    pub force_config_drive: bool,
 }
 
 pub struct Compute {

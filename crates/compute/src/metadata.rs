@@ -320,6 +320,7 @@ mod tests {
             public_key: Some("ssh-ed25519 AAAA test".into()),
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),
             metadata: Map::new(),
+            config_drive: true,
             vifs: vec![Vif {
                 port_id: "5e0b4c3a-aaaa-bbbb-cccc-dddddddddddd".into(),
                 network: "net".into(),

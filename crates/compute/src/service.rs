@@ -44,6 +44,7 @@ pub(crate) async fn instance_spec(
         public_key: inst.key_data.clone(),
         user_data: inst.user_data.clone(),
         metadata: serde_json::from_str(&inst.metadata).unwrap_or_default(),
+        config_drive: inst.config_drive == "True",
         vifs: network::vifs(&inst.network_info),
         launched_at: inst.launched_at.clone().unwrap_or_else(now),
     })
@@ -410,7 +411,11 @@ impl Compute {
                 locked_reason: None,
                 description: req.description.clone(),
                 tags: json!(req.tags).to_string(),
-                config_drive: if req.config_drive { "True".into() } else { String::new() },
+                config_drive: if req.config_drive || self.config.force_config_drive {
+                    "True".into()
+                } else {
+                    String::new()
+                },
                 access_ipv4: String::new(),
                 access_ipv6: String::new(),
                 fault: None,

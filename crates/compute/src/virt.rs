@@ -42,6 +42,9 @@ pub struct InstanceSpec {
     /// As the API took it: base64.
     pub user_data: Option<String>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// A config drive is attached (asked for, or forced by the cloud); else
+    /// the guest has the metadata service only.
+    pub config_drive: bool,
     pub vifs: Vec<Vif>,
     pub launched_at: String,
 }

@@ -31,6 +31,7 @@ struct FileConfig {
     cpu_allocation_ratio: Option<f64>,
     ram_allocation_ratio: Option<f64>,
     disk_allocation_ratio: Option<f64>,
+    force_config_drive: Option<bool>,
 }
 
 /// What `serve` runs with, every value decided.
@@ -48,6 +49,7 @@ pub struct ServeConfig {
     pub image_dir: PathBuf,
     pub image_quota_bytes: Option<u64>,
     pub allocation_ratios: AllocationRatios,
+    pub force_config_drive: bool,
 }
 
 /// `$XDG_CONFIG_HOME/oxistack/oxistack.toml`, else `~/.config/oxistack/oxistack.toml`.
@@ -99,6 +101,7 @@ impl ServeConfig {
         };
         Ok(ServeConfig {
             allocation_ratios,
+            force_config_drive: args.force_config_drive.or(file.force_config_drive).unwrap_or(true),
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
@@ -135,6 +138,7 @@ mod tests {
             cpu_allocation_ratio: None,
             ram_allocation_ratio: None,
             disk_allocation_ratio: None,
+            force_config_drive: None,
         }
     }
 

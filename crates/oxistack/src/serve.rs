@@ -106,6 +106,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             url: compute_url.clone(),
             state_path: dir.clone(),
             allocation_ratios: args.allocation_ratios,
+            force_config_drive: args.force_config_drive,
         },
     )
     .await?;

@@ -71,11 +71,19 @@ struct Launch {
     ephemeral: bool,
     swap: bool,
     rescue: bool,
+    /// Whether config.iso is attached.
+    #[serde(default = "attached")]
+    config_drive: bool,
     /// The PCIe root ports NICs sit on, by the MAC of the NIC each holds
     /// (`None`: free for a hot-plugged one). Laid out anew at each cold boot;
     /// kept across a suspend, whose saved state expects the same devices.
     #[serde(default)]
     nic_slots: Vec<Option<String>>,
+}
+
+/// Launch files from before the config drive was optional always had one.
+fn attached() -> bool {
+    true
 }
 
 /// Root ports left free at boot for interfaces attached later.
@@ -285,12 +293,14 @@ impl QemuDriver {
                 format!("virtio-blk-pci,drive={id}")
             });
         }
-        a.extend([
-            "-drive".into(),
-            format!("file={},if=none,id=config,format=raw,readonly=on", p("config.iso")),
-            "-device".into(),
-            "virtio-blk-pci,drive=config".into(),
-        ]);
+        if l.config_drive {
+            a.extend([
+                "-drive".into(),
+                format!("file={},if=none,id=config,format=raw,readonly=on", p("config.iso")),
+                "-device".into(),
+                "virtio-blk-pci,drive=config".into(),
+            ]);
+        }
         // Each NIC on a PCIe root port of its own, so that it can be
         // unplugged; spare ports take NICs plugged later.
         for (slot, mac) in l.slots().iter().enumerate() {
@@ -517,10 +527,12 @@ impl VirtDriver for QemuDriver {
                 if spec.swap_mb > 0 {
                     disk::blank(&files.path("disk.swap"), &format!("{}M", spec.swap_mb)).await?;
                 }
-                let tree = files.path("config");
-                config_drive::write_tree(spec, &tree).map_err(|e| format!("writing the config drive: {e}"))?;
-                config_drive::make_iso(&tree, &files.path("config.iso")).await?;
-                let _ = std::fs::remove_dir_all(&tree);
+                if spec.config_drive {
+                    let tree = files.path("config");
+                    config_drive::write_tree(spec, &tree).map_err(|e| format!("writing the config drive: {e}"))?;
+                    config_drive::make_iso(&tree, &files.path("config.iso")).await?;
+                    let _ = std::fs::remove_dir_all(&tree);
+                }
                 Ok::<_, String>(base)
             };
             let launch = match prepared.await {
@@ -534,6 +546,7 @@ impl VirtDriver for QemuDriver {
                     ephemeral: spec.ephemeral_gb > 0,
                     swap: spec.swap_mb > 0,
                     rescue: false,
+                    config_drive: spec.config_drive,
                     nic_slots: Vec::new(),
                 },
                 Err(e) => {
@@ -902,6 +915,7 @@ mod tests {
             ephemeral: false,
             swap: false,
             rescue: false,
+            config_drive: true,
             nic_slots: Vec::new(),
         }
     }
@@ -931,6 +945,8 @@ mod tests {
         assert!(!a.contains("nicslot5"));
         assert!(a.contains("guest=6f8b2d47-6a4c-4a0e-9d1e-2c1f4b9b3d10,"));
         assert!(!a.contains("-incoming"));
+        let without = d.args(&files, &Launch { config_drive: false, ..launch() }, None).join(" ");
+        assert!(!without.contains("config.iso"));
         let resumed = d.args(&files, &launch(), Some(Path::new("/i/x/suspended.state"))).join(" ");
         assert!(resumed.contains("-incoming exec:cat '/i/x/suspended.state'"));
     }

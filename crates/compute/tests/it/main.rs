@@ -45,6 +45,7 @@ async fn cloud() -> Cloud {
         url: "http://cloud.test/compute".into(),
         state_path: dir.clone(),
         allocation_ratios: Default::default(),
+        force_config_drive: false,
     };
     let network = oxistack_network::Network::open(
         pool.clone(),
