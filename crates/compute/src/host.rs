@@ -92,35 +92,42 @@ impl Default for AllocationRatios {
     }
 }
 
-impl HostState {
-    /// How many more instances of `flavor` the host takes: the scheduler's
-    /// core, RAM and disk filters against the overcommitted size.
-    pub fn room_for(&self, flavor: &Flavor, ratios: &AllocationRatios) -> i64 {
-        let fit = |total: i64, ratio: f64, used: i64, need: i64| {
-            if need <= 0 {
-                return i64::MAX;
-            }
-            let free = (total as f64 * ratio).floor() as i64 - used;
-            free.max(0) / need
-        };
-        let disk = flavor.disk + flavor.ephemeral + (flavor.swap + 1023) / 1024;
-        fit(self.vcpus, ratios.cpu, self.vcpus_used, flavor.vcpus)
-            .min(fit(self.memory_mb, ratios.ram, self.memory_mb_used, flavor.ram))
-            .min(fit(self.local_gb, ratios.disk, self.local_gb_used, disk))
-    }
+/// What an instance of `flavor` takes of a host: vCPUs, RAM (MiB) and disk
+/// (GiB: root, ephemeral, and swap rounded up).
+fn needs(flavor: &Flavor) -> [i64; 3] {
+    [flavor.vcpus, flavor.ram, flavor.disk + flavor.ephemeral + (flavor.swap + 1023) / 1024]
 }
 
 impl HostState {
+    /// The host's vCPUs, RAM and disk overcommitted by `ratios`, and what
+    /// is used of each.
+    fn sizes(&self, ratios: &AllocationRatios) -> [(i64, i64); 3] {
+        let over = |total: i64, ratio: f64| (total as f64 * ratio).floor() as i64;
+        [
+            (over(self.vcpus, ratios.cpu), self.vcpus_used),
+            (over(self.memory_mb, ratios.ram), self.memory_mb_used),
+            (over(self.local_gb, ratios.disk), self.local_gb_used),
+        ]
+    }
+
+    /// How many more instances of `flavor` the host takes: the scheduler's
+    /// core, RAM and disk filters against the overcommitted size.
+    pub fn room_for(&self, flavor: &Flavor, ratios: &AllocationRatios) -> i64 {
+        self.sizes(ratios)
+            .iter()
+            .zip(needs(flavor))
+            .map(|(&(size, used), need)| if need <= 0 { i64::MAX } else { (size - used).max(0) / need })
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
     /// Whether an instance of `old` may become one of `new` here: each
     /// resource that grows still within the overcommitted size.
     pub fn fits_resize(&self, old: &Flavor, new: &Flavor, ratios: &AllocationRatios) -> bool {
-        let within = |total: i64, ratio: f64, used: i64, from: i64, to: i64| {
-            to <= from || used - from + to <= (total as f64 * ratio).floor() as i64
-        };
-        let disk = |f: &Flavor| f.disk + f.ephemeral + (f.swap + 1023) / 1024;
-        within(self.vcpus, ratios.cpu, self.vcpus_used, old.vcpus, new.vcpus)
-            && within(self.memory_mb, ratios.ram, self.memory_mb_used, old.ram, new.ram)
-            && within(self.local_gb, ratios.disk, self.local_gb_used, disk(old), disk(new))
+        self.sizes(ratios)
+            .iter()
+            .zip(needs(old).into_iter().zip(needs(new)))
+            .all(|(&(size, used), (from, to))| to <= from || used - from + to <= size)
     }
 }
 

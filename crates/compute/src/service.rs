@@ -26,7 +26,13 @@ pub(crate) async fn instance_spec(
         path,
         disk_format: row.disk_format.unwrap_or_else(|| "raw".into()),
     });
-    Ok(InstanceSpec {
+    Ok(InstanceSpec { image: boot, ..describe(inst, flavor, image_ref) })
+}
+
+/// The instance as its guest sees it (what the metadata tells), without
+/// the boot image's data.
+fn describe(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
+    InstanceSpec {
         id: inst.id.clone(),
         name: inst.name.clone(),
         hostname: inst.hostname.clone(),
@@ -39,7 +45,7 @@ pub(crate) async fn instance_spec(
         ephemeral_gb: flavor.ephemeral,
         swap_mb: flavor.swap,
         image_id: image_ref.to_owned(),
-        image: boot,
+        image: None,
         key_name: inst.key_name.clone(),
         public_key: inst.key_data.clone(),
         user_data: inst.user_data.clone(),
@@ -47,7 +53,7 @@ pub(crate) async fn instance_spec(
         config_drive: inst.config_drive == "True",
         vifs: network::vifs(&inst.network_info),
         launched_at: inst.launched_at.clone().unwrap_or_else(now),
-    })
+    }
 }
 
 pub fn now() -> String {
@@ -181,7 +187,7 @@ impl Compute {
             return Ok(None);
         };
         let flavor = crate::moves::flavor_of(&inst.flavor)?;
-        Ok(Some(instance_spec(&self.image, &inst, &flavor, &inst.image_ref).await?))
+        Ok(Some(describe(&inst, &flavor, &inst.image_ref)))
     }
 
     /// Adds DevStack's flavors to a new cloud.

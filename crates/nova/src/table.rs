@@ -162,6 +162,12 @@ pub fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// A column of `utils.print_list`: the attribute named by the column's title
+/// lowercased, `_` for spaces; an absent one prints empty.
+pub fn field(o: &Value, column: &str) -> String {
+    cell(o.get(column.to_lowercase().replace(' ', "_")))
+}
+
 /// Python's `str()` of a decoded JSON value.
 pub fn py_str(v: &Value) -> String {
     match v {

@@ -157,12 +157,7 @@ pub async fn services(s: &mut Session, host: Option<String>, binary: Option<Stri
     }
     let mut t = Table::new(&columns);
     for svc in body["services"].as_array().into_iter().flatten() {
-        t.push(
-            columns
-                .iter()
-                .map(|c| table::cell(Some(svc.get(c.to_lowercase().replace(' ', "_")).unwrap_or(&json!("")))))
-                .collect(),
-        );
+        t.push(columns.iter().map(|c| table::field(svc, c)).collect());
     }
     t.print();
     Ok(())
@@ -182,12 +177,7 @@ fn print_server_groups(s: &Session, groups: &[Value]) {
     let columns = server_group_columns(s);
     let mut t = Table::new(&columns);
     for g in groups {
-        t.push(
-            columns
-                .iter()
-                .map(|c| table::cell(Some(g.get(c.to_lowercase().replace(' ', "_")).unwrap_or(&json!("")))))
-                .collect(),
-        );
+        t.push(columns.iter().map(|c| table::field(g, c)).collect());
     }
     t.print();
 }
@@ -278,7 +268,7 @@ fn print_aggregates(s: &Session, aggregates: &[Value], details: bool) {
                         pairs.sort();
                         pairs.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ")
                     }
-                    other => table::cell(Some(a.get(other.to_lowercase().replace(' ', "_")).unwrap_or(&json!("")))),
+                    other => table::field(a, other),
                 })
                 .collect(),
         );
@@ -328,12 +318,7 @@ pub async fn version_list(s: &mut Session) -> Result<()> {
         if with_min { &["Id", "Status", "Updated", "Min Version", "Version"] } else { &["Id", "Status", "Updated"] };
     let mut t = Table::new(columns);
     for v in &versions {
-        t.push(
-            columns
-                .iter()
-                .map(|c| table::cell(Some(v.get(c.to_lowercase().replace(' ', "_")).unwrap_or(&json!("")))))
-                .collect(),
-        );
+        t.push(columns.iter().map(|c| table::field(v, c)).collect());
     }
     t.print();
     Ok(())

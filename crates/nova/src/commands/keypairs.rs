@@ -69,7 +69,7 @@ pub async fn list(s: &mut Session, user: Option<String>, marker: Option<String>,
     let mut t = Table::new(columns);
     for k in body["keypairs"].as_array().into_iter().flatten() {
         let k = &k["keypair"];
-        t.push(columns.iter().map(|c| table::cell(Some(k.get(c.to_lowercase()).unwrap_or(&json!(""))))).collect());
+        t.push(columns.iter().map(|c| table::field(k, c)).collect());
     }
     t.print();
     Ok(())

@@ -784,7 +784,7 @@ pub async fn instance_actions(s: &mut Session, key: &str, request_id: Option<&st
     }
     let mut t = Table::new(&columns);
     for a in answer["instanceActions"].as_array().into_iter().flatten() {
-        t.push(columns.iter().map(|c| table::cell(Some(a.get(c.to_lowercase()).unwrap_or(&json!(""))))).collect());
+        t.push(columns.iter().map(|c| table::field(a, c)).collect());
     }
     t.sort_by_column(3);
     t.print();
