@@ -18,6 +18,16 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# Debian 12's qemu-system-x86 conflicts with a newer qemu-utils from
+# backports, and apt resolves that by removing qemu-utils: put it back.
+if ! command -v qemu-img >/dev/null; then
+    echo "installing Debian packages: qemu-utils"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-utils
+fi
+for tool in qemu-img qemu-system-x86_64 genisoimage ssh; do
+    command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
+done
 
 if ! command -v cargo >/dev/null; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then

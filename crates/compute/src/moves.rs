@@ -137,11 +137,10 @@ impl Compute {
         let stopped = inst.vm_state == "stopped";
         let work_inst = inst.clone();
         self.finish(started, "rebuild", "rebuilding", async move {
+            // The new image is inspected before the old disk is let go.
+            let spec = instance_spec(&image, &work_inst, &flavor, &image_ref).await?;
             driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-            driver
-                .spawn(&instance_spec(&image, &work_inst, &flavor, &image_ref).await?)
-                .await
-                .map_err(|e| Error::Internal(e.into()))?;
+            driver.spawn(&spec).await.map_err(|e| Error::Internal(e.into()))?;
             // A stopped server stays stopped after a rebuild.
             let (vm, power) = if stopped {
                 driver.power_off(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;

@@ -22,11 +22,36 @@ pub(crate) async fn instance_spec(
     flavor: &Flavor,
     image_ref: &str,
 ) -> Result<InstanceSpec> {
-    let boot = image.boot_source(image_ref).await?.map(|(row, path)| crate::virt::BootImage {
-        path,
-        disk_format: row.disk_format.unwrap_or_else(|| "raw".into()),
-    });
+    let boot = match image.boot_source(image_ref).await? {
+        None => None,
+        Some((row, path)) => {
+            let disk_format = row.disk_format.unwrap_or_else(|| "raw".into());
+            refuse_unsafe_image(&row.id, &path, &disk_format).await?;
+            Some(crate::virt::BootImage { path, disk_format, content_hash: row.os_hash_value.unwrap_or(row.id) })
+        }
+    };
     Ok(InstanceSpec { image: boot, ..describe(inst, flavor, image_ref) })
+}
+
+/// The format inspector again, on the stored file, before any driver opens
+/// it: images stored before the Image service inspected uploads, or whose
+/// file changed since, never reach `qemu-img` or QEMU unproven.
+async fn refuse_unsafe_image(image_id: &str, path: &std::path::Path, disk_format: &str) -> Result<()> {
+    let (path, format) = (path.to_owned(), disk_format.to_owned());
+    let verdict = tokio::task::spawn_blocking(move || format_inspector::inspect_file(&path, &format))
+        .await
+        .map_err(anyhow::Error::from)?;
+    match verdict {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(refusal)) => {
+            tracing::warn!(image = image_id, rule = refusal.rule, "boot of an unsafe image refused");
+            Err(Error::BadRequest(format!("Image {image_id} is refused: {refusal}")))
+        }
+        Err(e) => {
+            tracing::error!(image = image_id, error = %e, "reading an image's file failed");
+            Err(Error::BadRequest(format!("Image {image_id} has no readable data.")))
+        }
+    }
 }
 
 /// The instance as its guest sees it (what the metadata tells), without
@@ -476,7 +501,7 @@ impl Compute {
                 };
                 match prepared.await {
                     Ok(spec) => driver.spawn(&spec).await,
-                    Err(e) => Err(crate::virt::DriverError::Failed(e.to_string())),
+                    Err(e) => Err(crate::virt::DriverError::Failed(e.public_message())),
                 }
             };
             if outcome.is_err() {

@@ -61,6 +61,10 @@ pub struct Capacity {
 pub struct BootImage {
     pub path: std::path::PathBuf,
     pub disk_format: String,
+    /// What names the data itself (its SHA-512): a cache of converted
+    /// images is keyed by it, so an id deleted and made again never boots
+    /// the old data.
+    pub content_hash: String,
 }
 
 #[derive(Debug)]

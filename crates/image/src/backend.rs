@@ -14,8 +14,6 @@ use axum::body::Bytes;
 
 use oxistack_core::error::{Error, Result};
 
-use crate::inspect::HEAD_LEN;
-
 pub struct FileStore {
     root: PathBuf,
 }
@@ -26,8 +24,6 @@ pub struct Received {
     pub size: u64,
     pub md5: String,
     pub sha512: String,
-    /// The first bytes, for format inspection.
-    pub head: Vec<u8>,
 }
 
 /// The blocking half of an upload: writes every chunk and hashes it, MD5 on a
@@ -36,7 +32,7 @@ pub struct Received {
 fn write_and_hash(
     file: std::fs::File,
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
-) -> std::io::Result<(u64, String, String, Vec<u8>)> {
+) -> std::io::Result<(u64, String, String)> {
     let (md5_tx, md5_rx) = std::sync::mpsc::sync_channel::<Bytes>(8);
     let md5_thread = std::thread::spawn(move || {
         let mut md5 = Md5::new();
@@ -47,13 +43,9 @@ fn write_and_hash(
     });
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut sha512 = Sha512::new();
-    let (mut size, mut head) = (0u64, Vec::new());
+    let mut size = 0u64;
     let mut result = Ok(());
     while let Some(chunk) = rx.blocking_recv() {
-        if head.len() < HEAD_LEN {
-            let take = (HEAD_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
         sha512.update(&chunk);
         if let Err(e) = out.write_all(&chunk) {
             result = Err(e);
@@ -67,7 +59,7 @@ fn write_and_hash(
     result?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((size, md5, hex(&sha512.finalize()), head))
+    Ok((size, md5, hex(&sha512.finalize())))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -147,8 +139,8 @@ impl FileStore {
         if let Some(e) = failure {
             return Err(e);
         }
-        let (size, md5, sha512, head) = written.map_err(anyhow::Error::from)?;
-        Ok(Received { tmp: tmp.to_owned(), size, md5, sha512, head })
+        let (size, md5, sha512) = written.map_err(anyhow::Error::from)?;
+        Ok(Received { tmp: tmp.to_owned(), size, md5, sha512 })
     }
 
     /// Puts received data at `dest`, durably.

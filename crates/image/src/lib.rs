@@ -1,12 +1,12 @@
 //! Image: a Glance v2-compatible API over a filesystem store in the data dir.
 //!
 //! Owns the images and image_members tables and the image files. Image data is
-//! untrusted: every upload is inspected and refused when its real format is
-//! not its `disk_format`, or when a qcow2 names a backing or data file.
+//! untrusted: every upload, stage and import passes the format inspector
+//! (`format_inspector`), and is refused when its real format is not its
+//! `disk_format` or when it names any other file.
 
 pub mod api;
 pub mod backend;
-pub mod inspect;
 pub mod service;
 pub mod store;
 

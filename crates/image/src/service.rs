@@ -14,9 +14,11 @@ use oxistack_core::time;
 
 use crate::backend::Received;
 use crate::store::{self, ImageRow, MemberRow};
-use crate::{inspect, Image};
+use crate::Image;
 
-pub const DISK_FORMATS: &[&str] = &["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"];
+/// Only formats the inspector proves self-contained may be stored, as an
+/// operator narrows Glance's `disk_formats`.
+pub const DISK_FORMATS: &[&str] = format_inspector::INSPECTED_FORMATS;
 pub const CONTAINER_FORMATS: &[&str] = &["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"];
 const VISIBILITIES: &[&str] = &["public", "private", "shared", "community"];
 /// Attributes the server keeps; a client may not set them.
@@ -543,19 +545,34 @@ impl Image {
         }
         let outcome = async {
             let data = self.files.receive(body, self.room(&img.owner).await?).await?;
-            match inspect::check(img.disk_format.as_deref(), &data.head, data.size) {
-                Ok(virtual_size) => Ok((data, virtual_size)),
-                Err(why) => {
-                    self.files.discard(data).await;
-                    Err(Error::UnsupportedMediaType(why))
-                }
-            }
+            self.inspected(img, data).await
         }
         .await;
         if outcome.is_err() {
             store::transition(&self.pool, &img.id, &[during], from, &now()).await?;
         }
         outcome
+    }
+
+    /// Runs the format inspector on data received for `img`: its virtual
+    /// size when it may be kept, else it is discarded and refused (415).
+    async fn inspected(&self, img: &ImageRow, data: Received) -> Result<(Received, Option<u64>)> {
+        let (path, disk_format) = (data.tmp.clone(), img.disk_format.clone().unwrap_or_default());
+        let verdict = tokio::task::spawn_blocking(move || format_inspector::inspect_file(&path, &disk_format))
+            .await
+            .map_err(anyhow::Error::from)?;
+        match verdict {
+            Ok(Ok(inspected)) => Ok((data, Some(inspected.virtual_size))),
+            Ok(Err(refusal)) => {
+                tracing::info!(image = %img.id, rule = refusal.rule, "image data refused");
+                self.files.discard(data).await;
+                Err(Error::UnsupportedMediaType(refusal.message))
+            }
+            Err(e) => {
+                self.files.discard(data).await;
+                Err(anyhow::Error::from(e).into())
+            }
+        }
     }
 
     /// `PUT /v2/images/{id}/file`
@@ -626,14 +643,17 @@ impl Image {
         let staged = self.files.staging_path(id);
         let file = tokio::fs::File::open(&staged).await.map_err(anyhow::Error::from)?;
         let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-        let data = match self.files.receive(body, None).await {
-            Ok(d) => d,
+        let received = match self.files.receive(body, None).await {
+            Ok(data) => self.inspected(&img, data).await,
+            Err(e) => Err(e),
+        };
+        let (data, virtual_size) = match received {
+            Ok(r) => r,
             Err(e) => {
                 store::transition(&self.pool, id, &["importing"], "uploading", &now()).await?;
                 return Err(e);
             }
         };
-        let virtual_size = inspect::check(img.disk_format.as_deref(), &data.head, data.size).ok().flatten();
         self.finish(&img, data, virtual_size, "importing", "uploading").await?;
         let _ = tokio::fs::remove_file(staged).await;
         Ok(())

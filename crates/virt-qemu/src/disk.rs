@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The disk formats that can boot here, as Glance names them, and QEMU's names.
+/// The disk formats that can boot here, as Glance names them, and QEMU's
+/// names: only those the format inspector proves self-contained.
 fn qemu_format(disk_format: &str) -> Option<&'static str> {
     Some(match disk_format {
         "raw" => "raw",
@@ -15,31 +16,79 @@ fn qemu_format(disk_format: &str) -> Option<&'static str> {
         "vmdk" => "vmdk",
         "vdi" => "vdi",
         "vhd" => "vpc",
-        "vhdx" => "vhdx",
         _ => return None,
     })
 }
+
+/// Resource limits of one `qemu-img` run, as Nova's `qemu_img_info` sets
+/// them with prlimit: a crafted image can neither make it spin nor make it
+/// take the host's memory.
+#[derive(Clone, Copy)]
+struct Limits {
+    cpu_seconds: Option<u64>,
+    address_space: u64,
+}
+
+/// For reading headers (`info`): Nova's 30 s of CPU and 1 GiB.
+const READ_LIMITS: Limits = Limits { cpu_seconds: Some(30), address_space: 1 << 30 };
+/// For work that is proportional to the image (convert, create, resize).
+const WORK_LIMITS: Limits = Limits { cpu_seconds: None, address_space: 4 << 30 };
 
 pub async fn qemu_img<I, S>(args: I) -> Result<String, String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = tokio::process::Command::new("qemu-img")
-        .args(args)
-        .output()
-        .await
-        .map_err(|e| format!("running qemu-img: {e}"))?;
+    run_qemu_img(args, WORK_LIMITS).await
+}
+
+/// Runs `qemu-img` under `limits`. What it prints is logged, never
+/// returned: it may name host paths, and errors end up in faults users read.
+async fn run_qemu_img<I, S>(args: I, limits: Limits) -> Result<String, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let verb = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut command = tokio::process::Command::new("qemu-img");
+    command.args(&args);
+    // SAFETY: the closure only calls setrlimit, which is async-signal-safe,
+    // between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = |resource, value: u64| {
+                let rlim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+                if libc::setrlimit(resource, &rlim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            };
+            limit(libc::RLIMIT_AS, limits.address_space)?;
+            if let Some(cpu) = limits.cpu_seconds {
+                limit(libc::RLIMIT_CPU, cpu)?;
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().await.map_err(|e| {
+        tracing::error!(error = %e, "running qemu-img failed");
+        format!("qemu-img {verb} could not run")
+    })?;
     if !out.status.success() {
-        return Err(format!("qemu-img failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        tracing::warn!(?args, status = %out.status, stderr = %String::from_utf8_lossy(&out.stderr).trim(), "qemu-img failed");
+        return Err(format!("qemu-img {verb} failed"));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `qemu-img info` of `path` read as `format`.
 async fn info(path: &Path, format: &str) -> Result<Value, String> {
-    let out =
-        qemu_img(["info".as_ref(), "--output=json".as_ref(), "-f".as_ref(), format.as_ref(), path.as_os_str()]).await?;
+    let out = run_qemu_img(
+        ["info".as_ref(), "--output=json".as_ref(), "-f".as_ref(), format.as_ref(), path.as_os_str()],
+        READ_LIMITS,
+    )
+    .await?;
     serde_json::from_str(&out).map_err(|e| format!("qemu-img info: {e}"))
 }
 
@@ -56,8 +105,13 @@ pub fn check_untrusted(info: &Value) -> Result<(), String> {
 }
 
 /// The image's qcow2 base in `cache`, converted from `source` on first use.
-pub async fn base_image(cache: &Path, image_id: &str, source: &Path, disk_format: &str) -> Result<PathBuf, String> {
-    let base = cache.join(format!("{image_id}.qcow2"));
+/// Bases are named by `content_hash`, the image data's own hash: an image id
+/// deleted and made again with other data never boots the old base.
+pub async fn base_image(cache: &Path, content_hash: &str, source: &Path, disk_format: &str) -> Result<PathBuf, String> {
+    if content_hash.is_empty() || !content_hash.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err("the image has no usable content hash".into());
+    }
+    let base = cache.join(format!("{content_hash}.qcow2"));
     if tokio::fs::try_exists(&base).await.unwrap_or(false) {
         return Ok(base);
     }
@@ -66,7 +120,7 @@ pub async fn base_image(cache: &Path, image_id: &str, source: &Path, disk_format
     tokio::fs::create_dir_all(cache).await.map_err(|e| format!("creating {}: {e}", cache.display()))?;
     // Concurrent boots of one image each convert to their own file; the
     // rename makes one of them the base, whole.
-    let part = cache.join(format!("{image_id}.{}.part", std::process::id() as u64 * 1000 + rand_suffix()));
+    let part = cache.join(format!("{content_hash}.{}.part", std::process::id() as u64 * 1000 + rand_suffix()));
     let converted = qemu_img([
         "convert".as_ref(),
         "-f".as_ref(),

@@ -519,7 +519,7 @@ impl VirtDriver for QemuDriver {
             let _ = std::fs::remove_dir_all(&files.dir);
             std::fs::create_dir_all(&files.dir).map_err(failed)?;
             let prepared = async {
-                let base = disk::base_image(&self.cache, &spec.image_id, &image.path, &image.disk_format).await?;
+                let base = disk::base_image(&self.cache, &image.content_hash, &image.path, &image.disk_format).await?;
                 disk::overlay(&base, &files.path("disk.qcow2"), spec.disk_gb).await?;
                 if spec.ephemeral_gb > 0 {
                     disk::blank(&files.path("disk.eph0"), &format!("{}G", spec.ephemeral_gb)).await?;
