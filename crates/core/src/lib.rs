@@ -8,6 +8,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod middleware;
+pub mod policy;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;

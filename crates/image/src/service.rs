@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
+use oxistack_core::policy::{self, Target};
 use oxistack_core::time;
 
 use crate::backend::Received;
@@ -43,8 +44,9 @@ pub fn now() -> String {
     time::iso_seconds(time::now())
 }
 
-fn forbidden(action: &str) -> Error {
-    Error::Forbidden(format!("You are not authorized to complete {action} action."))
+/// Glance's rule `action` on what belongs to `project`.
+fn enforce(ctx: &Context, action: &str, project: &str) -> Result<()> {
+    policy::enforce(ctx, action, &Target::project(project))
 }
 
 fn tags_of(img: &ImageRow) -> Vec<String> {
@@ -58,11 +60,6 @@ fn props_of(img: &ImageRow) -> Map<String, Value> {
 /// A caller's relation to an image.
 fn owns(ctx: &Context, img: &ImageRow) -> bool {
     ctx.project_id() == Some(img.owner.as_str())
-}
-
-/// Changes need admin, or member of the owning project.
-fn may_modify(ctx: &Context, img: &ImageRow) -> bool {
-    ctx.is_admin() || (owns(ctx, img) && ctx.has_role("member"))
 }
 
 fn may_see(ctx: &Context, img: &ImageRow, membership: Option<&str>) -> bool {
@@ -113,8 +110,8 @@ fn set_attr(ctx: &Context, img: &mut ImageRow, key: &str, value: &Value, creatin
             if !VISIBILITIES.contains(&v.as_str()) {
                 return Err(bad(&format!("'{v}' is not one of {VISIBILITIES:?}")));
             }
-            if v == "public" && !ctx.is_admin() {
-                return Err(forbidden("publicize_image"));
+            if v == "public" {
+                enforce(ctx, "publicize_image", &img.owner)?;
             }
             img.visibility = v;
         }
@@ -263,9 +260,7 @@ impl Image {
 
     async fn modifiable(&self, ctx: &Context, id: &str, action: &str) -> Result<ImageRow> {
         let img = self.visible(ctx, id).await?;
-        if !may_modify(ctx, &img) {
-            return Err(forbidden(action));
-        }
+        enforce(ctx, action, &img.owner)?;
         Ok(img)
     }
 
@@ -273,9 +268,7 @@ impl Image {
         let owner = ctx
             .project_id()
             .ok_or_else(|| Error::Forbidden("A project-scoped token is required to create images.".into()))?;
-        if !ctx.is_admin() && !ctx.has_role("member") {
-            return Err(forbidden("add_image"));
-        }
+        enforce(ctx, "add_image", owner)?;
         let now = now();
         let mut img = ImageRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -691,9 +684,7 @@ impl Image {
 
     pub async fn add_member(&self, ctx: &Context, id: &str, member: &str) -> Result<MemberRow> {
         let img = self.visible(ctx, id).await?;
-        if !(ctx.is_admin() || owns(ctx, &img)) {
-            return Err(forbidden("add_member"));
-        }
+        enforce(ctx, "add_member", &img.owner)?;
         if img.visibility != "shared" {
             return Err(Error::Forbidden(format!(
                 "Only shared images have members. Image {id} is {}.",
@@ -743,8 +734,9 @@ impl Image {
         }
         let mut m = self.member(ctx, id, member).await?;
         if ctx.project_id() != Some(member) {
-            return Err(forbidden("modify_member"));
+            return Err(policy::denied("modify_member"));
         }
+        enforce(ctx, "modify_member", member)?;
         m.status = status.into();
         m.updated_at = now();
         store::set_member_status(&self.pool, id, member, status, &m.updated_at).await?;
@@ -753,9 +745,7 @@ impl Image {
 
     pub async fn remove_member(&self, ctx: &Context, id: &str, member: &str) -> Result<()> {
         let img = self.visible(ctx, id).await?;
-        if !(ctx.is_admin() || owns(ctx, &img)) {
-            return Err(forbidden("delete_member"));
-        }
+        enforce(ctx, "delete_member", &img.owner)?;
         if !store::delete_member(&self.pool, id, member).await? {
             return Err(Error::NotFound(format!("{member} is not a member of image {id}")));
         }

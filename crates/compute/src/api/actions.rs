@@ -6,9 +6,47 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use oxistack_core::policy::Target;
+
 use super::{bad, ApiResult, Body, Caller, Shared};
 use crate::microversion::{ApiVersion, V2_45, V2_73};
 use crate::service::{self, Action};
+
+/// Nova's policy rule of each server action; `None`: no such action.
+fn action_rule(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "os-stop" => "os_compute_api:servers:stop",
+        "os-start" => "os_compute_api:servers:start",
+        "pause" => "os_compute_api:os-pause-server:pause",
+        "unpause" => "os_compute_api:os-pause-server:unpause",
+        "suspend" => "os_compute_api:os-suspend-server:suspend",
+        "resume" => "os_compute_api:os-suspend-server:resume",
+        "reboot" => "os_compute_api:servers:reboot",
+        "rebuild" => "os_compute_api:servers:rebuild",
+        "resize" => "os_compute_api:servers:resize",
+        "confirmResize" => "os_compute_api:servers:confirm_resize",
+        "revertResize" => "os_compute_api:servers:revert_resize",
+        "rescue" => "os_compute_api:os-rescue",
+        "unrescue" => "os_compute_api:os-unrescue",
+        "shelve" => "os_compute_api:os-shelve:shelve",
+        "shelveOffload" => "os_compute_api:os-shelve:shelve_offload",
+        "unshelve" => "os_compute_api:os-shelve:unshelve",
+        "os-getConsoleOutput" => "os_compute_api:os-console-output",
+        "migrate" => "os_compute_api:os-migrate-server:migrate",
+        "os-migrateLive" => "os_compute_api:os-migrate-server:migrate_live",
+        "evacuate" => "os_compute_api:os-evacuate",
+        "os-getSerialConsole" | "os-getVNCConsole" | "os-getSPICEConsole" | "os-getRDPConsole" => {
+            "os_compute_api:os-remote-consoles"
+        }
+        "createImage" => "os_compute_api:servers:create_image",
+        "forceDelete" => "os_compute_api:os-deferred-delete:force",
+        "restore" => "os_compute_api:os-deferred-delete:restore",
+        "changePassword" => "os_compute_api:os-admin-password",
+        "lock" => "os_compute_api:os-lock-server:lock",
+        "unlock" => "os_compute_api:os-lock-server:unlock",
+        _ => return None,
+    })
+}
 
 pub async fn dispatch(
     c: Shared,
@@ -22,6 +60,8 @@ pub async fn dispatch(
         .filter(|o| o.len() == 1)
         .ok_or_else(|| bad("There is no such action: the body must name one action."))?;
     let (name, args) = obj.iter().next().unwrap();
+    let rule = action_rule(name).ok_or_else(|| bad(format!("There is no such action: {name}")))?;
+    oxistack_core::policy::enforce(&ctx, rule, &Target::caller(&ctx))?;
     let simple: Option<&'static Action> = match name.as_str() {
         "os-stop" => Some(&service::STOP),
         "os-start" => Some(&service::START),
@@ -84,7 +124,6 @@ pub async fn dispatch(
         // and the host an evacuation would leave is up. Nova answers both
         // with these 400s.
         "migrate" | "os-migrateLive" => {
-            super::require_admin(&ctx, &format!("os_compute_api:os-migrate-server:{name}"))?;
             let inst = c.instance(&ctx, &id).await?;
             let allowed: &[&str] = if name == "migrate" { &["active", "stopped"] } else { &["active", "paused"] };
             if !allowed.contains(&inst.vm_state.as_str()) || inst.task_state.is_some() {
@@ -97,7 +136,6 @@ pub async fn dispatch(
             return Err(bad(format!("No valid host was found. No valid host found for {kind}")));
         }
         "evacuate" => {
-            super::require_admin(&ctx, "os_compute_api:os-evacuate")?;
             let inst = c.instance(&ctx, &id).await?;
             let host = inst.host.unwrap_or_else(|| c.config.host.clone());
             return Err(bad(format!("Compute service of {host} is still in use.")));

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use oxistack_core::error::Error;
 
-use super::{bad, require_admin, ApiResult, Body, Caller, NovaFault, Shared};
+use super::{bad, ApiResult, Body, Caller, NovaFault, Shared};
 use crate::aggregates::{self, Aggregate};
 use crate::microversion::{ApiVersion, V2_41};
 
@@ -37,8 +37,7 @@ fn str_of(v: &Value, key: &str) -> ApiResult<Option<String>> {
     }
 }
 
-pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
-    require_admin(&ctx, "os_compute_api:os-aggregates:index")?;
+pub async fn list(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
     let mut out = vec![];
     for a in aggregates::list(&c.pool).await? {
         out.push(view(&c, &a, v, true).await?);
@@ -46,8 +45,7 @@ pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Js
     Ok(Json(json!({"aggregates": out})))
 }
 
-pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): Body) -> ApiResult<Json<Value>> {
-    require_admin(&ctx, "os_compute_api:os-aggregates:create")?;
+pub async fn create(c: Shared, Caller(_): Caller, v: ApiVersion, Body(body): Body) -> ApiResult<Json<Value>> {
     let a = body.get("aggregate").ok_or_else(|| bad("Invalid input for field/attribute aggregate."))?;
     let name = str_of(a, "name")?
         .ok_or_else(|| bad("Invalid input for field/attribute aggregate. 'name' is a required property"))?;
@@ -55,20 +53,18 @@ pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): B
     Ok(Json(json!({"aggregate": view(&c, &agg, v, false).await?})))
 }
 
-pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    require_admin(&ctx, "os_compute_api:os-aggregates:show")?;
+pub async fn show(c: Shared, Caller(_): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let a = aggregates::get(&c.pool, &id).await?;
     Ok(Json(json!({"aggregate": view(&c, &a, v, true).await?})))
 }
 
 pub async fn update(
     c: Shared,
-    Caller(ctx): Caller,
+    Caller(_): Caller,
     v: ApiVersion,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&ctx, "os_compute_api:os-aggregates:update")?;
     let mut a = aggregates::get(&c.pool, &id).await?;
     let u = body.get("aggregate").ok_or_else(|| bad("Invalid input for field/attribute aggregate."))?;
     if let Some(name) = str_of(u, "name")? {
@@ -84,8 +80,7 @@ pub async fn update(
     Ok(Json(json!({"aggregate": view(&c, &a, v, true).await?})))
 }
 
-pub async fn delete(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<axum::http::StatusCode> {
-    require_admin(&ctx, "os_compute_api:os-aggregates:delete")?;
+pub async fn delete(c: Shared, Caller(_): Caller, Path(id): Path<String>) -> ApiResult<axum::http::StatusCode> {
     let a = aggregates::get(&c.pool, &id).await?;
     aggregates::delete(&c.pool, &a).await?;
     Ok(axum::http::StatusCode::OK)
@@ -94,12 +89,11 @@ pub async fn delete(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> A
 /// `add_host`, `remove_host` and `set_metadata`.
 pub async fn action(
     c: Shared,
-    Caller(ctx): Caller,
+    Caller(_): Caller,
     v: ApiVersion,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&ctx, "os_compute_api:os-aggregates")?;
     let mut a = aggregates::get(&c.pool, &id).await?;
     if let Some(args) = body.get("add_host").or(body.get("remove_host")) {
         let host = str_of(args, "host")?.ok_or_else(|| bad("Invalid input for field/attribute host."))?;

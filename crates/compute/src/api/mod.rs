@@ -11,6 +11,7 @@ mod instance_actions;
 mod interfaces;
 mod keypairs;
 mod misc;
+mod policy;
 mod quota_class_sets;
 mod quota_sets;
 mod remote_consoles;
@@ -109,6 +110,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
             "/v2.1/servers/{id}/tags/{tag}",
             get(server_metadata::has_tag).put(server_metadata::add_tag).delete(server_metadata::remove_tag),
         )
+        .route_layer(middleware::from_fn(policy::enforce_route))
         .fallback(|| async { NovaFault(Error::NotFound("The resource could not be found.".into())) })
         .method_not_allowed_fallback(|| async {
             NovaFault(Error::MethodNotAllowed("The method is not allowed for the requested URL.".into()))
@@ -205,13 +207,4 @@ pub fn bad(msg: impl Into<String>) -> NovaFault {
 /// The base of this service's links: `<compute url>/v2.1`.
 pub fn base(compute: &Compute) -> String {
     format!("{}/v2.1", compute.config.url.trim_end_matches('/'))
-}
-
-/// Admin-only APIs answer non-admins as Nova's policy does.
-pub fn require_admin(ctx: &Context, rule: &str) -> ApiResult<()> {
-    if ctx.is_admin() {
-        Ok(())
-    } else {
-        Err(NovaFault(Error::Forbidden(format!("Policy doesn't allow {rule} to be performed."))))
-    }
 }

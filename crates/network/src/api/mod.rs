@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use oxistack_core::context::{Context, SharedValidator};
 use oxistack_core::middleware::{authenticate, Auth};
+use oxistack_core::policy::{self, Target};
 
 use crate::{Network, NeutronError, Result};
 
@@ -303,7 +304,28 @@ fn select(items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<V
     Ok((items.into_iter().map(|i| keep_fields(i, &fields)).collect(), links))
 }
 
+/// Neutron's rule `rule` on what belongs to `project` (the caller's own
+/// when `None`). What the caller may not see was 404 before this is asked.
+fn enforce(ctx: &Context, rule: &str, project: Option<&str>) -> Result<()> {
+    let target = project.map_or_else(|| Target::caller(ctx), Target::project);
+    Ok(policy::enforce(ctx, rule, &target)?)
+}
+
+/// The project a resource belongs to, as its body says.
+fn owner(item: &Value) -> Option<&str> {
+    item.get("project_id").or_else(|| item.get("tenant_id")).and_then(Value::as_str)
+}
+
+/// Checks `verb` on the existing resource `id`: it must be visible (404
+/// otherwise), and the rule is asked on its owner.
+async fn enforce_on<R: Resource>(api: &Api, ctx: &Context, verb: &str, id: &str) -> Result<Value> {
+    let item = R::show(&api.network, ctx, id).await?;
+    enforce(ctx, &format!("{verb}_{}", R::SINGULAR), owner(&item))?;
+    Ok(item)
+}
+
 async fn list<R: Resource>(State(api): ApiState, Caller(ctx): Caller, RawQuery(raw): RawQuery) -> Result<Json<Value>> {
+    enforce(&ctx, &format!("get_{}", R::SINGULAR), None)?;
     let q = Query::parse(raw)?;
     let items = R::list_where(&api.network, &ctx, &q.params).await?;
     let (page, links) = select(items, &q, &api.base_url, R::PATH)?;
@@ -322,6 +344,7 @@ async fn show<R: Resource>(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>> {
     let q = Query::parse(raw)?;
+    enforce(&ctx, &format!("get_{}", R::SINGULAR), None)?;
     let item = R::show(&api.network, &ctx, &id).await?;
     Ok(Json(json!({ R::SINGULAR: keep_fields(item, &q.all("fields")) })))
 }
@@ -338,6 +361,7 @@ async fn create<R: Resource>(State(api): ApiState, Caller(ctx): Caller, body: ax
                     R::PLURAL
                 )));
             };
+            enforce(&ctx, &format!("create_{}", R::SINGULAR), owner(&Value::Object(o.clone())))?;
             created.push(R::create(&api.network, &ctx, &o).await?);
         }
         return Ok((StatusCode::CREATED, Json(json!({ R::PLURAL: created }))).into_response());
@@ -351,6 +375,11 @@ async fn create<R: Resource>(State(api): ApiState, Caller(ctx): Caller, body: ax
             )))
         }
     };
+    enforce(
+        &ctx,
+        &format!("create_{}", R::SINGULAR),
+        inner.get("project_id").or(inner.get("tenant_id")).and_then(Value::as_str),
+    )?;
     let created = R::create(&api.network, &ctx, &inner).await?;
     Ok((StatusCode::CREATED, Json(json!({ R::SINGULAR: created }))).into_response())
 }
@@ -362,16 +391,21 @@ async fn update<R: Resource>(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>> {
     let inner = member(&body, R::SINGULAR)?;
+    enforce_on::<R>(&api, &ctx, "update", &id).await?;
     Ok(Json(json!({ R::SINGULAR: R::update(&api.network, &ctx, &id, &inner).await? })))
 }
 
 async fn delete<R: Resource>(State(api): ApiState, Caller(ctx): Caller, Path(id): Path<String>) -> Result<StatusCode> {
+    enforce_on::<R>(&api, &ctx, "delete", &id).await?;
     R::delete(&api.network, &ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn current_tags<R: Resource>(api: &Api, ctx: &Context, id: &str) -> Result<Vec<String>> {
+/// The tags of `id`, once the caller passed Neutron's `<verb>_<plural>_tags`.
+async fn current_tags<R: Resource>(api: &Api, ctx: &Context, verb: &str, id: &str) -> Result<Vec<String>> {
     let item = R::show(&api.network, ctx, id).await?;
+    let rule = format!("{verb}_{}_tags", R::PLURAL);
+    enforce(ctx, &rule, if verb == "get" { None } else { owner(&item) })?;
     Ok(serde_json::from_value(item["tags"].clone()).unwrap_or_default())
 }
 
@@ -387,7 +421,7 @@ async fn write_tags<R: Resource>(api: &Api, id: &str, tags: &[String]) -> Result
 }
 
 async fn tags<R: Resource>(State(api): ApiState, Caller(ctx): Caller, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"tags": current_tags::<R>(&api, &ctx, &id).await?})))
+    Ok(Json(json!({"tags": current_tags::<R>(&api, &ctx, "get", &id).await?})))
 }
 
 async fn replace_tags<R: Resource>(
@@ -396,7 +430,7 @@ async fn replace_tags<R: Resource>(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>> {
-    current_tags::<R>(&api, &ctx, &id).await?;
+    current_tags::<R>(&api, &ctx, "update", &id).await?;
     let tags: Vec<String> = object(&body)?
         .get("tags")
         .and_then(|t| serde_json::from_value(t.clone()).ok())
@@ -410,7 +444,7 @@ async fn clear_tags<R: Resource>(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    current_tags::<R>(&api, &ctx, &id).await?;
+    current_tags::<R>(&api, &ctx, "delete", &id).await?;
     write_tags::<R>(&api, &id, &[]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -420,7 +454,7 @@ async fn has_tag<R: Resource>(
     Caller(ctx): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    if current_tags::<R>(&api, &ctx, &id).await?.contains(&tag) {
+    if current_tags::<R>(&api, &ctx, "get", &id).await?.contains(&tag) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(NeutronError::not_found("TagNotFound", format!("Tag {tag} could not be found for {} {id}.", R::SINGULAR)))
@@ -432,7 +466,7 @@ async fn add_tag<R: Resource>(
     Caller(ctx): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let mut tags = current_tags::<R>(&api, &ctx, &id).await?;
+    let mut tags = current_tags::<R>(&api, &ctx, "create", &id).await?;
     if !tags.contains(&tag) {
         tags.push(tag);
         write_tags::<R>(&api, &id, &tags).await?;
@@ -445,7 +479,7 @@ async fn remove_tag<R: Resource>(
     Caller(ctx): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let mut tags = current_tags::<R>(&api, &ctx, &id).await?;
+    let mut tags = current_tags::<R>(&api, &ctx, "delete", &id).await?;
     let before = tags.len();
     tags.retain(|t| t != &tag);
     if tags.len() == before {
@@ -464,6 +498,8 @@ async fn add_interface(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>> {
+    let router = Routers::show(&api.network, &ctx, &id).await?;
+    enforce(&ctx, "add_router_interface", owner(&router))?;
     Ok(Json(api.network.add_interface(&ctx, &id, &object(&body)?).await?))
 }
 
@@ -473,6 +509,8 @@ async fn remove_interface(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>> {
+    let router = Routers::show(&api.network, &ctx, &id).await?;
+    enforce(&ctx, "remove_router_interface", owner(&router))?;
     Ok(Json(api.network.remove_interface(&ctx, &id, &object(&body)?).await?))
 }
 
