@@ -4,6 +4,7 @@ freshly started `oxistack serve`."""
 import json
 import stat
 import subprocess
+import time
 
 import requests
 from keystoneauth1 import session
@@ -226,3 +227,44 @@ def test_application_credential_login_with_openstackclient(cloud):
     assert refused.returncode != 0 and "403" in refused.stderr
     env["OS_APPLICATION_CREDENTIAL_SECRET"] = "wrong"
     assert cloud.openstack("token", "issue", env=env, check=False).returncode != 0
+
+
+def test_security_compliance_as_tempest_configures_it(tmp_path):
+    """Keystone's security compliance options with tempest's settings: two
+    failed logins lock for 5 s, the last two passwords must differ, a
+    pattern every password matches; off by default (the other tests)."""
+    cloud = Cloud(tmp_path / "data").start(
+        "--lockout-failure-attempts", "2", "--lockout-duration", "5", "--unique-last-password-count", "2",
+        "--minimum-password-age", "0", "--password-regex", "^.{8,}$",
+        "--password-regex-description", "at least 8 characters")
+    try:
+        url = f"{cloud.url}/identity/v3"
+        cloud.openstack("user", "create", "--password", "first-pass", "carol")
+        uid = cloud.openstack_json("user", "show", "carol")["id"]
+        refused = cloud.openstack("user", "create", "--password", "short", "dave", check=False)
+        assert refused.returncode != 0 and "at least 8 characters" in refused.stderr, refused.stderr
+
+        def login(pw):
+            return requests.post(f"{url}/auth/tokens", json={"auth": {"identity": {"methods": ["password"],
+                "password": {"user": {"id": uid, "password": pw}}}}})
+
+        assert login("first-pass").status_code == 201
+        assert login("wrong-1").status_code == 401
+        assert login("wrong-2").status_code == 401
+        locked = login("first-pass")
+        assert locked.status_code == 401 and f"The account is locked for user: {uid}." in locked.text, locked.text
+        time.sleep(5.5)
+        assert login("first-pass").status_code == 201
+
+        def change(original, new):
+            return requests.post(f"{url}/users/{uid}/password",
+                                 json={"user": {"original_password": original, "password": new}})
+
+        r = change("first-pass", "first-pass")
+        assert r.status_code == 400 and "identical to a previous password" in r.text, r.text
+        assert change("first-pass", "second-pass").status_code == 204
+        r = change("second-pass", "tiny")
+        assert r.status_code == 400 and "does not meet the requirements" in r.text, r.text
+        assert login("second-pass").status_code == 201
+    finally:
+        cloud.stop()

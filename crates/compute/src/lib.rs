@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, sql: include_str!("../migrations/0009_flat_network.sql") },
     Migration { version: 10, sql: include_str!("../migrations/0010_ports.sql") },
     Migration { version: 11, sql: include_str!("../migrations/0011_console_tokens.sql") },
+    Migration { version: 12, sql: include_str!("../migrations/0012_locked_by.sql") },
 ];
 
 #[derive(Clone, Debug)]

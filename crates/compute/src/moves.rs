@@ -159,7 +159,7 @@ impl Compute {
     pub async fn resize(&self, ctx: &Context, id: &str, flavor_ref: &str) -> Result<()> {
         let current = self.instance(ctx, id).await?;
         let new = self
-            .flavor(flavor_ref)
+            .usable_flavor(ctx, Some(&current.project_id), flavor_ref)
             .await
             .map_err(|_| Error::BadRequest(format!("Flavor {flavor_ref} could not be found.")))?;
         let old = flavor_of(&current.flavor)?;

@@ -99,6 +99,24 @@ fn neutron(e: NeutronError) -> Error {
     }
 }
 
+/// Nova's `network:attach_external_network` (admins only), and Neutron's
+/// rule that only the network's owner chooses addresses on it.
+pub(crate) fn may_attach(ctx: &Context, project: &str, network: &NetworkRow, fixed_ip: bool) -> Result<()> {
+    if ctx.is_admin() {
+        return Ok(());
+    }
+    if network.external {
+        return Err(oxistack_core::policy::denied("network:attach_external_network"));
+    }
+    if fixed_ip && network.project_id != project {
+        return Err(Error::Forbidden(format!(
+            "Policy doesn't allow create_port:fixed_ips:ip_address to be performed on network {}.",
+            network.id
+        )));
+    }
+    Ok(())
+}
+
 /// Resolves what a boot asks for, before the boot is accepted: unknown
 /// networks and groups are the caller's error (400), several candidate
 /// networks too (409), as Nova answers.
@@ -122,10 +140,11 @@ pub async fn resolve(
         Requested::List(list) => {
             for r in list {
                 if let Some(n) = &r.network {
-                    network
+                    let found = network
                         .network(ctx, n)
                         .await
                         .map_err(|_| Error::BadRequest(format!("Network {n} could not be found.")))?;
+                    may_attach(ctx, project, &found, r.fixed_ip.is_some())?;
                 }
                 if let Some(p) = &r.port {
                     let port = network
@@ -134,6 +153,12 @@ pub async fn resolve(
                         .map_err(|_| Error::BadRequest(format!("Port {p} could not be found.")))?;
                     if !port.device_id.is_empty() {
                         return Err(Error::Conflict(format!("Port {p} is still in use.")));
+                    }
+                    // Nova's PortNotUsable: a server takes only its own project's ports.
+                    if port.project_id != project {
+                        return Err(Error::BadRequest(format!(
+                            "Port {p} not usable for instance: it belongs to another project."
+                        )));
                     }
                 }
             }
@@ -234,11 +259,23 @@ async fn preserved_ports(pool: &oxistack_core::db::Pool, instance: &str) -> Resu
     Ok(vifs(&info).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect())
 }
 
+/// The instance's ports: those naming it as their device and belonging to
+/// its own project, as Nova lists them (`device_id` and `tenant_id`). A
+/// port another project made with this instance as its `device_id`
+/// changes nothing for it.
+async fn instance_ports(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<PortRow>> {
+    let project: Option<(String,)> =
+        sqlx::query_as("SELECT project_id FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
+    let Some((project,)) = project else { return Ok(vec![]) };
+    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    Ok(ports.into_iter().filter(|p| p.project_id == project).collect())
+}
+
 /// Reads the instance's ports back from the Network service into its
 /// interfaces, records them, and answers them.
 pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<Vif>> {
     let kept = preserved_ports(pool, instance).await?;
-    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    let ports = instance_ports(network, pool, instance).await?;
     let mut out = vec![];
     for p in ports {
         let net: Option<NetworkRow> =
@@ -295,7 +332,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
 pub async fn release(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<()> {
     let auto = format!("{AUTO_FLOATING} {instance}");
     let kept = preserved_ports(pool, instance).await?;
-    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    let ports = instance_ports(network, pool, instance).await?;
     for p in ports.iter().filter(|p| p.device_owner.starts_with("compute:")) {
         network.release_port(&p.id, &auto, kept.contains(&p.id)).await.map_err(neutron)?;
     }
@@ -307,8 +344,7 @@ impl crate::Compute {
     pub async fn interfaces(&self, ctx: &Context, id: &str) -> Result<Vec<Value>> {
         let inst = self.instance(ctx, id).await?;
         let acting = oxistack_network::topology::acting_for(&inst.project_id);
-        let ports: Vec<PortRow> =
-            net_store::by(&self.network.pool, "ports", "device_id", &inst.id).await.map_err(neutron)?;
+        let ports = instance_ports(&self.network, &self.pool, &inst.id).await?;
         let mut out = vec![];
         for p in ports {
             out.push(self.network.show_port(&acting, &p.id).await.map_err(neutron)?);
@@ -336,7 +372,7 @@ impl crate::Compute {
         port_id: Option<String>,
         fixed_ip: Option<String>,
     ) -> Result<Value> {
-        let inst = self.instance(ctx, id).await?;
+        let inst = self.instance_to_change(ctx, id).await?;
         self.can_plug(&inst, "attach_interface")?;
         let requested = match (net_id, port_id) {
             (None, None) => Requested::Auto,
@@ -361,7 +397,7 @@ impl crate::Compute {
     /// `DELETE /servers/{id}/os-interface/{port}`: unplugged, and deleted
     /// unless the user made it (then only unbound), as Nova does.
     pub async fn detach_interface(&self, ctx: &Context, id: &str, port: &str) -> Result<()> {
-        let inst = self.instance(ctx, id).await?;
+        let inst = self.instance_to_change(ctx, id).await?;
         self.can_plug(&inst, "detach_interface")?;
         let vif = vifs(&inst.network_info)
             .into_iter()

@@ -232,6 +232,19 @@ impl Compute {
             .ok_or_else(|| Error::NotFound(format!("Flavor {id} could not be found.")))
     }
 
+    /// A flavor `project` may use and see: public, or private and shared
+    /// with it (admins see all). Others are 404, as if absent.
+    pub async fn usable_flavor(&self, ctx: &Context, project: Option<&str>, id: &str) -> Result<Flavor> {
+        let flavor = self.flavor(id).await?;
+        if flavor.is_public || ctx.is_admin() {
+            return Ok(flavor);
+        }
+        match project {
+            Some(p) if store::flavors_shared_with(&self.pool, p).await?.contains(&flavor.id) => Ok(flavor),
+            _ => Err(Error::NotFound(format!("Flavor {id} could not be found."))),
+        }
+    }
+
     pub async fn import_keypair(
         &self,
         ctx: &Context,
@@ -311,20 +324,25 @@ impl Compute {
         }
     }
 
+    /// The instance, for a change: a locked one refuses every change but
+    /// an admin's (Nova's `check_instance_lock`).
+    pub async fn instance_to_change(&self, ctx: &Context, id: &str) -> Result<Instance> {
+        let inst = self.instance(ctx, id).await?;
+        if inst.locked && !ctx.is_admin() {
+            return Err(locked_error(id));
+        }
+        Ok(inst)
+    }
+
     pub async fn create_servers(&self, ctx: &Context, req: CreateServer) -> Result<Vec<Instance>> {
         let project = ctx
             .project_id()
             .ok_or_else(|| Error::Forbidden("A project-scoped token is required to create servers.".into()))?
             .to_owned();
-        let flavor = store::find_flavor(&self.pool, &req.flavor_ref)
-            .await?
-            .ok_or_else(|| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
-        if !flavor.is_public
-            && !ctx.is_admin()
-            && !store::flavors_shared_with(&self.pool, &project).await?.contains(&flavor.id)
-        {
-            return Err(Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)));
-        }
+        let flavor = self
+            .usable_flavor(ctx, Some(&project), &req.flavor_ref)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
         let image = self
             .image
             .visible(ctx, &req.image_ref)
@@ -440,6 +458,7 @@ impl Compute {
                 launch_index: index,
                 locked: false,
                 locked_reason: None,
+                locked_by: None,
                 description: req.description.clone(),
                 tags: json!(req.tags).to_string(),
                 config_drive: if req.config_drive || self.config.force_config_drive {
@@ -607,14 +626,27 @@ impl Compute {
         Ok(())
     }
 
+    /// Locks or unlocks. A lock records who took it, as Nova's `locked_by`:
+    /// `owner` when the server's own project locked it, else `admin`; only
+    /// the same side unlocks, unless an admin overrides
+    /// (`os_compute_api:os-lock-server:unlock:unlock_override`).
     pub async fn set_lock(&self, ctx: &Context, id: &str, locked: bool, reason: Option<&str>) -> Result<()> {
         let inst = self.instance(ctx, id).await?;
+        let side = if ctx.project_id() == Some(inst.project_id.as_str()) { "owner" } else { "admin" };
+        if !locked && inst.locked && inst.locked_by.as_deref().unwrap_or("owner") != side {
+            oxistack_core::policy::enforce(
+                ctx,
+                "os_compute_api:os-lock-server:unlock:unlock_override",
+                &oxistack_core::policy::Target::project(&inst.project_id),
+            )?;
+        }
         let record =
             actions::start(&self.pool, ctx, id, if locked { "lock" } else { "unlock" }, inst.host.as_deref()).await?;
         actions::finish(&self.pool, record, None).await?;
-        sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, locked_by = ?, updated_at = ? WHERE id = ?")
             .bind(locked)
             .bind(if locked { reason } else { None })
+            .bind(if locked { Some(side) } else { None })
             .bind(now())
             .bind(id)
             .execute(&self.pool)

@@ -92,6 +92,8 @@ pub struct Instance {
     pub old_flavor: Option<String>,
     /// The interfaces, as JSON (see `network`).
     pub network_info: String,
+    /// Who holds the lock: `owner` (the server's project) or `admin`.
+    pub locked_by: Option<String>,
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {

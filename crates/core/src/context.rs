@@ -22,6 +22,10 @@ pub struct Context {
     pub roles: Vec<String>,
     pub audit_ids: Vec<String>,
     pub request_id: String,
+    /// The token came from an application credential that is not
+    /// `unrestricted`: it may not make application credentials or trusts
+    /// (Keystone's check for restricted application credentials).
+    pub restricted: bool,
 }
 
 impl Context {

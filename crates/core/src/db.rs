@@ -22,6 +22,7 @@ pub struct Migration {
 
 /// Opens (creating if needed) the database file at `path`.
 pub async fn open(path: &Path) -> anyhow::Result<Pool> {
+    keep_private(path)?;
     let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -30,7 +31,22 @@ pub async fn open(path: &Path) -> anyhow::Result<Pool> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+    keep_private(path)?;
     Ok(pool)
+}
+
+/// The database holds password hashes and the token-signing key: it and its
+/// WAL files are 0600 whatever the umask and the directory's mode.
+fn keep_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// An in-memory database, for tests.

@@ -30,6 +30,9 @@ pub enum Error {
     RangeNotSatisfiable(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// Too busy to take the request now; answered with `Retry-After`.
+    #[error("{0}")]
+    Unavailable(String),
     /// Logged with the request id, never shown to the client.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -49,6 +52,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

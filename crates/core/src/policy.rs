@@ -334,6 +334,7 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             audit_ids: vec![],
             request_id: String::new(),
+            restricted: false,
         }
     }
 

@@ -74,5 +74,6 @@ pub fn caller(user: &str, project: &str, roles: &[&str]) -> Context {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         audit_ids: vec![],
         request_id: String::new(),
+        restricted: false,
     }
 }

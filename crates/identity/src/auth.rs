@@ -54,6 +54,7 @@ impl Validated {
             roles: self.roles.iter().map(|r| r.name.clone()).collect(),
             audit_ids: self.payload.audit_ids.clone(),
             request_id: String::new(),
+            restricted: self.app_cred.as_ref().is_some_and(|c| !c.unrestricted),
         }
     }
 }
@@ -133,7 +134,9 @@ impl Identity {
                 let p = identity.get("password").and_then(|p| p.get("user")).ok_or_else(unauthorized)?;
                 let user = self.user_from_ref(p).await?;
                 let secret = str_at(p, "password").unwrap_or("");
-                let ok = password::matches(secret, user.password_hash.as_deref()).await;
+                self.refuse_locked(&user.id).await?;
+                let ok = password::matches(secret, user.password_hash.as_deref()).await?;
+                self.record_login(&user.id, ok).await?;
                 if !ok {
                     tracing::info!(user_id = %user.id, "password authentication failed");
                     return Err(unauthorized());
@@ -164,7 +167,7 @@ impl Identity {
                     store::find_app_cred_by_name(&self.pool, &owner.id, name).await?
                 }
                 .ok_or_else(unauthorized)?;
-                if !password::verify(str_at(ac, "secret").unwrap_or(""), &cred.secret_hash).await {
+                if !password::verify(str_at(ac, "secret").unwrap_or(""), &cred.secret_hash).await? {
                     return Err(unauthorized());
                 }
                 if scope_ref.is_some() {

@@ -129,7 +129,7 @@ impl Identity {
         let admin_user = match store::find_user_by_name(pool, DEFAULT_DOMAIN_ID, "admin").await? {
             Some(mut u) => {
                 if let Some(pw) = admin_password {
-                    if !password::matches(pw, u.password_hash.as_deref()).await {
+                    if !password::matches(pw, u.password_hash.as_deref()).await.unwrap_or(false) {
                         u.password_hash = Some(password::hash(pw).await?);
                         store::update_user(pool, &u).await?;
                         self.revoke_user_tokens(&u.id).await?;

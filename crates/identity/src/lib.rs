@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod compliance;
 pub mod password;
 pub mod policy;
 pub mod roles;
@@ -22,7 +23,10 @@ use oxistack_core::error::{Error, Result};
 
 use crate::token::TokenKey;
 
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_identity.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../migrations/0001_identity.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/0002_security_compliance.sql") },
+];
 
 /// The id Keystone gives the default domain.
 pub const DEFAULT_DOMAIN_ID: &str = "default";
@@ -34,6 +38,7 @@ pub struct IdentityConfig {
     pub token_ttl_secs: i64,
     /// The base URL clients reach this server at, e.g. `http://127.0.0.1:5000`.
     pub public_url: String,
+    pub security_compliance: compliance::SecurityCompliance,
 }
 
 impl IdentityConfig {

@@ -69,6 +69,7 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             audit_ids: vec![],
             request_id: String::new(),
+            restricted: false,
         }
     }
 

@@ -713,3 +713,61 @@ pub async fn is_revoked(
 pub async fn prune_revocations(pool: &Pool, now: i64) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM revocation_events WHERE expires_at < ?").bind(now).execute(pool).await?.rows_affected())
 }
+
+/// Keeps `hash` as the user's newest password, and only the `keep` newest.
+pub async fn record_password(pool: &Pool, user_id: &str, hash: &str, at_micros: i64, keep: u32) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO password_history (user_id, hash, created_at) VALUES (?, ?, ?)")
+        .bind(user_id)
+        .bind(hash)
+        .bind(at_micros)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM password_history WHERE user_id = ? AND created_at < (SELECT MIN(created_at) FROM
+            (SELECT created_at FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?) AS kept)",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .bind(i64::from(keep.max(1)))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user's `n` newest passwords, newest first: hash and when it was set.
+pub async fn password_history(pool: &Pool, user_id: &str, n: u32) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT hash, created_at FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?",
+    )
+    .bind(user_id)
+    .bind(i64::from(n))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Failed logins in a row, and when the last was.
+pub async fn login_failures(pool: &Pool, user_id: &str) -> Result<Option<(i64, i64)>> {
+    Ok(sqlx::query_as("SELECT failures, last_failure_at FROM login_failures WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn record_login_failure(pool: &Pool, user_id: &str, at_micros: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO login_failures (user_id, failures, last_failure_at) VALUES (?, 1, ?)
+         ON CONFLICT (user_id) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
+    )
+    .bind(user_id)
+    .bind(at_micros)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_login_failures(pool: &Pool, user_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    Ok(())
+}

@@ -14,6 +14,8 @@ use axum::body::Bytes;
 
 use oxistack_core::error::{Error, Result};
 
+use crate::quota::Budget;
+
 pub struct FileStore {
     root: PathBuf,
 }
@@ -91,11 +93,11 @@ impl FileStore {
     }
 
     /// Streams `body` into a temporary file, hashing it as it comes, without
-    /// holding it in memory. `limit` caps its size: past it, the data is
-    /// dropped and the answer is 413.
-    pub async fn receive(&self, body: Body, limit: Option<u64>) -> Result<Received> {
+    /// holding it in memory. `budget` is the owner's quota: past it, the
+    /// data is dropped and the answer is 413.
+    pub async fn receive(&self, body: Body, budget: Option<&mut Budget>) -> Result<Received> {
         let tmp = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
-        let result = self.receive_into(&tmp, body, limit).await;
+        let result = self.receive_into(&tmp, body, budget).await;
         if result.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
@@ -106,11 +108,10 @@ impl FileStore {
     /// writer that hashes them and writes them in large blocks: per-chunk
     /// asynchronous writes and hashing on the async workers cost four fifths
     /// of the upload speed. The bounded channel keeps memory flat.
-    async fn receive_into(&self, tmp: &Path, mut body: Body, limit: Option<u64>) -> Result<Received> {
+    async fn receive_into(&self, tmp: &Path, mut body: Body, mut budget: Option<&mut Budget>) -> Result<Received> {
         let file = std::fs::File::create(tmp).map_err(anyhow::Error::from)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let writer = tokio::task::spawn_blocking(move || write_and_hash(file, rx));
-        let mut size = 0u64;
         let mut failure = None;
         while let Some(frame) = body.frame().await {
             let chunk = match frame {
@@ -123,12 +124,11 @@ impl FileStore {
                     break;
                 }
             };
-            size += chunk.len() as u64;
-            if let Some(max) = limit.filter(|max| size > *max) {
-                failure = Some(Error::PayloadTooLarge(format!(
-                    "Denying attempt to upload image because it exceeds the quota: the project may store {max} more bytes."
-                )));
-                break;
+            if let Some(budget) = budget.as_deref_mut() {
+                if let Err(e) = budget.take(chunk.len() as u64).await {
+                    failure = Some(e);
+                    break;
+                }
             }
             if tx.send(chunk).await.is_err() {
                 break;

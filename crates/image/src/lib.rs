@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod quota;
 pub mod service;
 pub mod store;
 
@@ -32,6 +33,8 @@ pub struct Image {
     pub pool: Pool,
     pub config: ImageConfig,
     pub files: FileStore,
+    /// Data arriving now, counted against the quota beside what is stored.
+    pub arrivals: Arc<quota::Arrivals>,
 }
 
 impl Image {
@@ -48,6 +51,6 @@ impl Image {
                 "uploads interrupted by the last stop were discarded; the images are queued again"
             );
         }
-        Ok(Arc::new(Image { pool, config, files }))
+        Ok(Arc::new(Image { pool, config, files, arrivals: Default::default() }))
     }
 }

@@ -14,6 +14,7 @@ use oxistack_core::policy::{self, Target};
 use oxistack_core::time;
 
 use crate::backend::Received;
+use crate::quota::Budget;
 use crate::store::{self, ImageRow, MemberRow};
 use crate::Image;
 
@@ -413,7 +414,7 @@ impl Image {
             None => 25,
         }
         .min(1000);
-        let next = (rows.len() > limit).then(|| rows[limit - 1].id.clone()).filter(|_| limit > 0);
+        let next = (limit > 0 && rows.len() > limit).then(|| rows[limit - 1].id.clone());
         rows.truncate(limit);
         Ok((rows, next))
     }
@@ -519,17 +520,21 @@ impl Image {
         Ok(())
     }
 
-    /// Room left in the owner's quota, if there is a quota.
-    async fn room(&self, owner: &str) -> Result<Option<u64>> {
-        match self.config.quota_bytes {
-            None => Ok(None),
-            Some(q) => Ok(Some(q.saturating_sub(store::usage(&self.pool, owner).await?.max(0) as u64))),
-        }
+    /// The owner's quota for one upload, held until its data is stored.
+    async fn budget(&self, owner: &str) -> Result<Option<Budget>> {
+        self.arrivals.budget(&self.pool, owner, self.config.quota_bytes).await
     }
 
     /// Receives data for an image moved from `from` to `during`, and checks it;
     /// on any failure the image returns to `from` and nothing is kept.
-    async fn receive(&self, img: &ImageRow, body: Body, from: &str, during: &str) -> Result<(Received, Option<u64>)> {
+    async fn receive(
+        &self,
+        img: &ImageRow,
+        body: Body,
+        from: &str,
+        during: &str,
+        budget: Option<&mut Budget>,
+    ) -> Result<(Received, Option<u64>)> {
         if !store::transition(&self.pool, &img.id, &[from], during, &now()).await? {
             return Err(Error::Conflict(format!(
                 "Image status transition from {} to {during} is not allowed",
@@ -537,7 +542,7 @@ impl Image {
             )));
         }
         let outcome = async {
-            let data = self.files.receive(body, self.room(&img.owner).await?).await?;
+            let data = self.files.receive(body, budget).await?;
             self.inspected(img, data).await
         }
         .await;
@@ -576,7 +581,9 @@ impl Image {
                 "Properties disk_format, container_format must be set prior to saving data.".into(),
             ));
         }
-        let (data, virtual_size) = self.receive(&img, body, "queued", "saving").await?;
+        let mut budget = self.budget(&img.owner).await?;
+        let (data, virtual_size) = self.receive(&img, body, "queued", "saving", budget.as_mut()).await?;
+        // The budget is given back once the size is stored with the image.
         self.finish(&img, data, virtual_size, "saving", "queued").await
     }
 
@@ -617,8 +624,11 @@ impl Image {
     /// `PUT /v2/images/{id}/stage`: data for a later `glance-direct` import.
     pub async fn stage(&self, ctx: &Context, id: &str, body: Body) -> Result<()> {
         let img = self.modifiable(ctx, id, "upload_image").await?;
-        let (data, _) = self.receive(&img, body, "queued", "uploading").await?;
-        self.files.commit(&data, &self.files.staging_path(id)).await
+        let mut budget = self.budget(&img.owner).await?;
+        let (data, _) = self.receive(&img, body, "queued", "uploading", budget.as_mut()).await?;
+        self.files.commit(&data, &self.files.staging_path(id)).await?;
+        // Staged data counts against the quota from now on.
+        store::set_size(&self.pool, id, data.size as i64).await
     }
 
     /// `POST /v2/images/{id}/import` with the `glance-direct` method.

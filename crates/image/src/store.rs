@@ -157,6 +157,12 @@ pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
 }
 
 /// Bytes of image data a project stores.
+/// Records the size of staged data, so that the quota counts it.
+pub async fn set_size(pool: &Pool, id: &str, size: i64) -> Result<()> {
+    sqlx::query("UPDATE images SET size = ? WHERE id = ?").bind(size).bind(id).execute(pool).await?;
+    Ok(())
+}
+
 pub async fn usage(pool: &Pool, owner: &str) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM images WHERE owner = ?")
         .bind(owner)
@@ -167,7 +173,8 @@ pub async fn usage(pool: &Pool, owner: &str) -> Result<i64> {
 /// Puts images whose upload a stop interrupted back in the state before it.
 pub async fn reset_interrupted(pool: &Pool) -> Result<u64> {
     let a = sqlx::query("UPDATE images SET status = 'queued' WHERE status = 'saving'").execute(pool).await?;
-    let b = sqlx::query("UPDATE images SET status = 'queued' WHERE status IN ('uploading', 'importing')")
+    // Queued again, they hold no data: the size of what was staged goes too.
+    let b = sqlx::query("UPDATE images SET status = 'queued', size = NULL WHERE status IN ('uploading', 'importing')")
         .execute(pool)
         .await?;
     Ok(a.rows_affected() + b.rows_affected())

@@ -84,6 +84,35 @@ fn wanted_ips(list: Vec<Value>) -> Result<Vec<Wanted>> {
         .collect()
 }
 
+/// What only an admin or the network's owner may claim on a port, as
+/// Neutron's `create_port:fixed_ips:ip_address`, `create_port:mac_address`
+/// and `create_port:device_owner` (for `network:*` owners) say: nobody
+/// picks addresses on a shared or external network of another project, and
+/// a port that says it is a router's interface or DHCP port comes from the
+/// service itself (`add_router_interface`), never from a tenant.
+fn guard_port_claims(
+    ctx: &Context,
+    network: &NetworkRow,
+    action: &str,
+    body: &Body,
+    wanted: Option<&[Wanted]>,
+) -> Result<()> {
+    if ctx.is_admin() {
+        return Ok(());
+    }
+    let owns_network = ctx.project_id() == Some(network.project_id.as_str());
+    if !owns_network && wanted.is_some_and(|w| w.iter().any(|w| w.ip_address.is_some())) {
+        return Err(NeutronError::policy(action, "fixed_ips:ip_address"));
+    }
+    if !owns_network && body.contains_key("mac_address") {
+        return Err(NeutronError::policy(action, "mac_address"));
+    }
+    if attrs::string(body, "device_owner")?.is_some_and(|o| o.starts_with("network:")) {
+        return Err(NeutronError::policy(action, "device_owner"));
+    }
+    Ok(())
+}
+
 const PORT_ATTRS: &[&str] = &[
     "name",
     "description",
@@ -212,6 +241,7 @@ impl Network {
             Some(list) => Some(wanted_ips(list)?),
             None => None,
         };
+        guard_port_claims(ctx, &network, "create_port", body, wanted.as_deref())?;
         let now = now();
         let mut p = PortRow {
             id: new_id(),
@@ -482,6 +512,16 @@ impl Network {
             Some(a) => serde_json::to_string(&a).unwrap_or_default(),
             None => p.allowed_address_pairs.clone(),
         };
+        if body.contains_key("device_owner") || body.contains_key("fixed_ips") {
+            let network = store::get::<NetworkRow>(&self.pool, "networks", &p.network_id).await?;
+            let wanted = match attrs::list(body, "fixed_ips")? {
+                Some(list) => Some(wanted_ips(list)?),
+                None => None,
+            };
+            if let Some(network) = &network {
+                guard_port_claims(ctx, network, "update_port", body, wanted.as_deref())?;
+            }
+        }
         if let Some(list) = attrs::list(body, "fixed_ips")? {
             let network = store::get::<NetworkRow>(&self.pool, "networks", &p.network_id)
                 .await?

@@ -52,12 +52,16 @@ struct NewRule<'a> {
 
 /// The TCP ports a set of rules lets in from anywhere, for a data plane that
 /// forwards ports one by one: explicit ranges of at most `max_range` ports;
-/// a rule open to every TCP port counts as SSH (22) alone.
+/// a rule open to every TCP port counts as SSH (22) alone. A port forward
+/// cannot tell one source from another, so a rule that lets in only some
+/// sources (a `remote_ip_prefix` narrower than everything, or a remote
+/// group) is not forwarded at all: never widened to everyone.
 pub fn ingress_tcp_ports(rules: &[RuleRow], max_range: i64) -> Vec<u16> {
     let mut ports = std::collections::BTreeSet::new();
     for r in rules.iter().filter(|r| r.direction == "ingress" && r.ethertype == "IPv4") {
         let tcp = matches!(r.protocol.as_deref(), None | Some("tcp") | Some("6") | Some("any"));
-        let from_anywhere = r.remote_group_id.is_none();
+        let every_source = matches!(r.remote_ip_prefix.as_deref(), None | Some("0.0.0.0/0"));
+        let from_anywhere = r.remote_group_id.is_none() && every_source;
         if !tcp || !from_anywhere {
             continue;
         }
@@ -539,5 +543,15 @@ mod tests {
         ];
         assert_eq!(ingress_tcp_ports(&rules, 64), vec![22, 8000, 8001, 8002]);
         assert_eq!(ingress_tcp_ports(&[rule(Some("tcp"), (None, None), None)], 64), vec![22]);
+    }
+
+    #[test]
+    fn rules_for_some_sources_are_not_widened_to_everyone() {
+        let mut narrow = rule(Some("tcp"), (Some(22), Some(22)), None);
+        narrow.remote_ip_prefix = Some("192.0.2.7/32".into());
+        assert_eq!(ingress_tcp_ports(&[narrow], 64), Vec::<u16>::new());
+        let mut open = rule(Some("tcp"), (Some(80), Some(80)), None);
+        open.remote_ip_prefix = None;
+        assert_eq!(ingress_tcp_ports(&[open], 64), vec![80]);
     }
 }

@@ -25,6 +25,7 @@ pub fn acting_for(project: &str) -> Context {
         roles: vec!["admin".into(), "member".into(), "reader".into()],
         audit_ids: vec![],
         request_id: "req-network-service".into(),
+        restricted: false,
     }
 }
 

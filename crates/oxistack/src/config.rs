@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use oxistack_compute::host::AllocationRatios;
+use oxistack_identity::compliance::SecurityCompliance;
 use oxistack_network::ipam::Cidr;
 
 use crate::{AccelChoice, ComputeDriver, ServeArgs};
@@ -32,6 +33,12 @@ struct FileConfig {
     ram_allocation_ratio: Option<f64>,
     disk_allocation_ratio: Option<f64>,
     force_config_drive: Option<bool>,
+    lockout_failure_attempts: Option<u32>,
+    lockout_duration: Option<u64>,
+    unique_last_password_count: Option<u32>,
+    minimum_password_age: Option<u32>,
+    password_regex: Option<String>,
+    password_regex_description: Option<String>,
 }
 
 /// What `serve` runs with, every value decided.
@@ -50,6 +57,7 @@ pub struct ServeConfig {
     pub image_quota_bytes: Option<u64>,
     pub allocation_ratios: AllocationRatios,
     pub force_config_drive: bool,
+    pub security_compliance: SecurityCompliance,
 }
 
 /// `$XDG_CONFIG_HOME/oxistack/oxistack.toml`, else `~/.config/oxistack/oxistack.toml`.
@@ -99,7 +107,20 @@ impl ServeConfig {
             ram: ratio("ram", args.ram_allocation_ratio.or(file.ram_allocation_ratio), defaults.ram)?,
             disk: ratio("disk", args.disk_allocation_ratio.or(file.disk_allocation_ratio), defaults.disk)?,
         };
+        let security_compliance = SecurityCompliance {
+            lockout_failure_attempts: args.lockout_failure_attempts.or(file.lockout_failure_attempts),
+            lockout_duration_secs: args.lockout_duration.or(file.lockout_duration),
+            unique_last_password_count: args
+                .unique_last_password_count
+                .or(file.unique_last_password_count)
+                .unwrap_or(0),
+            minimum_password_age_days: args.minimum_password_age.or(file.minimum_password_age).unwrap_or(0),
+            password_regex: args.password_regex.or(file.password_regex),
+            password_regex_description: args.password_regex_description.or(file.password_regex_description),
+        };
+        security_compliance.check()?;
         Ok(ServeConfig {
+            security_compliance,
             allocation_ratios,
             force_config_drive: args.force_config_drive.or(file.force_config_drive).unwrap_or(true),
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
@@ -139,6 +160,12 @@ mod tests {
             ram_allocation_ratio: None,
             disk_allocation_ratio: None,
             force_config_drive: None,
+            lockout_failure_attempts: None,
+            lockout_duration: None,
+            unique_last_password_count: None,
+            minimum_password_age: None,
+            password_regex: None,
+            password_regex_description: None,
         }
     }
 
@@ -147,8 +174,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oxistack-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("oxistack.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:7000\"\ntoken_ttl = 60\ncompute_driver = \"fake\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:7000\"\ntoken_ttl = 60\ncompute_driver = \"fake\"\n\
+             lockout_failure_attempts = 2\nlockout_duration = 5\nunique_last_password_count = 2\n\
+             minimum_password_age = 0\n",
+        )
+        .unwrap();
         let c = ServeConfig::resolve(args(Some(path.clone()))).unwrap();
+        // Tempest's security compliance settings, as the file says them.
+        assert_eq!(c.security_compliance.lockout_failure_attempts, Some(2));
+        assert_eq!(c.security_compliance.lockout_duration_secs, Some(5));
+        assert_eq!(c.security_compliance.unique_last_password_count, 2);
         assert_eq!(c.listen.port(), 6000);
         assert_eq!(c.token_ttl, 60);
         assert!(matches!(c.compute_driver, ComputeDriver::Fake));

@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the cloud: every API on one listener, state in the data dir.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print an OpenStack RC file (v3) for a user and project of this cloud.
     Openrc(OpenrcArgs),
     /// Joins one guest connection to the metadata service (QEMU runs it).
@@ -105,6 +105,26 @@ pub struct ServeArgs {
     /// guest must reach the metadata service by itself [default: true]
     #[arg(long, env = "OXISTACK_FORCE_CONFIG_DRIVE", value_name = "BOOL")]
     force_config_drive: Option<bool>,
+    /// Lock a user out after this many failed password logins in a row
+    /// (Keystone's lockout_failure_attempts) [default: off]
+    #[arg(long, env = "OXISTACK_LOCKOUT_FAILURE_ATTEMPTS")]
+    lockout_failure_attempts: Option<u32>,
+    /// How long a lockout lasts, in seconds [default: until an admin enables the user]
+    #[arg(long, env = "OXISTACK_LOCKOUT_DURATION")]
+    lockout_duration: Option<u64>,
+    /// How many of a user's latest passwords, the new one included, must
+    /// differ [default: 0, off]
+    #[arg(long, env = "OXISTACK_UNIQUE_LAST_PASSWORD_COUNT")]
+    unique_last_password_count: Option<u32>,
+    /// Days a password must be used before its user may change it [default: 0]
+    #[arg(long, env = "OXISTACK_MINIMUM_PASSWORD_AGE")]
+    minimum_password_age: Option<u32>,
+    /// A pattern every new password must match [default: none]
+    #[arg(long, env = "OXISTACK_PASSWORD_REGEX")]
+    password_regex: Option<String>,
+    /// What the pattern asks, as users are told
+    #[arg(long, env = "OXISTACK_PASSWORD_REGEX_DESCRIPTION")]
+    password_regex_description: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -171,7 +191,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
-        Command::Serve(args) => runtime()?.block_on(serve::run(config::ServeConfig::resolve(args)?)),
+        Command::Serve(args) => runtime()?.block_on(serve::run(config::ServeConfig::resolve(*args)?)),
         Command::Openrc(args) => runtime()?.block_on(rc::print_openrc(args)),
         // One per guest connection: plain threads, no runtime.
         Command::MetadataRelay { socket, instance } => Ok(oxistack_compute::metadata::relay(&socket, &instance)?),

@@ -64,9 +64,15 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
 
     let pool = db::open(&dir.join("oxistack.db")).await?;
     db::migrate(&pool, "core", db::CORE_MIGRATIONS).await?;
-    let identity =
-        Identity::open(pool.clone(), IdentityConfig { token_ttl_secs: args.token_ttl, public_url: public_url.clone() })
-            .await?;
+    let identity = Identity::open(
+        pool.clone(),
+        IdentityConfig {
+            token_ttl_secs: args.token_ttl,
+            public_url: public_url.clone(),
+            security_compliance: args.security_compliance.clone(),
+        },
+    )
+    .await?;
 
     // The admin password: given, else the one of the RC file we wrote before,
     // else a new one.
@@ -240,6 +246,7 @@ async fn register_test_image(
         roles: vec!["admin".into(), "member".into(), "reader".into()],
         audit_ids: vec![],
         request_id: "req-bootstrap".into(),
+        restricted: false,
     };
     let query = oxistack_image::service::ListQuery { params: vec![("name".into(), NAME.into())] };
     let (existing, _) = image.list(&ctx, &query).await?;

@@ -180,7 +180,7 @@ pub async fn dispatch(
             args.get("adminPass")
                 .and_then(Value::as_str)
                 .ok_or_else(|| bad("Invalid input for field/attribute adminPass."))?;
-            c.instance(&ctx, &id).await?;
+            c.instance_to_change(&ctx, &id).await?;
         }
         "lock" => {
             // 2.73: a reason may be given.

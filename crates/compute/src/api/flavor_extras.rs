@@ -38,8 +38,8 @@ fn parse_specs(body: &Value) -> ApiResult<Map<String, Value>> {
     Ok(out)
 }
 
-pub async fn list(c: Shared, Caller(_): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"extra_specs": specs_of(&c.flavor(&id).await?)})))
+pub async fn list(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"extra_specs": specs_of(&c.usable_flavor(&ctx, ctx.project_id(), &id).await?)})))
 }
 
 pub async fn create(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<Value>> {
@@ -51,8 +51,8 @@ pub async fn create(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(b
     Ok(Json(json!({"extra_specs": new})))
 }
 
-pub async fn show(c: Shared, Caller(_): Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let specs = specs_of(&c.flavor(&id).await?);
+pub async fn show(c: Shared, Caller(ctx): Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let specs = specs_of(&c.usable_flavor(&ctx, ctx.project_id(), &id).await?);
     let v = specs
         .get(&key)
         .ok_or_else(|| NovaFault(Error::NotFound(format!("Flavor {id} has no extra specs with key {key}."))))?;

@@ -44,8 +44,8 @@ pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, params: Param
     Ok(Json(json!({"flavors": items})))
 }
 
-pub async fn show(c: Shared, Caller(_): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let f = c.flavor(&id).await?;
+pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let f = c.usable_flavor(&ctx, ctx.project_id(), &id).await?;
     Ok(Json(json!({"flavor": views::flavor(&base(&c), &f, v)})))
 }
 

@@ -46,7 +46,7 @@ pub async fn list(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> Api
 
 /// `POST`: merges the given items into the metadata.
 pub async fn merge(c: Shared, Caller(ctx): Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<Value>> {
-    let i = c.instance(&ctx, &id).await?;
+    let i = c.instance_to_change(&ctx, &id).await?;
     let mut m = metadata_of(&i);
     m.extend(parse_items(&body, "metadata")?);
     Ok(Json(json!({"metadata": save(&c, &i, m).await?})))
@@ -59,7 +59,7 @@ pub async fn replace(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
-    let i = c.instance(&ctx, &id).await?;
+    let i = c.instance_to_change(&ctx, &id).await?;
     let m = parse_items(&body, "metadata")?;
     Ok(Json(json!({"metadata": save(&c, &i, m).await?})))
 }
@@ -80,7 +80,7 @@ pub async fn set(
     if item.len() != 1 || !item.contains_key(&key) {
         return Err(bad("Request body and URI mismatch"));
     }
-    let i = c.instance(&ctx, &id).await?;
+    let i = c.instance_to_change(&ctx, &id).await?;
     let mut m = metadata_of(&i);
     m.extend(item.clone());
     save(&c, &i, m).await?;
@@ -88,7 +88,7 @@ pub async fn set(
 }
 
 pub async fn delete(c: Shared, Caller(ctx): Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<StatusCode> {
-    let i = c.instance(&ctx, &id).await?;
+    let i = c.instance_to_change(&ctx, &id).await?;
     let mut m = metadata_of(&i);
     if m.remove(&key).is_none() {
         return Err(NovaFault(Error::NotFound("Metadata item was not found".into())));
@@ -131,7 +131,7 @@ pub async fn replace_tags(
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     v.require(V2_26)?;
-    c.instance(&ctx, &id).await?;
+    c.instance_to_change(&ctx, &id).await?;
     let tags: Vec<String> = serde_json::from_value(body.get("tags").cloned().unwrap_or(Value::Null))
         .map_err(|_| bad("Invalid input for field/attribute tags."))?;
     let mut uniq: Vec<String> = vec![];
@@ -152,7 +152,7 @@ pub async fn clear_tags(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     v.require(V2_26)?;
-    c.instance(&ctx, &id).await?;
+    c.instance_to_change(&ctx, &id).await?;
     save_tags(&c, &id, &[]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -179,7 +179,7 @@ pub async fn add_tag(
 ) -> ApiResult<StatusCode> {
     v.require(V2_26)?;
     check_tag(&tag)?;
-    let mut tags = tags_of(&c.instance(&ctx, &id).await?);
+    let mut tags = tags_of(&c.instance_to_change(&ctx, &id).await?);
     if tags.contains(&tag) {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -195,7 +195,7 @@ pub async fn remove_tag(
     Path((id, tag)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     v.require(V2_26)?;
-    let mut tags = tags_of(&c.instance(&ctx, &id).await?);
+    let mut tags = tags_of(&c.instance_to_change(&ctx, &id).await?);
     let before = tags.len();
     tags.retain(|t| *t != tag);
     if tags.len() == before {

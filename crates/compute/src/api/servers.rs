@@ -257,7 +257,9 @@ async fn select(
     };
     let name_re = match get("name") {
         Some(n) => {
-            Some(regex_lite::Regex::new(n).map_err(|_| bad(format!("Invalid regular expression for name: {n}")))?)
+            // Bounded: a hostile pattern may not take the server's memory.
+            let re = regex_lite::RegexBuilder::new(n).size_limit(1 << 20).nest_limit(64).build();
+            Some(re.map_err(|_| bad(format!("Invalid regular expression for name: {n}")))?)
         }
         None => None,
     };
@@ -379,7 +381,7 @@ pub async fn update(
         .get("server")
         .and_then(Value::as_object)
         .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
-    let inst = c.instance(&ctx, &id).await?;
+    let inst = c.instance_to_change(&ctx, &id).await?;
     let mut name = inst.name.clone();
     let mut description = inst.description.clone();
     let mut hostname = inst.hostname.clone();

@@ -125,12 +125,11 @@ pub async fn index(c: Shared, Caller(_): Caller, v: ApiVersion, params: Params) 
 
 pub async fn show(
     c: Shared,
-    Caller(ctx): Caller,
+    Caller(_): Caller,
     v: ApiVersion,
     params: Params,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if ctx.project_id() != Some(project.as_str()) {}
     let mut all = usages(&c, Some(&project), period(&params)?, true, &params, v).await?;
     Ok(Json(json!({"tenant_usage": all.pop().unwrap_or(json!({}))})))
 }

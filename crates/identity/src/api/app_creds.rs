@@ -48,6 +48,13 @@ pub async fn create(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     owner_only(&ctx, &uid, "identity:create_application_credential")?;
+    if ctx.restricted {
+        return Err(Error::Forbidden(
+            "Using method 'application_credential' is not allowed for managing additional application credentials."
+                .into(),
+        )
+        .into());
+    }
     let project_id = ctx
         .project_id()
         .ok_or_else(|| {

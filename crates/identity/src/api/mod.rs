@@ -154,6 +154,9 @@ impl IntoResponse for KeystoneError {
         let status = self.0.status();
         let title = status.canonical_reason().unwrap_or("Error");
         let body = json!({"error": {"code": status.as_u16(), "title": title, "message": self.0.public_message()}});
+        if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+            return (status, [(axum::http::header::RETRY_AFTER, "1")], Json(body)).into_response();
+        }
         (status, Json(body)).into_response()
     }
 }

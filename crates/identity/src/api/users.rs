@@ -76,13 +76,16 @@ pub async fn create(id: Shared, Caller(ctx): Caller, body: Body) -> ApiResult<(S
         domain_id,
         enabled: opt_bool(b, "enabled")?.unwrap_or(true),
         password_hash: match opt_str(b, "password")? {
-            Some(pw) => Some(password::hash(pw).await?),
+            Some(pw) => Some(id.new_password(None, pw, false).await?),
             None => None,
         },
         default_project_id: opt_str(b, "default_project_id")?.map(String::from),
         extra: Value::Object(extra).to_string(),
     };
     store::insert_user(&id.pool, &u).await?;
+    if let Some(hash) = &u.password_hash {
+        id.remember_password(&u.id, hash).await?;
+    }
     Ok(created(json!({"user": view(&id, &u)})))
 }
 
@@ -100,9 +103,14 @@ pub async fn update(id: Shared, Caller(ctx): Caller, Path(uid): Path<String>, bo
     if let Some(e) = opt_bool(b, "enabled")? {
         revoke |= u.enabled && !e;
         u.enabled = e;
+        if e {
+            id.unlock(&uid).await?;
+        }
     }
+    let mut new_hash = None;
     if let Some(pw) = opt_str(b, "password")? {
-        u.password_hash = Some(password::hash(pw).await?);
+        new_hash = Some(id.new_password(Some(&uid), pw, false).await?);
+        u.password_hash = new_hash.clone();
         revoke = true;
     }
     if b.contains_key("default_project_id") {
@@ -112,6 +120,9 @@ pub async fn update(id: Shared, Caller(ctx): Caller, Path(uid): Path<String>, bo
     extras(b, &mut extra);
     u.extra = Value::Object(extra).to_string();
     store::update_user(&id.pool, &u).await?;
+    if let Some(hash) = &new_hash {
+        id.remember_password(&uid, hash).await?;
+    }
     if revoke {
         id.revoke_user_tokens(&uid).await?;
     }
@@ -131,11 +142,16 @@ pub async fn change_password(id: Shared, Path(uid): Path<String>, body: Body) ->
     let original = req_str(b, "original_password")?;
     let new = req_str(b, "password")?;
     let mut u: User = store::get(&id.pool, "users", "user", &uid).await?;
-    if !password::matches(original, u.password_hash.as_deref()).await {
+    id.refuse_locked(&uid).await?;
+    let ok = password::matches(original, u.password_hash.as_deref()).await.map_err(oxistack_core::Error::from)?;
+    id.record_login(&uid, ok).await?;
+    if !ok {
         return Err(Error::Unauthorized("The request you have made requires authentication.".into()).into());
     }
-    u.password_hash = Some(password::hash(new).await?);
+    let hash = id.new_password(Some(&uid), new, true).await?;
+    u.password_hash = Some(hash.clone());
     store::update_user(&id.pool, &u).await?;
+    id.remember_password(&uid, &hash).await?;
     id.revoke_user_tokens(&uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,8 +36,12 @@ impl TestCloud {
     pub async fn new() -> TestCloud {
         let pool = db::open_memory().await.unwrap();
         db::migrate(&pool, "core", db::CORE_MIGRATIONS).await.unwrap();
-        let identity =
-            Identity::open(pool, IdentityConfig { token_ttl_secs: 3600, public_url: BASE.into() }).await.unwrap();
+        let identity = Identity::open(
+            pool,
+            IdentityConfig { token_ttl_secs: 3600, public_url: BASE.into(), security_compliance: Default::default() },
+        )
+        .await
+        .unwrap();
         let services = vec![CatalogEntry {
             service_type: "identity".into(),
             name: "keystone".into(),
