@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,7 +54,7 @@ class Cloud:
                 urllib.request.urlopen(f"{self.url}/identity/v3", timeout=2)
                 if (self.data_dir / "admin-openrc.sh").exists():
                     return self
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset, or not answered yet (the listener is bound before it serves)
                 pass
             time.sleep(0.1)
         raise RuntimeError("oxistack did not start in 60 s")

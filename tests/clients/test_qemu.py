@@ -162,6 +162,16 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     with pytest.raises(websocket.WebSocketBadStatusException):
         websocket.create_connection(url.split("?")[0] + "?token=forged", timeout=10)
 
+    # A guest that floods its console does not fill the host's disk: the log
+    # is kept as virtlogd keeps it, within 2 MiB and one older file of as much.
+    flooded = ssh(key, ip, "head -c 5000000 /dev/zero | tr '\\000' x > /dev/ttyS0; echo flooded", timeout=180)
+    assert flooded.stdout.strip() == "flooded", flooded.stderr
+    time.sleep(3)
+    logs = cloud.data_dir / "instances" / server(cloud, "instance1")["id"]
+    sizes = {name: (logs / name).stat().st_size for name in ["console.log", "console.log.0"]}
+    assert sizes["console.log.0"] == 2 << 20 and sizes["console.log"] <= 2 << 20, sizes
+    assert "x" * 1000 in nova(cloud, "console-log", "instance1", "--length", "5").stdout
+
     nova(cloud, "stop", "instance1")
     wait_status(cloud, "instance1", "SHUTOFF", timeout=BOOT_TIMEOUT)
     refused = ssh(key, ip, "true", timeout=5)

@@ -217,7 +217,9 @@ fn compute_driver(args: &ServeConfig) -> anyhow::Result<Arc<dyn VirtDriver>> {
     let (accel, why) = oxistack_virt_qemu::choose_accel(requested);
     tracing::info!(qemu = %qemu.display(), ?accel, "compute driver: qemu; accelerator {accel:?}: {why}");
     let relay = MetadataRelay { program: std::env::current_exe()?, socket: metadata_socket(&args.data_dir) };
-    Ok(Arc::new(QemuDriver::new(qemu, accel, &args.data_dir)?.with_metadata(relay)))
+    let driver = Arc::new(QemuDriver::new(qemu, accel, &args.data_dir)?.with_metadata(relay));
+    driver.spawn_console_rotation(Duration::from_secs(1));
+    Ok(driver)
 }
 
 /// Registers the disk at `path` as the public image `oxistack-test` of the

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod qmp;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ use oxistack_compute::virt::{BoxFuture, DriverError, DriverResult, InstanceSpec,
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of the console log `console_output` answers.
 const CONSOLE_TAIL: u64 = 1 << 20;
+/// virtlogd's bound on a console log: 2 MiB, and one older file of as much.
+const CONSOLE_MAX: u64 = 2 << 20;
 
 /// How QEMU runs guests' code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +130,10 @@ impl Files {
     fn console(&self) -> PathBuf {
         self.path("console.log")
     }
+    /// The console log's older half, after a rotation.
+    fn console_old(&self) -> PathBuf {
+        self.path("console.log.0")
+    }
     fn state(&self) -> PathBuf {
         self.path("suspended.state")
     }
@@ -191,6 +198,24 @@ impl QemuDriver {
         std::fs::create_dir_all(&instances)?;
         std::fs::create_dir_all(&cache)?;
         Ok(QemuDriver { qemu, accel, instances, cache, metadata: None })
+    }
+
+    /// Keeps every guest's console log within [`CONSOLE_MAX`] (and one older
+    /// file of as much), checking every `every`: a guest that prints without
+    /// end must not fill the host's disk.
+    pub fn spawn_console_rotation(self: &Arc<Self>, every: Duration) {
+        let driver = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(driver) = driver.upgrade() else { return };
+                let instances = driver.instances.clone();
+                let rotated = tokio::task::spawn_blocking(move || rotate_consoles(&instances)).await;
+                if let Ok(Err(e)) = rotated {
+                    tracing::warn!(error = %e, "rotating console logs failed");
+                }
+            }
+        });
     }
 
     /// Guests reach the metadata service at 169.254.169.254 through `relay`.
@@ -870,6 +895,14 @@ impl VirtDriver for QemuDriver {
             let len = f.metadata().map_err(failed)?.len();
             f.seek(SeekFrom::Start(len.saturating_sub(CONSOLE_TAIL))).map_err(failed)?;
             let mut raw = vec![];
+            // Just after a rotation the newest lines start in the older file.
+            if len < CONSOLE_TAIL {
+                if let Ok(mut old) = std::fs::File::open(files.console_old()) {
+                    let old_len = old.metadata().map_err(failed)?.len();
+                    old.seek(SeekFrom::Start(old_len.saturating_sub(CONSOLE_TAIL - len))).map_err(failed)?;
+                    old.read_to_end(&mut raw).map_err(failed)?;
+                }
+            }
             f.read_to_end(&mut raw).map_err(failed)?;
             Ok(String::from_utf8_lossy(&raw).replace('\r', ""))
         })
@@ -880,6 +913,34 @@ impl VirtDriver for QemuDriver {
     fn adopt<'a>(&'a self, spec: &'a InstanceSpec, _power: PowerState) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move { self.existing(&spec.id).map(|_| ()) })
     }
+}
+
+/// Rotates the console log of every instance under `instances` that passed
+/// [`CONSOLE_MAX`].
+fn rotate_consoles(instances: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(instances)? {
+        let files = Files { dir: entry?.path() };
+        if files.console().metadata().is_ok_and(|m| m.len() > CONSOLE_MAX) {
+            rotate_console(&files)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy and truncate, as logrotate's `copytruncate`: QEMU holds the log
+/// open for appending, so the file is emptied in place (its next write lands
+/// at the new end) after its last [`CONSOLE_MAX`] bytes became the older file.
+fn rotate_console(files: &Files) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut log = std::fs::OpenOptions::new().read(true).write(true).open(files.console())?;
+    let len = log.metadata()?.len();
+    log.seek(SeekFrom::Start(len.saturating_sub(CONSOLE_MAX)))?;
+    let mut tail = Vec::with_capacity(CONSOLE_MAX as usize);
+    Read::by_ref(&mut log).take(CONSOLE_MAX).read_to_end(&mut tail)?;
+    let tmp = files.path("console.log.0.tmp");
+    std::fs::File::create(&tmp)?.write_all(&tail)?;
+    std::fs::rename(&tmp, files.console_old())?;
+    log.set_len(0)
 }
 
 /// The interface the unit tests plug: on `private`, with a floating address
@@ -978,5 +1039,31 @@ mod tests {
         assert!(deep.serial().as_os_str().len() < 100);
         assert_ne!(deep.qmp(), deep.serial());
         assert_eq!(Files { dir: "/x/i".into() }.qmp(), PathBuf::from("/x/i/qmp.sock"));
+    }
+}
+
+#[cfg(test)]
+mod console_tests {
+    use super::*;
+
+    #[test]
+    fn a_console_log_past_its_bound_keeps_its_tail_and_starts_again() {
+        let dir = std::env::temp_dir().join(format!("oxistack-console-{}", std::process::id()));
+        let inst = dir.join("0000");
+        std::fs::create_dir_all(&inst).unwrap();
+        let files = Files { dir: inst.clone() };
+        let mut data = vec![b'a'; CONSOLE_MAX as usize];
+        data.extend(vec![b'b'; 1000]);
+        std::fs::write(files.console(), &data).unwrap();
+        rotate_consoles(&dir).unwrap();
+        let old = std::fs::read(files.console_old()).unwrap();
+        assert_eq!(old.len() as u64, CONSOLE_MAX);
+        assert!(old.ends_with(&[b'b'; 1000]));
+        assert_eq!(std::fs::metadata(files.console()).unwrap().len(), 0);
+        // Under the bound, nothing moves.
+        std::fs::write(files.console(), b"short").unwrap();
+        rotate_consoles(&dir).unwrap();
+        assert_eq!(std::fs::read(files.console()).unwrap(), b"short");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
