@@ -105,6 +105,14 @@ class Matrix:
         assert r.status_code == 201, r.text
         return name
 
+    def user(self):
+        return self.made(self.call("admin", "POST", "/identity/v3/users", {"user": {
+            "name": f"u{time.monotonic_ns()}"}}), "user")
+
+    def project(self):
+        return self.made(self.call("admin", "POST", "/identity/v3/projects", {"project": {
+            "name": f"p{time.monotonic_ns()}"}}), "project")
+
     def flavor(self):
         return self.made(self.call("admin", "POST", "/compute/v2.1/flavors", {"flavor": {
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
@@ -212,7 +220,43 @@ ROWS += [
      expect(403, 204, 204, 404)),
     ("network quota", "update", None, lambda m, _: ("PUT", f"{N}/quotas/{m.beta}", {"quota": {"network": 50}}),
      expect(403, 403, 200, 403)),
+    ("subnet", "create", "network", lambda m, i: ("POST", f"{N}/subnets", {"subnet": {
+        "network_id": i, "cidr": "10.8.0.0/24", "ip_version": 4}}), expect(403, 201, 201, 404)),
+    ("port", "create", "network", lambda m, i: ("POST", f"{N}/ports", {"port": {"network_id": i}}),
+     expect(403, 201, 201, 404)),
+    ("floating_ip", "create", None, lambda m, _: ("POST", f"{N}/floatingips", {"floatingip": {
+        "floating_network_id": m.public}}), expect(403, 201, 201, 201)),
+    ("security_group", "create", None, lambda m, _: ("POST", f"{N}/security-groups", {"security_group": {
+        "name": "x"}}), expect(403, 201, 201, 201)),
+    ("network tags", "update", "network", lambda m, i: ("PUT", f"{N}/networks/{i}/tags/t", None),
+     expect(403, 201, 201, 404)),
+    ("network quota", "show own", None, lambda m, _: ("GET", f"{N}/quotas/{m.alpha}", None),
+     expect(200, 200, 200, 403)),
+    ("image member", "list", "image", lambda m, i: ("GET", f"/image/v2/images/{i}/members", None),
+     expect(200, 200, 200, 404)),
     ("identity user", "list", None, lambda m, _: ("GET", "/identity/v3/users", None), expect(403, 403, 200, 403)),
+    ("identity user", "show", None, lambda m, _: ("GET", f"/identity/v3/users/{m.users['alpha-member']}", None),
+     expect(403, 200, 200, 403)),
+    ("identity user", "create", None, lambda m, _: ("POST", "/identity/v3/users", {"user": {
+        "name": f"u{time.monotonic_ns()}"}}), expect(403, 403, 201, 403)),
+    ("identity user", "update", None, lambda m, _: ("PATCH", f"/identity/v3/users/{m.users['alpha-reader']}", {
+        "user": {"description": "d"}}), expect(403, 403, 200, 403)),
+    ("identity user", "delete", "user", lambda m, i: ("DELETE", f"/identity/v3/users/{i}", None),
+     expect(403, 403, 204, 403)),
+    ("identity project", "list", None, lambda m, _: ("GET", "/identity/v3/projects", None),
+     expect(403, 403, 200, 403)),
+    ("identity project", "show", None, lambda m, _: ("GET", f"/identity/v3/projects/{m.alpha}", None),
+     expect(200, 200, 200, 403)),
+    ("identity project", "update", None, lambda m, _: ("PATCH", f"/identity/v3/projects/{m.beta}", {
+        "project": {"description": "d"}}), expect(403, 403, 200, 403)),
+    ("identity project", "delete", "project", lambda m, i: ("DELETE", f"/identity/v3/projects/{i}", None),
+     expect(403, 403, 204, 403)),
+    ("application credential", "create", None, lambda m, _: (
+        "POST", f"/identity/v3/users/{m.users['alpha-member']}/application_credentials",
+        {"application_credential": {"name": f"a{time.monotonic_ns()}"}}), expect(403, 201, 403, 403)),
+    ("application credential", "list", None, lambda m, _: (
+        "GET", f"/identity/v3/users/{m.users['alpha-member']}/application_credentials", None),
+     expect(403, 200, 200, 403)),
     ("identity project", "create", None, lambda m, _: ("POST", "/identity/v3/projects", {"project": {
         "name": f"p{time.monotonic_ns()}"}}), expect(403, 403, 201, 403)),
 ]
@@ -254,7 +298,7 @@ def test_role_matrix(matrix, row):
         if isinstance(body, bytes):
             r = requests.request(method, f"{matrix.cloud.url}{path}", data=body, timeout=60, headers={
                 "X-Auth-Token": matrix.tokens[persona], "Content-Type": "application/octet-stream"})
-        elif method == "PATCH":
+        elif method == "PATCH" and path.startswith("/image/"):
             r = matrix.call(persona, method, path, body,
                             {"Content-Type": "application/openstack-images-v2.1-json-patch"})
         else:
