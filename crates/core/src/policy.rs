@@ -1,15 +1,15 @@
-//! Upstream's default policies for Compute, Network and Image as one table:
-//! each rule under the name its service gives it (`os_compute_api:servers:create`,
-//! `create_network`, `add_image`), mapped to one of the personas every
-//! OpenStack service now defaults to: `reader` reads its project, `member`
-//! changes its project, `admin` administers the cloud. Services call
-//! [`enforce`] with the rule and the target's owner; a refusal is a 403
-//! naming the rule in the words of that service.
+//! Upstream's default policies for every service as one table: each rule
+//! under the name its service gives it (`os_compute_api:servers:create`,
+//! `create_network`, `add_image`, `identity:list_users`), mapped to one of
+//! the personas every OpenStack service now defaults to: `reader` reads its
+//! project, `member` changes its project, `admin` administers the cloud, and
+//! Keystone's readers of the system or of a domain. Services call
+//! [`enforce`] with the rule and the target; a refusal is a 403 naming the
+//! rule in the words of that service.
 //!
 //! Visibility stays the services' own: a resource of another project is
 //! 404 before any rule is asked about it, as upstream's lookups scoped to the
-//! caller's project answer. Identity's rules (domain readers, owners of users)
-//! live in the identity crate, which reads Keystone's own scopes.
+//! caller's project answer.
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -27,6 +27,15 @@ pub enum Check {
     ProjectMember,
     /// `role:admin or user_id:%(user_id)s` (Nova's keypairs).
     Owner,
+    /// `user_id:%(user_id)s` alone: the target user itself, admins not
+    /// excepted (Keystone's application credentials).
+    User,
+    /// Keystone's reader: `role:admin or (role:reader and system_scope:all)
+    /// or (role:reader and domain_id:%(target.domain_id)s)`.
+    DomainReader,
+    /// As [`Check::DomainReader`], or the target is the caller's own (the
+    /// user itself, the project of its token).
+    DomainReaderOrOwner,
 }
 
 /// Which service a rule belongs to: how its refusal is worded.
@@ -35,6 +44,7 @@ pub enum Service {
     Compute,
     Network,
     Image,
+    Identity,
 }
 
 /// What a rule is checked against: the owner of the thing acted on.
@@ -42,21 +52,26 @@ pub enum Service {
 pub struct Target<'a> {
     pub project_id: Option<&'a str>,
     pub user_id: Option<&'a str>,
+    /// The domain of an Identity resource.
+    pub domain_id: Option<&'a str>,
+    /// The caller owns the target, as the service decided (Keystone's
+    /// `rule:owner` and project users).
+    pub owned: bool,
 }
 
 impl<'a> Target<'a> {
     /// Something of `project`.
     pub fn project(project: &'a str) -> Self {
-        Target { project_id: Some(project), user_id: None }
+        Target { project_id: Some(project), ..Default::default() }
     }
 
     /// Something of the caller's own project and user (a create, a list).
     pub fn caller(ctx: &'a Context) -> Self {
-        Target { project_id: ctx.project_id(), user_id: Some(&ctx.user_id) }
+        Target { project_id: ctx.project_id(), user_id: Some(&ctx.user_id), ..Default::default() }
     }
 
     pub fn user(user: &'a str) -> Self {
-        Target { project_id: None, user_id: Some(user) }
+        Target { user_id: Some(user), ..Default::default() }
     }
 }
 
@@ -69,12 +84,27 @@ impl Check {
             Check::ProjectReader => ctx.is_admin() || (in_project && ctx.has_role("reader")),
             Check::ProjectMember => ctx.is_admin() || (in_project && ctx.has_role("member")),
             Check::Owner => ctx.is_admin() || target.user_id == Some(ctx.user_id.as_str()),
+            Check::User => target.user_id == Some(ctx.user_id.as_str()),
+            Check::DomainReader => reads_domain(ctx, target.domain_id),
+            Check::DomainReaderOrOwner => target.owned || reads_domain(ctx, target.domain_id),
         }
     }
 }
 
-use Check::{Admin, Any, Owner, ProjectMember as Member, ProjectReader as Reader};
-use Service::{Compute, Image, Network};
+/// Keystone's readers: admins, system readers, and readers of `domain`.
+fn reads_domain(ctx: &Context, domain: Option<&str>) -> bool {
+    if ctx.is_admin() || (ctx.is_system() && ctx.has_role("reader")) {
+        return true;
+    }
+    match (ctx.domain_id(), domain) {
+        (Some(mine), Some(target)) => mine == target && ctx.has_role("reader"),
+        _ => false,
+    }
+}
+
+use Check::{Admin, Any, DomainReader as DReader, DomainReaderOrOwner as DOwner, Owner, User};
+use Check::{ProjectMember as Member, ProjectReader as Reader};
+use Service::{Compute, Identity, Image, Network};
 
 /// Every rule served, as upstream's defaults (`nova/policies/`,
 /// `neutron/conf/policies/`, `glance/policies/`) set them.
@@ -260,6 +290,75 @@ const RULES: &[(&str, Service, Check)] = &[
     ("create_subnetpools_tags", Network, Member),
     ("update_subnetpools_tags", Network, Member),
     ("delete_subnetpools_tags", Network, Member),
+    // Identity (`keystone/common/policies/`); rules a handler names with
+    // the target's domain, or whether the caller owns it.
+    ("identity:add_user_to_group", Identity, Admin),
+    ("identity:create_domain", Identity, Admin),
+    ("identity:create_endpoint", Identity, Admin),
+    ("identity:create_grant", Identity, Admin),
+    ("identity:create_group", Identity, Admin),
+    ("identity:create_implied_role", Identity, Admin),
+    ("identity:create_project", Identity, Admin),
+    ("identity:create_project_tag", Identity, Admin),
+    ("identity:create_region", Identity, Admin),
+    ("identity:create_role", Identity, Admin),
+    ("identity:create_service", Identity, Admin),
+    ("identity:create_user", Identity, Admin),
+    ("identity:delete_domain", Identity, Admin),
+    ("identity:delete_endpoint", Identity, Admin),
+    ("identity:delete_group", Identity, Admin),
+    ("identity:delete_implied_role", Identity, Admin),
+    ("identity:delete_project", Identity, Admin),
+    ("identity:delete_project_tag", Identity, Admin),
+    ("identity:delete_project_tags", Identity, Admin),
+    ("identity:delete_region", Identity, Admin),
+    ("identity:delete_role", Identity, Admin),
+    ("identity:delete_service", Identity, Admin),
+    ("identity:delete_user", Identity, Admin),
+    ("identity:remove_user_from_group", Identity, Admin),
+    ("identity:revoke_grant", Identity, Admin),
+    ("identity:update_domain", Identity, Admin),
+    ("identity:update_endpoint", Identity, Admin),
+    ("identity:update_group", Identity, Admin),
+    ("identity:update_project", Identity, Admin),
+    ("identity:update_project_tags", Identity, Admin),
+    ("identity:update_region", Identity, Admin),
+    ("identity:update_role", Identity, Admin),
+    ("identity:update_service", Identity, Admin),
+    ("identity:update_user", Identity, Admin),
+    ("identity:check_grant", Identity, DReader),
+    ("identity:list_grants", Identity, DReader),
+    ("identity:list_services", Identity, DReader),
+    ("identity:list_roles", Identity, DReader),
+    ("identity:list_role_inference_rules", Identity, DReader),
+    ("identity:list_implied_roles", Identity, DReader),
+    ("identity:list_endpoints", Identity, DReader),
+    ("identity:get_service", Identity, DReader),
+    ("identity:get_role", Identity, DReader),
+    ("identity:get_implied_role", Identity, DReader),
+    ("identity:get_endpoint", Identity, DReader),
+    ("identity:list_users", Identity, DReader),
+    ("identity:list_role_assignments", Identity, DReader),
+    ("identity:list_projects", Identity, DReader),
+    ("identity:list_groups", Identity, DReader),
+    ("identity:list_domains", Identity, DReader),
+    ("identity:get_group", Identity, DReader),
+    ("identity:list_users_in_group", Identity, DReader),
+    ("identity:check_user_in_group", Identity, DReader),
+    ("identity:get_user", Identity, DOwner),
+    ("identity:get_project", Identity, DOwner),
+    ("identity:get_project_tag", Identity, DOwner),
+    ("identity:get_project_tags", Identity, DOwner),
+    ("identity:get_domain", Identity, DOwner),
+    ("identity:list_user_projects", Identity, DOwner),
+    ("identity:list_groups_for_user", Identity, DOwner),
+    ("identity:list_application_credentials", Identity, DOwner),
+    ("identity:get_application_credential", Identity, DOwner),
+    ("identity:delete_application_credential", Identity, Owner),
+    ("identity:create_application_credential", Identity, User),
+    ("identity:check_token", Identity, DOwner),
+    ("identity:validate_token", Identity, DOwner),
+    ("identity:revoke_token", Identity, DOwner),
     // Image.
     ("get_images", Image, Reader),
     ("get_image", Image, Reader),
@@ -311,6 +410,7 @@ pub fn denied(rule_name: &str) -> Error {
     Error::Forbidden(match rule(rule_name).map(|(s, _)| s) {
         Some(Service::Network) => format!("rule:{rule_name} is disallowed by policy"),
         Some(Service::Image) => format!("You are not authorized to complete {rule_name} action."),
+        Some(Service::Identity) => format!("You are not authorized to perform the requested action: {rule_name}."),
         _ => format!("Policy doesn't allow {rule_name} to be performed."),
     })
 }

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use oxistack_core::context::Context;
 use oxistack_core::error::Error;
 
 use super::{created, invalid, link, list_body, opt_bool, opt_str, req_str, ApiResult, Body, Caller, Params, Shared};
@@ -33,21 +32,13 @@ async fn view(id: &Identity, c: &AppCred, secret: Option<&str>) -> ApiResult<Val
     Ok(v)
 }
 
-fn owner_only(ctx: &Context, uid: &str, rule: &str) -> ApiResult<()> {
-    if ctx.user_id == uid {
-        Ok(())
-    } else {
-        Err(policy::deny(rule).into())
-    }
-}
-
 pub async fn create(
     id: Shared,
     Caller(ctx): Caller,
     Path(uid): Path<String>,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    owner_only(&ctx, &uid, "identity:create_application_credential")?;
+    policy::user(&ctx, "identity:create_application_credential", &uid)?;
     if ctx.restricted {
         return Err(Error::Forbidden(
             "Using method 'application_credential' is not allowed for managing additional application credentials."
@@ -142,9 +133,7 @@ pub async fn delete(
     Caller(ctx): Caller,
     Path((uid, cid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    if ctx.user_id != uid {
-        policy::admin(&ctx, "identity:delete_application_credential")?;
-    }
+    policy::user(&ctx, "identity:delete_application_credential", &uid)?;
     load(&id, &uid, &cid).await?;
     store::delete(&id.pool, "application_credentials", "application credential", &cid).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -35,9 +35,8 @@ async fn subject(id: &Identity, ctx: &Context, headers: &HeaderMap, rule: &str) 
         KeystoneError(Error::BadRequest("Expecting to find X-Subject-Token in request headers.".into()))
     })?;
     let v = id.validate(token).await?;
-    if v.user.id != ctx.user_id && !ctx.is_admin() && !ctx.has_role("service") {
-        return Err(policy::deny(rule).into());
-    }
+    let own = v.user.id == ctx.user_id || ctx.has_role("service");
+    policy::reader_or(ctx, rule, None, own)?;
     Ok(v)
 }
 
