@@ -73,7 +73,10 @@ pub async fn authenticate(State(validator): State<SharedValidator>, mut req: Req
 /// to a router run after its routing.
 pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
+    // Glance routes exactly below its version: `/v2/images/` names an image
+    // whose id is empty (404), not the collection.
+    let exact = path.strip_prefix("/image/v2/").is_some_and(|rest| !rest.is_empty());
+    if path.len() > 1 && path.ends_with('/') && !exact {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let pq = match req.uri().query() {

@@ -206,7 +206,9 @@ impl Identity {
             }
         }
         let scope = match &scope_ref {
+            // `"scope": "unscoped"` asks for no scope, not even the default project's.
             None => TokenScope::Unscoped,
+            Some(Value::String(s)) if s == "unscoped" => TokenScope::Unscoped,
             Some(s) if s.get("project").is_some() => {
                 let p = self.project_from_ref(&s["project"]).await.map_err(scope_error)?;
                 TokenScope::Project(p.id)
@@ -389,6 +391,14 @@ fn scope_error(e: Error) -> Error {
 }
 
 fn app_cred_expiry(c: &AppCred) -> Option<i64> {
-    let s = c.expires_at.as_deref()?;
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| time::micros(t.with_timezone(&chrono::Utc)))
+    parse_expires_at(c.expires_at.as_deref()?).map(|t| time::micros(t))
+}
+
+/// An `expires_at` as clients send it: ISO 8601 with an offset, or without
+/// one meaning UTC (as Keystone reads it).
+pub(crate) fn parse_expires_at(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(&format!("{s}Z")))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }

@@ -25,6 +25,12 @@ pub fn visible(ctx: &Context, n: &NetworkRow) -> bool {
     owns(ctx, &n.project_id) || n.shared || n.external
 }
 
+/// Subnets are seen on networks the caller owns or that are shared, not on
+/// every external one (Neutron's `get_subnet`: owner, or `rule:shared`).
+fn subnets_visible(ctx: &Context, n: &NetworkRow) -> bool {
+    owns(ctx, &n.project_id) || n.shared
+}
+
 pub fn network_view(ctx: &Context, n: &NetworkRow, subnets: &[String]) -> Value {
     let mut v = json!({
         "id": n.id, "name": n.name, "description": n.description,
@@ -239,7 +245,7 @@ impl Network {
     pub async fn subnet(&self, ctx: &Context, id: &str) -> Result<SubnetRow> {
         let s = store::get::<SubnetRow>(&self.pool, "subnets", id).await?.ok_or_else(|| subnet_not_found(id))?;
         match store::get::<NetworkRow>(&self.pool, "networks", &s.network_id).await? {
-            Some(n) if visible(ctx, &n) || owns(ctx, &s.project_id) => Ok(s),
+            Some(n) if subnets_visible(ctx, &n) || owns(ctx, &s.project_id) => Ok(s),
             _ => Err(subnet_not_found(id)),
         }
     }
@@ -250,7 +256,9 @@ impl Network {
         Ok(store::all::<SubnetRow>(&self.pool, "subnets")
             .await?
             .iter()
-            .filter(|s| owns(ctx, &s.project_id) || networks.get(&s.network_id).is_some_and(|n| visible(ctx, n)))
+            .filter(|s| {
+                owns(ctx, &s.project_id) || networks.get(&s.network_id).is_some_and(|n| subnets_visible(ctx, n))
+            })
             .map(subnet_view)
             .collect())
     }

@@ -23,6 +23,21 @@ pub const DEFAULTS: &[(&str, i64)] = &[
     ("rbac_policy", 10),
 ];
 
+/// The table counting a quota's resource.
+fn table_of(resource: &str) -> Option<&'static str> {
+    Some(match resource {
+        "network" => "networks",
+        "subnet" => "subnets",
+        "subnetpool" => "subnetpools",
+        "port" => "ports",
+        "router" => "routers",
+        "floatingip" => "floatingips",
+        "security_group" => "security_groups",
+        "security_group_rule" => "security_group_rules",
+        _ => return None,
+    })
+}
+
 impl Network {
     pub async fn quota(&self, project: &str) -> Result<BTreeMap<String, i64>> {
         let mut q: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
@@ -55,13 +70,35 @@ impl Network {
         if !ctx.is_admin() {
             return Err(NeutronError::policy("update", "quota"));
         }
-        for (k, v) in body {
+        // The quota-check-limit extension: with `check_limit`, no limit may
+        // fall below what the project already uses.
+        let check_limit = match body.get("check_limit") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .or_else(|| v.as_str().and_then(|s| s.to_ascii_lowercase().parse().ok()))
+                .ok_or_else(|| NeutronError::bad_request(format!("Invalid input for check_limit: '{v}'.")))?,
+        };
+        for (k, v) in body.iter().filter(|(k, _)| *k != "check_limit") {
             if !DEFAULTS.iter().any(|(name, _)| name == k) {
                 return Err(NeutronError::bad_request(format!("Unrecognized attribute(s) '{k}'")));
             }
             let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).filter(|n| *n >= -1).ok_or_else(
                 || NeutronError::bad_request(format!("Invalid input for {k}. Reason: '{v}' is not an integer.")),
             )?;
+            if check_limit && n >= 0 {
+                if let Some(table) = table_of(k) {
+                    let used = store::count(&self.pool, table, project).await?;
+                    if n < used {
+                        return Err(NeutronError::conflict(
+                            "InvalidQuotaValue",
+                            format!(
+                                "Quota limit {n} for {k} must be greater than or equal to already used and reserved {used}."
+                            ),
+                        ));
+                    }
+                }
+            }
             sqlx::query("INSERT OR REPLACE INTO network_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)")
                 .bind(project)
                 .bind(k)

@@ -138,7 +138,8 @@ impl Network {
             }
         }
         let (mut network, mut port, mut snat) = (None, None, true);
-        if let Some(info) = info {
+        // `{}` means no gateway, as `null` does (Neutron's converter).
+        if let Some(info) = info.filter(|i| !i.is_empty()) {
             attrs::only(info, &["network_id", "enable_snat", "external_fixed_ips"])?;
             let id = attrs::string(info, "network_id")?.ok_or_else(|| {
                 NeutronError::bad_request("Invalid input for external_gateway_info: network_id is required.")

@@ -40,6 +40,31 @@ pub fn group_view(g: &SecurityGroupRow, rules: &[&RuleRow]) -> Value {
     })
 }
 
+/// Neutron's `SecurityGroupInvalidPortValue`, which clients match on.
+fn invalid_port(value: &Value) -> NeutronError {
+    let shown = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+    NeutronError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "SecurityGroupInvalidPortValue",
+        format!("Invalid value for port {shown}"),
+    )
+}
+
+/// A port of a rule: absent, or an integer (or its digits) from 0 to 65535,
+/// as Neutron's `convert_validate_port_value`.
+fn port_value(body: &Body, key: &str) -> Result<Option<i64>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            match n {
+                Some(n) if (0..=65535).contains(&n) => Ok(Some(n)),
+                _ => Err(invalid_port(v)),
+            }
+        }
+    }
+}
+
 struct NewRule<'a> {
     direction: &'a str,
     ethertype: &'a str,
@@ -398,7 +423,7 @@ impl Network {
                 )));
             }
         }
-        let (lo, hi) = (attrs::integer(body, "port_range_min")?, attrs::integer(body, "port_range_max")?);
+        let (lo, hi) = (port_value(body, "port_range_min")?, port_value(body, "port_range_max")?);
         if lo.is_some() || hi.is_some() {
             let ported = matches!(protocol.as_deref(), Some("tcp" | "udp" | "sctp" | "6" | "17" | "132"));
             let icmp = matches!(protocol.as_deref(), Some("icmp" | "ipv6-icmp" | "icmpv6" | "1" | "58"));
@@ -406,10 +431,15 @@ impl Network {
                 return Err(NeutronError::bad_request("Must also specify protocol if port range is given."));
             }
             if ported {
+                if lo == Some(0) || hi == Some(0) {
+                    return Err(invalid_port(&Value::from(0)));
+                }
                 match (lo, hi) {
-                    (Some(a), Some(b)) if (1..=65535).contains(&a) && (1..=65535).contains(&b) && a <= b => {}
+                    (Some(a), Some(b)) if a <= b => {}
                     _ => {
-                        return Err(NeutronError::bad_request(
+                        return Err(NeutronError::new(
+                            axum::http::StatusCode::BAD_REQUEST,
+                            "SecurityGroupInvalidPortRange",
                             "For TCP/UDP protocols, port_range_min must be <= port_range_max",
                         ))
                     }

@@ -87,6 +87,9 @@ pub async fn dispatch(
         "rebuild" => {
             let image = args.get("imageRef").and_then(Value::as_str);
             let new_name = args.get("name").and_then(Value::as_str);
+            if new_name.is_some_and(|n| !super::servers::valid_name(n)) {
+                return Err(bad("Invalid input for field/attribute name."));
+            }
             c.rebuild(&ctx, &id, image, new_name).await?;
             let inst = c.instance(&ctx, &id).await?;
             let mut server = crate::views::server(&super::base(&c), &inst, v, &ctx);

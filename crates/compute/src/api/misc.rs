@@ -21,8 +21,17 @@ fn v21(compute: &crate::Compute) -> Value {
     })
 }
 
+/// Nova lists the legacy v2.0 first, then v2.1.
 pub async fn versions(c: Shared) -> Json<Value> {
-    Json(json!({"versions": [v21(&c)]}))
+    let v20 = json!({
+        "id": "v2.0",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2025-07-04T12:00:00Z",
+        "links": [{"rel": "self", "href": format!("{}/v2/", base(&c).trim_end_matches("/v2.1"))}],
+    });
+    Json(json!({"versions": [v20, v21(&c)]}))
 }
 
 pub async fn version(c: Shared) -> Json<Value> {

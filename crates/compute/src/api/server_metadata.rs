@@ -2,6 +2,7 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -176,16 +177,17 @@ pub async fn add_tag(
     Caller(ctx): Caller,
     v: ApiVersion,
     Path((id, tag)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<axum::response::Response> {
     v.require(V2_26)?;
     check_tag(&tag)?;
     let mut tags = tags_of(&c.instance_to_change(&ctx, &id).await?);
     if tags.contains(&tag) {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let location = format!("{}/servers/{id}/tags/{tag}", super::base(&c));
     tags.push(tag);
     save_tags(&c, &id, &tags).await?;
-    Ok(StatusCode::CREATED)
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)]).into_response())
 }
 
 pub async fn remove_tag(

@@ -370,6 +370,11 @@ pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<
     Ok(Json(json!({"server": server})))
 }
 
+/// Nova's server name: 1 to 255 characters, not only spaces.
+pub fn valid_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= 255
+}
+
 pub async fn update(
     c: Shared,
     Caller(ctx): Caller,
@@ -387,7 +392,7 @@ pub async fn update(
     let mut hostname = inst.hostname.clone();
     for (k, val) in s {
         match k.as_str() {
-            "name" => name = str_field(s, "name")?.filter(|n| !n.trim().is_empty()).ok_or_else(|| bad("Invalid input for field/attribute name."))?,
+            "name" => name = str_field(s, "name")?.filter(|n| valid_name(n)).ok_or_else(|| bad("Invalid input for field/attribute name."))?,
             "description" if v >= V2_19 => description = str_field(s, "description")?,
             "hostname" if v >= V2_90 => hostname = str_field(s, "hostname")?.ok_or_else(|| bad("Invalid input for field/attribute hostname."))?,
             "accessIPv4" | "accessIPv6" | "OS-DCF:diskConfig" => {}

@@ -55,11 +55,11 @@ pub async fn create(
     let b = body.member("application_credential")?;
     let name = req_str(b, "name")?;
     let expires_at = match opt_str(b, "expires_at")? {
+        // Kept as the client wrote it, which is how Keystone answers it.
         Some(s) => {
-            let t = chrono::DateTime::parse_from_rfc3339(s)
-                .or_else(|_| chrono::DateTime::parse_from_rfc3339(&format!("{s}Z")))
-                .map_err(|_| invalid(&format!("expires_at. '{s}' is not a valid date-time")))?;
-            Some(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+            crate::auth::parse_expires_at(s)
+                .ok_or_else(|| invalid(&format!("expires_at. '{s}' is not a valid date-time")))?;
+            Some(s.to_owned())
         }
         None => None,
     };

@@ -45,6 +45,21 @@ pub async fn show(image: Shared, Caller(ctx): Caller, Path(id): Path<String>) ->
 
 pub const PATCH_MEDIA_TYPE: &str = "application/openstack-images-v2.1-json-patch";
 
+/// An operation in the v2.1 shape (`{"op", "path", "value"}`), from either.
+fn v2_1_operation(op: &Value) -> Value {
+    let Some(o) = op.as_object().filter(|o| !o.contains_key("op")) else { return op.clone() };
+    match ["add", "replace", "remove"].iter().find(|k| o.contains_key(**k)) {
+        Some(kind) => {
+            let mut v = serde_json::json!({"op": kind, "path": o[*kind]});
+            if let Some(value) = o.get("value") {
+                v["value"] = value.clone();
+            }
+            v
+        }
+        None => op.clone(),
+    }
+}
+
 pub async fn update(
     image: Shared,
     Caller(ctx): Caller,
@@ -61,7 +76,9 @@ pub async fn update(
     let ops = json_body(body).await?;
     let ops =
         ops.as_array().ok_or_else(|| GlanceError(Error::BadRequest("A JSON patch is a list of operations.".into())))?;
-    Ok(Json(view(&image.patch(&ctx, &id, ops).await?)))
+    // The v2.0 media type writes an operation as `{"replace": "/name", "value": ..}`.
+    let ops: Vec<Value> = ops.iter().map(v2_1_operation).collect();
+    Ok(Json(view(&image.patch(&ctx, &id, &ops).await?)))
 }
 
 pub async fn delete(image: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {

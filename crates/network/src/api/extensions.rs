@@ -31,6 +31,7 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    ("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before applying a new quota limit"),
     ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
     ("router_availability_zone", "Router Availability Zone", "Availability zone support for router."),
     ("security-group", "security-group", "The security groups extension."),

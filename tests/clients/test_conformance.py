@@ -1,0 +1,168 @@
+"""Behaviours where an OpenStack client expects upstream's exact answer,
+against a freshly started `oxistack serve`: each test does what a client
+does and checks what Keystone, Nova, Glance or Neutron answer."""
+
+import time
+
+import requests
+
+from test_role_matrix import Matrix
+
+N = "/network/v2.0"
+S = "/compute/v2.1/servers"
+
+
+def admin_headers(cloud, **extra):
+    return {"X-Auth-Token": cloud.openstack_json("token", "issue")["id"], **extra}
+
+
+# Identity.
+
+def test_an_explicitly_unscoped_token_then_a_rescope(cloud):
+    url = f"{cloud.url}/identity/v3"
+    env = cloud.rc_env()
+    password = {"user": {"name": "admin", "domain": {"id": "default"}, "password": env["OS_PASSWORD"]}}
+    r = requests.post(f"{url}/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": password},
+                                                           "scope": "unscoped"}})
+    assert r.status_code == 201, r.text
+    body = r.json()["token"]
+    assert "project" not in body and "catalog" not in body and "roles" not in body, body
+    unscoped = r.headers["X-Subject-Token"]
+    projects = requests.get(f"{url}/auth/projects", headers={"X-Auth-Token": unscoped}).json()["projects"]
+    admin_project = next(p for p in projects if p["name"] == "admin")
+    r = requests.post(f"{url}/auth/tokens", json={"auth": {
+        "identity": {"methods": ["token"], "token": {"id": unscoped}},
+        "scope": {"project": {"id": admin_project["id"]}}}})
+    assert r.status_code == 201 and r.json()["token"]["project"]["id"] == admin_project["id"], r.text
+
+
+def test_application_credential_expiry_is_answered_as_sent(cloud):
+    h = admin_headers(cloud)
+    uid = cloud.openstack_json("user", "show", "admin")["id"]
+    for sent in ["2099-01-02T03:04:05+00:00", "2099-01-02T03:04:05.000000", "2099-01-02T05:04:05+02:00"]:
+        r = requests.post(f"{cloud.url}/identity/v3/users/{uid}/application_credentials", headers=h,
+                          json={"application_credential": {"name": f"c{time.monotonic_ns()}", "expires_at": sent}})
+        assert r.status_code == 201 and r.json()["application_credential"]["expires_at"] == sent, r.text
+    r = requests.post(f"{cloud.url}/identity/v3/users/{uid}/application_credentials", headers=h,
+                      json={"application_credential": {"name": "bad", "expires_at": "tomorrow"}})
+    assert r.status_code == 400, r.text
+
+
+def test_a_changed_password_logs_in_at_once(cloud):
+    cloud.openstack("user", "create", "--password", "old-password", "erin")
+    uid = cloud.openstack_json("user", "show", "erin")["id"]
+    url = f"{cloud.url}/identity/v3"
+    for i in range(3):
+        old, new = ("old-password", "new-password-0") if i == 0 else (f"new-password-{i - 1}", f"new-password-{i}")
+        r = requests.post(f"{url}/users/{uid}/password",
+                          json={"user": {"original_password": old, "password": new}})
+        assert r.status_code == 204, r.text
+        r = requests.post(f"{url}/auth/tokens", json={"auth": {"identity": {"methods": ["password"],
+                          "password": {"user": {"id": uid, "password": new}}}}})
+        assert r.status_code == 201, r.text
+        token = r.headers["X-Subject-Token"]
+        assert requests.get(f"{url}/auth/tokens", headers={"X-Auth-Token": token,
+                                                          "X-Subject-Token": token}).status_code == 200
+
+
+# Compute.
+
+def test_the_versions_document_lists_v2_0_then_v2_1(cloud):
+    versions = requests.get(f"{cloud.url}/compute/").json()["versions"]
+    assert [v["id"] for v in versions] == ["v2.0", "v2.1"], versions
+    assert versions[0]["status"] == "DEPRECATED" and versions[1]["status"] == "CURRENT"
+    assert set(versions[0]) == {"id", "links", "status", "version", "min_version", "updated"}
+
+
+def boot(cloud, h):
+    img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
+                        json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
+    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
+                 headers={**h, "Content-Type": "application/octet-stream"})
+    r = requests.post(f"{cloud.url}{S}", headers={**h, "OpenStack-API-Version": "compute 2.37"},
+                      json={"server": {"name": "s", "imageRef": img, "flavorRef": "1", "networks": "none"}})
+    sid = r.json()["server"]["id"]
+    deadline = time.time() + 30
+    while requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"]["status"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    return sid, img
+
+
+def test_server_tags_names_and_metadata_as_nova(cloud):
+    h = admin_headers(cloud, **{"OpenStack-API-Version": "compute 2.26"})
+    sid, img = boot(cloud, h)
+    r = requests.put(f"{cloud.url}{S}/{sid}/tags/blue", headers=h)
+    assert r.status_code == 201 and r.headers["Location"].endswith(f"/servers/{sid}/tags/blue"), r.headers
+    assert requests.put(f"{cloud.url}{S}/{sid}/tags/blue", headers=h).status_code == 204
+    assert requests.delete(f"{cloud.url}{S}/{sid}/tags/blue", headers=h).status_code == 204
+    assert requests.get(f"{cloud.url}{S}/{sid}/tags", headers=h).json()["tags"] == []
+    long = "x" * 256
+    r = requests.put(f"{cloud.url}{S}/{sid}", headers=h, json={"server": {"name": long}})
+    assert r.status_code == 400 and "badRequest" in r.text, r.text
+    r = requests.post(f"{cloud.url}{S}/{sid}/action", headers=h, json={"rebuild": {"imageRef": img, "name": long}})
+    assert r.status_code == 400 and "badRequest" in r.text, r.text
+    for meta in [{long: "v"}, {"k": long}]:
+        r = requests.post(f"{cloud.url}{S}/{sid}/metadata", headers=h, json={"metadata": meta})
+        assert r.status_code == 400, r.text
+    assert requests.put(f"{cloud.url}{S}/{sid}", headers=h, json={"server": {"name": "y" * 255}}).status_code == 200
+
+
+# Image.
+
+def test_image_patches_in_the_v2_0_media_type_and_empty_ids(cloud):
+    h = admin_headers(cloud)
+    base = f"{cloud.url}/image/v2/images"
+    iid = requests.post(base, headers=h, json={"name": "a", "disk_format": "raw",
+                                                "container_format": "bare"}).json()["id"]
+    r = requests.patch(f"{base}/{iid}", headers={**h, "Content-Type": "application/openstack-images-v2.0-json-patch"},
+                       json=[{"replace": "/name", "value": "renamed"}, {"add": "/color", "value": "red"}])
+    assert r.status_code == 200 and r.json()["name"] == "renamed" and r.json()["color"] == "red", r.text
+    assert requests.get(f"{base}/", headers=h).status_code == 404
+    assert requests.delete(f"{base}/", headers=h).status_code == 404
+    assert requests.get(base, headers=h).status_code == 200
+    assert requests.get(f"{cloud.url}/image/", headers=h).status_code in (200, 300)
+
+
+# Network.
+
+def test_routers_without_a_gateway_and_rule_ports_as_neutron(cloud):
+    h = admin_headers(cloud)
+    r = requests.post(f"{cloud.url}{N}/routers", headers=h, json={"router": {"name": "r", "external_gateway_info": {}}})
+    assert r.status_code == 201 and r.json()["router"]["external_gateway_info"] is None, r.text
+    rid = r.json()["router"]["id"]
+    r = requests.put(f"{cloud.url}{N}/routers/{rid}", headers=h, json={"router": {"external_gateway_info": {}}})
+    assert r.status_code == 200 and r.json()["router"]["external_gateway_info"] is None, r.text
+
+    sg = requests.post(f"{cloud.url}{N}/security-groups", headers=h,
+                       json={"security_group": {"name": "p"}}).json()["security_group"]["id"]
+    for lo, hi, kind, message in [(-16, 22, "SecurityGroupInvalidPortValue", "Invalid value for port -16"),
+                                  (22, 70000, "SecurityGroupInvalidPortValue", "Invalid value for port 70000"),
+                                  (0, 22, "SecurityGroupInvalidPortValue", "Invalid value for port 0"),
+                                  (30, 22, "SecurityGroupInvalidPortRange",
+                                   "For TCP/UDP protocols, port_range_min must be <= port_range_max")]:
+        r = requests.post(f"{cloud.url}{N}/security-group-rules", headers=h, json={"security_group_rule": {
+            "security_group_id": sg, "direction": "ingress", "protocol": "tcp",
+            "port_range_min": lo, "port_range_max": hi}})
+        assert r.status_code == 400, r.text
+        assert r.json()["NeutronError"]["type"] == kind and r.json()["NeutronError"]["message"] == message, r.text
+
+
+def test_external_subnets_stay_hidden_and_quota_set_checks_limits(cloud):
+    m = Matrix(cloud)
+    public = m.get("member", f"{N}/networks/{m.public}").json()["network"]
+    assert public["router:external"] and public["subnets"], public
+    assert m.get("member", f"{N}/subnets").json()["subnets"] == []
+    assert m.get("member", f"{N}/subnets/{public['subnets'][0]}").status_code == 404
+    assert m.get("admin", f"{N}/subnets/{public['subnets'][0]}").status_code == 200
+
+    # python-openstackclient sends check_limit with every network quota it sets.
+    res = cloud.openstack("quota", "set", "--ports", "77", "--networks", "9", "alpha")
+    assert res.returncode == 0, res.stderr
+    q = m.get("admin", f"{N}/quotas/{m.alpha}").json()["quota"]
+    assert q["port"] == 77 and q["network"] == 9, q
+    m.network()
+    m.network()
+    r = m.call("admin", "PUT", f"{N}/quotas/{m.alpha}", {"quota": {"network": 1, "check_limit": True}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "InvalidQuotaValue", r.text
+    assert m.call("admin", "PUT", f"{N}/quotas/{m.alpha}", {"quota": {"network": 1}}).status_code == 200
