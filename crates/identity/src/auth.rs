@@ -391,7 +391,7 @@ fn scope_error(e: Error) -> Error {
 }
 
 fn app_cred_expiry(c: &AppCred) -> Option<i64> {
-    parse_expires_at(c.expires_at.as_deref()?).map(|t| time::micros(t))
+    parse_expires_at(c.expires_at.as_deref()?).map(time::micros)
 }
 
 /// An `expires_at` as clients send it: ISO 8601 with an offset, or without
