@@ -166,3 +166,32 @@ def test_external_subnets_stay_hidden_and_quota_set_checks_limits(cloud):
     r = m.call("admin", "PUT", f"{N}/quotas/{m.alpha}", {"quota": {"network": 1, "check_limit": True}})
     assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "InvalidQuotaValue", r.text
     assert m.call("admin", "PUT", f"{N}/quotas/{m.alpha}", {"quota": {"network": 1}}).status_code == 200
+
+
+def test_the_image_proxy_deletes_snapshots_and_keeps_their_metadata(cloud):
+    """Below 2.36 Nova proxies images: a createImage snapshot is deleted through
+    it, and its metadata read and written, as novaclient's image commands did."""
+    h = admin_headers(cloud, **{"OpenStack-API-Version": "compute 2.35"})
+    sid, _ = boot(cloud, h)
+    r = requests.post(f"{cloud.url}{S}/{sid}/action", headers=h, json={"createImage": {"name": "snap"}})
+    assert r.status_code == 202, r.text
+    snap = r.headers["Location"].rsplit("/", 1)[-1]
+    deadline = time.time() + 30
+    while requests.get(f"{cloud.url}/compute/v2.1/images/{snap}", headers=h).json()["image"]["status"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.3)
+    md = f"{cloud.url}/compute/v2.1/images/{snap}/metadata"
+    r = requests.post(md, headers=h, json={"metadata": {"os_distro": "cirros", "color": "red"}})
+    assert r.status_code == 200 and r.json()["metadata"]["color"] == "red", r.text
+    r = requests.put(f"{md}/color", headers=h, json={"meta": {"color": "blue"}})
+    assert r.status_code == 200 and r.json() == {"meta": {"color": "blue"}}, r.text
+    assert requests.get(f"{md}/color", headers=h).json() == {"meta": {"color": "blue"}}
+    assert requests.delete(f"{md}/color", headers=h).status_code == 204
+    assert requests.get(f"{md}/color", headers=h).status_code == 404
+    r = requests.put(md, headers=h, json={"metadata": {"only": "this"}})
+    assert r.status_code == 200 and "os_distro" not in r.json()["metadata"], r.text
+    assert requests.delete(f"{cloud.url}/compute/v2.1/images/{snap}", headers=h).status_code == 204
+    assert requests.get(f"{cloud.url}/compute/v2.1/images/{snap}", headers=h).status_code == 404
+    assert requests.get(f"{cloud.url}/image/v2/images/{snap}", headers=h).status_code == 404
+    h36 = {**h, "OpenStack-API-Version": "compute 2.36"}
+    assert requests.delete(f"{cloud.url}/compute/v2.1/images/{snap}", headers=h36).status_code == 404

@@ -130,3 +130,140 @@ pub async fn image(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path
     let img = c.image.visible(&ctx, &id).await.map_err(|_| NovaFault(Error::NotFound("Image not found.".into())))?;
     Ok(Json(json!({"image": image_view(&c, &img, true)})))
 }
+
+/// The proxy's image, below 2.36 (404 from then on, and for what the caller
+/// may not see).
+async fn proxied_image(
+    c: &crate::Compute,
+    ctx: &oxistack_core::Context,
+    v: ApiVersion,
+    id: &str,
+) -> ApiResult<oxistack_image::store::ImageRow> {
+    if v >= V2_36 {
+        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
+    }
+    c.image.visible(ctx, id).await.map_err(|_| NovaFault(Error::NotFound("Image not found.".into())))
+}
+
+/// `DELETE /images/{id}`: deleted in the Image service, with its rules.
+pub async fn delete_image(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    proxied_image(&c, &ctx, v, &id).await?;
+    c.image.delete(&ctx, &id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+fn image_metadata(img: &oxistack_image::store::ImageRow) -> serde_json::Map<String, Value> {
+    serde_json::from_str(&img.properties).unwrap_or_default()
+}
+
+/// JSON-patch operations that make the image's properties `wanted`
+/// (`replace`: dropping those not named).
+fn metadata_patch(current: &serde_json::Map<String, Value>, wanted: &Value, replace: bool) -> ApiResult<Vec<Value>> {
+    let wanted = wanted.as_object().ok_or_else(|| super::bad("Malformed request body"))?;
+    let mut ops = vec![];
+    for (k, val) in wanted {
+        let val =
+            val.as_str().ok_or_else(|| super::bad(format!("Invalid metadata value for {k}: a string is needed.")))?;
+        ops.push(json!({"op": "add", "path": format!("/{k}"), "value": val}));
+    }
+    if replace {
+        for k in current.keys().filter(|k| !wanted.contains_key(*k)) {
+            ops.push(json!({"op": "remove", "path": format!("/{k}")}));
+        }
+    }
+    Ok(ops)
+}
+
+/// `GET /images/{id}/metadata`
+pub async fn image_metadata_list(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"metadata": image_metadata(&proxied_image(&c, &ctx, v, &id).await?)})))
+}
+
+/// `POST` (merge) and `PUT` (replace) `/images/{id}/metadata`.
+async fn set_image_metadata(
+    c: &crate::Compute,
+    ctx: &oxistack_core::Context,
+    v: ApiVersion,
+    id: &str,
+    body: &Value,
+    replace: bool,
+) -> ApiResult<Json<Value>> {
+    let img = proxied_image(c, ctx, v, id).await?;
+    let wanted = body.get("metadata").ok_or_else(|| super::bad("Malformed request body"))?;
+    let ops = metadata_patch(&image_metadata(&img), wanted, replace)?;
+    let img = c.image.patch(ctx, id, &ops).await?;
+    Ok(Json(json!({"metadata": image_metadata(&img)})))
+}
+
+pub async fn image_metadata_merge(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+    super::Body(body): super::Body,
+) -> ApiResult<Json<Value>> {
+    set_image_metadata(&c, &ctx, v, &id, &body, false).await
+}
+
+pub async fn image_metadata_replace(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+    super::Body(body): super::Body,
+) -> ApiResult<Json<Value>> {
+    set_image_metadata(&c, &ctx, v, &id, &body, true).await
+}
+
+/// `GET /images/{id}/metadata/{key}`
+pub async fn image_metadata_show(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let meta = image_metadata(&proxied_image(&c, &ctx, v, &id).await?);
+    let val = meta.get(&key).ok_or_else(|| NovaFault(Error::NotFound("Metadata item was not found".into())))?;
+    Ok(Json(json!({"meta": {key: val}})))
+}
+
+/// `PUT /images/{id}/metadata/{key}` with `{"meta": {key: value}}`.
+pub async fn image_metadata_set(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path((id, key)): Path<(String, String)>,
+    super::Body(body): super::Body,
+) -> ApiResult<Json<Value>> {
+    let meta = body.get("meta").and_then(Value::as_object).filter(|m| m.len() == 1 && m.contains_key(&key));
+    let meta = meta.ok_or_else(|| super::bad("Request body and URI mismatch"))?;
+    proxied_image(&c, &ctx, v, &id).await?;
+    let ops = metadata_patch(&serde_json::Map::new(), &Value::Object(meta.clone()), false)?;
+    let img = c.image.patch(&ctx, &id, &ops).await?;
+    Ok(Json(json!({"meta": {&key: image_metadata(&img).get(&key)}})))
+}
+
+/// `DELETE /images/{id}/metadata/{key}`
+pub async fn image_metadata_delete(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<axum::http::StatusCode> {
+    let meta = image_metadata(&proxied_image(&c, &ctx, v, &id).await?);
+    if !meta.contains_key(&key) {
+        return Err(NovaFault(Error::NotFound("Metadata item was not found".into())));
+    }
+    c.image.patch(&ctx, &id, &[json!({"op": "remove", "path": format!("/{key}")})]).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

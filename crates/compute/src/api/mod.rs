@@ -59,7 +59,15 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         )
         .route("/v2.1/images", get(misc::images))
         .route("/v2.1/images/detail", get(misc::images_detail))
-        .route("/v2.1/images/{id}", get(misc::image))
+        .route("/v2.1/images/{id}", get(misc::image).delete(misc::delete_image))
+        .route(
+            "/v2.1/images/{id}/metadata",
+            get(misc::image_metadata_list).post(misc::image_metadata_merge).put(misc::image_metadata_replace),
+        )
+        .route(
+            "/v2.1/images/{id}/metadata/{key}",
+            get(misc::image_metadata_show).put(misc::image_metadata_set).delete(misc::image_metadata_delete),
+        )
         .route("/v2.1/limits", get(misc::limits))
         .route("/v2.1/os-availability-zone", get(misc::availability_zones))
         .route("/v2.1/os-availability-zone/detail", get(misc::availability_zones))

@@ -56,7 +56,9 @@ pub fn route_rule(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/v2.1/flavors/{id}/os-extra_specs/{key}") => "os_compute_api:os-flavor-extra-specs:show",
         ("PUT", "/v2.1/flavors/{id}/os-extra_specs/{key}") => "os_compute_api:os-flavor-extra-specs:update",
         ("DELETE", "/v2.1/flavors/{id}/os-extra_specs/{key}") => "os_compute_api:os-flavor-extra-specs:delete",
-        ("GET", "/v2.1/images" | "/v2.1/images/detail" | "/v2.1/images/{id}") => "os_compute_api:images",
+        // The image proxy: the Image service's own rules decide.
+        (_, "/v2.1/images" | "/v2.1/images/detail" | "/v2.1/images/{id}") => "os_compute_api:images",
+        (_, "/v2.1/images/{id}/metadata" | "/v2.1/images/{id}/metadata/{key}") => "os_compute_api:images",
         ("GET", "/v2.1/limits") => "os_compute_api:limits",
         ("GET", "/v2.1/os-availability-zone") => "os_compute_api:os-availability-zone:list",
         ("GET", "/v2.1/os-availability-zone/detail") => "os_compute_api:os-availability-zone:detail",
