@@ -195,3 +195,48 @@ def test_the_image_proxy_deletes_snapshots_and_keeps_their_metadata(cloud):
     assert requests.get(f"{cloud.url}/image/v2/images/{snap}", headers=h).status_code == 404
     h36 = {**h, "OpenStack-API-Version": "compute 2.36"}
     assert requests.delete(f"{cloud.url}/compute/v2.1/images/{snap}", headers=h36).status_code == 404
+
+
+def test_admin_pass_access_ips_and_the_bodies_of_update_and_rebuild(cloud):
+    h = admin_headers(cloud)
+    img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
+                        json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
+    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
+                 headers={**h, "Content-Type": "application/octet-stream"})
+    private = requests.get(f"{cloud.url}{N}/networks?name=private", headers=h).json()["networks"][0]["id"]
+    server = {"name": "a", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": private}],
+              "adminPass": "given-password", "accessIPv4": "192.0.2.10", "accessIPv6": "2001:db8::1"}
+    for bad_ip in [{"accessIPv6": "2001:db8::zz"}, {"accessIPv4": "300.1.1.1"}, {"accessIPv4": "2001:db8::1"}]:
+        r = requests.post(f"{cloud.url}{S}", headers=h, json={"server": {**server, **bad_ip}})
+        assert r.status_code == 400 and "badRequest" in r.text, r.text
+    r = requests.post(f"{cloud.url}{S}", headers=h, json={"server": server})
+    assert r.status_code == 202 and r.json()["server"]["adminPass"] == "given-password", r.text
+    sid = r.json()["server"]["id"]
+    deadline = time.time() + 30
+    while (shown := requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"])["status"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert shown["accessIPv4"] == "192.0.2.10" and shown["accessIPv6"] == "2001:db8::1", shown
+    fixed = shown["addresses"]["private"][0]["addr"]
+
+    # Filters: access addresses exactly (admins), fixed addresses by pattern.
+    ids = lambda q: [s["id"] for s in requests.get(f"{cloud.url}{S}?{q}", headers=h).json()["servers"]]
+    assert ids("access_ip_v4=192.0.2.10") == [sid] and ids("access_ip_v4=192.0.2.11") == []
+    assert ids("access_ip_v6=2001:db8::1") == [sid]
+    assert sid in ids(f"ip={fixed.replace('.', '[.]')}") and ids("ip=^172[.]") == []
+
+    # Update: the address changes, the body is Nova's update schema below 2.75.
+    r = requests.put(f"{cloud.url}{S}/{sid}", headers=h, json={"server": {"accessIPv4": "198.51.100.7"}})
+    assert r.status_code == 200 and r.json()["server"]["accessIPv4"] == "198.51.100.7", r.text
+    assert not [k for k in r.json()["server"] if k.startswith("OS-EXT-")] and "security_groups" not in r.json()["server"]
+    r = requests.put(f"{cloud.url}{S}/{sid}", headers=h, json={"server": {"accessIPv6": "nope"}})
+    assert r.status_code == 400, r.text
+    h75 = {**h, "OpenStack-API-Version": "compute 2.75"}
+    r = requests.put(f"{cloud.url}{S}/{sid}", headers=h75, json={"server": {"name": "b"}})
+    assert "OS-EXT-STS:vm_state" in r.json()["server"], r.text
+
+    r = requests.post(f"{cloud.url}{S}/{sid}/action", headers=h,
+                      json={"rebuild": {"imageRef": img, "adminPass": "rebuilt-password"}})
+    assert r.status_code == 202, r.text
+    body = r.json()["server"]
+    assert body["adminPass"] == "rebuilt-password" and not [k for k in body if k.startswith("OS-EXT-")], body

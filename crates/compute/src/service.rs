@@ -183,6 +183,10 @@ pub struct CreateServer {
     pub networks: network::Requested,
     /// The `security_groups` of the request, by name or id.
     pub security_groups: Vec<String>,
+    /// `accessIPv4` and `accessIPv6`, validated: addresses the user says
+    /// reach the server, kept and shown as given.
+    pub access_ipv4: String,
+    pub access_ipv6: String,
 }
 
 /// A hostname from a display name, as Nova sanitizes it.
@@ -466,8 +470,8 @@ impl Compute {
                 } else {
                     String::new()
                 },
-                access_ipv4: String::new(),
-                access_ipv6: String::new(),
+                access_ipv4: req.access_ipv4.clone(),
+                access_ipv6: req.access_ipv6.clone(),
                 fault: None,
                 launched_at: None,
                 terminated_at: None,

@@ -172,6 +172,46 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     Value::Object(m)
 }
 
+/// The server in the answer to an update or a rebuild: before 2.75 only the
+/// fields of Nova's response schema for those (no `OS-EXT-*`, no security
+/// groups, ...); from 2.75 the whole server, as `show` answers it.
+pub fn server_after_change(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
+    let mut full = server(base, i, v, ctx);
+    if v >= V2_75 {
+        return full;
+    }
+    const KEPT: &[&str] = &[
+        "OS-DCF:diskConfig",
+        "accessIPv4",
+        "accessIPv6",
+        "addresses",
+        "created",
+        "flavor",
+        "hostId",
+        "id",
+        "image",
+        "links",
+        "metadata",
+        "name",
+        "progress",
+        "status",
+        "tenant_id",
+        "updated",
+        "user_id",
+        // Each from its own microversion on, as `server` inserts them.
+        "description",
+        "locked",
+        "locked_reason",
+        "tags",
+        "server_groups",
+        "trusted_image_certificates",
+    ];
+    if let Value::Object(m) = &mut full {
+        m.retain(|k, _| KEPT.contains(&k.as_str()));
+    }
+    full
+}
+
 pub fn server_brief(base: &str, i: &Instance) -> Value {
     json!({"id": i.id, "name": i.name, "links": links(base, "servers", &i.id)})
 }

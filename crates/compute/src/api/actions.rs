@@ -92,8 +92,10 @@ pub async fn dispatch(
             }
             c.rebuild(&ctx, &id, image, new_name).await?;
             let inst = c.instance(&ctx, &id).await?;
-            let mut server = crate::views::server(&super::base(&c), &inst, v, &ctx);
-            server["adminPass"] = json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+            let mut server = crate::views::server_after_change(&super::base(&c), &inst, v, &ctx);
+            let given = args.get("adminPass").and_then(Value::as_str).map(String::from);
+            server["adminPass"] =
+                json!(given.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()));
             return Ok((StatusCode::ACCEPTED, Json(json!({"server": server}))).into_response());
         }
         "resize" => {

@@ -56,6 +56,30 @@ fn str_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
+/// The server's fixed addresses of one family, from its interfaces.
+fn fixed_addresses(i: &Instance, v4: bool) -> Vec<String> {
+    crate::network::vifs(&i.network_info)
+        .into_iter()
+        .map(|vif| vif.fixed_ip.to_string())
+        .filter(|a| a.contains('.') == v4)
+        .collect()
+}
+
+/// `accessIPv4`/`accessIPv6`: an address of that family, or empty.
+fn access_ip(s: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
+    let Some(ip) = str_field(s, k)? else { return Ok(None) };
+    let valid = ip.is_empty()
+        || match k {
+            "accessIPv4" => ip.parse::<std::net::Ipv4Addr>().is_ok(),
+            _ => ip.parse::<std::net::Ipv6Addr>().is_ok(),
+        };
+    if !valid {
+        let family = if k == "accessIPv4" { "ipv4" } else { "ipv6" };
+        return Err(bad(format!("Invalid input for field/attribute {k}. Value: {ip}. '{ip}' is not a '{family}'")));
+    }
+    Ok(Some(ip))
+}
+
 fn count_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<i64>> {
     match s.get(k) {
         None => Ok(None),
@@ -203,6 +227,8 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             group,
             networks: networks_field(s.get("networks"))?,
             security_groups: security_groups_field(s.get("security_groups"))?,
+            access_ipv4: access_ip(s, "accessIPv4")?.unwrap_or_default(),
+            access_ipv6: access_ip(s, "accessIPv6")?.unwrap_or_default(),
         },
         return_reservation_id,
     ))
@@ -215,6 +241,8 @@ pub async fn create(
     Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (req, return_reservation_id) = parse_create(&body, v)?;
+    // The password given is the one answered (no guest agent sets it here).
+    let given_pass = body["server"].get("adminPass").and_then(Value::as_str).map(String::from);
     let groups: Vec<Value> = if req.security_groups.is_empty() {
         vec![json!({"name": "default"})]
     } else {
@@ -225,7 +253,7 @@ pub async fn create(
         return Ok((StatusCode::ACCEPTED, Json(json!({"reservation_id": created[0].reservation_id}))));
     }
     let first = &created[0];
-    let admin_pass: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let admin_pass = given_pass.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"server": {
@@ -263,6 +291,22 @@ async fn select(
         }
         None => None,
     };
+    // `ip` and `ip6`: patterns on the fixed addresses, for everyone;
+    // `access_ip_v4`/`access_ip_v6`: exact, for admins (Nova's filters).
+    let pattern = |k: &str| -> ApiResult<Option<regex_lite::Regex>> {
+        match get(k) {
+            Some(p) => regex_lite::RegexBuilder::new(p)
+                .size_limit(1 << 20)
+                .nest_limit(64)
+                .build()
+                .map(Some)
+                .map_err(|_| bad(format!("Invalid regular expression for {k}: {p}"))),
+            None => Ok(None),
+        }
+    };
+    let (ip_re, ip6_re) = (pattern("ip")?, pattern("ip6")?);
+    let access = |k: &str| if ctx.is_admin() { get(k) } else { None };
+    let (access_v4, access_v6) = (access("access_ip_v4"), access("access_ip_v6"));
     let statuses: Vec<String> =
         params.iter().filter(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_uppercase()).collect();
     let tags: Vec<&str> = get("tags").map(|t| t.split(',').collect()).unwrap_or_default();
@@ -293,6 +337,10 @@ async fn select(
         })
         .filter(|i| since.is_none_or(|t| chrono::DateTime::parse_from_rfc3339(&i.updated_at).is_ok_and(|u| u >= t)))
         .filter(|i| get("reservation_id").is_none_or(|r| i.reservation_id == r))
+        .filter(|i| ip_re.as_ref().is_none_or(|re| fixed_addresses(i, true).iter().any(|a| re.is_match(a))))
+        .filter(|i| ip6_re.as_ref().is_none_or(|re| fixed_addresses(i, false).iter().any(|a| re.is_match(a))))
+        .filter(|i| access_v4.is_none_or(|a| i.access_ipv4 == a))
+        .filter(|i| access_v6.is_none_or(|a| i.access_ipv6 == a))
         .filter(|i| {
             let mine: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
             tags.iter().all(|t| mine.iter().any(|m| m == t))
@@ -390,25 +438,33 @@ pub async fn update(
     let mut name = inst.name.clone();
     let mut description = inst.description.clone();
     let mut hostname = inst.hostname.clone();
+    let (mut access_ipv4, mut access_ipv6) = (inst.access_ipv4.clone(), inst.access_ipv6.clone());
     for (k, val) in s {
         match k.as_str() {
             "name" => name = str_field(s, "name")?.filter(|n| valid_name(n)).ok_or_else(|| bad("Invalid input for field/attribute name."))?,
             "description" if v >= V2_19 => description = str_field(s, "description")?,
             "hostname" if v >= V2_90 => hostname = str_field(s, "hostname")?.ok_or_else(|| bad("Invalid input for field/attribute hostname."))?,
-            "accessIPv4" | "accessIPv6" | "OS-DCF:diskConfig" => {}
+            "accessIPv4" => access_ipv4 = access_ip(s, k)?.unwrap_or_default(),
+            "accessIPv6" => access_ipv6 = access_ip(s, k)?.unwrap_or_default(),
+            "OS-DCF:diskConfig" => {}
             other => return Err(bad(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{other}' was unexpected) {val}"))),
         }
     }
-    sqlx::query("UPDATE instances SET name = ?, description = ?, hostname = ?, updated_at = ? WHERE id = ?")
-        .bind(&name)
-        .bind(&description)
-        .bind(&hostname)
-        .bind(crate::service::now())
-        .bind(&id)
-        .execute(&c.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE instances SET name = ?, description = ?, hostname = ?, access_ipv4 = ?, access_ipv6 = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(&name)
+    .bind(&description)
+    .bind(&hostname)
+    .bind(&access_ipv4)
+    .bind(&access_ipv6)
+    .bind(crate::service::now())
+    .bind(&id)
+    .execute(&c.pool)
+    .await?;
     let i = c.instance(&ctx, &id).await?;
-    Ok(Json(json!({"server": views::server(&base(&c), &i, v, &ctx)})))
+    Ok(Json(json!({"server": views::server_after_change(&base(&c), &i, v, &ctx)})))
 }
 
 pub async fn delete(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
