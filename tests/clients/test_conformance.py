@@ -240,3 +240,23 @@ def test_admin_pass_access_ips_and_the_bodies_of_update_and_rebuild(cloud):
     assert r.status_code == 202, r.text
     body = r.json()["server"]
     assert body["adminPass"] == "rebuilt-password" and not [k for k in body if k.startswith("OS-EXT-")], body
+
+
+def test_subnet_updates_store_every_field(cloud):
+    h = admin_headers(cloud)
+    net = requests.post(f"{cloud.url}{N}/networks", headers=h, json={"network": {"name": "u"}}).json()["network"]["id"]
+    sub = requests.post(f"{cloud.url}{N}/subnets", headers=h, json={"subnet": {
+        "network_id": net, "cidr": "10.77.0.0/24", "ip_version": 4,
+        "allocation_pools": [{"start": "10.77.0.10", "end": "10.77.0.100"}]}}).json()["subnet"]["id"]
+    change = {"gateway_ip": "10.77.0.254", "dns_nameservers": ["192.0.2.53"], "enable_dhcp": False,
+              "host_routes": [{"destination": "198.51.100.0/24", "nexthop": "10.77.0.254"}]}
+    r = requests.put(f"{cloud.url}{N}/subnets/{sub}", headers=h, json={"subnet": change})
+    assert r.status_code == 200, r.text
+    for answered in [r.json()["subnet"], requests.get(f"{cloud.url}{N}/subnets/{sub}", headers=h).json()["subnet"]]:
+        assert {k: answered[k] for k in change} == change, answered
+    r = requests.put(f"{cloud.url}{N}/subnets/{sub}", headers=h, json={"subnet": {"gateway_ip": "10.77.0.50"}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "GatewayConflictWithAllocationPools", r.text
+    r = requests.put(f"{cloud.url}{N}/subnets/{sub}", headers=h, json={"subnet": {"gateway_ip": "10.78.0.1"}})
+    assert r.status_code == 400, r.text
+    r = requests.put(f"{cloud.url}{N}/subnets/{sub}", headers=h, json={"subnet": {"gateway_ip": None}})
+    assert r.status_code == 200 and r.json()["subnet"]["gateway_ip"] is None, r.text

@@ -31,6 +31,45 @@ fn subnets_visible(ctx: &Context, n: &NetworkRow) -> bool {
     owns(ctx, &n.project_id) || n.shared
 }
 
+/// The `gateway_ip` a body asks for: `None` when it names none, `Some(None)`
+/// for `null` (no gateway), else an address of the subnet that is not its
+/// network address.
+fn gateway_in(body: &Body, cidr: &Cidr) -> Result<Option<Option<u128>>> {
+    match body.get("gateway_ip") {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Ok(Some(None)),
+        Some(_) => {
+            let g = attrs::string(body, "gateway_ip")?.unwrap_or_default();
+            let ip: std::net::IpAddr = g.parse().map_err(|_| {
+                NeutronError::bad_request(format!(
+                    "Invalid input for gateway_ip. Reason: '{g}' is not a valid IP address."
+                ))
+            })?;
+            let (v, n) = ipam::to_number(ip);
+            if v != cidr.version || !cidr.contains(n) || n == cidr.base {
+                return Err(NeutronError::invalid(format!("Gateway is not valid on subnet {cidr}.")));
+            }
+            Ok(Some(Some(n)))
+        }
+    }
+}
+
+/// 409 when the gateway lies in the allocation pool `p` (spanning `range`).
+fn gateway_outside(gateway: Option<u128>, cidr: &Cidr, p: &Pool, (a, b): (u128, u128)) -> Result<()> {
+    match gateway {
+        Some(g) if g >= a && g <= b => Err(NeutronError::conflict(
+            "GatewayConflictWithAllocationPools",
+            format!(
+                "Gateway ip {} conflicts with allocation pool {}-{}.",
+                ipam::to_ip(cidr.version, g),
+                p.start,
+                p.end
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn network_view(ctx: &Context, n: &NetworkRow, subnets: &[String]) -> Value {
     let mut v = json!({
         "id": n.id, "name": n.name, "description": n.description,
@@ -338,22 +377,9 @@ impl Network {
                 "Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet."
             )));
         }
-        let gateway = match body.get("gateway_ip") {
+        let gateway = match gateway_in(body, &cidr)? {
             None => cidr.default_gateway(),
-            Some(serde_json::Value::Null) => None,
-            Some(_) => {
-                let g = attrs::string(body, "gateway_ip")?.unwrap_or_default();
-                let ip: std::net::IpAddr = g.parse().map_err(|_| {
-                    NeutronError::bad_request(format!(
-                        "Invalid input for gateway_ip. Reason: '{g}' is not a valid IP address."
-                    ))
-                })?;
-                let (v, n) = ipam::to_number(ip);
-                if v != cidr.version || !cidr.contains(n) || n == cidr.base {
-                    return Err(NeutronError::invalid(format!("Gateway is not valid on subnet {cidr}.")));
-                }
-                Some(n)
-            }
+            Some(g) => g,
         };
         let pools: Vec<Pool> = match attrs::list(body, "allocation_pools")? {
             Some(list) => serde_json::from_value(serde_json::Value::Array(list)).map_err(|_| {
@@ -364,17 +390,7 @@ impl Network {
         let mut ranges = vec![];
         for p in &pools {
             let (a, b) = p.range(&cidr).map_err(NeutronError::bad_request)?;
-            if gateway.is_some_and(|g| g >= a && g <= b) {
-                return Err(NeutronError::conflict(
-                    "GatewayConflictWithAllocationPools",
-                    format!(
-                        "Gateway ip {} conflicts with allocation pool {}-{}.",
-                        ipam::to_ip(cidr.version, gateway.unwrap_or(0)),
-                        p.start,
-                        p.end
-                    ),
-                ));
-            }
+            gateway_outside(gateway, &cidr, p, (a, b))?;
             if ranges.iter().any(|(x, y)| a <= *y && *x <= b) {
                 return Err(NeutronError::bad_request(format!(
                     "Found overlapping allocation pools: {}-{}",
@@ -444,6 +460,18 @@ impl Network {
         if !owns(ctx, &s.project_id) {
             return Err(NeutronError::policy("update", "subnet"));
         }
+        let cidr = Cidr::parse(&s.cidr).map_err(NeutronError::bad_request)?;
+        let gateway = match gateway_in(body, &cidr)? {
+            Some(g) => {
+                let pools: Vec<Pool> = serde_json::from_str(&s.allocation_pools).unwrap_or_default();
+                for p in &pools {
+                    let range = p.range(&cidr).map_err(NeutronError::bad_request)?;
+                    gateway_outside(g, &cidr, p, range)?;
+                }
+                g.map(|g| ipam::to_ip(cidr.version, g).to_string())
+            }
+            None => s.gateway_ip.clone(),
+        };
         attrs::only(body, &["name", "description", "dns_nameservers", "host_routes", "enable_dhcp", "gateway_ip"])?;
         let dns = match attrs::strings(body, "dns_nameservers")? {
             Some(d) => serde_json::to_string(&d).unwrap_or_default(),
@@ -453,12 +481,13 @@ impl Network {
             Some(r) => serde_json::to_string(&r).unwrap_or_default(),
             None => s.host_routes.clone(),
         };
-        sqlx::query("UPDATE subnets SET name = ?, description = ?, dns_nameservers = ?, host_routes = ?, enable_dhcp = ? WHERE id = ?")
+        sqlx::query("UPDATE subnets SET name = ?, description = ?, dns_nameservers = ?, host_routes = ?, enable_dhcp = ?, gateway_ip = ? WHERE id = ?")
             .bind(attrs::string(body, "name")?.unwrap_or(s.name))
             .bind(attrs::string(body, "description")?.unwrap_or(s.description))
             .bind(dns)
             .bind(routes)
             .bind(attrs::boolean(body, "enable_dhcp")?.unwrap_or(s.enable_dhcp))
+            .bind(gateway)
             .bind(id)
             .execute(&self.pool)
             .await?;
