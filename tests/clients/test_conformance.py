@@ -260,3 +260,50 @@ def test_subnet_updates_store_every_field(cloud):
     assert r.status_code == 400, r.text
     r = requests.put(f"{cloud.url}{N}/subnets/{sub}", headers=h, json={"subnet": {"gateway_ip": None}})
     assert r.status_code == 200 and r.json()["subnet"]["gateway_ip"] is None, r.text
+
+
+def test_novas_security_group_proxy_below_2_36_and_a_servers_groups(cloud):
+    h = admin_headers(cloud)  # 2.1: no microversion header
+    base = f"{cloud.url}/compute/v2.1"
+    r = requests.post(f"{base}/os-security-groups", headers=h,
+                      json={"security_group": {"name": "web", "description": "web servers"}})
+    assert r.status_code == 200, r.text
+    sg = r.json()["security_group"]
+    assert set(sg) == {"id", "name", "description", "tenant_id", "rules"} and sg["rules"] == []
+    r = requests.post(f"{base}/os-security-group-rules", headers=h, json={"security_group_rule": {
+        "parent_group_id": sg["id"], "ip_protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/24"}})
+    assert r.status_code == 200, r.text
+    rule = r.json()["security_group_rule"]
+    assert rule["ip_range"] == {"cidr": "10.0.0.0/24"} and rule["group"] == {} and rule["from_port"] == 22, rule
+    shown = requests.get(f"{base}/os-security-groups/{sg['id']}", headers=h).json()["security_group"]
+    assert [r["id"] for r in shown["rules"]] == [rule["id"]]
+    assert sg["id"] in [g["id"] for g in requests.get(f"{base}/os-security-groups", headers=h).json()["security_groups"]]
+    r = requests.put(f"{base}/os-security-groups/{sg['id']}", headers=h,
+                     json={"security_group": {"name": "web2", "description": "d"}})
+    assert r.status_code == 200 and r.json()["security_group"]["name"] == "web2", r.text
+
+    # A server's groups, and the actions, with the real client.
+    img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
+                        json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
+    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
+                 headers={**h, "Content-Type": "application/octet-stream"})
+    cloud.openstack("server", "create", "--flavor", "1", "--image", img, "--network", "private", "--wait", "sgvm")
+    sid = cloud.openstack_json("server", "show", "sgvm")["id"]
+    names = lambda: [g["name"] for g in requests.get(f"{base}/servers/{sid}/os-security-groups",
+                                                      headers=h).json()["security_groups"]]
+    assert names() == ["default"]
+    cloud.openstack("server", "add", "security", "group", "sgvm", "web2")
+    assert sorted(names()) == ["default", "web2"]
+    r = requests.post(f"{base}/servers/{sid}/action", headers=h, json={"addSecurityGroup": {"name": "web2"}})
+    assert r.status_code == 400, r.text
+    cloud.openstack("server", "remove", "security", "group", "sgvm", "web2")
+    assert names() == ["default"]
+
+    default = next(g for g in requests.get(f"{base}/os-security-groups", headers=h).json()["security_groups"]
+                   if g["name"] == "default")
+    r = requests.delete(f"{base}/os-security-groups/{default['id']}", headers=h)
+    assert r.status_code == 400 and "badRequest" in r.text, r.text
+    assert requests.delete(f"{base}/os-security-group-rules/{rule['id']}", headers=h).status_code == 202
+    assert requests.delete(f"{base}/os-security-groups/{sg['id']}", headers=h).status_code == 202
+    h36 = {**h, "OpenStack-API-Version": "compute 2.36"}
+    assert requests.get(f"{base}/os-security-groups", headers=h36).status_code == 404

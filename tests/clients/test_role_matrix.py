@@ -14,6 +14,8 @@ import requests
 from conftest import Cloud
 
 PERSONAS = ("reader", "member", "admin", "other")
+# The proxies of Nova's network and image APIs end at 2.36.
+V235 = {"OpenStack-API-Version": "compute 2.35"}
 OK = "2xx"
 
 
@@ -158,6 +160,22 @@ ROWS = [
     ("server diagnostics", "show", "server", lambda m, i: ("GET", f"{S}/{i}/diagnostics", None),
      expect(403, 403, 200, 403)),
     ("keypair", "list", None, lambda m, _: ("GET", "/compute/v2.1/os-keypairs", None), expect(200, 200, 200, 200)),
+    ("nova security group", "list", None, lambda m, _: ("GET", "/compute/v2.1/os-security-groups", None, V235),
+     expect(200, 200, 200, 200)),
+    ("nova security group", "create", None, lambda m, _: ("POST", "/compute/v2.1/os-security-groups", {
+        "security_group": {"name": "n", "description": "d"}}, V235), expect(403, 200, 200, 200)),
+    ("nova security group", "delete", "security_group", lambda m, i: (
+        "DELETE", f"/compute/v2.1/os-security-groups/{i}", None, V235), expect(403, 202, 202, 404)),
+    ("nova security group rule", "create", "security_group", lambda m, i: (
+        "POST", "/compute/v2.1/os-security-group-rules", {"security_group_rule": {
+            "parent_group_id": i, "ip_protocol": "tcp", "from_port": 80, "to_port": 80}}, V235),
+     expect(403, 200, 200, 404)),
+    ("server security groups", "list", "server", lambda m, i: ("GET", f"{S}/{i}/os-security-groups", None),
+     expect(200, 200, 200, 404)),
+    ("server security groups", "add", "server", lambda m, i: ("POST", f"{S}/{i}/action", {
+        "addSecurityGroup": {"name": "default"}}), expect(403, 400, 400, 404)),
+    ("nova image proxy", "delete", "image", lambda m, i: ("DELETE", f"/compute/v2.1/images/{i}", None, V235),
+     expect(403, 204, 204, 404)),
     ("flavor", "list", None, lambda m, _: ("GET", "/compute/v2.1/flavors/detail", None), expect(200, 200, 200, 200)),
     ("flavor", "create", None, lambda m, _: ("POST", "/compute/v2.1/flavors", {"flavor": {
         "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), expect(403, 403, 200, 403)),
@@ -294,7 +312,8 @@ def test_role_matrix(matrix, row):
     wrong = []
     for persona in PERSONAS:
         made = getattr(matrix, make)() if make else None
-        method, path, body = request(matrix, made)
+        method, path, body, *extra = request(matrix, made)
+        headers = extra[0] if extra else None
         if isinstance(body, bytes):
             r = requests.request(method, f"{matrix.cloud.url}{path}", data=body, timeout=60, headers={
                 "X-Auth-Token": matrix.tokens[persona], "Content-Type": "application/octet-stream"})
@@ -302,7 +321,7 @@ def test_role_matrix(matrix, row):
             r = matrix.call(persona, method, path, body,
                             {"Content-Type": "application/openstack-images-v2.1-json-patch"})
         else:
-            r = matrix.call(persona, method, path, body)
+            r = matrix.call(persona, method, path, body, headers)
         if not matches(r.status_code, want[persona]):
             wrong.append(f"{persona}: {r.status_code} (want {want[persona]}) {r.text[:200]}")
         if r.status_code == 403:

@@ -42,6 +42,8 @@ fn action_rule(name: &str) -> Option<&'static str> {
         "forceDelete" => "os_compute_api:os-deferred-delete:force",
         "restore" => "os_compute_api:os-deferred-delete:restore",
         "changePassword" => "os_compute_api:os-admin-password",
+        "addSecurityGroup" => "os_compute_api:os-security-groups:add",
+        "removeSecurityGroup" => "os_compute_api:os-security-groups:remove",
         "lock" => "os_compute_api:os-lock-server:lock",
         "unlock" => "os_compute_api:os-lock-server:unlock",
         _ => return None,
@@ -193,6 +195,9 @@ pub async fn dispatch(
             c.set_lock(&ctx, &id, true, reason).await?;
         }
         "unlock" => c.set_lock(&ctx, &id, false, None).await?,
+        "addSecurityGroup" | "removeSecurityGroup" => {
+            super::security_groups::change_server_groups(&c, &ctx, &id, args, name == "addSecurityGroup").await?;
+        }
         other => return Err(bad(format!("There is no such action: {other}"))),
     }
     Ok(StatusCode::ACCEPTED.into_response())

@@ -15,6 +15,7 @@ mod policy;
 mod quota_class_sets;
 mod quota_sets;
 mod remote_consoles;
+mod security_groups;
 mod server_groups;
 mod server_metadata;
 mod servers;
@@ -87,6 +88,13 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/os-quota-sets/{project}/defaults", get(quota_sets::defaults))
         .route("/v2.1/os-quota-class-sets/{class}", get(quota_class_sets::show).put(quota_class_sets::update))
         .route("/v2.1/os-quota-sets/{project}/detail", get(quota_sets::detail))
+        .route("/v2.1/os-security-groups", get(security_groups::list).post(security_groups::create))
+        .route(
+            "/v2.1/os-security-groups/{id}",
+            get(security_groups::show).put(security_groups::update).delete(security_groups::delete),
+        )
+        .route("/v2.1/os-security-group-rules", post(security_groups::create_rule))
+        .route("/v2.1/os-security-group-rules/{id}", axum::routing::delete(security_groups::delete_rule))
         .route("/v2.1/os-server-groups", get(server_groups::list).post(server_groups::create))
         .route("/v2.1/os-server-groups/{id}", get(server_groups::show).delete(server_groups::delete))
         .route("/v2.1/os-services", get(hosts::services))
@@ -97,6 +105,7 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/{id}", get(servers::show).put(servers::update).delete(servers::delete))
         .route("/v2.1/servers/{id}/action", post(actions::dispatch))
         .route("/v2.1/servers/{id}/diagnostics", get(diagnostics::show))
+        .route("/v2.1/servers/{id}/os-security-groups", get(security_groups::of_server))
         .route("/v2.1/servers/{id}/remote-consoles", post(remote_consoles::create))
         .route("/v2.1/servers/{id}/os-interface", get(interfaces::list).post(interfaces::create))
         .route("/v2.1/servers/{id}/os-interface/{port}", get(interfaces::show).delete(interfaces::delete))
