@@ -307,3 +307,30 @@ def test_novas_security_group_proxy_below_2_36_and_a_servers_groups(cloud):
     assert requests.delete(f"{base}/os-security-groups/{sg['id']}", headers=h).status_code == 202
     h36 = {**h, "OpenStack-API-Version": "compute 2.36"}
     assert requests.get(f"{base}/os-security-groups", headers=h36).status_code == 404
+
+
+def test_ipv6_addresses_as_neutron_assigns_them(cloud):
+    h = admin_headers(cloud)
+    net = requests.post(f"{cloud.url}{N}/networks", headers=h, json={"network": {"name": "v6"}}).json()["network"]["id"]
+
+    def subnet(cidr, **modes):
+        return requests.post(f"{cloud.url}{N}/subnets", headers=h, json={"subnet": {
+            "network_id": net, "cidr": cidr, "ip_version": 6, **modes}})
+
+    for bad in [{"ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}, {"ipv6_address_mode": "eui"}]:
+        r = subnet("2001:db8:1::/64", **bad)
+        assert r.status_code == 400, r.text
+    assert subnet("2001:db8:9::/80", ipv6_address_mode="slaac").status_code == 400
+    slaac = subnet("2001:db8:1::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac").json()["subnet"]["id"]
+    stateless = subnet("2001:db8:2::/64", ipv6_address_mode="dhcpv6-stateless").json()["subnet"]["id"]
+    stateful = subnet("2001:db8:3::/64", ipv6_address_mode="dhcpv6-stateful").json()["subnet"]["id"]
+    r = requests.post(f"{cloud.url}{N}/ports", headers=h,
+                      json={"port": {"network_id": net, "mac_address": "fa:16:3e:11:22:33"}})
+    assert r.status_code == 201, r.text
+    ips = {f["subnet_id"]: f["ip_address"] for f in r.json()["port"]["fixed_ips"]}
+    assert ips[slaac] == "2001:db8:1:0:f816:3eff:fe11:2233", ips
+    assert ips[stateless] == "2001:db8:2:0:f816:3eff:fe11:2233", ips
+    assert ips[stateful].startswith("2001:db8:3::") and len(ips) == 3, ips
+    r = requests.post(f"{cloud.url}{N}/ports", headers=h, json={"port": {
+        "network_id": net, "fixed_ips": [{"subnet_id": slaac, "ip_address": "2001:db8:1::5"}]}})
+    assert r.status_code == 400 and "automatic addresses" in r.text, r.text

@@ -54,6 +54,51 @@ fn gateway_in(body: &Body, cidr: &Cidr) -> Result<Option<Option<u128>>> {
     }
 }
 
+/// `ipv6_ra_mode` and `ipv6_address_mode` as Neutron accepts them: IPv6
+/// only, each one of its three modes, the same when both are given, and
+/// automatic (EUI-64) addresses on /64 subnets only.
+fn ipv6_modes(body: &Body, cidr: &Cidr) -> Result<(Option<String>, Option<String>)> {
+    let (ra, address) = (attrs::string(body, "ipv6_ra_mode")?, attrs::string(body, "ipv6_address_mode")?);
+    for (key, mode) in [("ipv6_ra_mode", &ra), ("ipv6_address_mode", &address)] {
+        if let Some(m) = mode {
+            if !matches!(m.as_str(), "slaac" | "dhcpv6-stateful" | "dhcpv6-stateless") {
+                return Err(NeutronError::bad_request(format!(
+                    "Invalid input for {key}. Reason: '{m}' is not in ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac', None]."
+                )));
+            }
+            if cidr.version != 6 {
+                return Err(NeutronError::invalid("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False or ip_version is 4."));
+            }
+        }
+    }
+    if let (Some(r), Some(a)) = (&ra, &address) {
+        if r != a {
+            return Err(NeutronError::invalid(format!(
+                "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{a}' is not valid. If both attributes are set, they must be the same value"
+            )));
+        }
+    }
+    if address.as_deref().is_some_and(automatic_addresses) && cidr.prefix != 64 {
+        return Err(NeutronError::invalid(format!(
+            "Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"
+        )));
+    }
+    Ok((ra, address))
+}
+
+/// Address modes in which a port's address is its EUI-64, not chosen.
+pub(crate) fn automatic_addresses(mode: &str) -> bool {
+    matches!(mode, "slaac" | "dhcpv6-stateless")
+}
+
+/// The EUI-64 address of `mac` on the /64 `cidr` (RFC 4291, appendix A).
+pub(crate) fn eui64(cidr: &Cidr, mac: &str) -> Option<u128> {
+    let m: Vec<u8> = mac.split(':').map(|b| u8::from_str_radix(b, 16)).collect::<std::result::Result<_, _>>().ok()?;
+    let [a, b, c, d, e, f] = m[..] else { return None };
+    let iid = u64::from_be_bytes([a ^ 0x02, b, c, 0xff, 0xfe, d, e, f]);
+    Some((cidr.base & !u128::from(u64::MAX)) | u128::from(iid))
+}
+
 /// 409 when the gateway lies in the allocation pool `p` (spanning `range`).
 fn gateway_outside(gateway: Option<u128>, cidr: &Cidr, p: &Pool, (a, b): (u128, u128)) -> Result<()> {
     match gateway {
@@ -399,6 +444,7 @@ impl Network {
             }
             ranges.push((a, b));
         }
+        let (ra_mode, address_mode) = ipv6_modes(body, &cidr)?;
         self.check_quota(&project, "subnets", "subnet").await?;
         let now = now();
         let s = SubnetRow {
@@ -416,8 +462,8 @@ impl Network {
             host_routes: serde_json::to_string(&attrs::list(body, "host_routes")?.unwrap_or_default())
                 .unwrap_or_default(),
             enable_dhcp: attrs::boolean(body, "enable_dhcp")?.unwrap_or(true),
-            ipv6_ra_mode: attrs::string(body, "ipv6_ra_mode")?,
-            ipv6_address_mode: attrs::string(body, "ipv6_address_mode")?,
+            ipv6_ra_mode: ra_mode,
+            ipv6_address_mode: address_mode,
             subnetpool_id,
             tags: serde_json::to_string(&attrs::strings(body, "tags")?.unwrap_or_default()).unwrap_or_default(),
             revision_number: 0,

@@ -401,6 +401,26 @@ impl Network {
         };
         for subnet in &candidates {
             let cidr = Cidr::parse(&subnet.cidr).map_err(NeutronError::bad_request)?;
+            // SLAAC and stateless DHCPv6: the address is the port's EUI-64.
+            if subnet.ipv6_address_mode.as_deref().is_some_and(crate::networks::automatic_addresses) {
+                let auto = crate::networks::eui64(&cidr, &p.mac_address)
+                    .ok_or_else(|| NeutronError::bad_request("The port's MAC address makes no EUI-64 address."))?;
+                if address.is_some_and(|ip| ipam::to_number(ip).1 != auto) {
+                    return Err(NeutronError::bad_request(format!(
+                        "IPv6 address {} cannot be directly assigned to a port on subnet {} since the subnet is configured for automatic addresses",
+                        address.map(|a| a.to_string()).unwrap_or_default(),
+                        subnet.id
+                    )));
+                }
+                let ip = ipam::to_ip(6, auto).to_string();
+                if !self.claim(&subnet.id, &ip, &p.id, &network.id).await? {
+                    return Err(NeutronError::conflict(
+                        "IpAddressAlreadyAllocated",
+                        format!("IP address {ip} already allocated in subnet {}", subnet.id),
+                    ));
+                }
+                return Ok(());
+            }
             if let Some(ip) = address {
                 let (v, n) = ipam::to_number(ip);
                 if v != cidr.version || !cidr.contains(n) {
