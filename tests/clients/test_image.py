@@ -1,6 +1,7 @@
 """Image with python-openstackclient, python-glanceclient and plain HTTP,
 against a freshly started `oxistack serve`."""
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -34,6 +35,11 @@ def test_image_lifecycle_with_the_clients(cloud, tmp_path):
     img = cloud.openstack_json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
                                "--file", str(src), "--property", "k=v", "img1")
     assert img["status"] == "active" and img["size"] == os.path.getsize(src)
+    # The hashes are of the bytes sent, as computed here.
+    data = src.read_bytes()
+    got = requests.get(f"{cloud.url}/image/v2/images/{img['id']}", headers={"X-Auth-Token": token(cloud)}).json()
+    assert got["checksum"] == hashlib.md5(data).hexdigest()
+    assert got["os_hash_algo"] == "sha512" and got["os_hash_value"] == hashlib.sha512(data).hexdigest()
     listed = cloud.openstack_json("image", "list")
     assert [(i["Name"], i["Status"]) for i in listed] == [("img1", "active")]
     shown = cloud.openstack_json("image", "show", "img1")
@@ -76,7 +82,7 @@ def test_private_images_stay_in_their_project_until_shared_and_accepted(cloud, t
     # B may read it but not change it.
     out = tmp_path / "b.qcow2"
     cloud.openstack("image", "save", "--file", str(out), img["id"], rc=bob)
-    assert out.stat().st_size == (tmp_path / "a.qcow2").stat().st_size
+    assert out.read_bytes() == (tmp_path / "a.qcow2").read_bytes()
     assert cloud.openstack("image", "delete", img["id"], rc=bob, check=False).returncode != 0
     # Only admins publish.
     refused = cloud.openstack("image", "create", "--public", "pub", rc=bob, check=False)
@@ -114,7 +120,7 @@ def test_bad_input_and_interrupted_uploads(cloud, tmp_path):
     r = requests.put(f"{base}/{iid}/file", headers={**h, "Content-Type": "application/octet-stream"}, data=data)
     assert r.status_code == 204, r.text
     r = requests.put(f"{base}/{iid}/file", headers={**h, "Content-Type": "application/octet-stream"}, data=data)
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.text.startswith("409 Conflict"), r.text
     r = requests.get(f"{base}/{iid}/file", headers={**h, "Range": "bytes=1000-1999"})
     assert r.status_code == 206 and r.content == data[1000:2000]
     assert r.headers["Content-Range"] == "bytes 1000-1999/300000"

@@ -91,6 +91,11 @@ def test_networks_subnets_routers_and_floating_ips_with_a_server(cloud):
 
     in_use = cloud.openstack("network", "delete", "barnet", check=False)
     assert in_use.returncode != 0
+    h = {"X-Auth-Token": cloud.openstack_json("token", "issue")["id"]}
+    for kind, what in [("NetworkInUse", f"networks/{net['id']}"),
+                       ("SubnetInUse", f"subnets/{ports[0]['Fixed IP Addresses'][0]['subnet_id']}")]:
+        r = requests.delete(f"{cloud.url}/network/v2.0/{what}", headers=h)
+        assert r.status_code == 409 and r.json()["NeutronError"]["type"] == kind, r.text
     cloud.openstack("server", "delete", "--wait", "barvm")
     assert cloud.openstack_json("port", "list", "--network", "barnet", "--device-owner", "compute:nova") == []
     assert cloud.openstack_json("floating", "ip", "show", fip)["port_id"] is None
