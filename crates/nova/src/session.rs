@@ -364,7 +364,12 @@ impl Session {
     /// A request to another service of the catalog (Image, for `image-list`).
     pub async fn service_get(&mut self, service_type: &str, path: &str) -> Result<Value> {
         let url = format!("{}{}", self.endpoint(service_type)?, path);
-        let (status, headers, body) = self.send(Method::GET, &url, None, &[]).await?;
+        self.get_url(&url).await
+    }
+
+    /// `GET url`, whole, with the session's token.
+    pub async fn get_url(&mut self, url: &str) -> Result<Value> {
+        let (status, headers, body) = self.send(Method::GET, url, None, &[]).await?;
         if !status.is_success() {
             return Err(api_error(status, &headers, &body, "x-openstack-request-id"));
         }

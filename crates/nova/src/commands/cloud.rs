@@ -301,10 +301,23 @@ pub async fn aggregate_show(s: &mut Session, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where python-novaclient lists versions: the compute endpoint cut before
+/// its `/v2` or `/v2.1` part (the service's root), else the endpoint itself.
+fn versions_url(endpoint: &str) -> String {
+    let (scheme_host, path) = match endpoint.find("://").and_then(|i| endpoint[i + 3..].find('/').map(|j| i + 3 + j)) {
+        Some(at) => endpoint.split_at(at),
+        None => (endpoint, ""),
+    };
+    let versioned = path.ends_with("v2") || path.contains("/v2/") || path.ends_with("v2.1") || path.contains("/v2.1/");
+    match path.rfind("/v2") {
+        Some(at) if versioned => format!("{scheme_host}{}", &path[..at]),
+        _ => endpoint.to_owned(),
+    }
+}
+
 pub async fn version_list(s: &mut Session) -> Result<()> {
-    let url = s.endpoint("compute")?;
-    let body =
-        s.service_get("compute", "").await.map_err(|_| Error::command(format!("Cannot list versions from {url}")))?;
+    let url = versions_url(&s.endpoint("compute")?);
+    let body = s.get_url(&url).await.map_err(|_| Error::command(format!("Cannot list versions from {url}")))?;
     let versions: Vec<Value> = match body.get("version") {
         Some(v) => vec![v.clone()],
         None => body["versions"].as_array().cloned().unwrap_or_default(),
@@ -322,4 +335,14 @@ pub async fn version_list(s: &mut Session) -> Result<()> {
     }
     t.print();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_are_listed_at_the_services_root() {
+        assert_eq!(super::versions_url("http://h:5000/compute/v2.1"), "http://h:5000/compute");
+        assert_eq!(super::versions_url("http://h/v2.1/abc"), "http://h");
+        assert_eq!(super::versions_url("https://compute.example.com/"), "https://compute.example.com/");
+    }
 }
