@@ -9,7 +9,7 @@ pub mod db;
 pub mod error;
 pub mod middleware;
 pub mod policy;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 

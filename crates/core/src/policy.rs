@@ -428,24 +428,9 @@ pub fn denied(rule_name: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Scope;
 
     fn ctx(project: &str, roles: &[&str]) -> Context {
-        Context {
-            user_id: format!("user-{project}"),
-            user_name: "u".into(),
-            user_domain_id: "default".into(),
-            scope: Scope::Project {
-                id: project.into(),
-                name: project.into(),
-                domain_id: "default".into(),
-                domain_name: "Default".into(),
-            },
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            audit_ids: vec![],
-            request_id: String::new(),
-            restricted: false,
-        }
+        crate::testing::caller(&format!("user-{project}"), project, roles)
     }
 
     #[test]
