@@ -74,11 +74,18 @@ def test_the_versions_document_lists_v2_0_then_v2_1(cloud):
     assert set(versions[0]) == {"id", "links", "status", "version", "min_version", "updated"}
 
 
-def boot(cloud, h):
+def raw_image(cloud, h):
+    """A small raw image, active."""
     img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
                         json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
-    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
-                 headers={**h, "Content-Type": "application/octet-stream"})
+    r = requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
+                     headers={**h, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    return img
+
+
+def boot(cloud, h):
+    img = raw_image(cloud, h)
     r = requests.post(f"{cloud.url}{S}", headers={**h, "OpenStack-API-Version": "compute 2.37"},
                       json={"server": {"name": "s", "imageRef": img, "flavorRef": "1", "networks": "none"}})
     sid = r.json()["server"]["id"]
@@ -199,10 +206,7 @@ def test_the_image_proxy_deletes_snapshots_and_keeps_their_metadata(cloud):
 
 def test_admin_pass_access_ips_and_the_bodies_of_update_and_rebuild(cloud):
     h = admin_headers(cloud)
-    img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
-                        json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
-    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
-                 headers={**h, "Content-Type": "application/octet-stream"})
+    img = raw_image(cloud, h)
     private = requests.get(f"{cloud.url}{N}/networks?name=private", headers=h).json()["networks"][0]["id"]
     server = {"name": "a", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": private}],
               "adminPass": "given-password", "accessIPv4": "192.0.2.10", "accessIPv6": "2001:db8::1"}
@@ -283,10 +287,7 @@ def test_novas_security_group_proxy_below_2_36_and_a_servers_groups(cloud):
     assert r.status_code == 200 and r.json()["security_group"]["name"] == "web2", r.text
 
     # A server's groups, and the actions, with the real client.
-    img = requests.post(f"{cloud.url}/image/v2/images", headers=h,
-                        json={"name": "b", "disk_format": "raw", "container_format": "bare"}).json()["id"]
-    requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
-                 headers={**h, "Content-Type": "application/octet-stream"})
+    img = raw_image(cloud, h)
     cloud.openstack("server", "create", "--flavor", "1", "--image", img, "--network", "private", "--wait", "sgvm")
     sid = cloud.openstack_json("server", "show", "sgvm")["id"]
     names = lambda: [g["name"] for g in requests.get(f"{base}/servers/{sid}/os-security-groups",
