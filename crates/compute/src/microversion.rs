@@ -158,6 +158,16 @@ impl ApiVersion {
             Err(Error::NotFound("The resource could not be found.".into()))
         }
     }
+
+    /// For a method removed at `until` (the proxies removed at 2.36): the
+    /// same bare 404 from then on.
+    pub fn require_before(self, until: ApiVersion) -> Result<(), Error> {
+        if self < until {
+            Ok(())
+        } else {
+            Err(Error::NotFound("The resource could not be found.".into()))
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {

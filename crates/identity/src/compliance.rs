@@ -90,7 +90,9 @@ impl Identity {
                 return Err(Error::BadRequest(format!("The password does not meet the requirements: {detail}.")));
             }
         }
-        if let Some(uid) = user_id {
+        let checks_history =
+            rules.unique_last_password_count > 1 || (self_service && rules.minimum_password_age_days > 0);
+        if let Some(uid) = user_id.filter(|_| checks_history) {
             let wanted = rules.unique_last_password_count.saturating_sub(1).max(1);
             let history = store::password_history(&self.pool, uid, wanted).await?;
             if self_service && rules.minimum_password_age_days > 0 {

@@ -88,7 +88,7 @@ fn image_view(c: &crate::Compute, img: &oxistack_image::store::ImageRow, detail:
             "deleted" | "pending_delete" => "DELETED",
             _ => "ERROR",
         };
-        let props: Value = serde_json::from_str(&img.properties).unwrap_or(json!({}));
+        let props = Value::Object(image_metadata(img));
         v["minRam"] = json!(img.min_ram);
         v["minDisk"] = json!(img.min_disk);
         v["progress"] = json!(if status == "ACTIVE" { 100 } else { 25 });
@@ -106,9 +106,7 @@ async fn proxied(
     ctx: &oxistack_core::Context,
     v: ApiVersion,
 ) -> ApiResult<Vec<oxistack_image::store::ImageRow>> {
-    if v >= V2_36 {
-        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
-    }
+    v.require_before(V2_36)?;
     let q = oxistack_image::service::ListQuery { params: vec![("limit".into(), "1000".into())] };
     Ok(c.image.list(ctx, &q).await?.0)
 }
@@ -124,10 +122,7 @@ pub async fn images_detail(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> Api
 }
 
 pub async fn image(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    if v >= V2_36 {
-        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
-    }
-    let img = c.image.visible(&ctx, &id).await.map_err(|_| NovaFault(Error::NotFound("Image not found.".into())))?;
+    let img = proxied_image(&c, &ctx, v, &id).await?;
     Ok(Json(json!({"image": image_view(&c, &img, true)})))
 }
 
@@ -139,9 +134,7 @@ async fn proxied_image(
     v: ApiVersion,
     id: &str,
 ) -> ApiResult<oxistack_image::store::ImageRow> {
-    if v >= V2_36 {
-        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
-    }
+    v.require_before(V2_36)?;
     c.image.visible(ctx, id).await.map_err(|_| NovaFault(Error::NotFound("Image not found.".into())))
 }
 

@@ -28,10 +28,7 @@ fn from_network(e: NeutronError) -> NovaFault {
 
 /// The proxy of groups and rules ended at 2.36.
 fn proxied(v: ApiVersion) -> ApiResult<()> {
-    if v >= V2_36 {
-        return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
-    }
-    Ok(())
+    Ok(v.require_before(V2_36)?)
 }
 
 /// A Neutron rule in Nova's shape.
@@ -194,12 +191,12 @@ pub async fn of_server(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -
     let ports = c.interfaces(&ctx, &id).await?;
     let all = groups(&c, &ctx).await?;
     let names = names_of(&all);
-    let mut ids: Vec<&str> = ports
+    // Only asked whether it holds a group: each group is listed once.
+    let ids: Vec<&str> = ports
         .iter()
         .flat_map(|p| p["security_groups"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)
         .collect();
-    ids.dedup();
     let views: Vec<Value> = all
         .iter()
         .filter(|g| g["id"].as_str().is_some_and(|i| ids.contains(&i)))

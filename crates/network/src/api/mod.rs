@@ -313,7 +313,12 @@ fn enforce(ctx: &Context, rule: &str, project: Option<&str>) -> Result<()> {
 
 /// The project a resource belongs to, as its body says.
 fn owner(item: &Value) -> Option<&str> {
-    item.get("project_id").or_else(|| item.get("tenant_id")).and_then(Value::as_str)
+    item.as_object().and_then(owner_in)
+}
+
+/// The project a request body names for what it creates, if any.
+fn owner_in(body: &Map<String, Value>) -> Option<&str> {
+    body.get("project_id").or_else(|| body.get("tenant_id")).and_then(Value::as_str)
 }
 
 /// Checks `verb` on the existing resource `id`: it must be visible (404
@@ -361,7 +366,7 @@ async fn create<R: Resource>(State(api): ApiState, Caller(ctx): Caller, body: ax
                     R::PLURAL
                 )));
             };
-            enforce(&ctx, &format!("create_{}", R::SINGULAR), owner(&Value::Object(o.clone())))?;
+            enforce(&ctx, &format!("create_{}", R::SINGULAR), owner_in(&o))?;
             created.push(R::create(&api.network, &ctx, &o).await?);
         }
         return Ok((StatusCode::CREATED, Json(json!({ R::PLURAL: created }))).into_response());
@@ -375,11 +380,7 @@ async fn create<R: Resource>(State(api): ApiState, Caller(ctx): Caller, body: ax
             )))
         }
     };
-    enforce(
-        &ctx,
-        &format!("create_{}", R::SINGULAR),
-        inner.get("project_id").or(inner.get("tenant_id")).and_then(Value::as_str),
-    )?;
+    enforce(&ctx, &format!("create_{}", R::SINGULAR), owner_in(&inner))?;
     let created = R::create(&api.network, &ctx, &inner).await?;
     Ok((StatusCode::CREATED, Json(json!({ R::SINGULAR: created }))).into_response())
 }
