@@ -43,9 +43,16 @@ fn diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A sample file of a crate's `tests/samples/`.
-pub fn sample(manifest_dir: &str, name: &str) -> Value {
-    let path = format!("{manifest_dir}/tests/samples/{name}.json");
+/// The directory of the crate under test, read when the test runs (cargo
+/// sets it), not when it was built: a test binary may come from another
+/// checkout sharing the target directory.
+pub fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("tests are run by cargo")
+}
+
+/// A sample file of the crate under test's `tests/samples/`.
+pub fn sample(name: &str) -> Value {
+    let path = format!("{}/tests/samples/{name}.json", manifest_dir());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -2,8 +2,14 @@ use std::io::Cursor;
 
 use super::*;
 
+/// The corpus directory, found when the tests run: a test binary may have
+/// been built in another checkout sharing the target directory.
+fn corpus_dir() -> std::path::PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("corpus")
+}
+
 fn corpus(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(name);
+    let path = corpus_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -71,7 +77,7 @@ fn the_corpus_is_judged_as_expected() {
 
 #[test]
 fn every_corpus_file_has_a_case() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let dir = corpus_dir();
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.ends_with(".py") {

@@ -54,7 +54,7 @@ mod tests {
     /// be admin-only, silently).
     #[test]
     fn every_identity_rule_is_in_the_policy_table() {
-        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        let mut dirs = vec![std::path::Path::new(&oxistack_core::testing::manifest_dir()).join("src")];
         let mut named = 0;
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(dir).unwrap() {

@@ -108,7 +108,7 @@ impl Cloud {
 }
 
 fn sample(name: &str) -> Value {
-    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
+    oxistack_core::testing::sample(name)
 }
 
 fn assert_shape(name: &str, ours: &Value) {

@@ -11,7 +11,7 @@ use oxistack_core::testing::shape_diff;
 use crate::TestCloud;
 
 fn sample(name: &str) -> Value {
-    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
+    oxistack_core::testing::sample(name)
 }
 
 /// Keys Keystone sends that its older samples lack: newer attributes from the

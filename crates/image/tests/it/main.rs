@@ -21,7 +21,7 @@ fn caller(project: &str, roles: &[&str]) -> oxistack_core::Context {
 }
 
 fn sample(name: &str) -> Value {
-    oxistack_core::testing::sample(env!("CARGO_MANIFEST_DIR"), name)
+    oxistack_core::testing::sample(name)
 }
 
 async fn app() -> (Router, tempdir::Dir) {
