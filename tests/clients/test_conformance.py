@@ -335,3 +335,24 @@ def test_ipv6_addresses_as_neutron_assigns_them(cloud):
     r = requests.post(f"{cloud.url}{N}/ports", headers=h, json={"port": {
         "network_id": net, "fixed_ips": [{"subnet_id": slaac, "ip_address": "2001:db8:1::5"}]}})
     assert r.status_code == 400 and "automatic addresses" in r.text, r.text
+
+    # A server on that network shows its IPv6 addresses, and `ip6` finds it
+    # by them (python-openstackclient's `server list --ip6`).
+    v4 = requests.post(f"{cloud.url}{N}/subnets", headers=h, json={"subnet": {
+        "network_id": net, "cidr": "10.66.0.0/24", "ip_version": 4}})
+    assert v4.status_code == 201, v4.text
+    img = raw_image(cloud, h)
+    r = requests.post(f"{cloud.url}{S}", headers=h, json={"server": {
+        "name": "dual", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": net}]}})
+    sid = r.json()["server"]["id"]
+    deadline = time.time() + 30
+    while (shown := requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"])["status"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    addresses = {(a["version"], a["addr"]) for a in shown["addresses"]["v6"]}
+    assert (6, next(a for v, a in addresses if a.startswith("2001:db8:1:"))) in addresses
+    assert sorted(v for v, _ in addresses) == [4, 6, 6, 6], addresses
+    listed = lambda *a: [s["ID"] for s in cloud.openstack_json("server", "list", *a)]
+    assert listed("--ip6", "2001:db8:1:0:f816") == [sid]
+    assert listed("--ip6", "2001:db8:7") == []
+    assert listed("--ip", "^10[.]66[.]") == [sid]

@@ -353,3 +353,27 @@ def test_generated_and_x509_keypairs(cloud, tmp_path):
     bogus = run(cloud, NATIVE, "keypair-add", "--key-type", "x509", "--pub-key", str(tmp_path / "cert.key"), "bad",
                 env=env)
     assert bogus.returncode == 1 and "Keypair data is invalid" in bogus.stderr
+
+    # Without a certificate Nova makes one (2.2 to 2.91): an RSA key, answered
+    # once, and a self-signed certificate for the user, kept as the public key.
+    user = cloud.openstack("token", "issue", "-f", "value", "-c", "user_id").stdout.strip()
+    for binary, name in ((PYTHON, "x509-python"), (NATIVE, "x509-native")):
+        made = run(cloud, binary, "--os-compute-api-version", "2.2", "keypair-add", "--key-type", "x509", name, env=env)
+        assert made.returncode == 0, made.stderr
+        key = tmp_path / f"{name}.key"
+        key.write_text(made.stdout.strip() + "\n")
+        assert made.stdout.startswith("-----BEGIN PRIVATE KEY-----")
+        shown = cloud.openstack_json("keypair", "show", name)
+        assert shown["type"] == "x509", shown
+        cert = tmp_path / f"{name}.pem"
+        cert.write_text(cloud.openstack("keypair", "show", "--public-key", name).stdout.strip() + "\n")
+        ssl = lambda *a: subprocess.run(["openssl", *a], capture_output=True, text=True, check=True).stdout.strip()
+        assert ssl("x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", str(cert)) == f"subject=CN={user}"
+        # Signed by its own key, and that key is the one handed out.
+        assert ssl("verify", "-CAfile", str(cert), "-purpose", "sslclient", str(cert)).endswith(": OK")
+        assert ssl("x509", "-noout", "-modulus", "-in", str(cert)) == ssl("rsa", "-noout", "-modulus", "-in", str(key))
+        # (OpenSSL 3 writes the UPN as "UPN::<value>".)
+        alt_name = ssl("x509", "-noout", "-ext", "subjectAltName", "-in", str(cert))
+        assert alt_name.split("\n")[-1].strip() == f"othername: UPN::{user}@localhost", alt_name
+        sha1 = ssl("x509", "-noout", "-fingerprint", "-sha1", "-in", str(cert)).split("=", 1)[1].lower()
+        assert shown["fingerprint"] == sha1

@@ -123,6 +123,7 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     meta = json.loads(ssh_until(key, ip, "wget -qO- http://169.254.169.254/openstack/latest/meta_data.json"))
     assert meta["hostname"] == "instance1" and meta["uuid"] == server(cloud, "instance1")["id"]
     assert meta["public_keys"]["SSHKEY"].startswith("ssh-ed25519 ")
+    assert "admin_pass" not in meta, "a password is never stored, so the metadata service has none"
     assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/latest/meta-data/local-ipv4") == fixed
     assert ssh_until(key, ip, "wget -qO- http://169.254.169.254/openstack/latest/user_data").startswith("#!/bin/sh")
     # A second interface, hot-plugged into the running guest and unplugged again.
@@ -204,12 +205,15 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     ssh_until(key, ip, "echo precious > /mnt/boot/marker && sync")
     nova(cloud, "image-create", "--poll", "instance1", "snap1")
     nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud, "snap1"),
-         "--config-drive", "true", "instance2", "--poll")
+         "--config-drive", "true", "--admin-pass", "given-pass-2", "instance2", "--poll")
     wait_status(cloud, "instance2", "ACTIVE", timeout=BOOT_TIMEOUT)
     ip2 = floating_ip(cloud, "instance2")
     assert ip2 != ip
     assert ssh_until(key, ip2, "hostname; cat /mnt/boot/marker").split() == ["instance2", "precious"]
     assert "config-drive: /dev/vd" in nova(cloud, "console-log", "instance2").stdout
+    # The password given at create reaches the guest on its config drive only.
+    drive = json.loads(ssh_until(key, ip2, "cat /mnt/config/openstack/latest/meta_data.json"))
+    assert drive["admin_pass"] == "given-pass-2" and drive["uuid"] == server(cloud, "instance2")["id"]
 
     # A floating address taken away and given back reaches the running guest
     # again (forwards change through QEMU's monitor).

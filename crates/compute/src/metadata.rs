@@ -25,7 +25,7 @@ pub fn meta_data(spec: &InstanceSpec) -> Value {
         Some(k) => (json!({ key_name.clone(): k }), json!([{"name": key_name, "type": "ssh", "data": k}])),
         None => (json!({}), json!([])),
     };
-    json!({
+    let mut meta = json!({
         "uuid": spec.id,
         "name": spec.name,
         "hostname": spec.hostname,
@@ -36,7 +36,11 @@ pub fn meta_data(spec: &InstanceSpec) -> Value {
         "public_keys": public_keys,
         "keys": keys,
         "devices": [],
-    })
+    });
+    if let Some(pass) = &spec.admin_pass {
+        meta["admin_pass"] = json!(pass);
+    }
+    meta
 }
 
 fn netmask(prefix: u8) -> std::net::Ipv4Addr {
@@ -321,11 +325,13 @@ mod tests {
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),
             metadata: Map::new(),
             config_drive: true,
+            admin_pass: None,
             vifs: vec![Vif {
                 port_id: "5e0b4c3a-aaaa-bbbb-cccc-dddddddddddd".into(),
                 network: "net".into(),
                 mac: "fa:16:3e:00:00:01".into(),
                 fixed_ip: "10.0.0.5".parse().unwrap(),
+                fixed_ips_v6: vec![],
                 prefix: 24,
                 gateway: "10.0.0.1".parse().unwrap(),
                 floating_ip: Some("127.42.0.9".parse().unwrap()),
@@ -352,6 +358,10 @@ mod tests {
         assert_eq!(net["networks"][0]["ip_address"], "10.0.0.5");
         assert_eq!(net["networks"][0]["netmask"], "255.255.255.0");
         assert_eq!(body("/openstack/1999-01-01/meta_data.json"), None);
+        // The password is the create request's, for the config drive only.
+        assert!(meta.get("admin_pass").is_none());
+        let on_drive = meta_data(&InstanceSpec { admin_pass: Some("s3cret".into()), ..spec() });
+        assert_eq!(on_drive["admin_pass"], "s3cret");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! API shows, both cached on the instance as Nova's info cache, and the
 //! ports released when the instance goes.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -29,6 +29,10 @@ pub struct Vif {
     pub network: String,
     pub mac: String,
     pub fixed_ip: Ipv4Addr,
+    /// The port's IPv6 addresses, shown and filtered on; guests here are
+    /// wired for IPv4 only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed_ips_v6: Vec<Ipv6Addr>,
     pub prefix: u8,
     pub gateway: Ipv4Addr,
     pub floating_ip: Option<Ipv4Addr>,
@@ -67,14 +71,15 @@ pub fn vifs(network_info: &str) -> Vec<Vif> {
 pub fn addresses(network_info: &str) -> Value {
     let mut out = Map::new();
     for vif in vifs(network_info) {
-        let entry = |addr: Ipv4Addr, kind: &str| {
-            json!({"version": 4, "addr": addr.to_string(), "OS-EXT-IPS:type": kind,
+        let entry = |addr: IpAddr, kind: &str| {
+            json!({"version": if addr.is_ipv4() { 4 } else { 6 }, "addr": addr.to_string(), "OS-EXT-IPS:type": kind,
                    "OS-EXT-IPS-MAC:mac_addr": vif.mac})
         };
         if let Value::Array(list) = out.entry(vif.network.clone()).or_insert_with(|| json!([])) {
-            list.push(entry(vif.fixed_ip, "fixed"));
+            list.push(entry(vif.fixed_ip.into(), "fixed"));
+            list.extend(vif.fixed_ips_v6.iter().map(|a| entry((*a).into(), "fixed")));
             if let Some(f) = vif.floating_ip {
-                list.push(entry(f, "floating"));
+                list.push(entry(f.into(), "floating"));
             }
         }
     }
@@ -313,6 +318,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
             network: net.map(|n| n.name).unwrap_or_default(),
             mac: p.mac_address.clone(),
             fixed_ip: fixed,
+            fixed_ips_v6: allocations.iter().filter_map(|a| a.ip_address.parse().ok()).collect(),
             prefix,
             gateway,
             floating_ip: floating,
@@ -425,6 +431,7 @@ mod tests {
             network: net.into(),
             mac: "fa:16:3e:00:00:01".into(),
             fixed_ip: Ipv4Addr::new(10, 0, 0, 10),
+            fixed_ips_v6: vec![],
             prefix: 24,
             gateway: Ipv4Addr::new(10, 0, 0, 1),
             floating_ip: Some(Ipv4Addr::new(127, 42, 0, 2)),

@@ -16,6 +16,22 @@ use crate::Compute;
 use crate::{actions, aggregates, host, network, quotas, server_groups};
 
 /// What the driver is given to run `inst` with `flavor` from `image_ref`.
+/// At most two keys are made at once, off the async threads: an RSA key
+/// takes a core for a moment, and many asked for at once must not stall
+/// the API.
+async fn generate_key(key_type: &str, user_id: &str) -> Result<(String, String)> {
+    static MAKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _turn = MAKING.acquire().await.map_err(|e| Error::Internal(e.into()))?;
+    let (key_type, user_id) = (key_type.to_owned(), user_id.to_owned());
+    tokio::task::spawn_blocking(move || match key_type.as_str() {
+        "x509" => crate::keys::generate_x509(&user_id),
+        _ => crate::keys::generate_ssh("Generated-by-Nova"),
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+    .map_err(|e| Error::Internal(anyhow::anyhow!("generating a key: {e}")))
+}
+
 pub(crate) async fn instance_spec(
     image: &oxistack_image::Image,
     inst: &Instance,
@@ -76,6 +92,7 @@ fn describe(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
         user_data: inst.user_data.clone(),
         metadata: serde_json::from_str(&inst.metadata).unwrap_or_default(),
         config_drive: inst.config_drive == "True",
+        admin_pass: None,
         vifs: network::vifs(&inst.network_info),
         launched_at: inst.launched_at.clone().unwrap_or_else(now),
     }
@@ -187,6 +204,17 @@ pub struct CreateServer {
     /// reach the server, kept and shown as given.
     pub access_ipv4: String,
     pub access_ipv6: String,
+    /// Given, or made for the request; answered once, written to the
+    /// config drive, never stored.
+    pub admin_pass: String,
+}
+
+/// What a build takes from its create request and keeps nowhere else.
+struct BuildAsks {
+    networks: network::Requested,
+    /// The security groups' ids.
+    groups: Vec<String>,
+    admin_pass: String,
 }
 
 /// A hostname from a display name, as Nova sanitizes it.
@@ -249,14 +277,16 @@ impl Compute {
         }
     }
 
-    pub async fn import_keypair(
+    /// Imports the public key given, or, without one, generates a key (and
+    /// for `x509` its certificate) and answers its private key once.
+    pub async fn create_keypair(
         &self,
         ctx: &Context,
         user_id: Option<&str>,
         name: &str,
         key_type: &str,
-        public_key: &str,
-    ) -> Result<Keypair> {
+        public_key: Option<&str>,
+    ) -> Result<(Keypair, Option<String>)> {
         let user_id = match user_id {
             Some(u) if u != ctx.user_id => {
                 if !ctx.is_admin() {
@@ -274,6 +304,29 @@ impl Compute {
         if !valid_name {
             return Err(Error::BadRequest("Keypair data is invalid: Keypair name contains unsafe characters".into()));
         }
+        if !matches!(key_type, "ssh" | "x509") {
+            return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {key_type}.")));
+        }
+        let used = store::keypairs(&self.pool, &user_id).await?;
+        let limit = match ctx.project_id() {
+            Some(p) => quotas::limits(&self.pool, p).await?.get("key_pairs").copied().unwrap_or(-1),
+            None => 100,
+        };
+        if !quotas::fits(limit, used.len() as i64, 1) {
+            return Err(Error::Forbidden("Quota exceeded, too many key pairs.".into()));
+        }
+        // Checked before a key is made for it: making one costs a core.
+        if used.iter().any(|k| k.name == name) {
+            return Err(Error::Conflict(format!("Key pair '{name}' already exists.")));
+        }
+        let (public_key, private_key) = match public_key {
+            Some(k) => (k.to_owned(), None),
+            None => {
+                let (public, private) = generate_key(key_type, &user_id).await?;
+                (public, Some(private))
+            }
+        };
+        let public_key = public_key.as_str();
         let fingerprint = match key_type {
             "ssh" => crate::keys::ssh_fingerprint(public_key)
                 .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
@@ -281,14 +334,6 @@ impl Compute {
                 .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
             other => return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {other}."))),
         };
-        let used = store::keypairs(&self.pool, &user_id).await?.len() as i64;
-        let limit = match ctx.project_id() {
-            Some(p) => quotas::limits(&self.pool, p).await?.get("key_pairs").copied().unwrap_or(-1),
-            None => 100,
-        };
-        if !quotas::fits(limit, used, 1) {
-            return Err(Error::Forbidden("Quota exceeded, too many key pairs.".into()));
-        }
         let k = Keypair {
             user_id,
             name: name.into(),
@@ -298,7 +343,7 @@ impl Compute {
             created_at: now(),
         };
         store::insert_keypair(&self.pool, &k).await?;
-        Ok(k)
+        Ok((k, private_key))
     }
 
     pub async fn keypair(&self, ctx: &Context, user_id: Option<&str>, name: &str) -> Result<Keypair> {
@@ -495,20 +540,18 @@ impl Compute {
         for (index, inst) in created.iter().enumerate() {
             let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
-            self.build(inst.clone(), flavor.clone(), action, no_host, (requested.clone(), group_ids.clone()));
+            let asks = BuildAsks {
+                networks: requested.clone(),
+                groups: group_ids.clone(),
+                admin_pass: req.admin_pass.clone(),
+            };
+            self.build(inst.clone(), flavor.clone(), action, no_host, asks);
         }
         Ok(created)
     }
 
     /// Schedules and spawns an instance, after the create was answered.
-    fn build(
-        &self,
-        inst: Instance,
-        flavor: Flavor,
-        action: i64,
-        no_host: bool,
-        (requested, groups): (network::Requested, Vec<String>),
-    ) {
+    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool, asks: BuildAsks) {
         let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
         let (image, net) = (self.image.clone(), self.network.clone());
         tokio::spawn(async move {
@@ -519,7 +562,8 @@ impl Compute {
             } else {
                 let prepared = async {
                     let mut spec = instance_spec(&image, &inst, &flavor, &inst.image_ref).await?;
-                    spec.vifs = network::allocate(&net, &pool, &inst, &host, &requested, &groups).await?;
+                    spec.vifs = network::allocate(&net, &pool, &inst, &host, &asks.networks, &asks.groups).await?;
+                    spec.admin_pass = Some(asks.admin_pass);
                     Ok::<_, Error>(spec)
                 };
                 match prepared.await {

@@ -45,6 +45,9 @@ pub struct InstanceSpec {
     /// A config drive is attached (asked for, or forced by the cloud); else
     /// the guest has the metadata service only.
     pub config_drive: bool,
+    /// The password of the create request, for the config drive only (as
+    /// Nova, it is never stored, so the metadata service never has it).
+    pub admin_pass: Option<String>,
     pub vifs: Vec<Vif>,
     pub launched_at: String,
 }

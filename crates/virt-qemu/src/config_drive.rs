@@ -72,6 +72,7 @@ mod tests {
             public_key: Some("ssh-ed25519 AAAA test".into()),
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),
             vifs: vec![crate::test_vif()],
+            admin_pass: Some("given-password".into()),
             ..Default::default()
         }
     }
@@ -82,6 +83,9 @@ mod tests {
         write_tree(&spec(), &dir).unwrap();
         let ud = std::fs::read_to_string(dir.join("openstack/latest/user_data")).unwrap();
         assert_eq!(ud, "#!/bin/sh\necho hi\n");
+        let meta: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("openstack/latest/meta_data.json")).unwrap()).unwrap();
+        assert_eq!(meta["admin_pass"], "given-password");
         let net: Value =
             serde_json::from_slice(&std::fs::read(dir.join("openstack/2018-08-27/network_data.json")).unwrap())
                 .unwrap();

@@ -952,6 +952,7 @@ pub(crate) fn test_vif() -> Vif {
         network: "private".into(),
         mac: "fa:16:3e:00:00:01".into(),
         fixed_ip: "10.0.0.10".parse().unwrap(),
+        fixed_ips_v6: vec![],
         prefix: 24,
         gateway: "10.0.0.1".parse().unwrap(),
         floating_ip: Some("127.42.0.2".parse().unwrap()),

@@ -21,23 +21,11 @@ pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): B
     let user_id = k.get("user_id").and_then(Value::as_str);
     // Before 2.92 a keypair without a public key is generated, and its
     // private key answered once and never kept.
-    let (public_key, private_key) = match k.get("public_key").and_then(Value::as_str) {
-        Some(public_key) => (public_key.to_owned(), None),
-        None if v >= V2_92 => {
-            return Err(bad(
-                "Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property",
-            ))
-        }
-        None if key_type == "x509" => {
-            return Err(bad("Keypair data is invalid: generating x509 certificates is not supported; import one"))
-        }
-        None => {
-            let (public, private) = crate::keys::generate_ssh("Generated-by-Nova")
-                .map_err(|e| oxistack_core::Error::Internal(anyhow::anyhow!("generating a key: {e}")))?;
-            (public, Some(private))
-        }
-    };
-    let kp = c.import_keypair(&ctx, user_id, name, key_type, &public_key).await?;
+    let public_key = k.get("public_key").and_then(Value::as_str);
+    if public_key.is_none() && v >= V2_92 {
+        return Err(bad("Invalid input for field/attribute keypair. Value: {}. 'public_key' is a required property"));
+    }
+    let (kp, private_key) = c.create_keypair(&ctx, user_id, name, key_type, public_key).await?;
     // 2.2: created answers 201.
     let status = if v >= V2_2 { StatusCode::CREATED } else { StatusCode::OK };
     let mut view = views::keypair(&kp, v, false);

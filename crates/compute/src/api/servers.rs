@@ -58,11 +58,12 @@ fn str_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
 
 /// The server's fixed addresses of one family, from its interfaces.
 fn fixed_addresses(i: &Instance, v4: bool) -> Vec<String> {
-    crate::network::vifs(&i.network_info)
-        .into_iter()
-        .map(|vif| vif.fixed_ip.to_string())
-        .filter(|a| a.contains('.') == v4)
-        .collect()
+    let vifs = crate::network::vifs(&i.network_info);
+    if v4 {
+        vifs.iter().map(|vif| vif.fixed_ip.to_string()).collect()
+    } else {
+        vifs.iter().flat_map(|vif| vif.fixed_ips_v6.iter().map(|a| a.to_string())).collect()
+    }
 }
 
 /// `accessIPv4`/`accessIPv6`: an address of that family, or empty.
@@ -229,6 +230,8 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             security_groups: security_groups_field(s.get("security_groups"))?,
             access_ipv4: access_ip(s, "accessIPv4")?.unwrap_or_default(),
             access_ipv6: access_ip(s, "accessIPv6")?.unwrap_or_default(),
+            admin_pass: str_field(s, "adminPass")?
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()),
         },
         return_reservation_id,
     ))
@@ -241,19 +244,17 @@ pub async fn create(
     Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (req, return_reservation_id) = parse_create(&body, v)?;
-    // The password given is the one answered (no guest agent sets it here).
-    let given_pass = body["server"].get("adminPass").and_then(Value::as_str).map(String::from);
     let groups: Vec<Value> = if req.security_groups.is_empty() {
         vec![json!({"name": "default"})]
     } else {
         req.security_groups.iter().map(|g| json!({ "name": g })).collect()
     };
+    let admin_pass = req.admin_pass.clone();
     let created = c.create_servers(&ctx, req).await?;
     if return_reservation_id {
         return Ok((StatusCode::ACCEPTED, Json(json!({"reservation_id": created[0].reservation_id}))));
     }
     let first = &created[0];
-    let admin_pass = given_pass.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"server": {
