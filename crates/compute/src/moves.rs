@@ -12,7 +12,7 @@ use oxistack_core::error::{Error, Result};
 
 use crate::service::{instance_spec, now};
 use crate::store::{self, Flavor, Instance};
-use crate::virt::PowerState;
+use crate::virt::{InstanceSpec, PowerState};
 use crate::{actions, host, quotas, Compute};
 
 /// Where a move leaves the instance.
@@ -115,7 +115,16 @@ impl Compute {
     }
 
     /// `rebuild`: a fresh disk from `image_ref` (the same image when none).
-    pub async fn rebuild(&self, ctx: &Context, id: &str, image_ref: Option<&str>, name: Option<&str>) -> Result<()> {
+    /// Rebuilds the server from `image_ref` (or its image); `admin_pass`
+    /// goes on the new config drive.
+    pub async fn rebuild(
+        &self,
+        ctx: &Context,
+        id: &str,
+        image_ref: Option<&str>,
+        name: Option<&str>,
+        admin_pass: &str,
+    ) -> Result<()> {
         let current = self.instance(ctx, id).await?;
         let image_ref =
             image_ref.map(|r| r.rsplit('/').next().unwrap_or(r).to_owned()).unwrap_or(current.image_ref.clone());
@@ -136,9 +145,13 @@ impl Compute {
         let flavor = flavor_of(&inst.flavor)?;
         let stopped = inst.vm_state == "stopped";
         let work_inst = inst.clone();
+        let admin_pass = admin_pass.to_owned();
         self.finish(started, "rebuild", "rebuilding", async move {
             // The new image is inspected before the old disk is let go.
-            let spec = instance_spec(&image, &work_inst, &flavor, &image_ref).await?;
+            let spec = InstanceSpec {
+                admin_pass: Some(admin_pass),
+                ..instance_spec(&image, &work_inst, &flavor, &image_ref).await?
+            };
             driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
             driver.spawn(&spec).await.map_err(|e| Error::Internal(e.into()))?;
             // A stopped server stays stopped after a rebuild.

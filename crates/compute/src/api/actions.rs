@@ -92,12 +92,15 @@ pub async fn dispatch(
             if new_name.is_some_and(|n| !super::servers::valid_name(n)) {
                 return Err(bad("Invalid input for field/attribute name."));
             }
-            c.rebuild(&ctx, &id, image, new_name).await?;
+            let admin_pass = match args.get("adminPass") {
+                None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+                Some(Value::String(p)) => p.clone(),
+                Some(_) => return Err(bad("Invalid input for field/attribute adminPass.")),
+            };
+            c.rebuild(&ctx, &id, image, new_name, &admin_pass).await?;
             let inst = c.instance(&ctx, &id).await?;
             let mut server = crate::views::server_after_change(&super::base(&c), &inst, v, &ctx);
-            let given = args.get("adminPass").and_then(Value::as_str).map(String::from);
-            server["adminPass"] =
-                json!(given.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()));
+            server["adminPass"] = json!(admin_pass);
             return Ok((StatusCode::ACCEPTED, Json(json!({"server": server}))).into_response());
         }
         "resize" => {
