@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, sql: include_str!("../migrations/0010_ports.sql") },
     Migration { version: 11, sql: include_str!("../migrations/0011_console_tokens.sql") },
     Migration { version: 12, sql: include_str!("../migrations/0012_locked_by.sql") },
+    Migration { version: 13, sql: include_str!("../migrations/0013_pinned_zone.sql") },
 ];
 
 #[derive(Clone, Debug)]

@@ -508,6 +508,7 @@ impl Compute {
                 locked: false,
                 locked_reason: None,
                 locked_by: None,
+                pinned_availability_zone: req.availability_zone.clone(),
                 description: req.description.clone(),
                 tags: json!(req.tags).to_string(),
                 config_drive: if req.config_drive || self.config.force_config_drive {

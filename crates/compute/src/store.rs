@@ -94,6 +94,8 @@ pub struct Instance {
     pub network_info: String,
     /// Who holds the lock: `owner` (the server's project) or `admin`.
     pub locked_by: Option<String>,
+    /// The zone the create request asked for, if any.
+    pub pinned_availability_zone: Option<String>,
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
@@ -207,8 +209,8 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
         "INSERT INTO instances (id, name, project_id, user_id, image_ref, flavor, key_name, key_data, user_data,
             metadata, availability_zone, vm_state, task_state, power_state, host, hostname, reservation_id,
             launch_index, locked, locked_reason, description, tags, config_drive, access_ipv4, access_ipv6, fault,
-            launched_at, terminated_at, created_at, updated_at, deleted)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            launched_at, terminated_at, created_at, updated_at, deleted, pinned_availability_zone)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
     )
     .bind(&i.id)
     .bind(&i.name)
@@ -240,6 +242,7 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.terminated_at)
     .bind(&i.created_at)
     .bind(&i.updated_at)
+    .bind(&i.pinned_availability_zone)
     .execute(pool)
     .await?;
     Ok(())

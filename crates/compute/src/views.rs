@@ -159,7 +159,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
         m.insert("trusted_image_certificates".into(), Value::Null);
     }
     if v >= V2_96 {
-        m.insert("pinned_availability_zone".into(), Value::Null);
+        m.insert("pinned_availability_zone".into(), json!(i.pinned_availability_zone));
     }
     if v >= V2_100 {
         m.insert("scheduler_hints".into(), json!({}));

@@ -10,9 +10,9 @@ use crate::context::{BoxFuture, Context, Scope, TokenValidator};
 use crate::error::{Error, Result};
 
 /// Differences of shape between a sample and our body: keys missing or extra
-/// at any level, and JSON types that differ. `null` on either side matches any
-/// type (samples leave optional values null); the first element of a list
-/// stands for the rest.
+/// at any level, and JSON types that differ (`null` is a type of its own:
+/// a value the sample leaves null is null in ours). A list empty on one side
+/// only differs; otherwise the first element of a list stands for the rest.
 pub fn shape_diff(sample: &Value, ours: &Value) -> Vec<String> {
     let mut out = vec![];
     diff(sample, ours, "", &mut out);
@@ -21,7 +21,6 @@ pub fn shape_diff(sample: &Value, ours: &Value) -> Vec<String> {
 
 fn diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
     match (sample, ours) {
-        (Value::Null, _) | (_, Value::Null) => {}
         (Value::Object(s), Value::Object(o)) => {
             for (k, sv) in s {
                 match o.get(k) {
@@ -33,11 +32,11 @@ fn diff(sample: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
                 out.push(format!("extra {path}.{k}"));
             }
         }
-        (Value::Array(s), Value::Array(o)) => {
-            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
-                diff(s0, o0, &format!("{path}[0]"), out);
-            }
-        }
+        (Value::Array(s), Value::Array(o)) => match (s.first(), o.first()) {
+            (Some(s0), Some(o0)) => diff(s0, o0, &format!("{path}[0]"), out),
+            (None, None) => {}
+            _ => out.push(format!("list {path}: sample has {}, ours {}", s.len(), o.len())),
+        },
         (s, o) if std::mem::discriminant(s) == std::mem::discriminant(o) => {}
         (s, o) => out.push(format!("type of {path}: sample {s}, ours {o}")),
     }

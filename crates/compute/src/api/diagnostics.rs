@@ -13,6 +13,7 @@ pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<
     let inst = c.instance(&ctx, &id).await?;
     let f: Flavor = serde_json::from_str(&inst.flavor).unwrap_or_else(|_| Flavor::new("", "", 0, 0, 0));
     let running = inst.power_state == 1;
+    let vifs = crate::network::vifs(&inst.network_info);
     let uptime = inst
         .launched_at
         .as_deref()
@@ -31,10 +32,14 @@ pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<
         "config_drive": !inst.config_drive.is_empty(),
         "num_cpus": f.vcpus,
         "num_disks": 1,
-        "num_nics": 0,
+        "num_nics": vifs.len(),
         "cpu_details": (0..f.vcpus).map(|i| json!({"id": i, "time": null, "utilisation": null})).collect::<Vec<_>>(),
         "disk_details": [{"read_bytes": null, "read_requests": null, "write_bytes": null, "write_requests": null, "errors_count": null}],
         "memory_details": {"maximum": f.ram * 1024, "used": null},
-        "nic_details": [],
+        // Counters the drivers do not gather are null, as Nova's schema allows.
+        "nic_details": vifs.iter().map(|vif| json!({
+            "mac_address": vif.mac, "rx_octets": null, "rx_errors": null, "rx_drop": null, "rx_packets": null,
+            "rx_rate": null, "tx_octets": null, "tx_errors": null, "tx_drop": null, "tx_packets": null, "tx_rate": null,
+        })).collect::<Vec<_>>(),
     })))
 }

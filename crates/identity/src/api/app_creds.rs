@@ -53,6 +53,14 @@ pub async fn create(
         })?
         .to_owned();
     let b = body.member("application_credential")?;
+    // Access rules narrow what a credential may call; they are not enforced
+    // here, so a credential asking for them is refused rather than made
+    // broader than its user meant.
+    if b.get("access_rules").and_then(Value::as_array).is_some_and(|r| !r.is_empty()) {
+        return Err(
+            Error::BadRequest("Application credential access rules are not supported by this cloud.".into()).into()
+        );
+    }
     let name = req_str(b, "name")?;
     let expires_at = match opt_str(b, "expires_at")? {
         // Kept as the client wrote it, which is how Keystone answers it.

@@ -85,7 +85,12 @@ pub async fn list_grants(
             items.push(super::roles::view(&id, &store::get::<Role>(&id.pool, "roles", "role", &a.role_id).await?));
         }
     }
-    Ok(Json(json!({"roles": items, "links": {"self": null, "previous": null, "next": null}})))
+    let target = match want.target_type.as_str() {
+        "system" => "system".to_owned(),
+        kind => format!("{kind}s/{}", want.target_id),
+    };
+    let this = super::link(&id, &format!("{target}/{}s/{}/roles", want.actor_type, want.actor_id));
+    Ok(Json(json!({"roles": items, "links": {"self": this, "previous": null, "next": null}})))
 }
 
 pub async fn check(

@@ -33,8 +33,17 @@ const NOT_IN_SAMPLES: &[&str] = &[
 ];
 
 fn assert_shape(name: &str, ours: &Value) {
+    assert_shape_except(name, ours, &[]);
+}
+
+/// As `assert_shape`, but for the differences named (each a difference of
+/// state between the sample's cloud and ours, said at the call).
+fn assert_shape_except(name: &str, ours: &Value, expected: &[&str]) {
     let mut diffs = shape_diff(&sample(name), ours);
     diffs.retain(|d| !(d.starts_with("extra ") && NOT_IN_SAMPLES.iter().any(|k| d.ends_with(k))));
+    // The samples' cloud expires passwords; ours by default does not.
+    diffs.retain(|d| !(d.starts_with("type of ") && d.contains("password_expires_at: sample \"20")));
+    diffs.retain(|d| !expected.iter().any(|e| d.contains(e)));
     assert!(diffs.is_empty(), "{name}: {diffs:#?}\nours: {ours:#}");
 }
 
@@ -112,14 +121,20 @@ async fn resources_match_samples() {
     for (collection, req, resp, list) in cases {
         let r = c.post(collection, sample(req)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{req}: {}", r.body);
-        assert_shape(resp, &r.body);
+        // Keystone's project samples disagree: the request describes the
+        // project, the response shows no description.
+        assert_shape_except(resp, &r.body, &[".project.description"]);
         let r = c.get(collection).await;
         assert_eq!(r.status, StatusCode::OK);
-        assert_shape(list, &r.body);
+        // The first project listed here is the bootstrap one, described and
+        // in the default domain; the sample's first has neither.
+        let first = [".projects[0].description", ".projects[0].parent_id"];
+        assert_shape_except(list, &r.body, &first);
     }
     let r = c.get("/v3/projects?name=myNewProject").await;
     let pid = r.body["projects"][0]["id"].as_str().unwrap().to_owned();
-    assert_shape("project-show-response", &c.get(&format!("/v3/projects/{pid}")).await.body);
+    let shown = c.get(&format!("/v3/projects/{pid}")).await.body;
+    assert_shape_except("project-show-response", &shown, &[".project.description"]);
     assert_shape("domain-show-response", &c.get("/v3/domains/default").await.body);
 
     let mut req = sample("user-create-request");
@@ -127,9 +142,12 @@ async fn resources_match_samples() {
     req["user"]["default_project_id"] = json!(pid);
     let r = c.post("/v3/users", req).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_shape("user-create-response", &r.body);
+    // No federation here: the federated identities of the sample's user
+    // are not kept.
+    assert_shape_except("user-create-response", &r.body, &["list .user.federated"]);
     let uid = r.body["user"]["id"].as_str().unwrap().to_owned();
-    assert_shape("user-show-response", &c.get(&format!("/v3/users/{uid}")).await.body);
+    let shown = c.get(&format!("/v3/users/{uid}")).await.body;
+    assert_shape_except("user-show-response", &shown, &["list .user.federated"]);
     assert_shape("users-list-response", &c.get("/v3/users").await.body);
 
     let service = c.get("/v3/services?type=compute").await.body["services"][0]["id"].clone();
@@ -162,14 +180,21 @@ async fn application_credentials_match_samples() {
     let mut req = sample("application-credential-create-request");
     req["application_credential"]["roles"] = json!([{"name": "reader"}]);
     req["application_credential"]["expires_at"] = json!("2099-02-27T18:30:59Z");
+    // Access rules are not enforced, so a credential asking for them is refused.
+    let r = c.post(&format!("/v3/users/{uid}/application_credentials"), req.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("access rules are not supported"));
+    req["application_credential"]["access_rules"] = json!([]);
     let r = c.post(&format!("/v3/users/{uid}/application_credentials"), req).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_shape("application-credential-create-response", &r.body);
+    // Made without access rules (above), unlike the samples' credential.
+    let no_rules = ["list .application_credential.access_rules", "list .application_credentials[0].access_rules"];
+    assert_shape_except("application-credential-create-response", &r.body, &no_rules);
     let cid = r.body["application_credential"]["id"].as_str().unwrap().to_owned();
     let r = c.get(&format!("/v3/users/{uid}/application_credentials/{cid}")).await;
-    assert_shape("application-credential-get-response", &r.body);
+    assert_shape_except("application-credential-get-response", &r.body, &no_rules);
     let r = c.get(&format!("/v3/users/{uid}/application_credentials")).await;
-    assert_shape("application-credential-list-response", &r.body);
+    assert_shape_except("application-credential-list-response", &r.body, &no_rules);
 
     let mut auth = sample("auth-application-credential-id-request");
     auth["auth"]["identity"]["application_credential"]["id"] = json!(cid);

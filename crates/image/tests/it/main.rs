@@ -82,10 +82,17 @@ fn json_body(v: &Value) -> Option<(&'static str, Vec<u8>)> {
 }
 
 fn assert_shape(name: &str, ours: &Value) {
+    assert_shape_except(name, ours, &[]);
+}
+
+/// As `assert_shape`, but for the differences named (each a difference of
+/// state between the sample's cloud and ours, said at the call).
+fn assert_shape_except(name: &str, ours: &Value, expected: &[&str]) {
     let mut diffs = shape_diff(&sample(name), ours);
     // `locations` is shown only by clouds configured to expose store locations;
     // ours never does.
     diffs.retain(|d| !d.ends_with(".locations"));
+    diffs.retain(|d| !expected.iter().any(|e| d.contains(e)));
     assert!(diffs.is_empty(), "{name}: {diffs:#?}\nours: {ours:#}");
 }
 
@@ -108,7 +115,12 @@ async fn images_match_glance_samples() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, shown) = call(&app, "alice", Method::GET, &format!("/v2/images/{id}"), None).await;
-    assert_shape("image-show-response", &shown);
+    // The samples' Glance left virtual_size unset for data it did not
+    // inspect; ours inspects every upload and knows it.
+    let inspected = ["virtual_size: sample null, ours 4096"];
+    // Listed after the update above tagged it; the sample lists an untagged image.
+    let tagged = ["virtual_size: sample null, ours 4096", "list .images[0].tags"];
+    assert_shape_except("image-show-response", &shown, &inspected);
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["size"], 4096);
     assert_eq!(shown["os_hash_algo"], "sha512");
@@ -117,12 +129,12 @@ async fn images_match_glance_samples() {
         Some(("application/openstack-images-v2.1-json-patch", sample("image-update-request").to_string().into_bytes()));
     let (status, updated) = call(&app, "alice", Method::PATCH, &format!("/v2/images/{id}"), patch).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    assert_shape("image-update-response", &updated);
+    assert_shape_except("image-update-response", &updated, &inspected);
     assert_eq!(updated["name"], "Fedora 17");
     assert_eq!(updated["tags"], json!(["fedora", "beefy"]));
 
     let (_, list) = call(&app, "alice", Method::GET, "/v2/images", None).await;
-    assert_shape("images-list-response", &list);
+    assert_shape_except("images-list-response", &list, &tagged);
     let (_, info) = call(&app, "alice", Method::GET, "/v2/info/import", None).await;
     assert_shape("image-info-import-response", &info);
     let (_, stores) = call(&app, "alice", Method::GET, "/v2/info/stores", None).await;
