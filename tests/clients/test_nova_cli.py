@@ -78,8 +78,9 @@ def test_same_tables_as_python_novaclient(cloud, tmp_path):
                "--meta", "role=web", "instance1", "--poll")
     assert boot.returncode == 0, boot.stderr
     assert "Finished" in boot.stdout
-    run(cloud, NATIVE, "server-group-create", "web", "anti-affinity")
-    run(cloud, NATIVE, "flavor-key", "1", "set", "hw:cpu_policy=shared")
+    for setup in (["server-group-create", "web", "anti-affinity"], ["flavor-key", "1", "set", "hw:cpu_policy=shared"]):
+        done = run(cloud, NATIVE, *setup)
+        assert done.returncode == 0 and done.stderr == "", (setup, done.stderr)
 
     commands = [
         ["list"],

@@ -132,7 +132,14 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     rows = table_rows(nova(cloud, "interface-list", "instance1").stdout)
     assert len(rows) == 2
     new_port, new_mac = next((r[1], r[4]) for r in rows if r[3] != fixed)
-    macs = lambda: ssh(key, ip, "cat /sys/class/net/*/address").stdout
+
+    def macs():
+        # An SSH failure must not read as "the NIC is gone".
+        res = ssh(key, ip, "cat /sys/class/net/*/address")
+        assert res.returncode == 0 and fixed_mac in res.stdout, res.stderr
+        return res.stdout
+
+    fixed_mac = next(r[4] for r in rows if r[3] == fixed)
     deadline = time.time() + 30
     while new_mac not in macs() and time.time() < deadline:
         time.sleep(1)
@@ -216,11 +223,14 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert drive["admin_pass"] == "given-pass-2" and drive["uuid"] == server(cloud, "instance2")["id"]
 
     # A floating address taken away and given back reaches the running guest
-    # again (forwards change through QEMU's monitor).
+    # again (forwards change through QEMU's monitor): while it is away nothing
+    # listens there, and the guest is the same boot when it is back.
+    ssh_until(key, ip2, "echo same-boot > /run/boot-marker")
     cloud.openstack("server", "remove", "floating", "ip", "instance2", ip2)
-    assert ssh(key, ip2, "true", timeout=5).returncode != 0
+    gone = ssh(key, ip2, "true", timeout=5)
+    assert gone.returncode != 0 and "refused" in gone.stderr, gone.stderr
     cloud.openstack("server", "add", "floating", "ip", "instance2", ip2)
-    assert ssh_until(key, ip2, "hostname", timeout=30) == "instance2"
+    assert ssh_until(key, ip2, "hostname; cat /run/boot-marker", timeout=30).split() == ["instance2", "same-boot"]
 
     nova(cloud, "delete", "instance1", "instance2")
     deadline = time.time() + 60
@@ -242,9 +252,19 @@ def test_instances_outlive_a_killed_service(qemu_cloud):
     ips = {name: floating_ip(cloud, name) for name in names}
     fixed = sorted(server(cloud, name)["private network"].split(",")[0] for name in names)
     for name in names:
-        assert ssh_until(key, ips[name], "hostname") == name
+        assert ssh_until(key, ips[name], f"hostname; echo boot-of-{name} > /run/boot-marker").split() == [name]
     pids = qemu_pids(cloud.data_dir)
     assert len(pids) == 3
+
+    # Three guests asking the metadata service at once: each learns only
+    # about itself.
+    from concurrent.futures import ThreadPoolExecutor
+    ask = "for i in 1 2 3 4 5; do wget -qO- http://169.254.169.254/openstack/latest/meta_data.json; echo; done"
+    with ThreadPoolExecutor(3) as pool:
+        answers = dict(zip(names, pool.map(lambda n: ssh_until(key, ips[n], ask), names)))
+    for name in names:
+        metas = [json.loads(line) for line in answers[name].splitlines() if line.strip()]
+        assert len(metas) == 5 and {(m["hostname"], m["uuid"]) for m in metas} == {(name, server(cloud, name)["id"])}
 
     cloud.proc.send_signal(signal.SIGKILL)
     cloud.proc.wait(timeout=30)
@@ -253,8 +273,10 @@ def test_instances_outlive_a_killed_service(qemu_cloud):
 
     rows = table_rows(nova(cloud, "list").stdout)
     assert sorted((r[1], r[2], r[4]) for r in rows) == [(n, "ACTIVE", "Running") for n in names]
+    # Found again, not rebooted: the same processes, the same boots.
+    assert qemu_pids(cloud.data_dir) == pids
     for name in names:
-        assert ssh_until(key, ips[name], "hostname") == name
+        assert ssh_until(key, ips[name], "hostname; cat /run/boot-marker").split() == [name, f"boot-of-{name}"]
 
     for name in names:
         nova(cloud, "delete", name)
@@ -281,3 +303,35 @@ def test_a_hostile_image_in_the_store_never_reaches_qemu(qemu_cloud):
     sid = refused_at_boot(qemu_cloud, mallory, "hostile-descriptor-relative.vmdk", "vmdk", "good-sparse.vmdk")
     assert not (qemu_cloud.data_dir / "instances" / sid / "qemu.pid").exists()
     assert list((qemu_cloud.data_dir / "_base").iterdir()) == []
+
+
+def test_the_readme_walkthrough_as_written_with_the_native_client(qemu_cloud, tmp_path):
+    """The README's first walk-through, read from the README, run by bash with
+    the native `nova`: --poll until ACTIVE, then SSH to the address `nova list`
+    shows."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("built by `up.sh` into `~/.cache/oxistack/target/release/`:\n\n", 1)[1].split("\n\n", 1)[0]
+    # Each line without its indent and trailing comment.
+    lines = [line.strip().split("  #", 1)[0].strip() for line in block.splitlines()]
+    assert lines[0] == "source ~/.local/share/oxistack/admin-openrc.sh" and lines[-1].startswith("ssh "), lines
+    *commands, ssh_line = lines
+    commands[0] = f"source {qemu_cloud.data_dir / 'admin-openrc.sh'}"
+    script = "set -e\n" + "\n".join(commands) + "\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["PATH"] = f"{Path(NATIVE).parent}:/usr/bin:/bin"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=BOOT_TIMEOUT + 120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # The last `nova list` shows the floating address; the README's ssh goes there.
+    row = [r for r in table_rows(out.stdout) if len(r) == 6 and r[1] == "instance1"][-1]
+    assert row[2] == "ACTIVE", row
+    floating = next(a.strip() for a in row[5].split("=", 1)[1].split(",") if a.strip().startswith("127."))
+    words = ssh_line.split()
+    assert words[:3] == ["ssh", "-i", "./id_rsa"] and words[3].startswith("root@"), words
+    argv = ["ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10", *words[1:3], f"root@{floating}", *words[4:]]
+    deadline = time.time() + BOOT_TIMEOUT
+    while (res := subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)).returncode != 0:
+        assert time.time() < deadline, res.stderr
+        time.sleep(1)
+    assert res.stdout.strip() == "instance1"
