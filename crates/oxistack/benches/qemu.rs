@@ -1,6 +1,8 @@
 //! QEMU driver benchmark with the test image: boot → ACTIVE and boot → first
 //! successful SSH command, the host memory of one idle instance, and how many
-//! instances boot in parallel on this machine.
+//! instances boot in parallel on this machine. It prints the accelerator the
+//! QEMU processes ran with and where the guests read their metadata (config
+//! drive or metadata service, from their consoles).
 //!
 //! Run with `OXISTACK_TEST_IMAGE=$(scripts/build-test-image.sh) cargo bench -p oxistack --bench qemu`.
 
@@ -36,13 +38,15 @@ impl Api {
     }
 
     async fn wait_active(&self, id: &str) -> Value {
+        let start = Instant::now();
         loop {
             let s = self.server(id).await;
             match s["status"].as_str() {
                 Some("ACTIVE") => return s,
                 Some("ERROR") => panic!("server {id} failed: {}", s["fault"]),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => assert!(start.elapsed() < SSH_LIMIT, "server {id} not ACTIVE after {SSH_LIMIT:?}"),
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -50,8 +54,24 @@ impl Api {
         for id in ids {
             self.send(reqwest::Method::DELETE, &format!("/compute/v2.1/servers/{id}"), None).await;
         }
+        let start = Instant::now();
         while ids.iter().any(|id| data.join("instances").join(id).exists()) {
+            assert!(start.elapsed() < SSH_LIMIT, "instances not gone after {SSH_LIMIT:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Where the guest read its metadata, from the line its init prints.
+    async fn metadata_source(&self, id: &str) -> String {
+        let body = json!({"os-getConsoleOutput": {"length": -1}});
+        let (_, r) = self.send(reqwest::Method::POST, &format!("/compute/v2.1/servers/{id}/action"), Some(body)).await;
+        let log = r["output"].as_str().unwrap_or_default();
+        if log.contains("config-drive: /dev/") {
+            "config drive".into()
+        } else if log.contains("metadata-service: ") {
+            "metadata service".into()
+        } else {
+            panic!("server {id}: no metadata source on its console")
         }
     }
 }
@@ -92,9 +112,16 @@ async fn wait_ssh(key: PathBuf, ip: String, start: Instant) -> Option<Duration> 
     .unwrap()
 }
 
-fn qemu_rss_kib(data: &Path, id: &str) -> u64 {
-    let pid = std::fs::read_to_string(data.join("instances").join(id).join("qemu.pid")).unwrap();
-    rss_kib(pid.trim().parse().unwrap())
+fn qemu_pid(data: &Path, id: &str) -> u32 {
+    std::fs::read_to_string(data.join("instances").join(id).join("qemu.pid")).unwrap().trim().parse().unwrap()
+}
+
+/// The `-accel` the instance's QEMU process was started with.
+fn accelerator(data: &Path, id: &str) -> String {
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", qemu_pid(data, id))).unwrap();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let at = args.iter().position(|a| *a == b"-accel").expect("QEMU started with -accel");
+    String::from_utf8_lossy(args[at + 1]).into_owned()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -135,6 +162,7 @@ async fn main() {
 
     // One at a time: latency and the memory of an idle instance.
     let (mut active, mut ssh, mut rss) = (vec![], vec![], vec![]);
+    let mut seen = std::collections::BTreeSet::new();
     for _ in 0..SEQUENTIAL {
         let start = Instant::now();
         let id = api.boot(&image, 1).await.remove(0);
@@ -143,10 +171,15 @@ async fn main() {
         let took = wait_ssh(key.clone(), floating_ip(&s), start).await.expect("SSH within the limit");
         ssh.push(took.as_secs_f64());
         tokio::time::sleep(Duration::from_secs(5)).await;
-        rss.push(mib(qemu_rss_kib(&data, &id)));
+        rss.push(mib(rss_kib(qemu_pid(&data, &id))));
+        seen.insert((accelerator(&data, &id), api.metadata_source(&id).await));
         api.delete_all(&[id], &data).await;
     }
-    println!("| measure (TCG, m1.nano: 1 vCPU, 128 MiB) | median of {SEQUENTIAL} | min | max |");
+    let [(accel, source)]: [(String, String); 1] =
+        seen.into_iter().collect::<Vec<_>>().try_into().expect("one setting");
+    println!("accelerator: {accel}; guests read their metadata from the {source}");
+    println!();
+    println!("| measure ({accel}, m1.nano: 1 vCPU, 128 MiB) | median of {SEQUENTIAL} | min | max |");
     println!("|---|---|---|---|");
     for (name, v) in
         [("boot → ACTIVE, s", &active), ("boot → first SSH command, s", &ssh), ("QEMU RSS idle, MiB", &rss)]

@@ -34,13 +34,17 @@ impl Server {
             .spawn()
             .expect("start oxistack");
         let base = format!("http://{listen}");
-        let http = reqwest::Client::new();
+        // No request of a benchmark waits forever.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+        let mut up = false;
         for _ in 0..300 {
             if http.get(format!("{base}/identity/v3")).send().await.is_ok() {
+                up = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        assert!(up, "oxistack serve did not answer within 30 s");
         Server { child, base, dir, http }
     }
 
