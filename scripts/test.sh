@@ -31,4 +31,6 @@ fi
 export OXISTACK_BIN="$CARGO_TARGET_DIR/debug/oxistack"
 export OXISTACK_NOVA="$CARGO_TARGET_DIR/debug/nova"
 export PATH="$OXISTACK_VENV/bin:$PATH"
-pytest -q -rs -p no:cacheprovider tests/clients "$@"
+# --durations lists the slowest tests with their times: the QEMU tests among
+# them show that guests really booted.
+pytest -q -rs --durations=12 -p no:cacheprovider tests/clients "$@"

@@ -335,3 +335,95 @@ def test_the_readme_walkthrough_as_written_with_the_native_client(qemu_cloud, tm
         assert time.time() < deadline, res.stderr
         time.sleep(1)
     assert res.stdout.strip() == "instance1"
+    # The native client hands out the guest's serial console too.
+    serial = subprocess.run([NATIVE, "get-serial-console", "instance1"], capture_output=True, text=True,
+                            env=qemu_cloud.rc_env(), timeout=60)
+    url = next(r[1] for r in table_rows(serial.stdout) if r[0] == "serial")
+    ws = websocket.create_connection(url, subprotocols=["binary"], timeout=10)
+    ws.send_binary(b"\necho native-$((6*7))\n")
+    seen, deadline = b"", time.time() + 30
+    while b"native-42" not in seen and time.time() < deadline:
+        seen += ws.recv() or b""
+    ws.close()
+    assert b"native-42" in seen
+
+
+def test_a_real_guest_through_its_lifecycle(qemu_cloud):
+    """One guest with an ephemeral and a swap disk on a cloud that forces
+    config drives: hard reboot, resize, rebuild, rescue, shelve, powering
+    itself off, and a stop it ignores (forced after 60 s)."""
+    cloud = qemu_cloud
+    cloud.stop()
+    cloud.extra = [a for a in cloud.extra if a not in ("--force-config-drive", "false")]
+    cloud.start(*cloud.extra)
+    key = keypair(cloud)
+    cloud.openstack("flavor", "create", "--vcpus", "1", "--ram", "128", "--disk", "1", "--ephemeral", "1",
+                    "--swap", "64", "eph")
+    nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "eph", "--image", image_id(cloud), "life", "--poll")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    ip = floating_ip(cloud, "life")
+    sectors = lambda: ssh_until(key, ip, "for d in /sys/block/vd*; do echo ${d##*/}=$(cat $d/size); done").split()
+    disks = dict(s.split("=") for s in sectors())
+    # Root (64 MiB image), the 1 GiB ephemeral disk, 64 MiB of swap, and the config drive nobody asked for.
+    assert sorted(disks.values(), key=int)[-1] == str(1 << 21), disks
+    assert str(64 << 11) in disks.values() and len(disks) == 4, disks
+    assert "config-drive: /dev/vd" in nova(cloud, "console-log", "life").stdout
+
+    def boot_marker():
+        return ssh_until(key, ip, "cat /run/boot-marker 2>/dev/null || echo new-boot")
+
+    ssh_until(key, ip, "echo same-boot > /run/boot-marker && echo kept > /mnt/boot/kept && sync")
+    nova(cloud, "reboot", "--hard", "life")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert boot_marker() == "new-boot"
+
+    # Resized to more RAM, confirmed: the guest sees it, the disk is kept.
+    cloud.openstack("flavor", "create", "--vcpus", "1", "--ram", "256", "--disk", "1", "--ephemeral", "1",
+                    "--swap", "64", "eph-big")
+    before = int(ssh_until(key, ip, "awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    nova(cloud, "resize", "life", "eph-big", "--poll")
+    wait_status(cloud, "life", "VERIFY_RESIZE", timeout=BOOT_TIMEOUT)
+    nova(cloud, "resize-confirm", "life")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    after = int(ssh_until(key, ip, "awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    assert after > before + 100_000, (before, after)
+    assert ssh_until(key, ip, "cat /mnt/boot/kept") == "kept"
+
+    # Rescued: booted from a fresh copy of the image, its own disk beside it.
+    nova(cloud, "rescue", "life")
+    wait_status(cloud, "life", "RESCUE", timeout=BOOT_TIMEOUT)
+    assert len(sectors()) == len(disks) + 1
+    nova(cloud, "unrescue", "life")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert len(sectors()) == len(disks) and ssh_until(key, ip, "cat /mnt/boot/kept") == "kept"
+
+    # Shelved (the disk becomes an image, the guest goes away), unshelved from it.
+    nova(cloud, "shelve", "life")
+    wait_status(cloud, "life", "SHELVED_OFFLOADED", timeout=BOOT_TIMEOUT)
+    assert qemu_pids(cloud.data_dir) == {}
+    nova(cloud, "unshelve", "life")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    ip = floating_ip(cloud, "life")
+    assert ssh_until(key, ip, "cat /mnt/boot/kept") == "kept"
+
+    # Rebuilt: a fresh disk from the image, the password given on the new config drive.
+    nova(cloud, "rebuild", "--rebuild-password", "rebuilt-pass", "life", image_id(cloud))
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+    assert ssh_until(key, ip, "cat /mnt/boot/kept 2>/dev/null || echo fresh") == "fresh"
+    drive = json.loads(ssh_until(key, ip, "cat /mnt/config/openstack/latest/meta_data.json"))
+    assert drive["admin_pass"] == "rebuilt-pass"
+
+    # The guest powers itself off: the power-state sync records SHUTOFF.
+    ssh(key, ip, "poweroff", timeout=5)
+    wait_status(cloud, "life", "SHUTOFF", timeout=60)
+    nova(cloud, "start", "life")
+    wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
+
+    # A guest that ignores the power button is stopped by force after 60 s.
+    ssh_until(key, ip, "printf '#!/bin/sh\\necho ignored > /dev/console\\n' > /etc/acpi/PWRF/00000080")
+    started = time.time()
+    nova(cloud, "stop", "life")
+    wait_status(cloud, "life", "SHUTOFF", timeout=120)
+    took = time.time() - started
+    assert 55 < took < 110, took
+    assert "ignored" in nova(cloud, "console-log", "life").stdout

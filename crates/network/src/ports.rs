@@ -34,7 +34,7 @@ pub fn port_view(ctx: &Context, p: &PortRow, allocations: &[&Allocation]) -> Val
         "fixed_ips": allocations.iter().map(|a| json!({"subnet_id": a.subnet_id, "ip_address": a.ip_address})).collect::<Vec<_>>(),
         "security_groups": store::string_list(&p.security_groups),
         "port_security_enabled": p.port_security_enabled,
-        "allowed_address_pairs": store::json_list(&p.allowed_address_pairs),
+        "allowed_address_pairs": address_pairs_view(&p.allowed_address_pairs, &p.mac_address),
         "extra_dhcp_opts": [],
         "binding:host_id": p.binding_host_id, "binding:vnic_type": p.binding_vnic_type,
         "binding:profile": serde_json::from_str::<Value>(&p.binding_profile).unwrap_or(json!({})),
@@ -249,17 +249,17 @@ impl Network {
             name: attrs::string(body, "name")?.unwrap_or_default(),
             description: attrs::string(body, "description")?.unwrap_or_default(),
             project_id: project,
-            mac_address: mac,
+            mac_address: mac.clone(),
             admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(true),
             status: "DOWN".into(),
             device_id: attrs::string(body, "device_id")?.unwrap_or_default(),
             device_owner: attrs::string(body, "device_owner")?.unwrap_or_default(),
             port_security_enabled: port_security,
             security_groups: serde_json::to_string(&groups).unwrap_or_default(),
-            allowed_address_pairs: serde_json::to_string(
-                &attrs::list(body, "allowed_address_pairs")?.unwrap_or_default(),
-            )
-            .unwrap_or_default(),
+            allowed_address_pairs: address_pairs(
+                attrs::list(body, "allowed_address_pairs")?.unwrap_or_default(),
+                &mac,
+            )?,
             binding_host_id: attrs::string(body, "binding:host_id")?.unwrap_or_default(),
             binding_vnic_type: attrs::string(body, "binding:vnic_type")?.unwrap_or_else(|| "normal".into()),
             binding_profile: body.get("binding:profile").map(Value::to_string).unwrap_or_else(|| "{}".into()),
@@ -529,7 +529,7 @@ impl Network {
         let device_owner = attrs::string(body, "device_owner")?.unwrap_or(p.device_owner.clone());
         let status = if !host.is_empty() || device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
         let pairs = match attrs::list(body, "allowed_address_pairs")? {
-            Some(a) => serde_json::to_string(&a).unwrap_or_default(),
+            Some(a) => address_pairs(a, &p.mac_address)?,
             None => p.allowed_address_pairs.clone(),
         };
         if body.contains_key("device_owner") || body.contains_key("fixed_ips") {
@@ -609,6 +609,38 @@ impl Network {
         store::delete(&self.pool, "ports", &p.id).await?;
         Ok(())
     }
+}
+
+/// Allowed address pairs as given: each an address or a CIDR, and a MAC
+/// (the port's own where none is given; a new port's MAC is made when it
+/// is written, so it is filled in when shown).
+fn address_pairs(pairs: Vec<Value>, port_mac: &str) -> Result<String> {
+    let mut kept = vec![];
+    for pair in pairs {
+        let ip = pair.get("ip_address").and_then(Value::as_str).unwrap_or_default();
+        let valid = ip.parse::<std::net::IpAddr>().is_ok() || crate::ipam::Cidr::parse(ip).is_ok();
+        if !valid {
+            return Err(NeutronError::invalid(format!("'{ip}' is not a valid IP address or CIDR")));
+        }
+        let mac = match pair.get("mac_address") {
+            None | Some(Value::Null) => port_mac.to_owned(),
+            Some(Value::String(m)) if m.is_empty() => port_mac.to_owned(),
+            Some(Value::String(m)) if valid_mac(m) => m.to_ascii_lowercase(),
+            Some(other) => return Err(NeutronError::invalid(format!("'{other}' is not a valid MAC address"))),
+        };
+        kept.push(json!({"ip_address": ip, "mac_address": mac}));
+    }
+    Ok(serde_json::to_string(&kept).unwrap_or_default())
+}
+
+fn address_pairs_view(stored: &str, port_mac: &str) -> Vec<Value> {
+    let mut pairs = store::json_list(stored);
+    for pair in &mut pairs {
+        if pair.get("mac_address").and_then(Value::as_str).is_none_or(str::is_empty) {
+            pair["mac_address"] = json!(port_mac);
+        }
+    }
+    pairs
 }
 
 #[cfg(test)]

@@ -240,7 +240,10 @@ impl Network {
             None => {}
         }
         let routes = match attrs::list(body, "routes")? {
-            Some(routes) => serde_json::to_string(&routes).unwrap_or_default(),
+            Some(routes) => {
+                self.check_routes(id, &routes).await?;
+                serde_json::to_string(&routes).unwrap_or_default()
+            }
             None => r.routes.clone(),
         };
         sqlx::query("UPDATE routers SET name = ?, description = ?, admin_state_up = ?, routes = ? WHERE id = ?")
@@ -253,6 +256,42 @@ impl Network {
             .await?;
         store::touch(&self.pool, "routers", id, &now()).await?;
         self.show_router(ctx, id).await
+    }
+
+    /// Neutron's checks of extra routes: a CIDR and an address each, and a
+    /// next hop on one of the subnets the router is attached to.
+    async fn check_routes(&self, router: &str, routes: &[Value]) -> Result<()> {
+        // (The router's own ports: its interfaces and its gateway.)
+        let mut attached = vec![];
+        for port in store::by::<PortRow>(&self.pool, "ports", "device_id", router).await? {
+            for a in store::port_allocations(&self.pool, &port.id).await? {
+                if let Some(s) = store::get::<SubnetRow>(&self.pool, "subnets", &a.subnet_id).await? {
+                    attached.extend(crate::ipam::Cidr::parse(&s.cidr).ok());
+                }
+            }
+        }
+        for route in routes {
+            let invalid = |why: &str| {
+                NeutronError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "InvalidRoutes",
+                    format!("Invalid format for routes: [{route}], {why}."),
+                )
+            };
+            let destination = route.get("destination").and_then(Value::as_str).unwrap_or_default();
+            let nexthop = route.get("nexthop").and_then(Value::as_str).unwrap_or_default();
+            if crate::ipam::Cidr::parse(destination).is_err() {
+                return Err(invalid(&format!("'{destination}' is not a valid IP subnet")));
+            }
+            let Ok(hop) = nexthop.parse::<std::net::IpAddr>() else {
+                return Err(invalid(&format!("'{nexthop}' is not a valid IP address")));
+            };
+            let (version, n) = crate::ipam::to_number(hop);
+            if !attached.iter().any(|c| c.version == version && c.contains(n)) {
+                return Err(invalid("the nexthop is not connected with router"));
+            }
+        }
+        Ok(())
     }
 
     pub async fn delete_router(&self, ctx: &Context, id: &str) -> Result<()> {

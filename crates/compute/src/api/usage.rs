@@ -64,7 +64,8 @@ fn usage_of(i: &Instance, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Va
     }))
 }
 
-/// Usage of one project, or of every project, over the period.
+/// Usage of one project, or of every project, over the period; from 2.40,
+/// with the marker of the next page when this one is full.
 async fn usages(
     c: &crate::Compute,
     project: Option<&str>,
@@ -72,10 +73,12 @@ async fn usages(
     detailed: bool,
     params: &Params,
     v: ApiVersion,
-) -> ApiResult<Vec<Value>> {
-    // From 2.40 the instances counted are paged with `marker` and `limit`, and
-    // clients walk the pages until one comes back empty.
+) -> ApiResult<(Vec<Value>, Option<String>)> {
+    // From 2.40 the instances counted are paged with `marker` and `limit`
+    // (Nova's max_limit, 1000, when none is given), and a full page links
+    // to the next.
     let mut instances = store::instances_any(&c.pool, project).await?;
+    let mut next = None;
     if v >= V2_40 {
         if let Some(marker) = params.get("marker") {
             let at = instances
@@ -84,8 +87,13 @@ async fn usages(
                 .ok_or_else(|| bad(format!("marker [{marker}] not found")))?;
             instances.drain(..=at);
         }
-        if let Some(limit) = params.get("limit") {
-            instances.truncate(limit.parse().map_err(|_| bad("Invalid input for query parameters limit."))?);
+        let limit = match params.get("limit") {
+            Some(l) => l.parse().map_err(|_| bad("Invalid input for query parameters limit."))?,
+            None => 1000,
+        };
+        instances.truncate(limit);
+        if limit > 0 && instances.len() == limit {
+            next = instances.last().map(|i| i.id.clone());
         }
     }
     let mut by_project: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -98,7 +106,7 @@ async fn usages(
         by_project.entry(p.to_owned()).or_default();
     }
     let fmt = |t: DateTime<Utc>| t.naive_utc().to_string().replace(' ', "T");
-    Ok(by_project
+    let all = by_project
         .into_iter()
         .map(|(tenant, servers)| {
             let sum = |k: &str| {
@@ -115,12 +123,28 @@ async fn usages(
             }
             u
         })
-        .collect())
+        .collect();
+    Ok((all, next))
+}
+
+/// The link to the page after `marker`, with the request's other parameters.
+fn next_link(c: &crate::Compute, path: &str, params: &Params, marker: String) -> Value {
+    let mut query: Vec<(&str, &str)> =
+        params.iter().filter(|(k, _)| k.as_str() != "marker").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    query.sort();
+    query.push(("marker", &marker));
+    let q = serde_urlencoded::to_string(&query).unwrap_or_default();
+    json!([{"rel": "next", "href": format!("{}/{path}?{q}", super::base(c))}])
 }
 
 pub async fn index(c: Shared, Caller(_): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {
     let detailed = params.get("detailed").is_some_and(|d| d == "1" || d.eq_ignore_ascii_case("true"));
-    Ok(Json(json!({"tenant_usages": usages(&c, None, period(&params)?, detailed, &params, v).await?})))
+    let (all, next) = usages(&c, None, period(&params)?, detailed, &params, v).await?;
+    let mut body = json!({ "tenant_usages": all });
+    if let Some(marker) = next {
+        body["tenant_usages_links"] = next_link(&c, "os-simple-tenant-usage", &params, marker);
+    }
+    Ok(Json(body))
 }
 
 pub async fn show(
@@ -130,6 +154,10 @@ pub async fn show(
     params: Params,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let mut all = usages(&c, Some(&project), period(&params)?, true, &params, v).await?;
-    Ok(Json(json!({"tenant_usage": all.pop().unwrap_or(json!({}))})))
+    let (mut all, next) = usages(&c, Some(&project), period(&params)?, true, &params, v).await?;
+    let mut body = json!({"tenant_usage": all.pop().unwrap_or(json!({}))});
+    if let Some(marker) = next {
+        body["tenant_usage_links"] = next_link(&c, &format!("os-simple-tenant-usage/{project}"), &params, marker);
+    }
+    Ok(Json(body))
 }

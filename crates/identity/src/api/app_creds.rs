@@ -72,10 +72,11 @@ pub async fn create(
         None => None,
     };
     // The roles delegated: those asked for, each of which the caller must hold
-    // in this token; by default all of the token's roles.
+    // in this token; by default (none, or an empty list, which
+    // python-openstackclient sends) all of the token's roles, as Keystone.
     let all = store::list::<Role>(&id.pool, "roles", Filter::default()).await?;
     let held: Vec<&Role> = all.iter().filter(|r| ctx.roles.contains(&r.name)).collect();
-    let roles: Vec<String> = match b.get("roles").and_then(Value::as_array) {
+    let roles: Vec<String> = match b.get("roles").and_then(Value::as_array).filter(|a| !a.is_empty()) {
         Some(asked) => {
             let mut out = vec![];
             for a in asked {
