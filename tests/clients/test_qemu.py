@@ -401,10 +401,13 @@ def test_a_real_guest_through_its_lifecycle(qemu_cloud):
     nova(cloud, "shelve", "life")
     wait_status(cloud, "life", "SHELVED_OFFLOADED", timeout=BOOT_TIMEOUT)
     assert qemu_pids(cloud.data_dir) == {}
+    images = lambda: [i["Name"] for i in cloud.openstack_json("image", "list")]
+    assert "life-shelved" in images()
     nova(cloud, "unshelve", "life")
     wait_status(cloud, "life", "ACTIVE", timeout=BOOT_TIMEOUT)
     ip = floating_ip(cloud, "life")
     assert ssh_until(key, ip, "cat /mnt/boot/kept") == "kept"
+    assert "life-shelved" not in images(), "the snapshot goes once the server is back"
 
     # Rebuilt: a fresh disk from the image, the password given on the new config drive.
     nova(cloud, "rebuild", "--rebuild-password", "rebuilt-pass", "life", image_id(cloud))

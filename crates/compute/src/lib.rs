@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 11, sql: include_str!("../migrations/0011_console_tokens.sql") },
     Migration { version: 12, sql: include_str!("../migrations/0012_locked_by.sql") },
     Migration { version: 13, sql: include_str!("../migrations/0013_pinned_zone.sql") },
+    Migration { version: 14, sql: include_str!("../migrations/0014_shelved_image.sql") },
 ];
 
 #[derive(Clone, Debug)]

@@ -268,8 +268,10 @@ impl Compute {
     }
 
     /// `shelve` stops the server and frees its host at once (Nova's default
-    /// `shelved_offload_time` of 0); `shelveOffload` frees a shelved one;
-    /// `unshelve` boots it again.
+    /// `shelved_offload_time` of 0), keeping its disk as a snapshot image
+    /// (`<name>-shelved`) when the driver has disks of its own;
+    /// `shelveOffload` frees a shelved one; `unshelve` boots it again, from
+    /// that snapshot, which is then deleted.
     pub async fn shelve(&self, ctx: &Context, id: &str, op: &'static str) -> Result<()> {
         let (allowed, task): (&[&str], &'static str) = match op {
             "shelve" => (&["active", "stopped", "paused", "suspended"], "shelving"),
@@ -279,18 +281,31 @@ impl Compute {
         let started = self.begin(ctx, id, op, allowed, task).await?;
         let inst = started.0.clone();
         let (driver, host, image) = (self.driver.clone(), self.config.host.clone(), self.image.clone());
+        let (pool, scratch, ctx) = (self.pool.clone(), self.config.state_path.join("snapshots"), ctx.clone());
         let work_inst = inst.clone();
         self.finish(started, op, task, async move {
             if op == "unshelve" {
                 let flavor = flavor_of(&work_inst.flavor)?;
+                let boot_from = work_inst.shelved_image_id.as_deref().unwrap_or(&work_inst.image_ref);
                 driver
-                    .spawn(&instance_spec(&image, &work_inst, &flavor, &work_inst.image_ref).await?)
+                    .spawn(&instance_spec(&image, &work_inst, &flavor, boot_from).await?)
                     .await
                     .map_err(|e| Error::Internal(e.into()))?;
+                if let Some(snapshot) = &work_inst.shelved_image_id {
+                    store::set_shelved_image(&pool, &work_inst.id, None).await?;
+                    if let Err(e) = image.delete(&ctx, snapshot).await {
+                        tracing::warn!(image = %snapshot, error = %e, "deleting a shelved server's snapshot failed");
+                    }
+                }
                 let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
                 o.host = Some(host);
                 Ok(o)
             } else {
+                if op == "shelve" && driver.snapshot_format().is_some() {
+                    // The disk goes with the host: it is kept as an image first.
+                    let shelved = shelve_snapshot(&image, &driver, &ctx, &work_inst, &scratch).await?;
+                    store::set_shelved_image(&pool, &work_inst.id, Some(&shelved)).await?;
+                }
                 driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
                 let mut o = Compute::unchanged(&work_inst, "shelved_offloaded", PowerState::Shutdown);
                 o.host = None;
@@ -408,4 +423,37 @@ impl Compute {
         });
         Ok(created.id)
     }
+}
+
+/// Takes the server's disk into a new private snapshot image named
+/// `<name>-shelved`, and answers its id once its data is stored.
+async fn shelve_snapshot(
+    image: &oxistack_image::Image,
+    driver: &crate::SharedDriver,
+    ctx: &Context,
+    inst: &Instance,
+    scratch: &std::path::Path,
+) -> Result<String> {
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), json!(format!("{}-shelved", inst.name)));
+    body.insert("instance_uuid".into(), json!(inst.id));
+    body.insert("image_type".into(), json!("snapshot"));
+    body.insert("visibility".into(), json!("private"));
+    body.insert("disk_format".into(), json!(driver.snapshot_format()));
+    body.insert("container_format".into(), json!("bare"));
+    let created = image.create(ctx, &body).await?;
+    let dest = scratch.join(format!("{}.part", created.id));
+    let taken = async {
+        tokio::fs::create_dir_all(scratch).await.map_err(|e| Error::Internal(e.into()))?;
+        driver.snapshot(&inst.id, &dest).await.map_err(|e| Error::Internal(e.into()))?;
+        let f = tokio::fs::File::open(&dest).await.map_err(|e| Error::Internal(e.into()))?;
+        image.upload(ctx, &created.id, axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f))).await
+    };
+    let result = taken.await;
+    let _ = tokio::fs::remove_file(&dest).await;
+    if let Err(e) = result {
+        let _ = image.delete(ctx, &created.id).await;
+        return Err(e);
+    }
+    Ok(created.id)
 }

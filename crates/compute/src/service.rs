@@ -509,6 +509,7 @@ impl Compute {
                 locked_reason: None,
                 locked_by: None,
                 pinned_availability_zone: req.availability_zone.clone(),
+                shelved_image_id: None,
                 description: req.description.clone(),
                 tags: json!(req.tags).to_string(),
                 config_drive: if req.config_drive || self.config.force_config_drive {

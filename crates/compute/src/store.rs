@@ -96,6 +96,8 @@ pub struct Instance {
     pub locked_by: Option<String>,
     /// The zone the create request asked for, if any.
     pub pinned_availability_zone: Option<String>,
+    /// The snapshot of the disk a shelve took, which unshelve boots from.
+    pub shelved_image_id: Option<String>,
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
@@ -245,6 +247,11 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.pinned_availability_zone)
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+pub async fn set_shelved_image(pool: &Pool, id: &str, image: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE instances SET shelved_image_id = ? WHERE id = ?").bind(image).bind(id).execute(pool).await?;
     Ok(())
 }
 
