@@ -99,6 +99,18 @@ def ssh_until(key, ip, command, timeout=BOOT_TIMEOUT):
         time.sleep(1)
 
 
+def serial_echo(url, word):
+    """Types an echo into the guest's serial console at `url`; whether the
+    guest's shell answered it (the sum is the shell's, not the typed text)."""
+    ws = websocket.create_connection(url, subprotocols=["binary"], timeout=10)
+    ws.send_binary(f"\necho {word}-$((6*7))\n".encode())
+    seen, deadline = b"", time.time() + 30
+    while f"{word}-42".encode() not in seen and time.time() < deadline:
+        seen += ws.recv() or b""
+    ws.close()
+    return f"{word}-42".encode() in seen
+
+
 def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     cloud = qemu_cloud
     key = keypair(cloud)
@@ -160,13 +172,7 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     # The serial console over a websocket, as `nova get-serial-console` hands it out.
     url = next(r[1] for r in table_rows(nova(cloud, "get-serial-console", "instance1").stdout) if r[0] == "serial")
     assert url.startswith("ws://127.0.0.1:")
-    ws = websocket.create_connection(url, subprotocols=["binary"], timeout=10)
-    ws.send_binary(b"\necho serial-$((6*7))\n")
-    seen, deadline = b"", time.time() + 30
-    while b"serial-42" not in seen and time.time() < deadline:
-        seen += ws.recv() or b""
-    ws.close()
-    assert b"serial-42" in seen
+    assert serial_echo(url, "serial")
     with pytest.raises(websocket.WebSocketBadStatusException):
         websocket.create_connection(url.split("?")[0] + "?token=forged", timeout=10)
 
@@ -339,13 +345,7 @@ def test_the_readme_walkthrough_as_written_with_the_native_client(qemu_cloud, tm
     serial = subprocess.run([NATIVE, "get-serial-console", "instance1"], capture_output=True, text=True,
                             env=qemu_cloud.rc_env(), timeout=60)
     url = next(r[1] for r in table_rows(serial.stdout) if r[0] == "serial")
-    ws = websocket.create_connection(url, subprotocols=["binary"], timeout=10)
-    ws.send_binary(b"\necho native-$((6*7))\n")
-    seen, deadline = b"", time.time() + 30
-    while b"native-42" not in seen and time.time() < deadline:
-        seen += ws.recv() or b""
-    ws.close()
-    assert b"native-42" in seen
+    assert serial_echo(url, "native")
 
 
 def test_a_real_guest_through_its_lifecycle(qemu_cloud):

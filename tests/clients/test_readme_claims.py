@@ -10,6 +10,7 @@ import time
 import requests
 
 from conftest import Cloud
+from test_role_matrix import matrix_with_image
 
 I = "/identity/v3"
 
@@ -244,20 +245,6 @@ def test_image_dir_holds_the_data(tmp_path):
 # Compute (fake driver).
 
 S = "/compute/v2.1/servers"
-
-
-def matrix_with_image(cloud):
-    """The role matrix's personas, and a public raw image they all boot."""
-    from test_role_matrix import Matrix
-
-    m = Matrix(cloud)
-    img = m.made(m.call("admin", "POST", "/image/v2/images", {
-        "name": "boot", "disk_format": "raw", "container_format": "bare", "visibility": "public"}), None)
-    r = requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
-                     headers={"X-Auth-Token": m.tokens["admin"], "Content-Type": "application/octet-stream"})
-    assert r.status_code == 204, r.text
-    m.image_active = img
-    return m
 
 
 def wait_for(m, persona, sid, want, timeout=60):

@@ -120,6 +120,18 @@ class Matrix:
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
 
 
+def matrix_with_image(cloud):
+    """The personas, and a public raw image they all boot (`image_active`)."""
+    m = Matrix(cloud)
+    img = m.made(m.call("admin", "POST", "/image/v2/images", {
+        "name": "boot", "disk_format": "raw", "container_format": "bare", "visibility": "public"}), None)
+    r = requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
+                     headers={"X-Auth-Token": m.tokens["admin"], "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    m.image_active = img
+    return m
+
+
 def expect(reader, member, admin, other):
     return dict(zip(PERSONAS, (reader, member, admin, other)))
 

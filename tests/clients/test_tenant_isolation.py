@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conftest import Cloud
-from test_role_matrix import Matrix
+from test_role_matrix import matrix_with_image
 
 S = "/compute/v2.1/servers"
 N = "/network/v2.0"
@@ -19,13 +19,7 @@ N = "/network/v2.0"
 @pytest.fixture(scope="module")
 def m(tmp_path_factory):
     cloud = Cloud(tmp_path_factory.mktemp("isolation") / "data").start()
-    m = Matrix(cloud)
-    img = m.made(m.call("admin", "POST", "/image/v2/images", {
-        "name": "boot", "disk_format": "raw", "container_format": "bare", "visibility": "public"}), None)
-    r = requests.put(f"{cloud.url}/image/v2/images/{img}/file", data=b"\0" * 4096,
-                     headers={"X-Auth-Token": m.tokens["admin"], "Content-Type": "application/octet-stream"})
-    assert r.status_code == 204, r.text
-    m.image_active = img
+    m = matrix_with_image(cloud)
     yield m
     cloud.stop()
 

@@ -172,7 +172,7 @@ pub async fn resolve(
         Requested::Auto => {
             // The project's own networks; else the shared ones; else its
             // auto-allocated topology.
-            let all: Vec<NetworkRow> = net_store::all(&network.pool, "networks").await.map_err(neutron)?;
+            let all: Vec<NetworkRow> = network.all_networks().await.map_err(neutron)?;
             let own: Vec<&NetworkRow> = all.iter().filter(|n| n.project_id == project && !n.external).collect();
             let shared: Vec<&NetworkRow> = all.iter().filter(|n| n.shared && !n.external).collect();
             let candidates = if own.is_empty() { shared } else { own };
@@ -272,7 +272,7 @@ async fn instance_ports(network: &Network, pool: &oxistack_core::db::Pool, insta
     let project: Option<(String,)> =
         sqlx::query_as("SELECT project_id FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
     let Some((project,)) = project else { return Ok(vec![]) };
-    let ports: Vec<PortRow> = net_store::by(&network.pool, "ports", "device_id", instance).await.map_err(neutron)?;
+    let ports = network.ports_of_device(instance).await.map_err(neutron)?;
     Ok(ports.into_iter().filter(|p| p.project_id == project).collect())
 }
 
@@ -283,9 +283,8 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
     let ports = instance_ports(network, pool, instance).await?;
     let mut out = vec![];
     for p in ports {
-        let net: Option<NetworkRow> =
-            net_store::get(&network.pool, "networks", &p.network_id).await.map_err(neutron)?;
-        let allocations = net_store::port_allocations(&network.pool, &p.id).await.map_err(neutron)?;
+        let net = network.network_row(&p.network_id).await.map_err(neutron)?;
+        let allocations = network.addresses_of(&p.id).await.map_err(neutron)?;
         let Some(v4) = allocations.iter().find(|a| a.ip_address.contains('.')) else { continue };
         let subnets = network.subnets_of(&p.network_id).await.map_err(neutron)?;
         let Some(subnet) = subnets.iter().find(|s| s.id == v4.subnet_id) else { continue };
@@ -306,10 +305,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
         let rules = network.rules_of(&group_ids).await.map_err(neutron)?;
         let mut names = vec![];
         for g in &group_ids {
-            if let Some(sg) = net_store::get::<net_store::SecurityGroupRow>(&network.pool, "security_groups", g)
-                .await
-                .map_err(neutron)?
-            {
+            if let Some(sg) = network.security_group_row(g).await.map_err(neutron)? {
                 names.push(sg.name);
             }
         }

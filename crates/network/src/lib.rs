@@ -5,6 +5,7 @@
 pub mod api;
 pub mod attrs;
 pub mod error;
+pub mod interface;
 pub mod ipam;
 pub mod networks;
 pub mod ports;

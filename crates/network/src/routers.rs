@@ -685,14 +685,4 @@ impl Network {
         }
         self.remove_port(&p).await
     }
-
-    /// The floating addresses of a port's fixed ones.
-    pub async fn floating_ips_of(&self, port: &str) -> Result<Vec<FloatingIpRow>> {
-        store::by(&self.pool, "floatingips", "port_id", port).await
-    }
-
-    /// The subnets of a network.
-    pub async fn subnets_of(&self, network: &str) -> Result<Vec<SubnetRow>> {
-        store::by(&self.pool, "subnets", "network_id", network).await
-    }
 }

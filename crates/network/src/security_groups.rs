@@ -528,15 +528,6 @@ impl Network {
         }
         Ok(())
     }
-
-    /// The rules of the groups of a port.
-    pub async fn rules_of(&self, groups: &[String]) -> Result<Vec<RuleRow>> {
-        let mut out = vec![];
-        for g in groups {
-            out.extend(store::by::<RuleRow>(&self.pool, "security_group_rules", "security_group_id", g).await?);
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -24,19 +24,7 @@ impl Api {
     /// Boots one server and waits until it is ACTIVE.
     async fn boot(&self, image: &str) -> String {
         let body = json!({"server": {"name": "b", "imageRef": image, "flavorRef": "42", "networks": "none"}});
-        let (status, r) = self.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
-        assert_eq!(status, 202, "{r}");
-        let id = r["server"]["id"].as_str().unwrap().to_owned();
-        let start = Instant::now();
-        loop {
-            let (_, s) = self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await;
-            match s["server"]["status"].as_str() {
-                Some("ACTIVE") => return id,
-                Some("ERROR") => panic!("server {id} ended in ERROR: {}", s["server"]["fault"]),
-                _ => assert!(start.elapsed() < DEADLINE, "server {id} not ACTIVE after {DEADLINE:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        self.boot_active(body, DEADLINE, Duration::from_millis(1)).await
     }
 
     /// How many of the project's servers have each status, read page by page.
@@ -74,23 +62,7 @@ async fn main() {
     let (token, project) = server.admin_token().await;
     let api = std::sync::Arc::new(Api { http: http.clone(), base: base.clone(), token });
 
-    let (_, img) = api
-        .send(
-            reqwest::Method::POST,
-            "/image/v2/images",
-            Some(json!({"name": "b", "disk_format": "raw", "container_format": "bare"})),
-        )
-        .await;
-    let image = img["id"].as_str().unwrap().to_owned();
-    let r = http
-        .put(format!("{base}/image/v2/images/{image}/file"))
-        .header("x-auth-token", &api.token)
-        .header("content-type", "application/octet-stream")
-        .body(vec![0u8; 4096])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    let image = api.raw_image().await;
     let unlimited = json!({"quota_set": {"instances": -1, "cores": -1, "ram": -1}});
     api.send(reqwest::Method::PUT, &format!("/compute/v2.1/os-quota-sets/{project}"), Some(unlimited)).await;
 

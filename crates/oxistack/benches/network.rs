@@ -125,36 +125,7 @@ async fn main() {
 
 /// Boots a server (fake driver) with a port on `network`; its id once ACTIVE.
 async fn boot_on(api: &Api, network: &str) -> String {
-    let (_, img) = api
-        .send(
-            reqwest::Method::POST,
-            "/image/v2/images",
-            Some(json!({"name": "b", "disk_format": "raw", "container_format": "bare"})),
-        )
-        .await;
-    let image = img["id"].as_str().unwrap().to_owned();
-    let r = api
-        .http
-        .put(format!("{}/image/v2/images/{image}/file", api.base))
-        .header("x-auth-token", &api.token)
-        .header("content-type", "application/octet-stream")
-        .body(vec![0u8; 4096])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    let image = api.raw_image().await;
     let body = json!({"server": {"name": "s", "imageRef": image, "flavorRef": "42", "networks": [{"uuid": network}]}});
-    let (status, r) = api.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
-    assert_eq!(status, 202, "{r}");
-    let id = r["server"]["id"].as_str().unwrap().to_owned();
-    let start = Instant::now();
-    loop {
-        let (_, s) = api.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await;
-        match s["server"]["status"].as_str() {
-            Some("ACTIVE") => return id,
-            Some("ERROR") => panic!("server {id} ended in ERROR: {}", s["server"]["fault"]),
-            _ => assert!(start.elapsed() < Duration::from_secs(60), "server {id} not ACTIVE in a minute"),
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    api.boot_active(body, Duration::from_secs(60), Duration::from_millis(10)).await
 }

@@ -74,7 +74,14 @@ impl Server {
         (token, body["token"]["project"]["id"].as_str().unwrap().to_owned())
     }
 
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        drop(self)
+    }
+}
+
+/// A benchmark that fails (a panic) leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -121,5 +128,41 @@ impl Api {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A small public-enough raw image (4 KiB of zeros), active.
+    pub async fn raw_image(&self) -> String {
+        let body = json!({"name": "b", "disk_format": "raw", "container_format": "bare"});
+        let (_, img) = self.send(reqwest::Method::POST, "/image/v2/images", Some(body)).await;
+        let image = img["id"].as_str().unwrap().to_owned();
+        let r = self
+            .http
+            .put(format!("{}/image/v2/images/{image}/file", self.base))
+            .header("x-auth-token", &self.token)
+            .header("content-type", "application/octet-stream")
+            .body(vec![0u8; 4096])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        image
+    }
+
+    /// Boots the server of `body` and waits, polling every `poll`, until it is
+    /// ACTIVE; fails on ERROR or past `deadline`.
+    pub async fn boot_active(&self, body: Value, deadline: Duration, poll: Duration) -> String {
+        let (status, r) = self.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
+        assert_eq!(status, 202, "{r}");
+        let id = r["server"]["id"].as_str().unwrap().to_owned();
+        let start = std::time::Instant::now();
+        loop {
+            let (_, s) = self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await;
+            match s["server"]["status"].as_str() {
+                Some("ACTIVE") => return id,
+                Some("ERROR") => panic!("server {id} ended in ERROR: {}", s["server"]["fault"]),
+                _ => assert!(start.elapsed() < deadline, "server {id} not ACTIVE after {deadline:?}"),
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 }
