@@ -139,7 +139,7 @@ impl Compute {
         let started = self.begin(ctx, id, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
         let inst = started.0.clone();
         if let Some(n) = name {
-            sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(n).bind(id).execute(&self.pool).await?;
+            store::set_name(&self.pool, id, n).await?;
         }
         let (driver, image) = (self.driver.clone(), self.image.clone());
         let flavor = flavor_of(&inst.flavor)?;

@@ -247,20 +247,14 @@ pub async fn allocate(
             v.preserve = v.preserve || preserved.contains(&v.port_id);
         }
         let info = serde_json::to_string(&vifs).map_err(anyhow::Error::from)?;
-        sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?")
-            .bind(info)
-            .bind(instance)
-            .execute(pool)
-            .await?;
+        crate::store::set_network_info(pool, instance, &info).await?;
     }
     Ok(vifs)
 }
 
 /// The ports the user handed to the instance, from its cached interfaces.
 async fn preserved_ports(pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<String>> {
-    let cached: Option<(String,)> =
-        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
-    let info = cached.map(|(c,)| c).unwrap_or_default();
+    let info = crate::store::network_info(pool, instance).await?.unwrap_or_default();
     Ok(vifs(&info).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect())
 }
 
@@ -269,9 +263,7 @@ async fn preserved_ports(pool: &oxistack_core::db::Pool, instance: &str) -> Resu
 /// port another project made with this instance as its `device_id`
 /// changes nothing for it.
 async fn instance_ports(network: &Network, pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<PortRow>> {
-    let project: Option<(String,)> =
-        sqlx::query_as("SELECT project_id FROM instances WHERE id = ?").bind(instance).fetch_optional(pool).await?;
-    let Some((project,)) = project else { return Ok(vec![]) };
+    let Some(project) = crate::store::project_of(pool, instance).await? else { return Ok(vec![]) };
     let ports = network.ports_of_device(instance).await.map_err(neutron)?;
     Ok(ports.into_iter().filter(|p| p.project_id == project).collect())
 }
@@ -324,7 +316,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
         });
     }
     let info = serde_json::to_string(&out).map_err(anyhow::Error::from)?;
-    sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(instance).execute(pool).await?;
+    crate::store::set_network_info(pool, instance, &info).await?;
     Ok(out)
 }
 

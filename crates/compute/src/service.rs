@@ -693,14 +693,7 @@ impl Compute {
         let record =
             actions::start(&self.pool, ctx, id, if locked { "lock" } else { "unlock" }, inst.host.as_deref()).await?;
         actions::finish(&self.pool, record, None).await?;
-        sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, locked_by = ?, updated_at = ? WHERE id = ?")
-            .bind(locked)
-            .bind(if locked { reason } else { None })
-            .bind(if locked { Some(side) } else { None })
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        store::set_lock(&self.pool, id, locked.then_some((reason, side)), &now()).await?;
         Ok(())
     }
 

@@ -250,6 +250,69 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     Ok(())
 }
 
+/// What `PUT /servers/{id}` changes: the names and addresses a user gives.
+pub struct Descriptive<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub hostname: &'a str,
+    pub access_ipv4: &'a str,
+    pub access_ipv6: &'a str,
+}
+
+pub async fn set_descriptive(pool: &Pool, id: &str, d: &Descriptive<'_>, now: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE instances SET name = ?, description = ?, hostname = ?, access_ipv4 = ?, access_ipv6 = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(d.name)
+    .bind(d.description)
+    .bind(d.hostname)
+    .bind(d.access_ipv4)
+    .bind(d.access_ipv6)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_name(pool: &Pool, id: &str, name: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(name).bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Locks (with its reason and who holds it) or unlocks.
+pub async fn set_lock(pool: &Pool, id: &str, lock: Option<(Option<&str>, &str)>, now: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, locked_by = ?, updated_at = ? WHERE id = ?")
+        .bind(lock.is_some())
+        .bind(lock.and_then(|(reason, _)| reason))
+        .bind(lock.map(|(_, by)| by))
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The instance's interfaces as recorded (JSON, see `network`).
+pub async fn network_info(pool: &Pool, id: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|(info,)| info))
+}
+
+pub async fn set_network_info(pool: &Pool, id: &str, info: &str) -> Result<()> {
+    sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// The project of an instance, deleted or not.
+pub async fn project_of(pool: &Pool, id: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT project_id FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|(p,)| p))
+}
+
 pub async fn set_shelved_image(pool: &Pool, id: &str, image: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE instances SET shelved_image_id = ? WHERE id = ?").bind(image).bind(id).execute(pool).await?;
     Ok(())

@@ -451,19 +451,14 @@ pub async fn update(
             other => return Err(bad(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{other}' was unexpected) {val}"))),
         }
     }
-    sqlx::query(
-        "UPDATE instances SET name = ?, description = ?, hostname = ?, access_ipv4 = ?, access_ipv6 = ?, updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(&name)
-    .bind(&description)
-    .bind(&hostname)
-    .bind(&access_ipv4)
-    .bind(&access_ipv6)
-    .bind(crate::service::now())
-    .bind(&id)
-    .execute(&c.pool)
-    .await?;
+    let change = crate::store::Descriptive {
+        name: &name,
+        description: description.as_deref(),
+        hostname: &hostname,
+        access_ipv4: &access_ipv4,
+        access_ipv6: &access_ipv6,
+    };
+    crate::store::set_descriptive(&c.pool, &id, &change, &crate::service::now()).await?;
     let i = c.instance(&ctx, &id).await?;
     Ok(Json(json!({"server": views::server_after_change(&base(&c), &i, v, &ctx)})))
 }
