@@ -37,15 +37,7 @@ impl Compute {
             .map_err(|_| Error::BadRequest("Unavailable console type serial.".into()))?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let now = time::now().timestamp();
-        sqlx::query("DELETE FROM console_tokens WHERE expires_at < ?").bind(now).execute(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO console_tokens (token_hash, instance_id, console_type, expires_at) VALUES (?, ?, 'serial', ?)",
-        )
-        .bind(digest(&token))
-        .bind(&inst.id)
-        .bind(now + TOKEN_TTL_SECS)
-        .execute(&self.pool)
-        .await?;
+        crate::store::add_console_token(&self.pool, &digest(&token), &inst.id, now, now + TOKEN_TTL_SECS).await?;
         let base = self.config.url.trim_end_matches("/compute");
         let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
         Ok(format!("{base}/console/serial?token={token}"))
@@ -53,13 +45,9 @@ impl Compute {
 
     /// The instance an unexpired token opens.
     async fn console_instance(&self, token: &str) -> Result<String> {
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT instance_id FROM console_tokens WHERE token_hash = ? AND expires_at >= ?")
-                .bind(digest(token))
-                .bind(time::now().timestamp())
-                .fetch_optional(&self.pool)
-                .await?;
-        found.map(|(i,)| i).ok_or_else(|| Error::Unauthorized("The console token is invalid or expired.".into()))
+        crate::store::console_instance(&self.pool, &digest(token), time::now().timestamp())
+            .await?
+            .ok_or_else(|| Error::Unauthorized("The console token is invalid or expired.".into()))
     }
 }
 

@@ -313,6 +313,32 @@ pub async fn project_of(pool: &Pool, id: &str) -> Result<Option<String>> {
     Ok(row.map(|(p,)| p))
 }
 
+/// Records a serial console token (its digest) until `expires`, and forgets
+/// the tokens expired by `now`.
+pub async fn add_console_token(pool: &Pool, digest: &str, instance: &str, now: i64, expires: i64) -> Result<()> {
+    sqlx::query("DELETE FROM console_tokens WHERE expires_at < ?").bind(now).execute(pool).await?;
+    sqlx::query(
+        "INSERT INTO console_tokens (token_hash, instance_id, console_type, expires_at) VALUES (?, ?, 'serial', ?)",
+    )
+    .bind(digest)
+    .bind(instance)
+    .bind(expires)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The instance of a console token (by its digest) that has not expired.
+pub async fn console_instance(pool: &Pool, digest: &str, now: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT instance_id FROM console_tokens WHERE token_hash = ? AND expires_at >= ?")
+            .bind(digest)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(i,)| i))
+}
+
 pub async fn set_shelved_image(pool: &Pool, id: &str, image: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE instances SET shelved_image_id = ? WHERE id = ?").bind(image).bind(id).execute(pool).await?;
     Ok(())
