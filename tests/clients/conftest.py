@@ -85,8 +85,8 @@ class Cloud:
             raise AssertionError(f"openstack {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
         return res
 
-    def openstack_json(self, *args, rc=None):
-        return json.loads(self.openstack(*args, "-f", "json", rc=rc).stdout)
+    def openstack_json(self, *args, rc=None, env=None):
+        return json.loads(self.openstack(*args, "-f", "json", rc=rc, env=env).stdout)
 
     def user_rc(self, user, project, password) -> Path:
         """An RC file for another user, from `oxistack openrc`."""

@@ -84,15 +84,21 @@ def raw_image(cloud, h):
     return img
 
 
+def active(cloud, h, sid):
+    """The server once it is ACTIVE (within 30 s)."""
+    deadline = time.time() + 30
+    while (shown := requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"])["status"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    return shown
+
+
 def boot(cloud, h):
     img = raw_image(cloud, h)
     r = requests.post(f"{cloud.url}{S}", headers={**h, "OpenStack-API-Version": "compute 2.37"},
                       json={"server": {"name": "s", "imageRef": img, "flavorRef": "1", "networks": "none"}})
     sid = r.json()["server"]["id"]
-    deadline = time.time() + 30
-    while requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"]["status"] != "ACTIVE":
-        assert time.time() < deadline
-        time.sleep(0.2)
+    active(cloud, h, sid)
     return sid, img
 
 
@@ -216,10 +222,7 @@ def test_admin_pass_access_ips_and_the_bodies_of_update_and_rebuild(cloud):
     r = requests.post(f"{cloud.url}{S}", headers=h, json={"server": server})
     assert r.status_code == 202 and r.json()["server"]["adminPass"] == "given-password", r.text
     sid = r.json()["server"]["id"]
-    deadline = time.time() + 30
-    while (shown := requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"])["status"] != "ACTIVE":
-        assert time.time() < deadline
-        time.sleep(0.2)
+    shown = active(cloud, h, sid)
     assert shown["accessIPv4"] == "192.0.2.10" and shown["accessIPv6"] == "2001:db8::1", shown
     fixed = shown["addresses"]["private"][0]["addr"]
 
@@ -345,10 +348,7 @@ def test_ipv6_addresses_as_neutron_assigns_them(cloud):
     r = requests.post(f"{cloud.url}{S}", headers=h, json={"server": {
         "name": "dual", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": net}]}})
     sid = r.json()["server"]["id"]
-    deadline = time.time() + 30
-    while (shown := requests.get(f"{cloud.url}{S}/{sid}", headers=h).json()["server"])["status"] != "ACTIVE":
-        assert time.time() < deadline
-        time.sleep(0.2)
+    shown = active(cloud, h, sid)
     addresses = {(a["version"], a["addr"]) for a in shown["addresses"]["v6"]}
     assert (6, next(a for v, a in addresses if a.startswith("2001:db8:1:"))) in addresses
     assert sorted(v for v, _ in addresses) == [4, 6, 6, 6], addresses

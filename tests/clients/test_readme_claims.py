@@ -2,25 +2,17 @@
 started `oxistack serve` with the real clients (or HTTP where a client has no
 command for it). Section by section, as the README lists them."""
 
-import json
-import os
 import subprocess
 import time
 
 import requests
 
 from conftest import Cloud
+from test_image import token as issue_token
+from test_nova_cli import NATIVE, run
 from test_role_matrix import matrix_with_image
 
 I = "/identity/v3"
-
-
-def admin_token(cloud):
-    return cloud.openstack_json("token", "issue")["id"]
-
-
-def openstack_json(cloud, *args, env):
-    return json.loads(cloud.openstack(*args, "-f", "json", env=env).stdout)
 
 
 def env_without_scope(cloud, user, password):
@@ -47,10 +39,10 @@ def test_system_grants_and_a_users_groups(cloud):
     c("role", "add", "--system", "all", "--user", "ops", "reader")
     assignments = cloud.openstack_json("role", "assignment", "list", "--user", "ops", "--system", "all", "--names")
     assert [(a["Role"], a["System"]) for a in assignments] == [("reader", "all")], assignments
-    token = openstack_json(cloud, "token", "issue", env=system)
+    token = cloud.openstack_json("token", "issue", env=system)
     assert "project_id" not in token or not token["project_id"], token
     # A system reader reads every user, and changes none.
-    users = [u["Name"] for u in openstack_json(cloud, "user", "list", env=system)]
+    users = [u["Name"] for u in cloud.openstack_json("user", "list", env=system)]
     assert "admin" in users and "ops" in users
     denied = cloud.openstack("user", "create", "--password", "x", "intruder", env=system, check=False)
     assert denied.returncode != 0 and "identity:create_user" in denied.stderr, denied.stderr
@@ -84,7 +76,7 @@ def test_deleting_a_user_revokes_its_tokens(cloud):
     c("user", "create", "--password", "pw-temp", "temp")
     c("role", "add", "--project", "p", "--user", "temp", "member")
     token = cloud.openstack_json("token", "issue", rc=cloud.user_rc("temp", "p", "pw-temp"))["id"]
-    admin = {"X-Auth-Token": admin_token(cloud)}
+    admin = {"X-Auth-Token": issue_token(cloud)}
     check = lambda: requests.get(f"{cloud.url}{I}/auth/tokens", headers={**admin, "X-Subject-Token": token},
                                  timeout=30).status_code
     own = lambda: requests.get(f"{cloud.url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
@@ -135,17 +127,17 @@ def test_no_token_or_password_reaches_the_log(tmp_path):
     cloud.start(env={"OXISTACK_LOG": "debug"})
     try:
         env = cloud.rc_env()
-        token = admin_token(cloud)
+        issued = issue_token(cloud)
         cloud.openstack("server", "list")
         cloud.openstack("user", "create", "--password", "secret-of-the-user", "someone")
-        r = requests.get(f"{cloud.url}/compute/v2.1/servers", headers={"X-Auth-Token": token}, timeout=30)
+        r = requests.get(f"{cloud.url}/compute/v2.1/servers", headers={"X-Auth-Token": issued}, timeout=30)
         assert r.status_code == 200
-        requests.get(f"{cloud.url}/compute/v2.1/servers", headers={"X-Auth-Token": token + "x"}, timeout=30)
+        requests.get(f"{cloud.url}/compute/v2.1/servers", headers={"X-Auth-Token": issued + "x"}, timeout=30)
     finally:
         cloud.stop()
     log = cloud.log.read_text()
     assert "GET" in log or "compute" in log, "the debug log has the requests"
-    for secret in (token, token[:40], env["OS_PASSWORD"], "secret-of-the-user"):
+    for secret in (issued, issued[:40], env["OS_PASSWORD"], "secret-of-the-user"):
         assert secret not in log
 
 
@@ -202,10 +194,10 @@ def test_image_list_filters(cloud, tmp_path):
     hidden = upload(cloud, tmp_path, "hidden", data=b"z" * 3000)
     r = requests.patch(f"{cloud.url}/image/v2/images/{hidden}", json=[{"op": "replace", "path": "/os_hidden",
                                                                        "value": True}],
-                       headers={"X-Auth-Token": admin_token(cloud),
+                       headers={"X-Auth-Token": issue_token(cloud),
                                 "Content-Type": "application/openstack-images-v2.1-json-patch"}, timeout=30)
     assert r.status_code == 200 and r.json()["os_hidden"] is True, r.text
-    h = {"X-Auth-Token": admin_token(cloud)}
+    h = {"X-Auth-Token": issue_token(cloud)}
     qcow = requests.post(f"{cloud.url}/image/v2/images", headers=h, timeout=30, json={
         "name": "empty", "disk_format": "qcow2", "container_format": "bare", "visibility": "private"}).json()["id"]
     ids = lambda q: {i["id"] for i in requests.get(f"{cloud.url}/image/v2/images?{q}", headers=h,
@@ -468,7 +460,7 @@ def test_use_default_subnetpool(cloud):
     o("subnet", "pool", "create", "--pool-prefix", "10.210.0.0/16", "--default-prefix-length", "25", "--default",
       "dflt")
     o("network", "create", "n")
-    r = requests.post(f"{cloud.url}/network/v2.0/subnets", headers={"X-Auth-Token": admin_token(cloud)}, json={
+    r = requests.post(f"{cloud.url}/network/v2.0/subnets", headers={"X-Auth-Token": issue_token(cloud)}, json={
         "subnet": {"network_id": o("network", "show", "n")["id"], "ip_version": 4, "use_default_subnetpool": True}},
         timeout=30)
     assert r.status_code == 201, r.text
@@ -482,9 +474,7 @@ def test_use_default_subnetpool(cloud):
 # The native `nova`.
 
 def native(cloud, *args, env=None):
-    from test_nova_cli import NATIVE
-
-    return subprocess.run([NATIVE, *args], capture_output=True, text=True, env=env or cloud.rc_env(), timeout=120)
+    return run(cloud, NATIVE, *args, env=env)
 
 
 def test_native_nova_power_actions_console_and_keypair_delete(cloud, tmp_path):

@@ -74,9 +74,8 @@ pub fn generate_ssh(comment: &str) -> Result<(String, String), String> {
     file.extend(1u32.to_be_bytes());
     ssh_string(&mut file, &blob);
     ssh_string(&mut file, &private);
-    let encoded = B64.encode(&file);
-    let lines: Vec<&str> = encoded.as_bytes().chunks(70).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
-    let pem = format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n", lines.join("\n"));
+    // OpenSSH writes its key files 70 characters a line.
+    let pem = armour("OPENSSH PRIVATE KEY", &file, 70);
     Ok((format!("ssh-ed25519 {} {comment}", B64.encode(&blob)), pem))
 }
 
@@ -122,12 +121,15 @@ pub fn generate_x509(user_id: &str) -> Result<(String, String), String> {
     ]);
     let signature = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key).sign_with_rng(&mut rng, &tbs).to_vec();
     let cert = seq(&[tbs, sha256_with_rsa, der(0x03, &[&[0u8][..], &signature].concat())]);
-    Ok((pem("CERTIFICATE", &cert), pem("PRIVATE KEY", private.as_bytes())))
+    Ok((armour("CERTIFICATE", &cert, 64), armour("PRIVATE KEY", private.as_bytes(), 64)))
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let encoded = B64.encode(der);
-    let lines: Vec<&str> = encoded.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+/// `data` in base64 between `-----BEGIN <label>-----` and its END line,
+/// `width` characters a line (PEM's 64, OpenSSH's 70).
+fn armour(label: &str, data: &[u8], width: usize) -> String {
+    let encoded = B64.encode(data);
+    let lines: Vec<&str> =
+        encoded.as_bytes().chunks(width).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
     format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 

@@ -114,9 +114,8 @@ impl Compute {
         }
     }
 
-    /// `rebuild`: a fresh disk from `image_ref` (the same image when none).
-    /// Rebuilds the server from `image_ref` (or its image); `admin_pass`
-    /// goes on the new config drive.
+    /// `rebuild`: a fresh disk from `image_ref` (the same image when none),
+    /// with `admin_pass` on the new config drive.
     pub async fn rebuild(
         &self,
         ctx: &Context,
@@ -345,11 +344,7 @@ impl Compute {
         let (inst, action) =
             self.begin(ctx, id, "createImage", &["active", "stopped", "paused", "suspended"], "image_snapshot").await?;
         let source = self.image.visible(ctx, &inst.image_ref).await;
-        let mut body = serde_json::Map::new();
-        body.insert("name".into(), json!(name));
-        body.insert("instance_uuid".into(), json!(inst.id));
-        body.insert("image_type".into(), json!("snapshot"));
-        body.insert("visibility".into(), json!("private"));
+        let mut body = snapshot_image(name, &inst);
         for (k, v) in metadata {
             body.insert(k, v);
         }
@@ -378,22 +373,13 @@ impl Compute {
         let scratch = self.config.state_path.join("snapshots");
         tokio::spawn(async move {
             let data = match (own_disk, src) {
-                (Some(_), _) => {
-                    let dest = scratch.join(format!("{image_id}.part"));
-                    let taken = async {
-                        tokio::fs::create_dir_all(&scratch).await.map_err(|e| e.to_string())?;
-                        driver.snapshot(&inst.id, &dest).await.map_err(|e| e.to_string())?;
-                        Ok::<_, String>(dest.clone())
-                    };
-                    match taken.await {
-                        Ok(path) => Some((path, true)),
-                        Err(e) => {
-                            tracing::warn!(instance = %inst.id, error = %e, "taking a snapshot failed");
-                            let _ = tokio::fs::remove_file(&dest).await;
-                            None
-                        }
+                (Some(_), _) => match take_disk(&driver, &scratch, &inst.id, &image_id).await {
+                    Ok(path) => Some((path, true)),
+                    Err(e) => {
+                        tracing::warn!(instance = %inst.id, error = %e, "taking a snapshot failed");
+                        None
                     }
-                }
+                },
                 (None, Some(src)) => match image.data(&ctx, &src.id).await {
                     Ok(Some((_, path))) => Some((path, false)),
                     _ => None,
@@ -401,14 +387,8 @@ impl Compute {
                 (None, None) => None,
             };
             if let Some((path, scratch_file)) = data {
-                match tokio::fs::File::open(&path).await {
-                    Ok(f) => {
-                        let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f));
-                        if let Err(e) = image.upload(&ctx, &image_id, body).await {
-                            tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
-                        }
-                    }
-                    Err(e) => tracing::warn!(image = %image_id, error = %e, "snapshot source unreadable"),
+                if let Err(e) = upload_file(&image, &ctx, &image_id, &path).await {
+                    tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
                 }
                 if scratch_file {
                     let _ = tokio::fs::remove_file(&path).await;
@@ -425,6 +405,49 @@ impl Compute {
     }
 }
 
+/// The image a snapshot of `inst` is registered as: private, named `name`.
+fn snapshot_image(name: &str, inst: &Instance) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), json!(name));
+    body.insert("instance_uuid".into(), json!(inst.id));
+    body.insert("image_type".into(), json!("snapshot"));
+    body.insert("visibility".into(), json!("private"));
+    body
+}
+
+/// The driver's copy of the instance's disk, in `scratch` under the image's
+/// id; no partial file is left when it fails.
+async fn take_disk(
+    driver: &crate::SharedDriver,
+    scratch: &std::path::Path,
+    instance: &str,
+    image_id: &str,
+) -> Result<std::path::PathBuf> {
+    let dest = scratch.join(format!("{image_id}.part"));
+    let taken = async {
+        tokio::fs::create_dir_all(scratch).await.map_err(|e| Error::Internal(e.into()))?;
+        driver.snapshot(instance, &dest).await.map_err(|e| Error::Internal(e.into()))
+    };
+    match taken.await {
+        Ok(()) => Ok(dest),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&dest).await;
+            Err(e)
+        }
+    }
+}
+
+/// Streams the file at `path` into the image's data.
+async fn upload_file(
+    image: &oxistack_image::Image,
+    ctx: &Context,
+    image_id: &str,
+    path: &std::path::Path,
+) -> Result<()> {
+    let f = tokio::fs::File::open(path).await.map_err(|e| Error::Internal(e.into()))?;
+    image.upload(ctx, image_id, axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f))).await
+}
+
 /// Takes the server's disk into a new private snapshot image named
 /// `<name>-shelved`, and answers its id once its data is stored.
 async fn shelve_snapshot(
@@ -434,24 +457,17 @@ async fn shelve_snapshot(
     inst: &Instance,
     scratch: &std::path::Path,
 ) -> Result<String> {
-    let mut body = serde_json::Map::new();
-    body.insert("name".into(), json!(format!("{}-shelved", inst.name)));
-    body.insert("instance_uuid".into(), json!(inst.id));
-    body.insert("image_type".into(), json!("snapshot"));
-    body.insert("visibility".into(), json!("private"));
+    let mut body = snapshot_image(&format!("{}-shelved", inst.name), inst);
     body.insert("disk_format".into(), json!(driver.snapshot_format()));
     body.insert("container_format".into(), json!("bare"));
     let created = image.create(ctx, &body).await?;
-    let dest = scratch.join(format!("{}.part", created.id));
-    let taken = async {
-        tokio::fs::create_dir_all(scratch).await.map_err(|e| Error::Internal(e.into()))?;
-        driver.snapshot(&inst.id, &dest).await.map_err(|e| Error::Internal(e.into()))?;
-        let f = tokio::fs::File::open(&dest).await.map_err(|e| Error::Internal(e.into()))?;
-        image.upload(ctx, &created.id, axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f))).await
+    let stored = async {
+        let path = take_disk(driver, scratch, &inst.id, &created.id).await?;
+        let uploaded = upload_file(image, ctx, &created.id, &path).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        uploaded
     };
-    let result = taken.await;
-    let _ = tokio::fs::remove_file(&dest).await;
-    if let Err(e) = result {
+    if let Err(e) = stored.await {
         let _ = image.delete(ctx, &created.id).await;
         return Err(e);
     }

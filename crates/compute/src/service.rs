@@ -15,7 +15,6 @@ use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
 use crate::{actions, aggregates, host, network, quotas, server_groups};
 
-/// What the driver is given to run `inst` with `flavor` from `image_ref`.
 /// At most two keys are made at once, off the async threads: an RSA key
 /// takes a core for a moment, and many asked for at once must not stall
 /// the API.
@@ -32,6 +31,7 @@ async fn generate_key(key_type: &str, user_id: &str) -> Result<(String, String)>
     .map_err(|e| Error::Internal(anyhow::anyhow!("generating a key: {e}")))
 }
 
+/// What the driver is given to run `inst` with `flavor` from `image_ref`.
 pub(crate) async fn instance_spec(
     image: &oxistack_image::Image,
     inst: &Instance,
@@ -327,13 +327,12 @@ impl Compute {
             }
         };
         let public_key = public_key.as_str();
+        // (The type is `ssh` or `x509`, checked above.)
         let fingerprint = match key_type {
-            "ssh" => crate::keys::ssh_fingerprint(public_key)
-                .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
-            "x509" => crate::keys::x509_fingerprint(public_key)
-                .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?,
-            other => return Err(Error::BadRequest(format!("Invalid input for field/attribute type. Value: {other}."))),
-        };
+            "ssh" => crate::keys::ssh_fingerprint(public_key),
+            _ => crate::keys::x509_fingerprint(public_key),
+        }
+        .ok_or_else(|| Error::BadRequest("Keypair data is invalid: failed to generate fingerprint".into()))?;
         let k = Keypair {
             user_id,
             name: name.into(),

@@ -249,17 +249,14 @@ impl Network {
             name: attrs::string(body, "name")?.unwrap_or_default(),
             description: attrs::string(body, "description")?.unwrap_or_default(),
             project_id: project,
-            mac_address: mac.clone(),
+            mac_address: mac,
             admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(true),
             status: "DOWN".into(),
             device_id: attrs::string(body, "device_id")?.unwrap_or_default(),
             device_owner: attrs::string(body, "device_owner")?.unwrap_or_default(),
             port_security_enabled: port_security,
             security_groups: serde_json::to_string(&groups).unwrap_or_default(),
-            allowed_address_pairs: address_pairs(
-                attrs::list(body, "allowed_address_pairs")?.unwrap_or_default(),
-                &mac,
-            )?,
+            allowed_address_pairs: address_pairs(attrs::list(body, "allowed_address_pairs")?.unwrap_or_default())?,
             binding_host_id: attrs::string(body, "binding:host_id")?.unwrap_or_default(),
             binding_vnic_type: attrs::string(body, "binding:vnic_type")?.unwrap_or_else(|| "normal".into()),
             binding_profile: body.get("binding:profile").map(Value::to_string).unwrap_or_else(|| "{}".into()),
@@ -529,7 +526,7 @@ impl Network {
         let device_owner = attrs::string(body, "device_owner")?.unwrap_or(p.device_owner.clone());
         let status = if !host.is_empty() || device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
         let pairs = match attrs::list(body, "allowed_address_pairs")? {
-            Some(a) => address_pairs(a, &p.mac_address)?,
+            Some(a) => address_pairs(a)?,
             None => p.allowed_address_pairs.clone(),
         };
         if body.contains_key("device_owner") || body.contains_key("fixed_ips") {
@@ -612,9 +609,9 @@ impl Network {
 }
 
 /// Allowed address pairs as given: each an address or a CIDR, and a MAC
-/// (the port's own where none is given; a new port's MAC is made when it
-/// is written, so it is filled in when shown).
-fn address_pairs(pairs: Vec<Value>, port_mac: &str) -> Result<String> {
+/// when one is given (else the port's own, filled in when shown: a new
+/// port's MAC is only made when it is written).
+fn address_pairs(pairs: Vec<Value>) -> Result<String> {
     let mut kept = vec![];
     for pair in pairs {
         let ip = pair.get("ip_address").and_then(Value::as_str).unwrap_or_default();
@@ -622,17 +619,19 @@ fn address_pairs(pairs: Vec<Value>, port_mac: &str) -> Result<String> {
         if !valid {
             return Err(NeutronError::invalid(format!("'{ip}' is not a valid IP address or CIDR")));
         }
-        let mac = match pair.get("mac_address") {
-            None | Some(Value::Null) => port_mac.to_owned(),
-            Some(Value::String(m)) if m.is_empty() => port_mac.to_owned(),
-            Some(Value::String(m)) if valid_mac(m) => m.to_ascii_lowercase(),
+        let mut kept_pair = json!({ "ip_address": ip });
+        match pair.get("mac_address") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(m)) if m.is_empty() => {}
+            Some(Value::String(m)) if valid_mac(m) => kept_pair["mac_address"] = json!(m.to_ascii_lowercase()),
             Some(other) => return Err(NeutronError::invalid(format!("'{other}' is not a valid MAC address"))),
-        };
-        kept.push(json!({"ip_address": ip, "mac_address": mac}));
+        }
+        kept.push(kept_pair);
     }
     Ok(serde_json::to_string(&kept).unwrap_or_default())
 }
 
+/// The pairs as Neutron shows them: the port's MAC where none was given.
 fn address_pairs_view(stored: &str, port_mac: &str) -> Vec<Value> {
     let mut pairs = store::json_list(stored);
     for pair in &mut pairs {

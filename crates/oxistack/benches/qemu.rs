@@ -21,10 +21,6 @@ const PARALLEL: &[usize] = &[2, 4, 6, 8];
 const SSH_LIMIT: Duration = Duration::from_secs(240);
 
 impl Api {
-    async fn server(&self, id: &str) -> Value {
-        self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await.1["server"].clone()
-    }
-
     /// Boots `count` servers and answers their ids.
     async fn boot(&self, image: &str, count: usize) -> Vec<String> {
         let body = json!({"server": {"name": "bench", "imageRef": image, "flavorRef": "42", "networks": "auto",
@@ -35,19 +31,6 @@ impl Api {
         let (_, list) =
             self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers?reservation_id={reservation}"), None).await;
         list["servers"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
-    }
-
-    async fn wait_active(&self, id: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let s = self.server(id).await;
-            match s["status"].as_str() {
-                Some("ACTIVE") => return s,
-                Some("ERROR") => panic!("server {id} failed: {}", s["fault"]),
-                _ => assert!(start.elapsed() < SSH_LIMIT, "server {id} not ACTIVE after {SSH_LIMIT:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 
     async fn delete_all(&self, ids: &[String], data: &Path) {
@@ -166,7 +149,7 @@ async fn main() {
     for _ in 0..SEQUENTIAL {
         let start = Instant::now();
         let id = api.boot(&image, 1).await.remove(0);
-        let s = api.wait_active(&id).await;
+        let s = api.wait_active(&id, SSH_LIMIT, Duration::from_millis(20)).await;
         active.push(start.elapsed().as_secs_f64());
         let took = wait_ssh(key.clone(), floating_ip(&s), start).await.expect("SSH within the limit");
         ssh.push(took.as_secs_f64());
@@ -197,7 +180,7 @@ async fn main() {
         let ids = api.boot(&image, n).await;
         let mut waits = vec![];
         for id in &ids {
-            let s = api.wait_active(id).await;
+            let s = api.wait_active(id, SSH_LIMIT, Duration::from_millis(20)).await;
             waits.push(tokio::spawn(wait_ssh(key.clone(), floating_ip(&s), start)));
         }
         let mut reached = vec![];

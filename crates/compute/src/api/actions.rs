@@ -93,7 +93,7 @@ pub async fn dispatch(
                 return Err(bad("Invalid input for field/attribute name."));
             }
             let admin_pass = match args.get("adminPass") {
-                None => uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+                None => super::generated_password(),
                 Some(Value::String(p)) => p.clone(),
                 Some(_) => return Err(bad("Invalid input for field/attribute adminPass.")),
             };
@@ -117,7 +117,7 @@ pub async fn dispatch(
         "revertResize" => c.end_resize(&ctx, &id, false).await?,
         "rescue" => {
             c.rescue(&ctx, &id, true).await?;
-            let pass = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+            let pass = super::generated_password();
             return Ok((StatusCode::OK, Json(json!({"adminPass": pass}))).into_response());
         }
         "unrescue" => c.rescue(&ctx, &id, false).await?,

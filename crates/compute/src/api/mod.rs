@@ -225,3 +225,18 @@ pub fn bad(msg: impl Into<String>) -> NovaFault {
 pub fn base(compute: &Compute) -> String {
     format!("{}/v2.1", compute.config.url.trim_end_matches('/'))
 }
+
+/// A collection's `<name>_links`: the next page of `path`, the request's
+/// parameters kept in their order but for its marker.
+pub fn next_link(compute: &Compute, path: &str, params: Vec<(String, String)>, marker: String) -> Value {
+    let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
+    params.push(("marker".into(), marker));
+    let q = serde_urlencoded::to_string(&params).unwrap_or_default();
+    json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(compute))}])
+}
+
+/// The password of a server created, rebuilt or rescued without one: 12
+/// random characters, answered once and never stored.
+pub fn generated_password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}

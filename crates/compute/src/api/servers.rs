@@ -230,8 +230,7 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             security_groups: security_groups_field(s.get("security_groups"))?,
             access_ipv4: access_ip(s, "accessIPv4")?.unwrap_or_default(),
             access_ipv6: access_ip(s, "accessIPv6")?.unwrap_or_default(),
-            admin_pass: str_field(s, "adminPass")?
-                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()),
+            admin_pass: str_field(s, "adminPass")?.unwrap_or_else(super::generated_password),
         },
         return_reservation_id,
     ))
@@ -387,10 +386,7 @@ fn with_next(
     params: Vec<(String, String)>,
 ) -> Value {
     if let Some(marker) = next {
-        let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
-        params.push(("marker".into(), marker));
-        let q = serde_urlencoded::to_string(&params).unwrap_or_default();
-        body["servers_links"] = json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(c))}]);
+        body["servers_links"] = super::next_link(c, path, params, marker);
     }
     body
 }

@@ -127,14 +127,12 @@ async fn usages(
     Ok((all, next))
 }
 
-/// The link to the page after `marker`, with the request's other parameters.
+/// The link to the page after `marker` (the query's parameters, which come
+/// unordered, sorted).
 fn next_link(c: &crate::Compute, path: &str, params: &Params, marker: String) -> Value {
-    let mut query: Vec<(&str, &str)> =
-        params.iter().filter(|(k, _)| k.as_str() != "marker").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut query: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     query.sort();
-    query.push(("marker", &marker));
-    let q = serde_urlencoded::to_string(&query).unwrap_or_default();
-    json!([{"rel": "next", "href": format!("{}/{path}?{q}", super::base(c))}])
+    super::next_link(c, path, query, marker)
 }
 
 pub async fn index(c: Shared, Caller(_): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {

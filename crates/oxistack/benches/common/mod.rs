@@ -130,7 +130,7 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    /// A small public-enough raw image (4 KiB of zeros), active.
+    /// A small raw image (4 KiB of zeros), active.
     pub async fn raw_image(&self) -> String {
         let body = json!({"name": "b", "disk_format": "raw", "container_format": "bare"});
         let (_, img) = self.send(reqwest::Method::POST, "/image/v2/images", Some(body)).await;
@@ -148,17 +148,24 @@ impl Api {
         image
     }
 
-    /// Boots the server of `body` and waits, polling every `poll`, until it is
-    /// ACTIVE; fails on ERROR or past `deadline`.
+    /// Boots the server of `body` and waits until it is ACTIVE (see
+    /// `wait_active`); its id.
     pub async fn boot_active(&self, body: Value, deadline: Duration, poll: Duration) -> String {
         let (status, r) = self.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
         assert_eq!(status, 202, "{r}");
         let id = r["server"]["id"].as_str().unwrap().to_owned();
+        self.wait_active(&id, deadline, poll).await;
+        id
+    }
+
+    /// The server once it is ACTIVE, asked every `poll`; fails on ERROR or
+    /// past `deadline`.
+    pub async fn wait_active(&self, id: &str, deadline: Duration, poll: Duration) -> Value {
         let start = std::time::Instant::now();
         loop {
             let (_, s) = self.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{id}"), None).await;
             match s["server"]["status"].as_str() {
-                Some("ACTIVE") => return id,
+                Some("ACTIVE") => return s["server"].clone(),
                 Some("ERROR") => panic!("server {id} ended in ERROR: {}", s["server"]["fault"]),
                 _ => assert!(start.elapsed() < deadline, "server {id} not ACTIVE after {deadline:?}"),
             }
