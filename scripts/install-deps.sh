@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Oxistack needs on Debian 12 and is missing:
 # a C compiler, Python's venv, QEMU (qemu-img, qemu-system-x86_64), the config
-# drive's genisoimage, an SSH client, a Rust toolchain. Safe to run again.
+# drive's genisoimage, an SSH client, PostgreSQL 15 (for the tests on that
+# engine, which start their own private cluster), a Rust toolchain. Safe to run
+# again.
 set -euo pipefail
 
 need=()
@@ -12,11 +14,23 @@ command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v genisoimage >/dev/null || need+=(genisoimage)
 command -v ssh >/dev/null || need+=(openssh-client)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    # No system-wide PostgreSQL: the package's own cluster is not made, and no
+    # service is started by the install (policy-rc.d refuses them while it runs).
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/oxistack.conf >/dev/null
+    no_start=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        no_start=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$no_start" >/dev/null
+        $SUDO chmod +x "$no_start"
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+    [ -z "$no_start" ] || $SUDO rm -f "$no_start"
 fi
 # Debian 12's qemu-system-x86 conflicts with a newer qemu-utils from
 # backports, and apt resolves that by removing qemu-utils: put it back.
@@ -25,7 +39,7 @@ if ! command -v qemu-img >/dev/null; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-utils
 fi
-for tool in qemu-img qemu-system-x86_64 genisoimage ssh; do
+for tool in qemu-img qemu-system-x86_64 genisoimage ssh /usr/lib/postgresql/15/bin/postgres; do
     command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 

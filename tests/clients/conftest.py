@@ -3,6 +3,10 @@
 Each test gets a freshly started server on its own data dir and port, and
 helpers that run the real clients with the environment a user gets from
 `source admin-openrc.sh`.
+
+With OXISTACK_TEST_POSTGRES set to the base URL of a PostgreSQL cluster
+(`scripts/test.sh` starts a private one), every server keeps its state in a
+database of its own there instead of the data dir's SQLite file.
 """
 
 import json
@@ -12,12 +16,32 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
 BIN = os.environ.get("OXISTACK_BIN", "oxistack")
+POSTGRES = os.environ.get("OXISTACK_TEST_POSTGRES")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ENGINE = "postgres" if POSTGRES else "sqlite"
+
+
+def psql(database: str, *args, **kwargs):
+    """Runs psql on a database of the test cluster."""
+    u = urllib.parse.urlsplit(POSTGRES)
+    return subprocess.run([str(PG_BIN / "psql"), "-h", u.hostname, "-p", str(u.port), "-U", u.username or "postgres",
+                           "-v", "ON_ERROR_STOP=1", "-qAt", "-d", database, *args], check=True, capture_output=True,
+                          text=True, **kwargs)
+
+
+def new_database() -> str:
+    """A new, empty database on the test cluster; its URL."""
+    name = f"oxi_{uuid.uuid4().hex[:16]}"
+    psql("postgres", "-c", f"CREATE DATABASE {name}")
+    return f"{POSTGRES}/{name}"
 
 
 def free_port():
@@ -33,11 +57,31 @@ class Cloud:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log = data_dir.parent / f"oxistack-{self.port}.log"
+        self.database = new_database() if POSTGRES else None
+
+    def database_args(self):
+        return ["--database", self.database] if self.database else []
 
     def serve_args(self, *extra):
         # API tests run on Nova's fake driver; the QEMU tests ask for qemu.
         driver = [] if "--compute-driver" in extra else ["--compute-driver", "fake"]
-        return [BIN, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *driver, *extra]
+        return [BIN, "serve", "--data-dir", str(self.data_dir), *self.database_args(), "--listen",
+                f"127.0.0.1:{self.port}", *driver, *extra]
+
+    def sql(self, statement: str, params=()):
+        """Runs one statement on the server's database (stopped, for tests that
+        write a crash's leftovers into it), with `?` placeholders."""
+        for p in params:
+            statement = statement.replace("?", "'" + str(p).replace("'", "''") + "'", 1)
+        if self.database:
+            psql(self.database.rsplit("/", 1)[1], "-c", statement)
+        else:
+            import sqlite3
+
+            db = sqlite3.connect(self.data_dir / "oxistack.db")
+            with db:
+                db.execute(statement)
+            db.close()
 
     def start(self, *extra, env=None):
         self.proc = subprocess.Popen(
@@ -91,8 +135,8 @@ class Cloud:
     def user_rc(self, user, project, password) -> Path:
         """An RC file for another user, from `oxistack openrc`."""
         text = subprocess.run(
-            [BIN, "openrc", "--data-dir", str(self.data_dir), "--user", user, "--project", project, "--password",
-             password],
+            [BIN, "openrc", "--data-dir", str(self.data_dir), *self.database_args(), "--user", user, "--project",
+             project, "--password", password],
             check=True,
             capture_output=True,
             text=True,

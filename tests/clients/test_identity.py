@@ -198,11 +198,11 @@ def test_version_discovery(cloud):
 
 
 def test_oxistack_openrc_prompts_without_a_password(cloud):
-    out = subprocess.run([BIN, "openrc", "--data-dir", str(cloud.data_dir), "--user", "admin", "--project", "admin"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([BIN, "openrc", "--data-dir", str(cloud.data_dir), *cloud.database_args(), "--user", "admin",
+                          "--project", "admin"], capture_output=True, text=True, check=True).stdout
     assert "read -sr OS_PASSWORD_INPUT" in out and "OS_AUTH_URL='" in out
-    bad = subprocess.run([BIN, "openrc", "--data-dir", str(cloud.data_dir), "--user", "nobody", "--project", "admin"],
-                         capture_output=True, text=True)
+    bad = subprocess.run([BIN, "openrc", "--data-dir", str(cloud.data_dir), *cloud.database_args(), "--user",
+                          "nobody", "--project", "admin"], capture_output=True, text=True)
     assert bad.returncode != 0 and "nobody" in bad.stderr
 
 

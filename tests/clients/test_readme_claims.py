@@ -376,17 +376,12 @@ def test_operations_cut_by_a_stop_are_reconciled_at_start(cloud):
     """A crash in the middle of operations, written into the database as it
     leaves it (the service stopped, the rows mid-task), is finished or failed
     at the next start."""
-    import sqlite3
-
     m = matrix_with_image(cloud)
     rebooting, building = m.server(), m.server()
     cloud.stop()
-    db = sqlite3.connect(cloud.data_dir / "oxistack.db")
-    with db:
-        db.execute("UPDATE instances SET task_state = 'rebooting' WHERE id = ?", (rebooting,))
-        db.execute("UPDATE instances SET vm_state = 'building', task_state = 'spawning', host = NULL, "
-                   "power_state = 0 WHERE id = ?", (building,))
-    db.close()
+    cloud.sql("UPDATE instances SET task_state = 'rebooting' WHERE id = ?", (rebooting,))
+    cloud.sql("UPDATE instances SET vm_state = 'building', task_state = 'spawning', host = NULL, "
+              "power_state = 0 WHERE id = ?", (building,))
     cloud.start()
     m.tokens = {p: cloud.openstack_json("token", "issue", rc=rc)["id"] for p, rc in m.rc.items()}
     # The driver shows the rebooted one running: the reboot is finished.

@@ -18,34 +18,40 @@ pub mod network;
 pub mod quotas;
 pub mod server_groups;
 pub mod service;
+// The one module of the crate with SQL (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
 pub mod store;
 pub mod views;
 pub mod virt;
 
 use std::sync::Arc;
 
-use oxistack_core::db::{self, Migration, Pool};
+use oxistack_core::db::{self, Migration, Migrations, Pool};
 use oxistack_image::Image;
 use oxistack_network::Network;
 
 use crate::service::SharedDriver;
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, sql: include_str!("../migrations/0001_compute.sql") },
-    Migration { version: 2, sql: include_str!("../migrations/0002_quotas.sql") },
-    Migration { version: 3, sql: include_str!("../migrations/0003_flavor_access.sql") },
-    Migration { version: 4, sql: include_str!("../migrations/0004_instance_moves.sql") },
-    Migration { version: 5, sql: include_str!("../migrations/0005_instance_actions.sql") },
-    Migration { version: 6, sql: include_str!("../migrations/0006_server_groups.sql") },
-    Migration { version: 7, sql: include_str!("../migrations/0007_quota_classes.sql") },
-    Migration { version: 8, sql: include_str!("../migrations/0008_aggregates.sql") },
-    Migration { version: 9, sql: include_str!("../migrations/0009_flat_network.sql") },
-    Migration { version: 10, sql: include_str!("../migrations/0010_ports.sql") },
-    Migration { version: 11, sql: include_str!("../migrations/0011_console_tokens.sql") },
-    Migration { version: 12, sql: include_str!("../migrations/0012_locked_by.sql") },
-    Migration { version: 13, sql: include_str!("../migrations/0013_pinned_zone.sql") },
-    Migration { version: 14, sql: include_str!("../migrations/0014_shelved_image.sql") },
-];
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_compute.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_quotas.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_flavor_access.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_instance_moves.sql") },
+        Migration { version: 5, sql: include_str!("../migrations/sqlite/0005_instance_actions.sql") },
+        Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_server_groups.sql") },
+        Migration { version: 7, sql: include_str!("../migrations/sqlite/0007_quota_classes.sql") },
+        Migration { version: 8, sql: include_str!("../migrations/sqlite/0008_aggregates.sql") },
+        Migration { version: 9, sql: include_str!("../migrations/sqlite/0009_flat_network.sql") },
+        Migration { version: 10, sql: include_str!("../migrations/sqlite/0010_ports.sql") },
+        Migration { version: 11, sql: include_str!("../migrations/sqlite/0011_console_tokens.sql") },
+        Migration { version: 12, sql: include_str!("../migrations/sqlite/0012_locked_by.sql") },
+        Migration { version: 13, sql: include_str!("../migrations/sqlite/0013_pinned_zone.sql") },
+        Migration { version: 14, sql: include_str!("../migrations/sqlite/0014_shelved_image.sql") },
+        Migration { version: 15, sql: include_str!("../migrations/sqlite/0015_instance_sizes.sql") },
+    ],
+    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") }],
+};
 
 #[derive(Clone, Debug)]
 pub struct ComputeConfig {
@@ -85,7 +91,7 @@ impl Compute {
         network: Arc<Network>,
         config: ComputeConfig,
     ) -> anyhow::Result<Arc<Self>> {
-        db::migrate(&pool, "compute", MIGRATIONS).await?;
+        db::migrate(&pool, "compute", &MIGRATIONS).await?;
         let compute = Arc::new(Compute { pool, driver, image, network, config, scheduling: Default::default() });
         // Neutron's `network-changed` events: a floating IP or a rule changed
         // what reaches an instance.

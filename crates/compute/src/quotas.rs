@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use oxistack_core::db::Pool;
 use oxistack_core::error::Result;
 
+use crate::store::quotas::{self as store, Scope};
+
 /// The resources counted today and Nova's default limit of each.
 pub const DEFAULTS: &[(&str, i64)] = &[
     ("cores", 20),
@@ -17,66 +19,31 @@ pub const DEFAULTS: &[(&str, i64)] = &[
     ("server_group_members", 10),
 ];
 
-/// Limits set on one quota class or one project: `table` is `quota_classes`
-/// (keyed by class name) or `quotas` (keyed by project id).
-async fn overrides(
-    pool: &Pool,
-    table: &'static str,
-    key_column: &'static str,
-    key: &str,
-) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(&format!("SELECT resource, hard_limit FROM {table} WHERE {key_column} = ?"))
-        .bind(key)
-        .fetch_all(pool)
-        .await?)
-}
-
-async fn upsert(
-    pool: &Pool,
-    table: &'static str,
-    key_column: &'static str,
-    key: &str,
-    resource: &str,
-    limit: i64,
-) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO {table} ({key_column}, resource, hard_limit) VALUES (?, ?, ?)
-         ON CONFLICT ({key_column}, resource) DO UPDATE SET hard_limit = excluded.hard_limit"
-    ))
-    .bind(key)
-    .bind(resource)
-    .bind(limit)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// The limits of a quota class: Nova's defaults with what admins changed.
 /// Every project's defaults are those of the class `default`.
 pub async fn class_limits(pool: &Pool, class: &str) -> Result<BTreeMap<String, i64>> {
     let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    limits.extend(overrides(pool, "quota_classes", "class_name", class).await?);
+    limits.extend(store::overrides(pool, Scope::Class, class).await?);
     Ok(limits)
 }
 
 pub async fn set_class(pool: &Pool, class: &str, resource: &str, limit: i64) -> Result<()> {
-    upsert(pool, "quota_classes", "class_name", class, resource, limit).await
+    store::upsert(pool, Scope::Class, class, resource, limit).await
 }
 
 /// A project's limits: the defaults with its overrides.
 pub async fn limits(pool: &Pool, project: &str) -> Result<BTreeMap<String, i64>> {
     let mut limits = class_limits(pool, "default").await?;
-    limits.extend(overrides(pool, "quotas", "project_id", project).await?);
+    limits.extend(store::overrides(pool, Scope::Project, project).await?);
     Ok(limits)
 }
 
 pub async fn set(pool: &Pool, project: &str, resource: &str, limit: i64) -> Result<()> {
-    upsert(pool, "quotas", "project_id", project, resource, limit).await
+    store::upsert(pool, Scope::Project, project, resource, limit).await
 }
 
 pub async fn reset(pool: &Pool, project: &str) -> Result<()> {
-    sqlx::query("DELETE FROM quotas WHERE project_id = ?").bind(project).execute(pool).await?;
-    Ok(())
+    store::reset_project(pool, project).await
 }
 
 /// Whether `used + requested` fits `limit` (-1 is no limit).

@@ -6,51 +6,19 @@ use oxistack_core::context::Context;
 use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
 use serde_json::{json, Value};
-use sqlx::FromRow;
 
 use crate::quotas;
 use crate::service::now;
+use crate::store::server_groups as store;
+pub use crate::store::server_groups::{add_member, list, members, of_instance, Group};
 
 pub const POLICIES: &[&str] = &["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"];
 
-#[derive(Clone, Debug, FromRow)]
-pub struct Group {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub user_id: String,
-    pub policy: String,
-    pub rules: String,
-    pub created_at: String,
-}
-
-/// Live members of a group.
-pub async fn members(pool: &Pool, group_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT m.instance_id FROM server_group_members m JOIN instances i ON i.id = m.instance_id
-         WHERE m.group_id = ? AND i.deleted = 0 ORDER BY i.created_at",
-    )
-    .bind(group_id)
-    .fetch_all(pool)
-    .await?)
-}
-
 pub async fn find(pool: &Pool, ctx: &Context, id: &str) -> Result<Group> {
-    let g: Option<Group> =
-        sqlx::query_as("SELECT * FROM server_groups WHERE id = ?").bind(id).fetch_optional(pool).await?;
-    match g {
+    match store::find(pool, id).await? {
         Some(g) if ctx.is_admin() || ctx.project_id() == Some(g.project_id.as_str()) => Ok(g),
         _ => Err(Error::NotFound(format!("Instance group {id} could not be found."))),
     }
-}
-
-pub async fn list(pool: &Pool, project: Option<&str>) -> Result<Vec<Group>> {
-    let q = match project {
-        Some(p) => sqlx::query_as("SELECT * FROM server_groups WHERE project_id = ? ORDER BY created_at, id")
-            .bind(p.to_owned()),
-        None => sqlx::query_as("SELECT * FROM server_groups ORDER BY created_at, id"),
-    };
-    Ok(q.fetch_all(pool).await?)
 }
 
 pub async fn create(pool: &Pool, ctx: &Context, name: &str, policy: &str, rules: Value) -> Result<Group> {
@@ -77,40 +45,13 @@ pub async fn create(pool: &Pool, ctx: &Context, name: &str, policy: &str, rules:
         rules: rules.to_string(),
         created_at: now(),
     };
-    sqlx::query("INSERT INTO server_groups VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(&g.id)
-        .bind(&g.name)
-        .bind(&g.project_id)
-        .bind(&g.user_id)
-        .bind(&g.policy)
-        .bind(&g.rules)
-        .bind(&g.created_at)
-        .execute(pool)
-        .await?;
+    store::insert(pool, &g).await?;
     Ok(g)
 }
 
 pub async fn delete(pool: &Pool, ctx: &Context, id: &str) -> Result<()> {
     find(pool, ctx, id).await?;
-    sqlx::query("DELETE FROM server_groups WHERE id = ?").bind(id).execute(pool).await?;
-    Ok(())
-}
-
-pub async fn add_member(pool: &Pool, group_id: &str, instance_id: &str) -> Result<()> {
-    sqlx::query("INSERT INTO server_group_members (group_id, instance_id) VALUES (?, ?)")
-        .bind(group_id)
-        .bind(instance_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// The groups an instance belongs to.
-pub async fn of_instance(pool: &Pool, instance_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT group_id FROM server_group_members WHERE instance_id = ?")
-        .bind(instance_id)
-        .fetch_all(pool)
-        .await?)
+    store::delete(pool, id).await
 }
 
 /// How many more servers the group may place on the one host; `None` for no

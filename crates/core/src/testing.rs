@@ -83,3 +83,20 @@ pub fn caller(user: &str, project: &str, roles: &[&str]) -> Context {
         restricted: false,
     }
 }
+
+/// A fresh, empty database for a service test: an in-memory SQLite one, or,
+/// when OXISTACK_TEST_POSTGRES names a PostgreSQL cluster (a base URL such
+/// as `postgres://postgres@127.0.0.1:5433`, as `scripts/test.sh` sets it), a
+/// new database there, so the same tests run on both engines.
+#[allow(clippy::disallowed_methods)] // CREATE DATABASE belongs to no service's store
+pub async fn database() -> crate::db::Pool {
+    let Ok(base) = std::env::var("OXISTACK_TEST_POSTGRES") else {
+        return crate::db::open_memory().await.expect("an in-memory SQLite database");
+    };
+    let base = base.trim_end_matches('/');
+    let name = format!("oxi_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = crate::db::open_postgres(&format!("{base}/postgres")).await.expect("the test cluster");
+    crate::db::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("CREATE DATABASE");
+    admin.close().await;
+    crate::db::open_postgres(&format!("{base}/{name}")).await.expect("the new test database")
+}

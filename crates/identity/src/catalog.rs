@@ -185,13 +185,7 @@ impl Identity {
         let public = self.config.public_url.trim_end_matches('/').to_owned();
         if let Some(old) = db::get_setting(pool, "identity.catalog_public_url").await? {
             if old != public {
-                sqlx::query("UPDATE endpoints SET url = ? || substr(url, ?) WHERE substr(url, 1, ?) = ?")
-                    .bind(&public)
-                    .bind(old.len() as i64 + 1)
-                    .bind(old.len() as i64)
-                    .bind(&old)
-                    .execute(pool)
-                    .await?;
+                store::move_endpoints(pool, &old, &public).await?;
                 tracing::info!(from = %old, to = %public, "moved catalog endpoints to the new public URL");
             }
         }

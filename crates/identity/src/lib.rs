@@ -12,21 +12,26 @@ pub mod compliance;
 pub mod password;
 pub mod policy;
 pub mod roles;
+// The one module of the crate with SQL (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
 pub mod store;
 pub mod token;
 
 use std::sync::Arc;
 
 use oxistack_core::context::{BoxFuture, Context, TokenValidator};
-use oxistack_core::db::{self, Migration, Pool};
+use oxistack_core::db::{self, Migration, Migrations, Pool};
 use oxistack_core::error::{Error, Result};
 
 use crate::token::TokenKey;
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, sql: include_str!("../migrations/0001_identity.sql") },
-    Migration { version: 2, sql: include_str!("../migrations/0002_security_compliance.sql") },
-];
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_identity.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_security_compliance.sql") },
+    ],
+    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_identity.sql") }],
+};
 
 /// The id Keystone gives the default domain.
 pub const DEFAULT_DOMAIN_ID: &str = "default";
@@ -59,7 +64,7 @@ impl Identity {
     /// Opens Identity on a migrated store, creating the token signing key the
     /// first time (kept in the store so that every server of the cloud shares it).
     pub async fn open(pool: Pool, config: IdentityConfig) -> anyhow::Result<Arc<Self>> {
-        db::migrate(&pool, "identity", MIGRATIONS).await?;
+        db::migrate(&pool, "identity", &MIGRATIONS).await?;
         let key = match db::get_setting(&pool, "identity.token_key").await?.and_then(|k| TokenKey::from_encoded(&k)) {
             Some(k) => k,
             None => {

@@ -1,7 +1,7 @@
 //! Identity's tables and every SQL statement that touches them. No rules live
 //! here (who may do what, what a change revokes): those are the service's.
 
-use oxistack_core::db::Pool;
+use oxistack_core::db::{self, Pool};
 use oxistack_core::error::{Error, OnUnique, Result};
 use sqlx::FromRow;
 
@@ -121,7 +121,7 @@ impl Filter {
 
     pub fn flag(mut self, column: &str, value: Option<bool>) -> Self {
         if let Some(v) = value {
-            self.clauses.push(format!("{column} = {}", v as i32));
+            self.clauses.push(format!("{column} = {}", if v { "TRUE" } else { "FALSE" }));
         }
         self
     }
@@ -136,13 +136,14 @@ impl Filter {
         self
     }
 
-    fn sql(&self, table: &str) -> String {
+    fn sql(&self, table: &str, order: &str) -> String {
         let mut sql = format!("SELECT * FROM {table}");
         if !self.clauses.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&self.clauses.join(" AND "));
         }
-        sql.push_str(" ORDER BY rowid");
+        sql.push_str(" ORDER BY ");
+        sql.push_str(order);
         sql
     }
 }
@@ -150,10 +151,10 @@ impl Filter {
 /// Lists rows of `table` matching `filter`.
 pub async fn list<T>(pool: &Pool, table: &str, filter: Filter) -> Result<Vec<T>>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
-    let sql = filter.sql(table);
-    let mut q = sqlx::query_as::<_, T>(&sql);
+    let sql = filter.sql(table, pool.inserted());
+    let mut q = db::query_as::<T>(&sql);
     for b in &filter.binds {
         q = q.bind(b);
     }
@@ -163,16 +164,22 @@ where
 /// One row of `table` by id, or `NotFound` with Keystone's sentence for `kind`.
 pub async fn get<T>(pool: &Pool, table: &str, kind: &str, id: &str) -> Result<T>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
     find(pool, table, id).await?.ok_or_else(|| not_found(kind, id))
 }
 
 pub async fn find<T>(pool: &Pool, table: &str, id: &str) -> Result<Option<T>>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
-    Ok(sqlx::query_as::<_, T>(&format!("SELECT * FROM {table} WHERE id = ?")).bind(id).fetch_optional(pool).await?)
+    Ok(db::query_as::<T>(&format!("SELECT * FROM {table} WHERE id = ?")).bind(id).fetch_optional(pool).await?)
+}
+
+/// One text column of a row of `table` by id (both names from this crate,
+/// never from a request).
+pub async fn column_of(pool: &Pool, table: &str, column: &str, id: &str) -> Result<Option<String>> {
+    Ok(db::query_scalar(&format!("SELECT {column} FROM {table} WHERE id = ?")).bind(id).fetch_optional(pool).await?)
 }
 
 pub fn not_found(kind: &str, id: &str) -> Error {
@@ -180,7 +187,7 @@ pub fn not_found(kind: &str, id: &str) -> Error {
 }
 
 pub async fn delete(pool: &Pool, table: &str, kind: &str, id: &str) -> Result<()> {
-    let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(id).execute(pool).await?;
+    let done = db::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(id).execute(pool).await?;
     if done.rows_affected() == 0 {
         return Err(not_found(kind, id));
     }
@@ -193,7 +200,7 @@ fn conflict(kind: &str, name: &str) -> impl FnOnce() -> Error {
 }
 
 pub async fn insert_domain(pool: &Pool, d: &Domain) -> Result<()> {
-    sqlx::query("INSERT INTO domains (id, name, description, enabled, tags) VALUES (?, ?, ?, ?, ?)")
+    db::query("INSERT INTO domains (id, name, description, enabled, tags) VALUES (?, ?, ?, ?, ?)")
         .bind(&d.id)
         .bind(&d.name)
         .bind(&d.description)
@@ -206,7 +213,7 @@ pub async fn insert_domain(pool: &Pool, d: &Domain) -> Result<()> {
 }
 
 pub async fn update_domain(pool: &Pool, d: &Domain) -> Result<()> {
-    sqlx::query("UPDATE domains SET name = ?, description = ?, enabled = ?, tags = ? WHERE id = ?")
+    db::query("UPDATE domains SET name = ?, description = ?, enabled = ?, tags = ? WHERE id = ?")
         .bind(&d.name)
         .bind(&d.description)
         .bind(d.enabled)
@@ -234,14 +241,14 @@ pub async fn delete_domain_cascade(pool: &Pool, id: &str) -> Result<()> {
         "DELETE FROM projects WHERE domain_id = ?1",
         "DELETE FROM domains WHERE id = ?1",
     ] {
-        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        db::query(sql).bind(id).execute(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn insert_project(pool: &Pool, p: &Project) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO projects (id, name, domain_id, parent_id, description, enabled, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&p.id)
@@ -258,7 +265,7 @@ pub async fn insert_project(pool: &Pool, p: &Project) -> Result<()> {
 }
 
 pub async fn update_project(pool: &Pool, p: &Project) -> Result<()> {
-    sqlx::query("UPDATE projects SET name = ?, description = ?, enabled = ?, tags = ? WHERE id = ?")
+    db::query("UPDATE projects SET name = ?, description = ?, enabled = ?, tags = ? WHERE id = ?")
         .bind(&p.name)
         .bind(&p.description)
         .bind(p.enabled)
@@ -271,22 +278,18 @@ pub async fn update_project(pool: &Pool, p: &Project) -> Result<()> {
 }
 
 pub async fn project_has_children(pool: &Pool, id: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM projects WHERE parent_id = ?")
-        .bind(id)
-        .fetch_one(pool)
-        .await?
-        > 0)
+    Ok(db::query_scalar::<i64>("SELECT COUNT(*) FROM projects WHERE parent_id = ?").bind(id).fetch_one(pool).await? > 0)
 }
 
 /// Deletes a project and the assignments on it, in one transaction.
 pub async fn delete_project(pool: &Pool, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM assignments WHERE target_type = 'project' AND target_id = ?")
+    db::query("DELETE FROM assignments WHERE target_type = 'project' AND target_id = ?")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-    sqlx::query("DELETE FROM application_credentials WHERE project_id = ?").bind(id).execute(&mut *tx).await?;
-    let done = sqlx::query("DELETE FROM projects WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    db::query("DELETE FROM application_credentials WHERE project_id = ?").bind(id).execute(&mut tx).await?;
+    let done = db::query("DELETE FROM projects WHERE id = ?").bind(id).execute(&mut tx).await?;
     if done.rows_affected() == 0 {
         return Err(not_found("project", id));
     }
@@ -296,7 +299,7 @@ pub async fn delete_project(pool: &Pool, id: &str) -> Result<()> {
 
 /// The ids of `id`'s ancestors, nearest first.
 pub async fn project_ancestors(pool: &Pool, id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(db::query_scalar(
         "WITH RECURSIVE up(id, parent_id, n) AS (
             SELECT id, parent_id, 0 FROM projects WHERE id = ?
             UNION ALL SELECT p.id, p.parent_id, up.n + 1 FROM projects p JOIN up ON p.id = up.parent_id)
@@ -308,7 +311,7 @@ pub async fn project_ancestors(pool: &Pool, id: &str) -> Result<Vec<String>> {
 }
 
 pub async fn insert_user(pool: &Pool, u: &User) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO users (id, name, domain_id, enabled, password_hash, default_project_id, extra)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -326,7 +329,7 @@ pub async fn insert_user(pool: &Pool, u: &User) -> Result<()> {
 }
 
 pub async fn update_user(pool: &Pool, u: &User) -> Result<()> {
-    sqlx::query(
+    db::query(
         "UPDATE users SET name = ?, enabled = ?, password_hash = ?, default_project_id = ?, extra = ? WHERE id = ?",
     )
     .bind(&u.name)
@@ -343,11 +346,8 @@ pub async fn update_user(pool: &Pool, u: &User) -> Result<()> {
 
 pub async fn delete_user(pool: &Pool, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM assignments WHERE actor_type = 'user' AND actor_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    db::query("DELETE FROM assignments WHERE actor_type = 'user' AND actor_id = ?").bind(id).execute(&mut tx).await?;
+    let done = db::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut tx).await?;
     if done.rows_affected() == 0 {
         return Err(not_found("user", id));
     }
@@ -356,7 +356,7 @@ pub async fn delete_user(pool: &Pool, id: &str) -> Result<()> {
 }
 
 pub async fn find_user_by_name(pool: &Pool, domain_id: &str, name: &str) -> Result<Option<User>> {
-    Ok(sqlx::query_as("SELECT * FROM users WHERE domain_id = ? AND name = ?")
+    Ok(db::query_as("SELECT * FROM users WHERE domain_id = ? AND name = ?")
         .bind(domain_id)
         .bind(name)
         .fetch_optional(pool)
@@ -364,7 +364,7 @@ pub async fn find_user_by_name(pool: &Pool, domain_id: &str, name: &str) -> Resu
 }
 
 pub async fn find_project_by_name(pool: &Pool, domain_id: &str, name: &str) -> Result<Option<Project>> {
-    Ok(sqlx::query_as("SELECT * FROM projects WHERE domain_id = ? AND name = ?")
+    Ok(db::query_as("SELECT * FROM projects WHERE domain_id = ? AND name = ?")
         .bind(domain_id)
         .bind(name)
         .fetch_optional(pool)
@@ -372,11 +372,11 @@ pub async fn find_project_by_name(pool: &Pool, domain_id: &str, name: &str) -> R
 }
 
 pub async fn find_domain_by_name(pool: &Pool, name: &str) -> Result<Option<Domain>> {
-    Ok(sqlx::query_as("SELECT * FROM domains WHERE name = ?").bind(name).fetch_optional(pool).await?)
+    Ok(db::query_as("SELECT * FROM domains WHERE name = ?").bind(name).fetch_optional(pool).await?)
 }
 
 pub async fn insert_group(pool: &Pool, g: &Group) -> Result<()> {
-    sqlx::query("INSERT INTO groups (id, name, domain_id, description) VALUES (?, ?, ?, ?)")
+    db::query("INSERT INTO groups (id, name, domain_id, description) VALUES (?, ?, ?, ?)")
         .bind(&g.id)
         .bind(&g.name)
         .bind(&g.domain_id)
@@ -388,7 +388,7 @@ pub async fn insert_group(pool: &Pool, g: &Group) -> Result<()> {
 }
 
 pub async fn update_group(pool: &Pool, g: &Group) -> Result<()> {
-    sqlx::query("UPDATE groups SET name = ?, description = ? WHERE id = ?")
+    db::query("UPDATE groups SET name = ?, description = ? WHERE id = ?")
         .bind(&g.name)
         .bind(&g.description)
         .bind(&g.id)
@@ -400,11 +400,8 @@ pub async fn update_group(pool: &Pool, g: &Group) -> Result<()> {
 
 pub async fn delete_group(pool: &Pool, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM assignments WHERE actor_type = 'group' AND actor_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let done = sqlx::query("DELETE FROM groups WHERE id = ?").bind(id).execute(&mut *tx).await?;
+    db::query("DELETE FROM assignments WHERE actor_type = 'group' AND actor_id = ?").bind(id).execute(&mut tx).await?;
+    let done = db::query("DELETE FROM groups WHERE id = ?").bind(id).execute(&mut tx).await?;
     if done.rows_affected() == 0 {
         return Err(not_found("group", id));
     }
@@ -413,25 +410,27 @@ pub async fn delete_group(pool: &Pool, id: &str) -> Result<()> {
 }
 
 pub async fn group_users(pool: &Pool, group_id: &str) -> Result<Vec<User>> {
-    Ok(sqlx::query_as(
-        "SELECT u.* FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.rowid",
-    )
+    Ok(db::query_as(&format!(
+        "SELECT u.* FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.{}",
+        pool.inserted()
+    ))
     .bind(group_id)
     .fetch_all(pool)
     .await?)
 }
 
 pub async fn user_groups(pool: &Pool, user_id: &str) -> Result<Vec<Group>> {
-    Ok(sqlx::query_as(
-        "SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.rowid",
-    )
+    Ok(db::query_as(&format!(
+        "SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.{}",
+        pool.inserted()
+    ))
     .bind(user_id)
     .fetch_all(pool)
     .await?)
 }
 
 pub async fn add_member(pool: &Pool, group_id: &str, user_id: &str) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
+    db::query("INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
         .bind(group_id)
         .bind(user_id)
         .execute(pool)
@@ -441,7 +440,7 @@ pub async fn add_member(pool: &Pool, group_id: &str, user_id: &str) -> Result<()
 
 /// Whether the membership existed.
 pub async fn remove_member(pool: &Pool, group_id: &str, user_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
+    let done = db::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
         .bind(group_id)
         .bind(user_id)
         .execute(pool)
@@ -450,7 +449,7 @@ pub async fn remove_member(pool: &Pool, group_id: &str, user_id: &str) -> Result
 }
 
 pub async fn is_member(pool: &Pool, group_id: &str, user_id: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM group_members WHERE group_id = ? AND user_id = ?")
+    Ok(db::query_scalar::<i64>("SELECT COUNT(*) FROM group_members WHERE group_id = ? AND user_id = ?")
         .bind(group_id)
         .bind(user_id)
         .fetch_one(pool)
@@ -459,7 +458,7 @@ pub async fn is_member(pool: &Pool, group_id: &str, user_id: &str) -> Result<boo
 }
 
 pub async fn insert_role(pool: &Pool, r: &Role) -> Result<()> {
-    sqlx::query("INSERT INTO roles (id, name, domain_id, description) VALUES (?, ?, ?, ?)")
+    db::query("INSERT INTO roles (id, name, domain_id, description) VALUES (?, ?, ?, ?)")
         .bind(&r.id)
         .bind(&r.name)
         .bind(&r.domain_id)
@@ -471,7 +470,7 @@ pub async fn insert_role(pool: &Pool, r: &Role) -> Result<()> {
 }
 
 pub async fn update_role(pool: &Pool, r: &Role) -> Result<()> {
-    sqlx::query("UPDATE roles SET name = ?, description = ? WHERE id = ?")
+    db::query("UPDATE roles SET name = ?, description = ? WHERE id = ?")
         .bind(&r.name)
         .bind(&r.description)
         .bind(&r.id)
@@ -482,18 +481,17 @@ pub async fn update_role(pool: &Pool, r: &Role) -> Result<()> {
 }
 
 pub async fn find_role_by_name(pool: &Pool, name: &str) -> Result<Option<Role>> {
-    Ok(sqlx::query_as("SELECT * FROM roles WHERE name = ? AND domain_id = ''").bind(name).fetch_optional(pool).await?)
+    Ok(db::query_as("SELECT * FROM roles WHERE name = ? AND domain_id = ''").bind(name).fetch_optional(pool).await?)
 }
 
 /// All inference rules, as (prior, implied) pairs.
 pub async fn implied_roles(pool: &Pool) -> Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as("SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY rowid")
-        .fetch_all(pool)
-        .await?)
+    let sql = format!("SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY {}", pool.inserted());
+    Ok(db::query_as(&sql).fetch_all(pool).await?)
 }
 
 pub async fn insert_implied_role(pool: &Pool, prior: &str, implied: &str) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?)")
+    db::query("INSERT INTO implied_roles (prior_role_id, implied_role_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
         .bind(prior)
         .bind(implied)
         .execute(pool)
@@ -502,7 +500,7 @@ pub async fn insert_implied_role(pool: &Pool, prior: &str, implied: &str) -> Res
 }
 
 pub async fn delete_implied_role(pool: &Pool, prior: &str, implied: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?")
+    let done = db::query("DELETE FROM implied_roles WHERE prior_role_id = ? AND implied_role_id = ?")
         .bind(prior)
         .bind(implied)
         .execute(pool)
@@ -511,36 +509,40 @@ pub async fn delete_implied_role(pool: &Pool, prior: &str, implied: &str) -> Res
 }
 
 pub async fn all_assignments(pool: &Pool) -> Result<Vec<Assignment>> {
-    Ok(sqlx::query_as("SELECT * FROM assignments ORDER BY rowid").fetch_all(pool).await?)
+    Ok(db::query_as(&format!("SELECT * FROM assignments ORDER BY {}", pool.inserted())).fetch_all(pool).await?)
 }
 
 /// The assignments whose actor is `user_id` or one of its groups.
 pub async fn assignments_of_user(pool: &Pool, user_id: &str) -> Result<Vec<Assignment>> {
-    Ok(sqlx::query_as(
+    Ok(db::query_as(&format!(
         "SELECT * FROM assignments WHERE (actor_type = 'user' AND actor_id = ?1)
             OR (actor_type = 'group' AND actor_id IN (SELECT group_id FROM group_members WHERE user_id = ?1))
-         ORDER BY rowid",
-    )
+         ORDER BY {}",
+        pool.inserted()
+    ))
     .bind(user_id)
     .fetch_all(pool)
     .await?)
 }
 
 pub async fn insert_assignment(pool: &Pool, a: &Assignment) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO assignments VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&a.actor_type)
-        .bind(&a.actor_id)
-        .bind(&a.target_type)
-        .bind(&a.target_id)
-        .bind(&a.role_id)
-        .bind(a.inherited)
-        .execute(pool)
-        .await?;
+    db::query(
+        "INSERT INTO assignments (actor_type, actor_id, target_type, target_id, role_id, inherited)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(&a.actor_type)
+    .bind(&a.actor_id)
+    .bind(&a.target_type)
+    .bind(&a.target_id)
+    .bind(&a.role_id)
+    .bind(a.inherited)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 pub async fn delete_assignment(pool: &Pool, a: &Assignment) -> Result<bool> {
-    let done = sqlx::query(
+    let done = db::query(
         "DELETE FROM assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? AND target_id = ?
          AND role_id = ? AND inherited = ?",
     )
@@ -556,7 +558,7 @@ pub async fn delete_assignment(pool: &Pool, a: &Assignment) -> Result<bool> {
 }
 
 pub async fn insert_region(pool: &Pool, r: &Region) -> Result<()> {
-    sqlx::query("INSERT INTO regions (id, description, parent_region_id) VALUES (?, ?, ?)")
+    db::query("INSERT INTO regions (id, description, parent_region_id) VALUES (?, ?, ?)")
         .bind(&r.id)
         .bind(&r.description)
         .bind(&r.parent_region_id)
@@ -567,7 +569,7 @@ pub async fn insert_region(pool: &Pool, r: &Region) -> Result<()> {
 }
 
 pub async fn update_region(pool: &Pool, r: &Region) -> Result<()> {
-    sqlx::query("UPDATE regions SET description = ?, parent_region_id = ? WHERE id = ?")
+    db::query("UPDATE regions SET description = ?, parent_region_id = ? WHERE id = ?")
         .bind(&r.description)
         .bind(&r.parent_region_id)
         .bind(&r.id)
@@ -577,7 +579,7 @@ pub async fn update_region(pool: &Pool, r: &Region) -> Result<()> {
 }
 
 pub async fn insert_service(pool: &Pool, s: &Service) -> Result<()> {
-    sqlx::query("INSERT INTO services (id, type, name, description, enabled) VALUES (?, ?, ?, ?, ?)")
+    db::query("INSERT INTO services (id, type, name, description, enabled) VALUES (?, ?, ?, ?, ?)")
         .bind(&s.id)
         .bind(&s.service_type)
         .bind(&s.name)
@@ -589,7 +591,7 @@ pub async fn insert_service(pool: &Pool, s: &Service) -> Result<()> {
 }
 
 pub async fn update_service(pool: &Pool, s: &Service) -> Result<()> {
-    sqlx::query("UPDATE services SET type = ?, name = ?, description = ?, enabled = ? WHERE id = ?")
+    db::query("UPDATE services SET type = ?, name = ?, description = ?, enabled = ? WHERE id = ?")
         .bind(&s.service_type)
         .bind(&s.name)
         .bind(&s.description)
@@ -601,7 +603,7 @@ pub async fn update_service(pool: &Pool, s: &Service) -> Result<()> {
 }
 
 pub async fn insert_endpoint(pool: &Pool, e: &Endpoint) -> Result<()> {
-    sqlx::query("INSERT INTO endpoints (id, service_id, interface, region_id, url, enabled) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO endpoints (id, service_id, interface, region_id, url, enabled) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&e.id)
         .bind(&e.service_id)
         .bind(&e.interface)
@@ -614,7 +616,7 @@ pub async fn insert_endpoint(pool: &Pool, e: &Endpoint) -> Result<()> {
 }
 
 pub async fn update_endpoint(pool: &Pool, e: &Endpoint) -> Result<()> {
-    sqlx::query("UPDATE endpoints SET service_id = ?, interface = ?, region_id = ?, url = ?, enabled = ? WHERE id = ?")
+    db::query("UPDATE endpoints SET service_id = ?, interface = ?, region_id = ?, url = ?, enabled = ? WHERE id = ?")
         .bind(&e.service_id)
         .bind(&e.interface)
         .bind(&e.region_id)
@@ -627,7 +629,7 @@ pub async fn update_endpoint(pool: &Pool, e: &Endpoint) -> Result<()> {
 }
 
 pub async fn insert_app_cred(pool: &Pool, a: &AppCred) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO application_credentials
             (id, name, user_id, project_id, secret_hash, description, expires_at, unrestricted, roles)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -653,7 +655,7 @@ pub async fn insert_app_cred(pool: &Pool, a: &AppCred) -> Result<()> {
 }
 
 pub async fn find_app_cred_by_name(pool: &Pool, user_id: &str, name: &str) -> Result<Option<AppCred>> {
-    Ok(sqlx::query_as("SELECT * FROM application_credentials WHERE user_id = ? AND name = ?")
+    Ok(db::query_as("SELECT * FROM application_credentials WHERE user_id = ? AND name = ?")
         .bind(user_id)
         .bind(name)
         .fetch_optional(pool)
@@ -669,7 +671,7 @@ pub async fn revoke(
     issued_before: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO revocation_events (audit_id, user_id, project_id, issued_before, expires_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(audit_id)
@@ -692,8 +694,8 @@ pub async fn is_revoked(
 ) -> Result<bool> {
     let chain = audit_ids.last().map(String::as_str).unwrap_or("");
     let own = audit_ids.first().map(String::as_str).unwrap_or("");
-    let hit: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM revocation_events WHERE
+    let hit: Option<i64> = db::query_scalar(
+        "SELECT id FROM revocation_events WHERE
             ((audit_id = ?1 OR audit_id = ?2) AND issued_before >= ?5)
             OR (audit_id IS NULL AND user_id = ?3 AND project_id IS NULL AND issued_before >= ?5)
             OR (audit_id IS NULL AND user_id IS NULL AND project_id = ?4 AND issued_before >= ?5)
@@ -711,26 +713,26 @@ pub async fn is_revoked(
 
 /// Drops the events that can no longer match an unexpired token.
 pub async fn prune_revocations(pool: &Pool, now: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM revocation_events WHERE expires_at < ?").bind(now).execute(pool).await?.rows_affected())
+    Ok(db::query("DELETE FROM revocation_events WHERE expires_at < ?").bind(now).execute(pool).await?.rows_affected())
 }
 
 /// Keeps `hash` as the user's newest password, and only the `keep` newest.
 pub async fn record_password(pool: &Pool, user_id: &str, hash: &str, at_micros: i64, keep: u32) -> Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO password_history (user_id, hash, created_at) VALUES (?, ?, ?)")
+    db::query("INSERT INTO password_history (user_id, hash, created_at) VALUES (?, ?, ?)")
         .bind(user_id)
         .bind(hash)
         .bind(at_micros)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-    sqlx::query(
+    db::query(
         "DELETE FROM password_history WHERE user_id = ? AND created_at < (SELECT MIN(created_at) FROM
             (SELECT created_at FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?) AS kept)",
     )
     .bind(user_id)
     .bind(user_id)
     .bind(i64::from(keep.max(1)))
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(())
@@ -738,27 +740,25 @@ pub async fn record_password(pool: &Pool, user_id: &str, hash: &str, at_micros: 
 
 /// The user's `n` newest passwords, newest first: hash and when it was set.
 pub async fn password_history(pool: &Pool, user_id: &str, n: u32) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT hash, created_at FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?",
-    )
-    .bind(user_id)
-    .bind(i64::from(n))
-    .fetch_all(pool)
-    .await?)
+    Ok(db::query_as("SELECT hash, created_at FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?")
+        .bind(user_id)
+        .bind(i64::from(n))
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Failed logins in a row, and when the last was.
 pub async fn login_failures(pool: &Pool, user_id: &str) -> Result<Option<(i64, i64)>> {
-    Ok(sqlx::query_as("SELECT failures, last_failure_at FROM login_failures WHERE user_id = ?")
+    Ok(db::query_as("SELECT failures, last_failure_at FROM login_failures WHERE user_id = ?")
         .bind(user_id)
         .fetch_optional(pool)
         .await?)
 }
 
 pub async fn record_login_failure(pool: &Pool, user_id: &str, at_micros: i64) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO login_failures (user_id, failures, last_failure_at) VALUES (?, 1, ?)
-         ON CONFLICT (user_id) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
+         ON CONFLICT (user_id) DO UPDATE SET failures = login_failures.failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(user_id)
     .bind(at_micros)
@@ -768,6 +768,21 @@ pub async fn record_login_failure(pool: &Pool, user_id: &str, at_micros: i64) ->
 }
 
 pub async fn clear_login_failures(pool: &Pool, user_id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    db::query("DELETE FROM login_failures WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    Ok(())
+}
+
+/// Moves every endpoint under the public URL `old` to `new`, keeping the
+/// rest of each URL.
+pub async fn move_endpoints(pool: &Pool, old: &str, new: &str) -> Result<()> {
+    db::query(
+        "UPDATE endpoints SET url = ? || substr(url, CAST(? AS INTEGER)) WHERE substr(url, 1, CAST(? AS INTEGER)) = ?",
+    )
+    .bind(new)
+    .bind(old.len() as i64 + 1)
+    .bind(old.len() as i64)
+    .bind(old)
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -9,16 +9,21 @@ pub mod api;
 pub mod backend;
 pub mod quota;
 pub mod service;
+// The one module of the crate with SQL (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
 pub mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oxistack_core::db::{self, Migration, Pool};
+use oxistack_core::db::{self, Migration, Migrations, Pool};
 
 use crate::backend::FileStore;
 
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/0001_image.sql") }];
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_image.sql") }],
+    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_image.sql") }],
+};
 
 #[derive(Clone, Debug)]
 pub struct ImageConfig {
@@ -41,7 +46,7 @@ impl Image {
     /// Opens the service and reconciles uploads a previous run left unfinished:
     /// their partial files go, and their images return to `queued`.
     pub async fn open(pool: Pool, config: ImageConfig) -> anyhow::Result<Arc<Self>> {
-        db::migrate(&pool, "image", MIGRATIONS).await?;
+        db::migrate(&pool, "image", &MIGRATIONS).await?;
         let files = FileStore::open(&config.store_dir)?;
         files.remove_partial_uploads()?;
         let reset = store::reset_interrupted(&pool).await?;

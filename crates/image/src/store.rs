@@ -1,7 +1,7 @@
 //! The images and image_members tables. No rules here: who sees or changes
 //! what is the service's.
 
-use oxistack_core::db::Pool;
+use oxistack_core::db::{self, Pool};
 use oxistack_core::error::{Error, OnUnique, Result};
 use sqlx::FromRow;
 
@@ -43,19 +43,15 @@ pub fn not_found(id: &str) -> Error {
 }
 
 pub async fn get(pool: &Pool, id: &str) -> Result<ImageRow> {
-    sqlx::query_as("SELECT * FROM images WHERE id = ?")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| not_found(id))
+    db::query_as("SELECT * FROM images WHERE id = ?").bind(id).fetch_optional(pool).await?.ok_or_else(|| not_found(id))
 }
 
 pub async fn all(pool: &Pool) -> Result<Vec<ImageRow>> {
-    Ok(sqlx::query_as("SELECT * FROM images ORDER BY created_at DESC, id").fetch_all(pool).await?)
+    Ok(db::query_as("SELECT * FROM images ORDER BY created_at DESC, id").fetch_all(pool).await?)
 }
 
 pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO images (id, name, owner, status, visibility, protected, os_hidden, disk_format, container_format,
             min_disk, min_ram, size, virtual_size, checksum, os_hash_algo, os_hash_value, properties, tags,
             created_at, updated_at)
@@ -89,7 +85,7 @@ pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {
 
 /// Writes the attributes a user may change.
 pub async fn update(pool: &Pool, i: &ImageRow) -> Result<()> {
-    sqlx::query(
+    db::query(
         "UPDATE images SET name = ?, owner = ?, visibility = ?, protected = ?, os_hidden = ?, disk_format = ?,
             container_format = ?, min_disk = ?, min_ram = ?, properties = ?, tags = ?, updated_at = ? WHERE id = ?",
     )
@@ -116,7 +112,7 @@ pub async fn update(pool: &Pool, i: &ImageRow) -> Result<()> {
 pub async fn transition(pool: &Pool, id: &str, from: &[&str], to: &str, now: &str) -> Result<bool> {
     let placeholders = vec!["?"; from.len()].join(", ");
     let sql = format!("UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status IN ({placeholders})");
-    let mut q = sqlx::query(&sql).bind(to).bind(now).bind(id);
+    let mut q = db::query(&sql).bind(to).bind(now).bind(id);
     for f in from {
         q = q.bind(*f);
     }
@@ -135,7 +131,7 @@ pub async fn activate(
     sha512: &str,
     now: &str,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = db::query(
         "UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?, os_hash_algo = 'sha512',
             os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?",
     )
@@ -152,19 +148,19 @@ pub async fn activate(
 }
 
 pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM images WHERE id = ?").bind(id).execute(pool).await?;
+    db::query("DELETE FROM images WHERE id = ?").bind(id).execute(pool).await?;
     Ok(())
 }
 
 /// Bytes of image data a project stores.
 /// Records the size of staged data, so that the quota counts it.
 pub async fn set_size(pool: &Pool, id: &str, size: i64) -> Result<()> {
-    sqlx::query("UPDATE images SET size = ? WHERE id = ?").bind(size).bind(id).execute(pool).await?;
+    db::query("UPDATE images SET size = ? WHERE id = ?").bind(size).bind(id).execute(pool).await?;
     Ok(())
 }
 
 pub async fn usage(pool: &Pool, owner: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM images WHERE owner = ?")
+    Ok(db::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM images WHERE owner = ?")
         .bind(owner)
         .fetch_one(pool)
         .await?)
@@ -172,16 +168,16 @@ pub async fn usage(pool: &Pool, owner: &str) -> Result<i64> {
 
 /// Puts images whose upload a stop interrupted back in the state before it.
 pub async fn reset_interrupted(pool: &Pool) -> Result<u64> {
-    let a = sqlx::query("UPDATE images SET status = 'queued' WHERE status = 'saving'").execute(pool).await?;
+    let a = db::query("UPDATE images SET status = 'queued' WHERE status = 'saving'").execute(pool).await?;
     // Queued again, they hold no data: the size of what was staged goes too.
-    let b = sqlx::query("UPDATE images SET status = 'queued', size = NULL WHERE status IN ('uploading', 'importing')")
+    let b = db::query("UPDATE images SET status = 'queued', size = NULL WHERE status IN ('uploading', 'importing')")
         .execute(pool)
         .await?;
     Ok(a.rows_affected() + b.rows_affected())
 }
 
 pub async fn members(pool: &Pool, image_id: &str) -> Result<Vec<MemberRow>> {
-    Ok(sqlx::query_as("SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at, member_id")
+    Ok(db::query_as("SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at, member_id")
         .bind(image_id)
         .fetch_all(pool)
         .await?)
@@ -189,29 +185,27 @@ pub async fn members(pool: &Pool, image_id: &str) -> Result<Vec<MemberRow>> {
 
 /// Every membership of a project: (image id, status).
 pub async fn memberships(pool: &Pool, member_id: &str) -> Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as("SELECT image_id, status FROM image_members WHERE member_id = ?")
+    Ok(db::query_as("SELECT image_id, status FROM image_members WHERE member_id = ?")
         .bind(member_id)
         .fetch_all(pool)
         .await?)
 }
 
 pub async fn insert_member(pool: &Pool, m: &MemberRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&m.image_id)
-    .bind(&m.member_id)
-    .bind(&m.status)
-    .bind(&m.created_at)
-    .bind(&m.updated_at)
-    .execute(pool)
-    .await
-    .on_unique(|| Error::Conflict(format!("Member {} already exists for image {}.", m.member_id, m.image_id)))?;
+    db::query("INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&m.image_id)
+        .bind(&m.member_id)
+        .bind(&m.status)
+        .bind(&m.created_at)
+        .bind(&m.updated_at)
+        .execute(pool)
+        .await
+        .on_unique(|| Error::Conflict(format!("Member {} already exists for image {}.", m.member_id, m.image_id)))?;
     Ok(())
 }
 
 pub async fn set_member_status(pool: &Pool, image_id: &str, member_id: &str, status: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?")
+    db::query("UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?")
         .bind(status)
         .bind(now)
         .bind(image_id)
@@ -222,7 +216,7 @@ pub async fn set_member_status(pool: &Pool, image_id: &str, member_id: &str, sta
 }
 
 pub async fn delete_member(pool: &Pool, image_id: &str, member_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM image_members WHERE image_id = ? AND member_id = ?")
+    let done = db::query("DELETE FROM image_members WHERE image_id = ? AND member_id = ?")
         .bind(image_id)
         .bind(member_id)
         .execute(pool)

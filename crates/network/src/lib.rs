@@ -12,6 +12,8 @@ pub mod ports;
 pub mod quotas;
 pub mod routers;
 pub mod security_groups;
+// The one module of the crate with SQL (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
 pub mod store;
 pub mod subnetpools;
 pub mod topology;
@@ -19,15 +21,18 @@ pub mod topology;
 use std::sync::{Arc, OnceLock};
 
 use oxistack_core::context::Context;
-use oxistack_core::db::{self, Migration, Pool};
+use oxistack_core::db::{self, Migration, Migrations, Pool};
 use oxistack_core::time;
 
 pub use error::{NeutronError, Result};
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, sql: include_str!("../migrations/0001_network.sql") },
-    Migration { version: 2, sql: include_str!("../migrations/0002_subnetpools.sql") },
-];
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_network.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_subnetpools.sql") },
+    ],
+    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_network.sql") }],
+};
 
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
@@ -50,7 +55,7 @@ pub struct Network {
 
 impl Network {
     pub async fn open(pool: Pool, config: NetworkConfig) -> anyhow::Result<Arc<Self>> {
-        db::migrate(&pool, "network", MIGRATIONS).await?;
+        db::migrate(&pool, "network", &MIGRATIONS).await?;
         Ok(Arc::new(Network { pool, config, observer: OnceLock::new() }))
     }
 

@@ -241,30 +241,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO networks (id, name, description, project_id, admin_state_up, shared, external, is_default,
-                mtu, port_security_enabled, network_type, physical_network, segmentation_id, tags, revision_number,
-                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&n.id)
-        .bind(&n.name)
-        .bind(&n.description)
-        .bind(&n.project_id)
-        .bind(n.admin_state_up)
-        .bind(n.shared)
-        .bind(n.external)
-        .bind(n.is_default)
-        .bind(n.mtu)
-        .bind(n.port_security_enabled)
-        .bind(&n.network_type)
-        .bind(&n.physical_network)
-        .bind(n.segmentation_id)
-        .bind(&n.tags)
-        .bind(n.revision_number)
-        .bind(&n.created_at)
-        .bind(&n.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::networks::insert_network(&self.pool, &n).await?;
         Ok(network_view(ctx, &n, &[]))
     }
 
@@ -289,21 +266,18 @@ impl Network {
             ],
         )?;
         attrs::admin_only(ctx, body, "update_network", ADMIN_NETWORK_ATTRS)?;
-        sqlx::query(
-            "UPDATE networks SET name = ?, description = ?, admin_state_up = ?, shared = ?, external = ?, mtu = ?,
-                port_security_enabled = ?, is_default = ? WHERE id = ?",
-        )
-        .bind(attrs::string(body, "name")?.unwrap_or(n.name))
-        .bind(attrs::string(body, "description")?.unwrap_or(n.description))
-        .bind(attrs::boolean(body, "admin_state_up")?.unwrap_or(n.admin_state_up))
-        .bind(attrs::boolean(body, "shared")?.unwrap_or(n.shared))
-        .bind(attrs::boolean(body, "router:external")?.unwrap_or(n.external))
-        .bind(attrs::integer(body, "mtu")?.unwrap_or(n.mtu))
-        .bind(attrs::boolean(body, "port_security_enabled")?.unwrap_or(n.port_security_enabled))
-        .bind(attrs::boolean(body, "is_default")?.unwrap_or(n.is_default))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let changed = NetworkRow {
+            name: attrs::string(body, "name")?.unwrap_or(n.name),
+            description: attrs::string(body, "description")?.unwrap_or(n.description),
+            admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(n.admin_state_up),
+            shared: attrs::boolean(body, "shared")?.unwrap_or(n.shared),
+            external: attrs::boolean(body, "router:external")?.unwrap_or(n.external),
+            mtu: attrs::integer(body, "mtu")?.unwrap_or(n.mtu),
+            port_security_enabled: attrs::boolean(body, "port_security_enabled")?.unwrap_or(n.port_security_enabled),
+            is_default: attrs::boolean(body, "is_default")?.unwrap_or(n.is_default),
+            ..n
+        };
+        store::networks::update_network(&self.pool, &changed).await?;
         store::touch(&self.pool, "networks", id, &now()).await?;
         self.show_network(ctx, id).await
     }
@@ -321,8 +295,7 @@ impl Network {
                 format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network."),
             ));
         }
-        sqlx::query("DELETE FROM subnets WHERE network_id = ?").bind(id).execute(&self.pool).await?;
-        store::delete(&self.pool, "networks", id).await?;
+        store::networks::delete_network(&self.pool, id).await?;
         Ok(())
     }
 
@@ -470,33 +443,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO subnets (id, network_id, name, description, project_id, ip_version, cidr, gateway_ip,
-                allocation_pools, dns_nameservers, host_routes, enable_dhcp, ipv6_ra_mode, ipv6_address_mode,
-                subnetpool_id, tags, revision_number, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.network_id)
-        .bind(&s.name)
-        .bind(&s.description)
-        .bind(&s.project_id)
-        .bind(s.ip_version)
-        .bind(&s.cidr)
-        .bind(&s.gateway_ip)
-        .bind(&s.allocation_pools)
-        .bind(&s.dns_nameservers)
-        .bind(&s.host_routes)
-        .bind(s.enable_dhcp)
-        .bind(&s.ipv6_ra_mode)
-        .bind(&s.ipv6_address_mode)
-        .bind(&s.subnetpool_id)
-        .bind(&s.tags)
-        .bind(s.revision_number)
-        .bind(&s.created_at)
-        .bind(&s.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::networks::insert_subnet(&self.pool, &s).await?;
         store::touch(&self.pool, "networks", &s.network_id, &s.created_at).await?;
         Ok(subnet_view(&s))
     }
@@ -527,16 +474,16 @@ impl Network {
             Some(r) => serde_json::to_string(&r).unwrap_or_default(),
             None => s.host_routes.clone(),
         };
-        sqlx::query("UPDATE subnets SET name = ?, description = ?, dns_nameservers = ?, host_routes = ?, enable_dhcp = ?, gateway_ip = ? WHERE id = ?")
-            .bind(attrs::string(body, "name")?.unwrap_or(s.name))
-            .bind(attrs::string(body, "description")?.unwrap_or(s.description))
-            .bind(dns)
-            .bind(routes)
-            .bind(attrs::boolean(body, "enable_dhcp")?.unwrap_or(s.enable_dhcp))
-            .bind(gateway)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let changed = SubnetRow {
+            name: attrs::string(body, "name")?.unwrap_or(s.name),
+            description: attrs::string(body, "description")?.unwrap_or(s.description),
+            dns_nameservers: dns,
+            host_routes: routes,
+            enable_dhcp: attrs::boolean(body, "enable_dhcp")?.unwrap_or(s.enable_dhcp),
+            gateway_ip: gateway,
+            ..s
+        };
+        store::networks::update_subnet(&self.pool, &changed).await?;
         store::touch(&self.pool, "subnets", id, &now()).await?;
         self.show_subnet(ctx, id).await
     }
@@ -546,10 +493,7 @@ impl Network {
         if !owns(ctx, &s.project_id) {
             return Err(NeutronError::policy("delete", "subnet"));
         }
-        let (used,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let used = store::ports::subnet_allocation_count(&self.pool, id).await?;
         if used > 0 {
             return Err(NeutronError::conflict(
                 "SubnetInUse",

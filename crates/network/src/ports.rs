@@ -11,6 +11,7 @@ use oxistack_core::context::Context;
 
 use crate::attrs::{self, Body};
 use crate::ipam::{self, Cidr, Pool};
+use crate::store::ports::PortFilter;
 use crate::store::{self, Allocation, NetworkRow, PortRow, SubnetRow};
 use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
 
@@ -147,35 +148,20 @@ impl Network {
     /// `device_id`, `network_id` and `device_owner` filters (what Nova and
     /// `port list --server` ask), before the generic filters run.
     pub async fn list_ports_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Vec<Value>> {
-        let mut clauses: Vec<&str> = vec![];
-        let mut binds: Vec<String> = vec![];
-        if !ctx.is_admin() {
-            clauses.push("p.project_id = ?");
-            binds.push(ctx.project_id().unwrap_or_default().to_owned());
-        }
-        for (key, clause) in [
-            ("device_id", "p.device_id = ?"),
-            ("network_id", "p.network_id = ?"),
-            ("device_owner", "p.device_owner = ?"),
-        ] {
+        let single = |key: &str| {
             let values: Vec<&String> = query.iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect();
-            if let [one] = values.as_slice() {
-                clauses.push(clause);
-                binds.push((*one).clone());
+            match values.as_slice() {
+                [one] => Some(one.as_str()),
+                _ => None,
             }
-        }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let ports_sql = format!("SELECT p.* FROM ports p {filter} ORDER BY p.created_at, p.id");
-        let allocations_sql =
-            format!("SELECT a.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id {filter} ORDER BY a.rowid");
-        let mut ports_query = sqlx::query_as::<_, PortRow>(&ports_sql);
-        let mut allocations_query = sqlx::query_as::<_, Allocation>(&allocations_sql);
-        for b in &binds {
-            ports_query = ports_query.bind(b);
-            allocations_query = allocations_query.bind(b);
-        }
-        let ports = ports_query.fetch_all(&self.pool).await?;
-        let allocations = allocations_query.fetch_all(&self.pool).await?;
+        };
+        let filter = PortFilter {
+            project_id: (!ctx.is_admin()).then(|| ctx.project_id().unwrap_or_default()),
+            device_id: single("device_id"),
+            network_id: single("network_id"),
+            device_owner: single("device_owner"),
+        };
+        let (ports, allocations) = store::ports::ports_where(&self.pool, &filter).await?;
         let mut by_port: HashMap<&str, Vec<&Allocation>> = HashMap::new();
         for a in &allocations {
             by_port.entry(a.port_id.as_str()).or_default().push(a);
@@ -303,36 +289,7 @@ impl Network {
     async fn write_port(&self, p: &PortRow) -> Result<()> {
         let status =
             if !p.binding_host_id.is_empty() || p.device_owner.starts_with("network:") { "ACTIVE" } else { "DOWN" };
-        sqlx::query(
-            "INSERT INTO ports (id, network_id, name, description, project_id, mac_address, admin_state_up, status,
-                device_id, device_owner, port_security_enabled, security_groups, allowed_address_pairs,
-                binding_host_id, binding_vnic_type, binding_profile, dns_name, tags, revision_number, created_at,
-                updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&p.id)
-        .bind(&p.network_id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(&p.project_id)
-        .bind(&p.mac_address)
-        .bind(p.admin_state_up)
-        .bind(status)
-        .bind(&p.device_id)
-        .bind(&p.device_owner)
-        .bind(p.port_security_enabled)
-        .bind(&p.security_groups)
-        .bind(&p.allowed_address_pairs)
-        .bind(&p.binding_host_id)
-        .bind(&p.binding_vnic_type)
-        .bind(&p.binding_profile)
-        .bind(&p.dns_name)
-        .bind(&p.tags)
-        .bind(p.revision_number)
-        .bind(&p.created_at)
-        .bind(&p.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| match e {
+        store::ports::insert_port(&self.pool, p, status).await.map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => NeutronError::conflict(
                 "MacAddressInUse",
                 format!(
@@ -441,13 +398,10 @@ impl Network {
             // Choosing among the first few free addresses at random keeps
             // concurrent creators from all racing for the same one.
             loop {
-                let taken: Vec<(String,)> = sqlx::query_as("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?")
-                    .bind(&subnet.id)
-                    .fetch_all(&self.pool)
-                    .await?;
+                let taken = store::ports::taken_addresses(&self.pool, &subnet.id).await?;
                 let taken: HashSet<u128> = taken
                     .iter()
-                    .filter_map(|(a,)| a.parse::<std::net::IpAddr>().ok())
+                    .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
                     .map(|ip| ipam::to_number(ip).1)
                     .collect();
                 let candidates = ipam::first_free_n(&ranges, &taken, 8);
@@ -469,16 +423,7 @@ impl Network {
     /// Gives `address` of `subnet` to `port`; false when another port has it.
     /// The primary key decides, so two ports never share an address.
     async fn claim(&self, subnet: &str, address: &str, port: &str, network: &str) -> Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)",
-        )
-        .bind(subnet)
-        .bind(address)
-        .bind(port)
-        .bind(network)
-        .execute(&self.pool)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+        store::ports::claim_address(&self.pool, subnet, address, port, network).await
     }
 
     pub async fn update_port(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
@@ -544,38 +489,34 @@ impl Network {
                 .await?
                 .ok_or_else(|| crate::networks::network_not_found(&p.network_id))?;
             let old = store::port_allocations(&self.pool, id).await?;
-            sqlx::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(id).execute(&self.pool).await?;
+            store::ports::release_addresses(&self.pool, id).await?;
             if let Err(e) = self.allocate(&p, &network, Some(wanted_ips(list)?)).await {
                 // Put the old addresses back; nobody else can have taken them meanwhile but a racer.
-                sqlx::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(id).execute(&self.pool).await?;
+                store::ports::release_addresses(&self.pool, id).await?;
                 for a in old {
                     self.claim(&a.subnet_id, &a.ip_address, &a.port_id, &a.network_id).await?;
                 }
                 return Err(e);
             }
         }
-        sqlx::query(
-            "UPDATE ports SET name = ?, description = ?, admin_state_up = ?, device_id = ?, device_owner = ?,
-                security_groups = ?, port_security_enabled = ?, allowed_address_pairs = ?, binding_host_id = ?,
-                binding_profile = ?, binding_vnic_type = ?, dns_name = ?, mac_address = ?, status = ? WHERE id = ?",
-        )
-        .bind(attrs::string(body, "name")?.unwrap_or(p.name.clone()))
-        .bind(attrs::string(body, "description")?.unwrap_or(p.description.clone()))
-        .bind(attrs::boolean(body, "admin_state_up")?.unwrap_or(p.admin_state_up))
-        .bind(attrs::string(body, "device_id")?.unwrap_or(p.device_id.clone()))
-        .bind(&device_owner)
-        .bind(&groups)
-        .bind(port_security)
-        .bind(pairs)
-        .bind(&host)
-        .bind(body.get("binding:profile").map(Value::to_string).unwrap_or(p.binding_profile.clone()))
-        .bind(attrs::string(body, "binding:vnic_type")?.unwrap_or(p.binding_vnic_type.clone()))
-        .bind(attrs::string(body, "dns_name")?.unwrap_or(p.dns_name.clone()))
-        .bind(attrs::string(body, "mac_address")?.unwrap_or(p.mac_address.clone()))
-        .bind(status)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let changed = PortRow {
+            name: attrs::string(body, "name")?.unwrap_or(p.name.clone()),
+            description: attrs::string(body, "description")?.unwrap_or(p.description.clone()),
+            admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(p.admin_state_up),
+            device_id: attrs::string(body, "device_id")?.unwrap_or(p.device_id.clone()),
+            device_owner,
+            security_groups: groups,
+            port_security_enabled: port_security,
+            allowed_address_pairs: pairs,
+            binding_host_id: host,
+            binding_profile: body.get("binding:profile").map(Value::to_string).unwrap_or(p.binding_profile.clone()),
+            binding_vnic_type: attrs::string(body, "binding:vnic_type")?.unwrap_or(p.binding_vnic_type.clone()),
+            dns_name: attrs::string(body, "dns_name")?.unwrap_or(p.dns_name.clone()),
+            mac_address: attrs::string(body, "mac_address")?.unwrap_or(p.mac_address.clone()),
+            status: status.to_owned(),
+            ..p.clone()
+        };
+        store::ports::update_port(&self.pool, &changed).await?;
         store::touch(&self.pool, "ports", id, &now()).await?;
         self.port_changed(&p.device_id);
         self.show_port(ctx, id).await
@@ -595,16 +536,7 @@ impl Network {
 
     /// Deletes a port, disassociating the floating IPs on it.
     pub(crate) async fn remove_port(&self, p: &PortRow) -> Result<()> {
-        sqlx::query(
-            "UPDATE floatingips SET port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN',
-                revision_number = revision_number + 1, updated_at = ? WHERE port_id = ?",
-        )
-        .bind(now())
-        .bind(&p.id)
-        .execute(&self.pool)
-        .await?;
-        store::delete(&self.pool, "ports", &p.id).await?;
-        Ok(())
+        store::ports::delete_port(&self.pool, &p.id, &now()).await
     }
 }
 

@@ -41,11 +41,7 @@ fn table_of(resource: &str) -> Option<&'static str> {
 impl Network {
     pub async fn quota(&self, project: &str) -> Result<BTreeMap<String, i64>> {
         let mut q: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT resource, hard_limit FROM network_quotas WHERE project_id = ?")
-                .bind(project)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = store::quotas::overrides(&self.pool, project).await?;
         q.extend(rows);
         Ok(q)
     }
@@ -99,12 +95,7 @@ impl Network {
                     }
                 }
             }
-            sqlx::query("INSERT OR REPLACE INTO network_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)")
-                .bind(project)
-                .bind(k)
-                .bind(n)
-                .execute(&self.pool)
-                .await?;
+            store::quotas::set_limit(&self.pool, project, k, n).await?;
         }
         Ok(json!(self.quota(project).await?))
     }
@@ -113,7 +104,6 @@ impl Network {
         if !ctx.is_admin() {
             return Err(NeutronError::policy("delete", "quota"));
         }
-        sqlx::query("DELETE FROM network_quotas WHERE project_id = ?").bind(project).execute(&self.pool).await?;
-        Ok(())
+        store::quotas::reset(&self.pool, project).await
     }
 }

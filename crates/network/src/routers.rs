@@ -157,14 +157,7 @@ impl Network {
             network = Some(id);
             port = Some(p.id);
         }
-        sqlx::query("UPDATE routers SET gw_network_id = ?, gw_port_id = ?, enable_snat = ? WHERE id = ?")
-            .bind(network)
-            .bind(port)
-            .bind(snat)
-            .bind(&r.id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        store::routers::set_gateway(&self.pool, &r.id, network.as_deref(), port.as_deref(), snat).await
     }
 
     pub async fn create_router(&self, ctx: &Context, body: &Body) -> Result<Value> {
@@ -203,24 +196,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO routers (id, name, description, project_id, admin_state_up, status, enable_snat, routes, tags,
-                revision_number, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(&r.description)
-        .bind(&r.project_id)
-        .bind(r.admin_state_up)
-        .bind(&r.status)
-        .bind(r.enable_snat)
-        .bind(&r.routes)
-        .bind(&r.tags)
-        .bind(r.revision_number)
-        .bind(&r.created_at)
-        .bind(&r.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::routers::insert_router(&self.pool, &r).await?;
         if let Some(Value::Object(info)) = body.get("external_gateway_info") {
             if let Err(e) = self.set_gateway(ctx, &r, Some(info)).await {
                 store::delete(&self.pool, "routers", &r.id).await?;
@@ -246,14 +222,14 @@ impl Network {
             }
             None => r.routes.clone(),
         };
-        sqlx::query("UPDATE routers SET name = ?, description = ?, admin_state_up = ?, routes = ? WHERE id = ?")
-            .bind(attrs::string(body, "name")?.unwrap_or(r.name))
-            .bind(attrs::string(body, "description")?.unwrap_or(r.description))
-            .bind(attrs::boolean(body, "admin_state_up")?.unwrap_or(r.admin_state_up))
-            .bind(routes)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let changed = RouterRow {
+            name: attrs::string(body, "name")?.unwrap_or(r.name),
+            description: attrs::string(body, "description")?.unwrap_or(r.description),
+            admin_state_up: attrs::boolean(body, "admin_state_up")?.unwrap_or(r.admin_state_up),
+            routes,
+            ..r
+        };
+        store::routers::update_router(&self.pool, &changed).await?;
         store::touch(&self.pool, "routers", id, &now()).await?;
         self.show_router(ctx, id).await
     }
@@ -300,7 +276,7 @@ impl Network {
         if ports.iter().any(|p| p.device_owner == ROUTER_INTERFACE) {
             return Err(NeutronError::conflict("RouterInUse", format!("Router {id} still has ports")));
         }
-        sqlx::query("UPDATE floatingips SET router_id = NULL WHERE router_id = ?").bind(id).execute(&self.pool).await?;
+        store::routers::unroute_floating_ips(&self.pool, id).await?;
         self.set_gateway(ctx, &r, None).await?;
         store::delete(&self.pool, "routers", id).await?;
         Ok(())
@@ -336,11 +312,7 @@ impl Network {
                     .ok_or_else(|| crate::networks::network_not_found(&subnet.network_id))?;
                 let mut port = self.service_port(&network, ROUTER_INTERFACE, id, Some(gateway)).await?;
                 port.project_id = r.project_id.clone();
-                sqlx::query("UPDATE ports SET project_id = ? WHERE id = ?")
-                    .bind(&r.project_id)
-                    .bind(&port.id)
-                    .execute(&self.pool)
-                    .await?;
+                store::ports::set_port_project(&self.pool, &port.id, &r.project_id).await?;
                 store::touch(&self.pool, "routers", id, &now()).await?;
                 Ok(Self::interface_info(&r, &port, &subnet_id))
             }
@@ -359,12 +331,7 @@ impl Network {
                     .ok_or_else(|| {
                         NeutronError::bad_request("Bad router request: Router port must have at least one fixed IP.")
                     })?;
-                sqlx::query("UPDATE ports SET device_id = ?, device_owner = ?, status = 'ACTIVE' WHERE id = ?")
-                    .bind(id)
-                    .bind(ROUTER_INTERFACE)
-                    .bind(&port_id)
-                    .execute(&self.pool)
-                    .await?;
+                store::ports::attach_port(&self.pool, &port_id, id, ROUTER_INTERFACE).await?;
                 store::touch(&self.pool, "routers", id, &now()).await?;
                 Ok(Self::interface_info(&r, &port, &subnet))
             }
@@ -456,13 +423,7 @@ impl Network {
                     "Bad floatingip request: Port {port_id} does not have a fixed IPv4 address."
                 ))
             })?;
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM floatingips WHERE port_id = ? AND fixed_ip_address = ? AND id != ?")
-                .bind(port_id)
-                .bind(&chosen.ip_address)
-                .bind(&floating.id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let taken = store::routers::floating_ip_on(&self.pool, port_id, &chosen.ip_address, &floating.id).await?;
         if taken.is_some() {
             return Err(NeutronError::conflict(
                 "FloatingIPPortAlreadyAssociated",
@@ -500,14 +461,15 @@ impl Network {
             }
             None => (None, None, None, "DOWN", None),
         };
-        sqlx::query("UPDATE floatingips SET port_id = ?, fixed_ip_address = ?, router_id = ?, status = ? WHERE id = ?")
-            .bind(port_id)
-            .bind(fixed_ip)
-            .bind(router)
-            .bind(status)
-            .bind(&f.id)
-            .execute(&self.pool)
-            .await?;
+        store::routers::associate_floating_ip(
+            &self.pool,
+            &f.id,
+            port_id.as_deref(),
+            fixed_ip.as_deref(),
+            router.as_deref(),
+            status,
+        )
+        .await?;
         store::touch(&self.pool, "floatingips", &f.id, &now()).await?;
         for d in previous.iter().chain(device.iter()) {
             self.port_changed(d);
@@ -570,24 +532,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO floatingips (id, project_id, description, floating_network_id, floating_ip_address,
-                floating_port_id, status, tags, revision_number, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&f.id)
-        .bind(&f.project_id)
-        .bind(&f.description)
-        .bind(&f.floating_network_id)
-        .bind(&f.floating_ip_address)
-        .bind(&f.floating_port_id)
-        .bind(&f.status)
-        .bind(&f.tags)
-        .bind(f.revision_number)
-        .bind(&f.created_at)
-        .bind(&f.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::routers::insert_floating_ip(&self.pool, &f).await?;
         if let Some(port_id) = attrs::string(body, "port_id")? {
             if let Err(e) = self.associate(ctx, &f, Some(port_id), attrs::string(body, "fixed_ip_address")?).await {
                 store::delete(&self.pool, "floatingips", &f.id).await?;
@@ -605,11 +550,7 @@ impl Network {
             self.associate(ctx, &f, attrs::string(body, "port_id")?, attrs::string(body, "fixed_ip_address")?).await?;
         }
         if let Some(d) = attrs::string(body, "description")? {
-            sqlx::query("UPDATE floatingips SET description = ? WHERE id = ?")
-                .bind(d)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            store::routers::set_floating_ip_description(&self.pool, id, &d).await?;
             store::touch(&self.pool, "floatingips", id, &now()).await?;
         }
         self.show_floating_ip(ctx, id).await
@@ -649,14 +590,7 @@ impl Network {
 
     /// The routers with an interface on `subnet`, in the order they were plugged.
     async fn routers_on_subnet(&self, subnet: &str) -> Result<Vec<RouterRow>> {
-        Ok(sqlx::query_as(
-            "SELECT r.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id JOIN routers r ON r.id = p.device_id
-             WHERE a.subnet_id = ? AND p.device_owner = ? ORDER BY a.rowid",
-        )
-        .bind(subnet)
-        .bind(ROUTER_INTERFACE)
-        .fetch_all(&self.pool)
-        .await?)
+        store::routers::routers_on_subnet(&self.pool, subnet, ROUTER_INTERFACE).await
     }
 
     /// Releases a port a server let go of: the floating IPs given to it
@@ -673,14 +607,7 @@ impl Network {
             }
         }
         if keep {
-            sqlx::query(
-                "UPDATE ports SET device_id = '', device_owner = '', binding_host_id = '', status = 'DOWN',
-                    revision_number = revision_number + 1, updated_at = ? WHERE id = ?",
-            )
-            .bind(now())
-            .bind(port)
-            .execute(&self.pool)
-            .await?;
+            store::ports::unbind_port(&self.pool, port, &now()).await?;
             return Ok(());
         }
         self.remove_port(&p).await

@@ -122,27 +122,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO security_group_rules (id, security_group_id, project_id, direction, ethertype, protocol,
-                port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, revision_number,
-                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&row.id)
-        .bind(&row.security_group_id)
-        .bind(&row.project_id)
-        .bind(&row.direction)
-        .bind(&row.ethertype)
-        .bind(&row.protocol)
-        .bind(row.port_range_min)
-        .bind(row.port_range_max)
-        .bind(&row.remote_ip_prefix)
-        .bind(&row.remote_group_id)
-        .bind(&row.description)
-        .bind(row.revision_number)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::security_groups::insert_rule(&self.pool, &row).await?;
         Ok(row)
     }
 
@@ -165,22 +145,9 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO security_groups (id, name, description, project_id, stateful, tags, revision_number,
-                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&g.id)
-        .bind(&g.name)
-        .bind(&g.description)
-        .bind(&g.project_id)
-        .bind(g.stateful)
-        .bind(&g.tags)
-        .bind(g.revision_number)
-        .bind(&g.created_at)
-        .bind(&g.updated_at)
-        .execute(&self.pool)
-        .await
-        .on_unique(|| oxistack_core::Error::Conflict("Default security group already exists.".into()))?;
+        store::security_groups::insert_group(&self.pool, &g)
+            .await
+            .on_unique(|| oxistack_core::Error::Conflict("Default security group already exists.".into()))?;
         for ethertype in ["IPv4", "IPv6"] {
             let rule = NewRule {
                 direction: "egress",
@@ -198,14 +165,7 @@ impl Network {
 
     /// The project's `default` group, made on first use.
     pub async fn default_security_group(&self, project: &str) -> Result<String> {
-        let find = || async {
-            let r: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM security_groups WHERE project_id = ? AND name = 'default'")
-                    .bind(project)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            Ok::<_, NeutronError>(r.map(|(id,)| id))
-        };
+        let find = || store::security_groups::default_group(&self.pool, project);
         if let Some(id) = find().await? {
             return Ok(id);
         }
@@ -244,16 +204,8 @@ impl Network {
         if name_or_id == "default" {
             return self.default_security_group(project).await;
         }
-        let found: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM security_groups WHERE project_id = ? AND (id = ? OR name = ?) ORDER BY id = ? DESC",
-        )
-        .bind(project)
-        .bind(name_or_id)
-        .bind(name_or_id)
-        .bind(name_or_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.map(|(id,)| id).ok_or_else(|| group_not_found(name_or_id))
+        let found = store::security_groups::find_group(&self.pool, project, name_or_id).await?;
+        found.ok_or_else(|| group_not_found(name_or_id))
     }
 
     pub async fn list_security_groups(&self, ctx: &Context) -> Result<Vec<Value>> {
@@ -307,13 +259,13 @@ impl Network {
                 "Updating default security group not allowed.",
             ));
         }
-        sqlx::query("UPDATE security_groups SET name = ?, description = ?, stateful = ? WHERE id = ?")
-            .bind(name)
-            .bind(attrs::string(body, "description")?.unwrap_or(g.description))
-            .bind(attrs::boolean(body, "stateful")?.unwrap_or(g.stateful))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let changed = SecurityGroupRow {
+            name,
+            description: attrs::string(body, "description")?.unwrap_or(g.description),
+            stateful: attrs::boolean(body, "stateful")?.unwrap_or(g.stateful),
+            ..g
+        };
+        store::security_groups::update_group(&self.pool, &changed).await?;
         store::touch(&self.pool, "security_groups", id, &now()).await?;
         self.show_security_group(ctx, id).await
     }
@@ -326,11 +278,7 @@ impl Network {
                 "Insufficient rights for removing default security group.",
             ));
         }
-        let (used,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM ports, json_each(ports.security_groups) WHERE json_each.value = ?")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
+        let used = store::security_groups::ports_in_group(&self.pool, id).await?;
         if used > 0 {
             return Err(NeutronError::conflict("SecurityGroupInUse", format!("Security Group {id} in use.")));
         }
@@ -498,11 +446,7 @@ impl Network {
         self.rule(ctx, id).await?;
         attrs::only(body, &["description"])?;
         if let Some(d) = attrs::string(body, "description")? {
-            sqlx::query("UPDATE security_group_rules SET description = ? WHERE id = ?")
-                .bind(d)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            store::security_groups::set_rule_description(&self.pool, id, &d).await?;
             store::touch(&self.pool, "security_group_rules", id, &now()).await?;
         }
         self.show_rule(ctx, id).await
@@ -517,13 +461,8 @@ impl Network {
 
     /// Tells the owners of ports in `group` that what reaches them changed.
     async fn security_groups_changed(&self, group: &str) -> Result<()> {
-        let devices: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT device_id FROM ports, json_each(ports.security_groups) WHERE json_each.value = ?",
-        )
-        .bind(group)
-        .fetch_all(&self.pool)
-        .await?;
-        for (d,) in devices {
+        let devices = store::security_groups::devices_in_group(&self.pool, group).await?;
+        for d in devices {
             self.port_changed(&d);
         }
         Ok(())

@@ -3,7 +3,6 @@
 //! the pool.
 
 use serde_json::{json, Value};
-use sqlx::FromRow;
 
 use oxistack_core::context::Context;
 
@@ -12,24 +11,7 @@ use crate::ipam::Cidr;
 use crate::store::{self, SubnetRow};
 use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
 
-#[derive(Clone, Debug, FromRow)]
-pub struct SubnetPoolRow {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub project_id: String,
-    pub ip_version: i64,
-    pub prefixes: String,
-    pub default_prefixlen: i64,
-    pub min_prefixlen: i64,
-    pub max_prefixlen: i64,
-    pub shared: bool,
-    pub is_default: bool,
-    pub tags: String,
-    pub revision_number: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
+pub use crate::store::SubnetPoolRow;
 
 fn not_found(id: &str) -> NeutronError {
     NeutronError::not_found("SubnetPoolNotFound", format!("Subnet pool {id} could not be found."))
@@ -157,28 +139,7 @@ impl Network {
             created_at: now.clone(),
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO subnetpools (id, name, description, project_id, ip_version, prefixes, default_prefixlen,
-                min_prefixlen, max_prefixlen, shared, is_default, tags, revision_number, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(&p.project_id)
-        .bind(p.ip_version)
-        .bind(&p.prefixes)
-        .bind(p.default_prefixlen)
-        .bind(p.min_prefixlen)
-        .bind(p.max_prefixlen)
-        .bind(p.shared)
-        .bind(p.is_default)
-        .bind(&p.tags)
-        .bind(p.revision_number)
-        .bind(&p.created_at)
-        .bind(&p.updated_at)
-        .execute(&self.pool)
-        .await?;
+        store::subnetpools::insert_subnetpool(&self.pool, &p).await?;
         Ok(view(&p))
     }
 
@@ -203,15 +164,15 @@ impl Network {
             }
             None => p.prefixes.clone(),
         };
-        sqlx::query("UPDATE subnetpools SET name = ?, description = ?, prefixes = ?, default_prefixlen = ?, is_default = ? WHERE id = ?")
-            .bind(attrs::string(body, "name")?.unwrap_or(p.name))
-            .bind(attrs::string(body, "description")?.unwrap_or(p.description))
-            .bind(prefixes)
-            .bind(attrs::integer(body, "default_prefixlen")?.unwrap_or(p.default_prefixlen))
-            .bind(attrs::boolean(body, "is_default")?.unwrap_or(p.is_default))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let changed = SubnetPoolRow {
+            name: attrs::string(body, "name")?.unwrap_or(p.name),
+            description: attrs::string(body, "description")?.unwrap_or(p.description),
+            prefixes,
+            default_prefixlen: attrs::integer(body, "default_prefixlen")?.unwrap_or(p.default_prefixlen),
+            is_default: attrs::boolean(body, "is_default")?.unwrap_or(p.is_default),
+            ..p
+        };
+        store::subnetpools::update_subnetpool(&self.pool, &changed).await?;
         store::touch(&self.pool, "subnetpools", id, &now()).await?;
         self.show_subnetpool(ctx, id).await
     }

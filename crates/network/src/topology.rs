@@ -103,12 +103,8 @@ impl Network {
         if !owns(ctx, project) {
             return Err(NeutronError::policy("get", "auto_allocated_topology"));
         }
-        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM networks WHERE project_id = ? AND name = ?")
-            .bind(project)
-            .bind(AUTO_ALLOCATED)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some((id,)) = found {
+        let found = store::networks::network_ids_named(&self.pool, project, AUTO_ALLOCATED).await?.into_iter().next();
+        if let Some(id) = found {
             return Ok(id);
         }
         let external = self.default_external().await?.ok_or_else(|| {
@@ -144,25 +140,17 @@ impl Network {
             return Err(NeutronError::policy("delete", "auto_allocated_topology"));
         }
         let acting = acting_for(project);
-        let routers: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM routers WHERE project_id = ? AND name = 'auto_allocated_router'")
-                .bind(project)
-                .fetch_all(&self.pool)
-                .await?;
-        let nets: Vec<(String,)> = sqlx::query_as("SELECT id FROM networks WHERE project_id = ? AND name = ?")
-            .bind(project)
-            .bind(AUTO_ALLOCATED)
-            .fetch_all(&self.pool)
-            .await?;
-        for (r,) in &routers {
-            for (n,) in &nets {
+        let routers = store::routers::auto_allocated_routers(&self.pool, project).await?;
+        let nets = store::networks::network_ids_named(&self.pool, project, AUTO_ALLOCATED).await?;
+        for r in &routers {
+            for n in &nets {
                 for s in self.subnets_of(n).await? {
                     let _ = self.remove_interface(&acting, r, &body(json!({"subnet_id": s.id}))).await;
                 }
             }
             self.delete_router(&acting, r).await?;
         }
-        for (n,) in nets {
+        for n in nets {
             self.delete_network(&acting, &n).await?;
         }
         Ok(())

@@ -19,6 +19,7 @@ use crate::{AccelChoice, ComputeDriver, ServeArgs};
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
+    database: Option<String>,
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     compute_driver: Option<ComputeDriver>,
@@ -45,6 +46,8 @@ struct FileConfig {
 #[derive(Debug)]
 pub struct ServeConfig {
     pub data_dir: PathBuf,
+    /// A postgres:// URL, or none for the data dir's SQLite file.
+    pub database: Option<String>,
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub compute_driver: ComputeDriver,
@@ -125,6 +128,7 @@ impl ServeConfig {
             force_config_drive: args.force_config_drive.or(file.force_config_drive).unwrap_or(true),
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
+            database: args.database.or(file.database),
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
             public_url: args.public_url.or(file.public_url),
             compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
@@ -146,6 +150,7 @@ mod tests {
         ServeArgs {
             config,
             data_dir: None,
+            database: None,
             listen: Some("127.0.0.1:6000".parse().unwrap()),
             public_url: None,
             compute_driver: None,

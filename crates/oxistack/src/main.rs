@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Where the database, images and instance files live [default: $XDG_DATA_HOME/oxistack]
     #[arg(long, env = "OXISTACK_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The database every service keeps its state in: a postgres:// URL, which
+    /// several servers may share [default: SQLite, oxistack.db in the data dir]
+    #[arg(long, env = "OXISTACK_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:5000]
     #[arg(long, env = "OXISTACK_LISTEN")]
     listen: Option<SocketAddr>,
@@ -144,6 +148,9 @@ pub struct OpenrcArgs {
     /// The data dir of the cloud [default: $XDG_DATA_HOME/oxistack]
     #[arg(long, env = "OXISTACK_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The cloud's database, when it is not the data dir's SQLite file
+    #[arg(long, env = "OXISTACK_DATABASE", hide_env_values = true)]
+    database: Option<String>,
 }
 
 /// `$XDG_DATA_HOME/oxistack`, else `~/.local/share/oxistack`.

@@ -103,11 +103,10 @@ pub fn password_in(openrc: &str) -> Option<String> {
 
 pub async fn print_openrc(args: OpenrcArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.unwrap_or_else(crate::default_data_dir);
-    let path = dir.join("oxistack.db");
-    if !path.exists() {
+    if args.database.is_none() && !dir.join("oxistack.db").exists() {
         bail!("no cloud in {}: start `oxistack serve --data-dir {}` first", dir.display(), dir.display());
     }
-    let pool = db::open(&path).await?;
+    let pool = db::connect(args.database.as_deref(), &dir).await?;
     let domain = store::find_domain_by_name(&pool, &args.domain)
         .await?
         .with_context(|| format!("no domain named {:?}", args.domain))?;

@@ -62,8 +62,8 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
     let public_url = public_url.trim_end_matches('/').to_owned();
 
-    let pool = db::open(&dir.join("oxistack.db")).await?;
-    db::migrate(&pool, "core", db::CORE_MIGRATIONS).await?;
+    let pool = db::connect(args.database.as_deref(), &dir).await.context("opening the database")?;
+    db::migrate(&pool, "core", &db::CORE_MIGRATIONS).await?;
     let identity = Identity::open(
         pool.clone(),
         IdentityConfig {

@@ -15,7 +15,6 @@ use tower::ServiceExt;
 use oxistack_compute::virt::FakeDriver;
 use oxistack_compute::{api, Compute, ComputeConfig};
 use oxistack_core::context::SharedValidator;
-use oxistack_core::db;
 use oxistack_core::testing::{caller, shape_diff, Callers};
 use oxistack_image::{Image, ImageConfig};
 
@@ -33,7 +32,7 @@ impl Drop for Cloud {
 
 async fn cloud() -> Cloud {
     let dir = std::env::temp_dir().join(format!("oxistack-compute-it-{}", uuid::Uuid::new_v4()));
-    let pool = db::open_memory().await.unwrap();
+    let pool = oxistack_core::testing::database().await;
     let image = Image::open(pool.clone(), ImageConfig { store_dir: dir.clone(), quota_bytes: None }).await.unwrap();
     let admin = caller("admin-user", "p1", &["admin", "member", "reader"]);
     let body = json!({"name": "cirros", "disk_format": "raw", "container_format": "bare"});

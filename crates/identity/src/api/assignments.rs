@@ -240,10 +240,7 @@ pub async fn list(id: Shared, Caller(ctx): Caller, params: Params) -> ApiResult<
 }
 
 async fn named(id: &Identity, table: &str, kind: &str, obj_id: &str, domain_id: Option<String>) -> ApiResult<Value> {
-    let name: Option<String> = sqlx::query_scalar(&format!("SELECT name FROM {table} WHERE id = ?"))
-        .bind(obj_id)
-        .fetch_optional(&id.pool)
-        .await?;
+    let name = store::column_of(&id.pool, table, "name", obj_id).await?;
     let mut v = json!({"id": obj_id, "name": name.ok_or_else(|| store::not_found(kind, obj_id))?});
     if let Some(d) = domain_id {
         let dom: Domain = store::get(&id.pool, "domains", "domain", &d).await?;
@@ -268,10 +265,7 @@ async fn render(id: &Identity, r: &Row, names: bool) -> ApiResult<Value> {
     item.insert("role".into(), role);
     let actor = if names {
         let (table, kind) = if a.actor_type == "user" { ("users", "user") } else { ("groups", "group") };
-        let dom: Option<String> = sqlx::query_scalar(&format!("SELECT domain_id FROM {table} WHERE id = ?"))
-            .bind(&a.actor_id)
-            .fetch_optional(&id.pool)
-            .await?;
+        let dom = store::column_of(&id.pool, table, "domain_id", &a.actor_id).await?;
         named(id, table, kind, &a.actor_id, dom).await?
     } else {
         json!({"id": a.actor_id})

@@ -34,8 +34,8 @@ pub struct Reply {
 
 impl TestCloud {
     pub async fn new() -> TestCloud {
-        let pool = db::open_memory().await.unwrap();
-        db::migrate(&pool, "core", db::CORE_MIGRATIONS).await.unwrap();
+        let pool = oxistack_core::testing::database().await;
+        db::migrate(&pool, "core", &db::CORE_MIGRATIONS).await.unwrap();
         let identity = Identity::open(
             pool,
             IdentityConfig { token_ttl_secs: 3600, public_url: BASE.into(), security_compliance: Default::default() },

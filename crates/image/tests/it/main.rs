@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use oxistack_core::context::SharedValidator;
-use oxistack_core::db;
 use oxistack_core::testing::{shape_diff, Callers};
 use oxistack_image::{api, Image, ImageConfig};
 
@@ -26,7 +25,7 @@ fn sample(name: &str) -> Value {
 
 async fn app() -> (Router, tempdir::Dir) {
     let dir = tempdir::Dir::new();
-    let pool = db::open_memory().await.unwrap();
+    let pool = oxistack_core::testing::database().await;
     let image = Image::open(pool, ImageConfig { store_dir: dir.0.clone(), quota_bytes: None }).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([
         ("admin", caller("pa", &["admin", "member", "reader"])),

@@ -74,11 +74,9 @@ pub async fn list_quotas(State(api): ApiState, Caller(ctx): Caller) -> Result<Js
     if !ctx.is_admin() {
         return Err(NeutronError::policy("get", "quota"));
     }
-    let projects: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT project_id FROM network_quotas ORDER BY project_id")
-        .fetch_all(&api.network.pool)
-        .await?;
+    let projects = crate::store::quotas::projects(&api.network.pool).await?;
     let mut out = vec![];
-    for (p,) in projects {
+    for p in projects {
         let mut q = json!(api.network.quota(&p).await?);
         q["project_id"] = json!(p);
         q["tenant_id"] = json!(p);

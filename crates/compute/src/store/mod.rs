@@ -1,7 +1,13 @@
-//! Compute's tables: flavors, keypairs, instances. All SQL of the service is
-//! here; the rules are in `service`.
+//! Compute's tables: flavors, keypairs, instances here, and in the submodules
+//! actions, aggregates, quotas and server groups. All SQL of the service is
+//! in this module; the rules are in `service` and the modules named as these.
 
-use oxistack_core::db::Pool;
+pub mod actions;
+pub mod aggregates;
+pub mod quotas;
+pub mod server_groups;
+
+use oxistack_core::db::{self, Pool};
 use oxistack_core::error::{Error, OnUnique, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -101,15 +107,18 @@ pub struct Instance {
 }
 
 pub async fn flavors(pool: &Pool) -> Result<Vec<Flavor>> {
-    Ok(sqlx::query_as("SELECT * FROM flavors ORDER BY CAST(id AS INTEGER), id").fetch_all(pool).await?)
+    let mut all: Vec<Flavor> = db::query_as("SELECT * FROM flavors").fetch_all(pool).await?;
+    // Numeric ids in number order (1, 2, 10), then the others by text.
+    all.sort_by(|a, b| (a.id.parse::<i64>().ok(), &a.id).cmp(&(b.id.parse::<i64>().ok(), &b.id)));
+    Ok(all)
 }
 
 pub async fn find_flavor(pool: &Pool, id: &str) -> Result<Option<Flavor>> {
-    Ok(sqlx::query_as("SELECT * FROM flavors WHERE id = ?").bind(id).fetch_optional(pool).await?)
+    Ok(db::query_as("SELECT * FROM flavors WHERE id = ?").bind(id).fetch_optional(pool).await?)
 }
 
 pub async fn insert_flavor(pool: &Pool, f: &Flavor) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO flavors (id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, disabled,
             description, extra_specs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -133,15 +142,15 @@ pub async fn insert_flavor(pool: &Pool, f: &Flavor) -> Result<()> {
 }
 
 pub async fn delete_flavor(pool: &Pool, id: &str) -> Result<bool> {
-    Ok(sqlx::query("DELETE FROM flavors WHERE id = ?").bind(id).execute(pool).await?.rows_affected() > 0)
+    Ok(db::query("DELETE FROM flavors WHERE id = ?").bind(id).execute(pool).await?.rows_affected() > 0)
 }
 
 pub async fn keypairs(pool: &Pool, user_id: &str) -> Result<Vec<Keypair>> {
-    Ok(sqlx::query_as("SELECT * FROM keypairs WHERE user_id = ? ORDER BY name").bind(user_id).fetch_all(pool).await?)
+    Ok(db::query_as("SELECT * FROM keypairs WHERE user_id = ? ORDER BY name").bind(user_id).fetch_all(pool).await?)
 }
 
 pub async fn find_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<Option<Keypair>> {
-    Ok(sqlx::query_as("SELECT * FROM keypairs WHERE user_id = ? AND name = ?")
+    Ok(db::query_as("SELECT * FROM keypairs WHERE user_id = ? AND name = ?")
         .bind(user_id)
         .bind(name)
         .fetch_optional(pool)
@@ -149,7 +158,7 @@ pub async fn find_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<Opti
 }
 
 pub async fn insert_keypair(pool: &Pool, k: &Keypair) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO keypairs (user_id, name, type, public_key, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.user_id)
@@ -165,7 +174,7 @@ pub async fn insert_keypair(pool: &Pool, k: &Keypair) -> Result<()> {
 }
 
 pub async fn delete_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<bool> {
-    Ok(sqlx::query("DELETE FROM keypairs WHERE user_id = ? AND name = ?")
+    Ok(db::query("DELETE FROM keypairs WHERE user_id = ? AND name = ?")
         .bind(user_id)
         .bind(name)
         .execute(pool)
@@ -175,21 +184,21 @@ pub async fn delete_keypair(pool: &Pool, user_id: &str, name: &str) -> Result<bo
 }
 
 pub async fn instance(pool: &Pool, id: &str) -> Result<Option<Instance>> {
-    Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ? AND deleted = 0").bind(id).fetch_optional(pool).await?)
+    Ok(db::query_as("SELECT * FROM instances WHERE id = ? AND deleted = FALSE").bind(id).fetch_optional(pool).await?)
 }
 
 /// An instance, deleted or not.
 pub async fn instance_any(pool: &Pool, id: &str) -> Result<Option<Instance>> {
-    Ok(sqlx::query_as("SELECT * FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?)
+    Ok(db::query_as("SELECT * FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?)
 }
 
 /// Instances deleted or not, of one project or of all (for usage).
 pub async fn instances_any(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
     let q = match project {
         Some(p) => {
-            sqlx::query_as("SELECT * FROM instances WHERE project_id = ? ORDER BY created_at, id").bind(p.to_owned())
+            db::query_as("SELECT * FROM instances WHERE project_id = ? ORDER BY created_at, id").bind(p.to_owned())
         }
-        None => sqlx::query_as("SELECT * FROM instances ORDER BY created_at, id"),
+        None => db::query_as("SELECT * FROM instances ORDER BY created_at, id"),
     };
     Ok(q.fetch_all(pool).await?)
 }
@@ -197,22 +206,23 @@ pub async fn instances_any(pool: &Pool, project: Option<&str>) -> Result<Vec<Ins
 /// Live instances, of one project or of all.
 pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
     let q = match project {
-        Some(p) => sqlx::query_as(
-            "SELECT * FROM instances WHERE deleted = 0 AND project_id = ? ORDER BY created_at DESC, id DESC",
+        Some(p) => db::query_as(
+            "SELECT * FROM instances WHERE deleted = FALSE AND project_id = ? ORDER BY created_at DESC, id DESC",
         )
         .bind(p.to_owned()),
-        None => sqlx::query_as("SELECT * FROM instances WHERE deleted = 0 ORDER BY created_at DESC, id DESC"),
+        None => db::query_as("SELECT * FROM instances WHERE deleted = FALSE ORDER BY created_at DESC, id DESC"),
     };
     Ok(q.fetch_all(pool).await?)
 }
 
 pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO instances (id, name, project_id, user_id, image_ref, flavor, key_name, key_data, user_data,
             metadata, availability_zone, vm_state, task_state, power_state, host, hostname, reservation_id,
             launch_index, locked, locked_reason, description, tags, config_drive, access_ipv4, access_ipv6, fault,
-            launched_at, terminated_at, created_at, updated_at, deleted, pinned_availability_zone)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            launched_at, terminated_at, created_at, updated_at, deleted, pinned_availability_zone, vcpus, memory_mb,
+            disk_gb)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?)",
     )
     .bind(&i.id)
     .bind(&i.name)
@@ -245,9 +255,33 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.created_at)
     .bind(&i.updated_at)
     .bind(&i.pinned_availability_zone)
+    .bind(Sizes::of(&i.flavor).vcpus)
+    .bind(Sizes::of(&i.flavor).memory_mb)
+    .bind(Sizes::of(&i.flavor).disk_gb)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// What an instance's flavor takes of a host, kept in its row beside the
+/// flavor so that usage is summed in SQL: vCPUs, RAM (MiB) and disk (GiB:
+/// root, ephemeral and swap rounded up).
+struct Sizes {
+    vcpus: i64,
+    memory_mb: i64,
+    disk_gb: i64,
+}
+
+impl Sizes {
+    fn of(flavor: &str) -> Sizes {
+        let f: serde_json::Value = serde_json::from_str(flavor).unwrap_or_default();
+        let n = |k: &str| f.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+        Sizes {
+            vcpus: n("vcpus"),
+            memory_mb: n("ram"),
+            disk_gb: n("disk") + n("ephemeral") + (n("swap") + 1023) / 1024,
+        }
+    }
 }
 
 /// What `PUT /servers/{id}` changes: the names and addresses a user gives.
@@ -260,7 +294,7 @@ pub struct Descriptive<'a> {
 }
 
 pub async fn set_descriptive(pool: &Pool, id: &str, d: &Descriptive<'_>, now: &str) -> Result<()> {
-    sqlx::query(
+    db::query(
         "UPDATE instances SET name = ?, description = ?, hostname = ?, access_ipv4 = ?, access_ipv6 = ?, updated_at = ?
          WHERE id = ?",
     )
@@ -277,13 +311,13 @@ pub async fn set_descriptive(pool: &Pool, id: &str, d: &Descriptive<'_>, now: &s
 }
 
 pub async fn set_name(pool: &Pool, id: &str, name: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET name = ? WHERE id = ?").bind(name).bind(id).execute(pool).await?;
+    db::query("UPDATE instances SET name = ? WHERE id = ?").bind(name).bind(id).execute(pool).await?;
     Ok(())
 }
 
 /// Locks (with its reason and who holds it) or unlocks.
 pub async fn set_lock(pool: &Pool, id: &str, lock: Option<(Option<&str>, &str)>, now: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET locked = ?, locked_reason = ?, locked_by = ?, updated_at = ? WHERE id = ?")
+    db::query("UPDATE instances SET locked = ?, locked_reason = ?, locked_by = ?, updated_at = ? WHERE id = ?")
         .bind(lock.is_some())
         .bind(lock.and_then(|(reason, _)| reason))
         .bind(lock.map(|(_, by)| by))
@@ -297,27 +331,27 @@ pub async fn set_lock(pool: &Pool, id: &str, lock: Option<(Option<&str>, &str)>,
 /// The instance's interfaces as recorded (JSON, see `network`).
 pub async fn network_info(pool: &Pool, id: &str) -> Result<Option<String>> {
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT network_info FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
+        db::query_as("SELECT network_info FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
     Ok(row.map(|(info,)| info))
 }
 
 pub async fn set_network_info(pool: &Pool, id: &str, info: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(id).execute(pool).await?;
+    db::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(id).execute(pool).await?;
     Ok(())
 }
 
 /// The project of an instance, deleted or not.
 pub async fn project_of(pool: &Pool, id: &str) -> Result<Option<String>> {
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT project_id FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
+        db::query_as("SELECT project_id FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
     Ok(row.map(|(p,)| p))
 }
 
 /// Records a serial console token (its digest) until `expires`, and forgets
 /// the tokens expired by `now`.
 pub async fn add_console_token(pool: &Pool, digest: &str, instance: &str, now: i64, expires: i64) -> Result<()> {
-    sqlx::query("DELETE FROM console_tokens WHERE expires_at < ?").bind(now).execute(pool).await?;
-    sqlx::query(
+    db::query("DELETE FROM console_tokens WHERE expires_at < ?").bind(now).execute(pool).await?;
+    db::query(
         "INSERT INTO console_tokens (token_hash, instance_id, console_type, expires_at) VALUES (?, ?, 'serial', ?)",
     )
     .bind(digest)
@@ -331,7 +365,7 @@ pub async fn add_console_token(pool: &Pool, digest: &str, instance: &str, now: i
 /// The instance of a console token (by its digest) that has not expired.
 pub async fn console_instance(pool: &Pool, digest: &str, now: i64) -> Result<Option<String>> {
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT instance_id FROM console_tokens WHERE token_hash = ? AND expires_at >= ?")
+        db::query_as("SELECT instance_id FROM console_tokens WHERE token_hash = ? AND expires_at >= ?")
             .bind(digest)
             .bind(now)
             .fetch_optional(pool)
@@ -340,15 +374,15 @@ pub async fn console_instance(pool: &Pool, digest: &str, now: i64) -> Result<Opt
 }
 
 pub async fn set_shelved_image(pool: &Pool, id: &str, image: Option<&str>) -> Result<()> {
-    sqlx::query("UPDATE instances SET shelved_image_id = ? WHERE id = ?").bind(image).bind(id).execute(pool).await?;
+    db::query("UPDATE instances SET shelved_image_id = ? WHERE id = ?").bind(image).bind(id).execute(pool).await?;
     Ok(())
 }
 
 /// Sets `task_state` to `to` if it is `expected` now (Nova's
 /// `expected_task_state`): false when another operation got there first.
 pub async fn begin_task(pool: &Pool, id: &str, expected: Option<&str>, to: &str, now: &str) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE instances SET task_state = ?, updated_at = ? WHERE id = ? AND deleted = 0 AND task_state IS ?",
+    let done = db::query(
+        "UPDATE instances SET task_state = ?, updated_at = ? WHERE id = ? AND deleted = FALSE AND task_state IS NOT DISTINCT FROM ?",
     )
     .bind(to)
     .bind(now)
@@ -361,7 +395,7 @@ pub async fn begin_task(pool: &Pool, id: &str, expected: Option<&str>, to: &str,
 
 /// Ends the task `task`, recording the states the driver left.
 pub async fn end_task(pool: &Pool, id: &str, task: &str, vm_state: &str, power_state: i64, now: &str) -> Result<bool> {
-    let done = sqlx::query(
+    let done = db::query(
         "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, updated_at = ?
          WHERE id = ? AND task_state = ?",
     )
@@ -386,9 +420,9 @@ pub async fn finish_build(
     now: &str,
 ) -> Result<bool> {
     let launched = (vm_state == "active").then_some(now);
-    let done = sqlx::query(
+    let done = db::query(
         "UPDATE instances SET vm_state = ?, task_state = NULL, power_state = ?, host = ?, fault = ?,
-            launched_at = ?, updated_at = ? WHERE id = ? AND vm_state = 'building' AND deleted = 0",
+            launched_at = ?, updated_at = ? WHERE id = ? AND vm_state = 'building' AND deleted = FALSE",
     )
     .bind(vm_state)
     .bind(power_state)
@@ -403,8 +437,8 @@ pub async fn finish_build(
 }
 
 pub async fn mark_deleted(pool: &Pool, id: &str, now: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE instances SET deleted = 1, vm_state = 'deleted', task_state = NULL, power_state = 0,
+    db::query(
+        "UPDATE instances SET deleted = TRUE, vm_state = 'deleted', task_state = NULL, power_state = 0,
             terminated_at = ?, updated_at = ? WHERE id = ?",
     )
     .bind(now)
@@ -418,9 +452,9 @@ pub async fn mark_deleted(pool: &Pool, id: &str, now: &str) -> Result<()> {
 /// Records a power state found on the host, unless a task started meanwhile
 /// or another writer already changed it.
 pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i64, now: &str) -> Result<()> {
-    sqlx::query(
+    db::query(
         "UPDATE instances SET vm_state = ?, power_state = ?, updated_at = ?
-         WHERE id = ? AND deleted = 0 AND task_state IS NULL AND power_state = ?",
+         WHERE id = ? AND deleted = FALSE AND task_state IS NULL AND power_state = ?",
     )
     .bind(vm_state)
     .bind(power)
@@ -434,15 +468,15 @@ pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i
 
 /// Instances a stop left mid-operation.
 pub async fn unfinished(pool: &Pool) -> Result<Vec<Instance>> {
-    Ok(sqlx::query_as(
-        "SELECT * FROM instances WHERE deleted = 0 AND (task_state IS NOT NULL OR vm_state = 'building')",
+    Ok(db::query_as(
+        "SELECT * FROM instances WHERE deleted = FALSE AND (task_state IS NOT NULL OR vm_state = 'building')",
     )
     .fetch_all(pool)
     .await?)
 }
 
 pub async fn set_error(pool: &Pool, id: &str, fault: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET vm_state = 'error', task_state = NULL, fault = ?, updated_at = ? WHERE id = ?")
+    db::query("UPDATE instances SET vm_state = 'error', task_state = NULL, fault = ?, updated_at = ? WHERE id = ?")
         .bind(fault)
         .bind(now)
         .bind(id)
@@ -451,13 +485,12 @@ pub async fn set_error(pool: &Pool, id: &str, fault: &str, now: &str) -> Result<
     Ok(())
 }
 
-/// (instances, vcpus, ram) used by a project.
-/// A project's instances, cores and RAM (MiB), summed in SQL from each
-/// instance's flavor.
+/// A project's instances, cores and RAM (MiB), summed in SQL over the sizes
+/// each instance's row keeps of its flavor.
 pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(json_extract(flavor, '$.vcpus')), 0), \
-         COALESCE(SUM(json_extract(flavor, '$.ram')), 0) FROM instances WHERE deleted = 0 AND project_id = ?",
+    Ok(db::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(vcpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT)
+         FROM instances WHERE deleted = FALSE AND project_id = ?",
     )
     .bind(project)
     .fetch_one(pool)
@@ -468,11 +501,10 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
 /// host) included: vCPUs, RAM (MiB), disk (GiB: root, ephemeral, swap rounded
 /// up) and their number.
 pub async fn host_usage(pool: &Pool, host: &str) -> Result<(i64, i64, i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT COALESCE(SUM(json_extract(flavor, '$.vcpus')), 0), COALESCE(SUM(json_extract(flavor, '$.ram')), 0), \
-         COALESCE(SUM(json_extract(flavor, '$.disk') + json_extract(flavor, '$.ephemeral') \
-                      + (json_extract(flavor, '$.swap') + 1023) / 1024), 0), COUNT(*) \
-         FROM instances WHERE deleted = 0 AND (host = ? OR (host IS NULL AND vm_state = 'building'))",
+    Ok(db::query_as(
+        "SELECT CAST(COALESCE(SUM(vcpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT),
+            CAST(COALESCE(SUM(disk_gb), 0) AS BIGINT), COUNT(*)
+         FROM instances WHERE deleted = FALSE AND (host = ? OR (host IS NULL AND vm_state = 'building'))",
     )
     .bind(host)
     .fetch_one(pool)
@@ -480,12 +512,12 @@ pub async fn host_usage(pool: &Pool, host: &str) -> Result<(i64, i64, i64, i64)>
 }
 
 pub async fn set_extra_specs(pool: &Pool, flavor_id: &str, specs: &str) -> Result<()> {
-    sqlx::query("UPDATE flavors SET extra_specs = ? WHERE id = ?").bind(specs).bind(flavor_id).execute(pool).await?;
+    db::query("UPDATE flavors SET extra_specs = ? WHERE id = ?").bind(specs).bind(flavor_id).execute(pool).await?;
     Ok(())
 }
 
 pub async fn flavor_access(pool: &Pool, flavor_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT project_id FROM flavor_access WHERE flavor_id = ? ORDER BY project_id")
+    Ok(db::query_scalar("SELECT project_id FROM flavor_access WHERE flavor_id = ? ORDER BY project_id")
         .bind(flavor_id)
         .fetch_all(pool)
         .await?)
@@ -493,14 +525,14 @@ pub async fn flavor_access(pool: &Pool, flavor_id: &str) -> Result<Vec<String>> 
 
 /// Flavor ids a project was given access to.
 pub async fn flavors_shared_with(pool: &Pool, project_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT flavor_id FROM flavor_access WHERE project_id = ?")
+    Ok(db::query_scalar("SELECT flavor_id FROM flavor_access WHERE project_id = ?")
         .bind(project_id)
         .fetch_all(pool)
         .await?)
 }
 
 pub async fn add_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str) -> Result<()> {
-    sqlx::query("INSERT INTO flavor_access (flavor_id, project_id) VALUES (?, ?)")
+    db::query("INSERT INTO flavor_access (flavor_id, project_id) VALUES (?, ?)")
         .bind(flavor_id)
         .bind(project_id)
         .execute(pool)
@@ -514,7 +546,7 @@ pub async fn add_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str) -
 }
 
 pub async fn remove_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str) -> Result<bool> {
-    Ok(sqlx::query("DELETE FROM flavor_access WHERE flavor_id = ? AND project_id = ?")
+    Ok(db::query("DELETE FROM flavor_access WHERE flavor_id = ? AND project_id = ?")
         .bind(flavor_id)
         .bind(project_id)
         .execute(pool)
@@ -524,7 +556,7 @@ pub async fn remove_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str
 }
 
 pub async fn set_metadata(pool: &Pool, id: &str, metadata: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET metadata = ?, updated_at = ? WHERE id = ?")
+    db::query("UPDATE instances SET metadata = ?, updated_at = ? WHERE id = ?")
         .bind(metadata)
         .bind(now)
         .bind(id)
@@ -534,7 +566,7 @@ pub async fn set_metadata(pool: &Pool, id: &str, metadata: &str, now: &str) -> R
 }
 
 pub async fn set_tags(pool: &Pool, id: &str, tags: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE instances SET tags = ?, updated_at = ? WHERE id = ?")
+    db::query("UPDATE instances SET tags = ?, updated_at = ? WHERE id = ?")
         .bind(tags)
         .bind(now)
         .bind(id)
@@ -558,14 +590,17 @@ pub async fn end_task_with(
     host: Option<&str>,
     now: &str,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = db::query(
         "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, image_ref = ?, flavor = ?,
-            old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
+            vcpus = ?, memory_mb = ?, disk_gb = ?, old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
     )
     .bind(vm_state)
     .bind(power_state)
     .bind(image_ref)
     .bind(flavor)
+    .bind(Sizes::of(flavor).vcpus)
+    .bind(Sizes::of(flavor).memory_mb)
+    .bind(Sizes::of(flavor).disk_gb)
     .bind(old_flavor)
     .bind(host)
     .bind(now)

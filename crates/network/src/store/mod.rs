@@ -1,9 +1,23 @@
-//! Rows of the network tables and the queries every resource shares.
+//! Network's tables: the rows of each, the queries every resource shares
+//! (by table name) here, and each resource's own statements in the
+//! submodules networks (and subnets), ports (and their addresses), routers
+//! (and floating IPs), security groups (and their rules), subnet pools and
+//! quotas. All SQL of the service is in this module; the rules are in the
+//! modules of the crate named as these.
 
-use oxistack_core::db::Pool;
+pub mod networks;
+pub mod ports;
+pub mod quotas;
+pub mod routers;
+pub mod security_groups;
+pub mod subnetpools;
+
+use oxistack_core::db::{self, Pool};
 use sqlx::FromRow;
 
 use crate::Result;
+
+pub use subnetpools::SubnetPoolRow;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct NetworkRow {
@@ -152,36 +166,36 @@ pub struct RuleRow {
 /// Every row of `table` (a name from this crate, never from a request).
 pub async fn all<T>(pool: &Pool, table: &str) -> Result<Vec<T>>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
-    Ok(sqlx::query_as(&format!("SELECT * FROM {table} ORDER BY created_at, id")).fetch_all(pool).await?)
+    Ok(db::query_as(&format!("SELECT * FROM {table} ORDER BY created_at, id")).fetch_all(pool).await?)
 }
 
 pub async fn get<T>(pool: &Pool, table: &str, id: &str) -> Result<Option<T>>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
-    Ok(sqlx::query_as(&format!("SELECT * FROM {table} WHERE id = ?")).bind(id).fetch_optional(pool).await?)
+    Ok(db::query_as(&format!("SELECT * FROM {table} WHERE id = ?")).bind(id).fetch_optional(pool).await?)
 }
 
 /// Rows of `table` whose `column` is `value`.
 pub async fn by<T>(pool: &Pool, table: &str, column: &str, value: &str) -> Result<Vec<T>>
 where
-    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: db::Record,
 {
-    Ok(sqlx::query_as(&format!("SELECT * FROM {table} WHERE {column} = ? ORDER BY created_at, id"))
+    Ok(db::query_as(&format!("SELECT * FROM {table} WHERE {column} = ? ORDER BY created_at, id"))
         .bind(value)
         .fetch_all(pool)
         .await?)
 }
 
 pub async fn delete(pool: &Pool, table: &str, id: &str) -> Result<bool> {
-    Ok(sqlx::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(id).execute(pool).await?.rows_affected() == 1)
+    Ok(db::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(id).execute(pool).await?.rows_affected() == 1)
 }
 
 /// Marks a change: a new revision and update time.
 pub async fn touch(pool: &Pool, table: &str, id: &str, now: &str) -> Result<()> {
-    sqlx::query(&format!("UPDATE {table} SET revision_number = revision_number + 1, updated_at = ? WHERE id = ?"))
+    db::query(&format!("UPDATE {table} SET revision_number = revision_number + 1, updated_at = ? WHERE id = ?"))
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -190,7 +204,7 @@ pub async fn touch(pool: &Pool, table: &str, id: &str, now: &str) -> Result<()> 
 }
 
 pub async fn set_tags(pool: &Pool, table: &str, id: &str, tags: &[String], now: &str) -> Result<()> {
-    sqlx::query(&format!(
+    db::query(&format!(
         "UPDATE {table} SET tags = ?, revision_number = revision_number + 1, updated_at = ? WHERE id = ?"
     ))
     .bind(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()))
@@ -203,7 +217,7 @@ pub async fn set_tags(pool: &Pool, table: &str, id: &str, tags: &[String], now: 
 
 /// How many rows of `table` a project owns.
 pub async fn count(pool: &Pool, table: &str, project: &str) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE project_id = ?"))
+    let (n,): (i64,) = db::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE project_id = ?"))
         .bind(project)
         .fetch_one(pool)
         .await?;
@@ -212,11 +226,11 @@ pub async fn count(pool: &Pool, table: &str, project: &str) -> Result<i64> {
 
 /// Every address allocation, by port.
 pub async fn allocations(pool: &Pool) -> Result<Vec<Allocation>> {
-    Ok(sqlx::query_as("SELECT * FROM ip_allocations ORDER BY rowid").fetch_all(pool).await?)
+    Ok(db::query_as(&format!("SELECT * FROM ip_allocations ORDER BY {}", pool.inserted())).fetch_all(pool).await?)
 }
 
 pub async fn port_allocations(pool: &Pool, port: &str) -> Result<Vec<Allocation>> {
-    Ok(sqlx::query_as("SELECT * FROM ip_allocations WHERE port_id = ? ORDER BY rowid")
+    Ok(db::query_as(&format!("SELECT * FROM ip_allocations WHERE port_id = ? ORDER BY {}", pool.inserted()))
         .bind(port)
         .fetch_all(pool)
         .await?)
