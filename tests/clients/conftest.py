@@ -51,13 +51,14 @@ def free_port():
 
 
 class Cloud:
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, database: str | None = None):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log = data_dir.parent / f"oxistack-{self.port}.log"
-        self.database = new_database() if POSTGRES else None
+        # A database of its own, unless given one another server uses.
+        self.database = database or (new_database() if POSTGRES else None)
 
     def database_args(self):
         return ["--database", self.database] if self.database else []

@@ -49,8 +49,12 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 13, sql: include_str!("../migrations/sqlite/0013_pinned_zone.sql") },
         Migration { version: 14, sql: include_str!("../migrations/sqlite/0014_shelved_image.sql") },
         Migration { version: 15, sql: include_str!("../migrations/sqlite/0015_instance_sizes.sql") },
+        Migration { version: 16, sql: include_str!("../migrations/sqlite/0016_compute_work.sql") },
     ],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") }],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_compute_work.sql") },
+    ],
 };
 
 #[derive(Clone, Debug)]
@@ -76,9 +80,6 @@ pub struct Compute {
     pub image: Arc<Image>,
     pub network: Arc<Network>,
     pub config: ComputeConfig,
-    /// Held from the quota and capacity checks of a boot until its
-    /// instances are written, so that concurrent boots do not overcommit.
-    pub(crate) scheduling: tokio::sync::Mutex<()>,
 }
 
 impl Compute {
@@ -92,7 +93,7 @@ impl Compute {
         config: ComputeConfig,
     ) -> anyhow::Result<Arc<Self>> {
         db::migrate(&pool, "compute", &MIGRATIONS).await?;
-        let compute = Arc::new(Compute { pool, driver, image, network, config, scheduling: Default::default() });
+        let compute = Arc::new(Compute { pool, driver, image, network, config });
         // Neutron's `network-changed` events: a floating IP or a rule changed
         // what reaches an instance.
         let weak = Arc::downgrade(&compute);

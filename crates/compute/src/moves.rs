@@ -50,6 +50,15 @@ impl Compute {
                 inst.vm_state
             )));
         }
+        if !self.runs(&inst) {
+            // What changes an instance's disks and definition is done where
+            // they are; only that host's server can.
+            return Err(Error::Conflict(format!(
+                "Cannot '{name}' instance {id} through this server: the instance is on host {}, and this server runs {}.",
+                inst.host.as_deref().unwrap_or_default(),
+                self.config.host
+            )));
+        }
         let current = inst.task_state.as_deref();
         if current.is_some() || !store::begin_task(&self.pool, id, None, task, &now()).await? {
             return Err(Error::Conflict(format!(
@@ -196,13 +205,13 @@ impl Compute {
         }
         // One host: the instance is resized in place, if the host has room
         // for what grows.
-        let scheduling = self.scheduling.lock().await;
+        let scheduling = self.pool.lock(crate::service::SCHEDULING).await?;
         let here = host::state(&self.pool, &self.config.host, &self.config.state_path, self.driver.capacity()).await?;
         if !here.fits_resize(&old, &new, &self.config.allocation_ratios) {
             return Err(Error::BadRequest("No valid host was found. No valid host found for resize".into()));
         }
         let started = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
-        drop(scheduling);
+        scheduling.release().await;
         let inst = started.0.clone();
         let (driver, image) = (self.driver.clone(), self.image.clone());
         let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use oxistack_core::context::Context;
+use oxistack_core::context::{BoxFuture, Context};
+use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::time;
 
@@ -14,6 +15,7 @@ use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
 use crate::{actions, aggregates, host, network, quotas, server_groups};
+use oxistack_network::Network;
 
 /// At most two keys are made at once, off the async threads: an RSA key
 /// takes a core for a moment, and many asked for at once must not stall
@@ -103,6 +105,11 @@ pub fn now() -> String {
 }
 
 /// DevStack's flavors: (id, name, vcpus, ram MiB, disk GiB).
+/// The lock a boot or a resize holds from its quota and capacity checks
+/// until its instances are written, so that concurrent ones, through any
+/// server on the database, do not overcommit.
+pub const SCHEDULING: &str = "compute.scheduling";
+
 const DEFAULT_FLAVORS: &[(&str, &str, i64, i64, i64)] = &[
     ("1", "m1.tiny", 1, 512, 1),
     ("2", "m1.small", 1, 2048, 20),
@@ -429,7 +436,9 @@ impl Compute {
                 return Err(Error::BadRequest("The requested availability zone is not available".into()));
             }
         }
-        let scheduling = self.scheduling.lock().await;
+        // Every server on the database waits here: the quota and capacity
+        // checks and the instances they let in are one step.
+        let scheduling = self.pool.lock(SCHEDULING).await?;
         // Quotas, checked for the most that may be created, then the least.
         let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
         let limits = quotas::limits(&self.pool, &project).await?;
@@ -501,7 +510,9 @@ impl Compute {
                 vm_state: "building".into(),
                 task_state: Some("scheduling".into()),
                 power_state: PowerState::NoState as i64,
-                host: None,
+                // Placed on this host now, unless it has no room left
+                // (that one ends in ERROR with NoValidHost).
+                host: room.is_none_or(|r| index < r).then(|| self.config.host.clone()),
                 reservation_id: reservation_id.clone(),
                 launch_index: index,
                 locked: false,
@@ -537,7 +548,7 @@ impl Compute {
         }
         // The instances and their group places are written: the next boot
         // counts them.
-        drop(scheduling);
+        scheduling.release().await;
         for (index, inst) in created.iter().enumerate() {
             let no_host = room.is_some_and(|r| index as i64 >= r);
             let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
@@ -648,30 +659,12 @@ impl Compute {
             )));
         }
         let record = actions::start(&self.pool, ctx, id, action.name, inst.host.as_deref()).await?;
+        if !self.runs(&inst) {
+            return self.hand_over(&inst, action.task, record).await;
+        }
         let (pool, driver) = (self.pool.clone(), self.driver.clone());
         let id = id.to_owned();
-        tokio::spawn(async move {
-            let outcome = run_action(driver.as_ref(), &id, action).await;
-            let error = outcome.as_ref().err().map(|e| e.to_string());
-            if let Err(e) = actions::finish(&pool, record, error.as_deref()).await {
-                tracing::error!(instance = %id, error = %e, "recording an action's event failed");
-            }
-            let now = now();
-            let written = match outcome {
-                Ok(()) => {
-                    store::end_task(&pool, &id, action.task, action.ends, action.power as i64, &now).await.map(|_| ())
-                }
-                Err(e) => {
-                    tracing::warn!(instance = %id, action = action.name, error = %e, "server action failed");
-                    let fault = json!({"code": 500, "message": format!("{} failed: {e}", action.name), "created": now})
-                        .to_string();
-                    store::set_error(&pool, &id, &fault, &now).await
-                }
-            };
-            if let Err(e) = written {
-                tracing::error!(instance = %id, error = %e, "recording the end of an action failed");
-            }
-        });
+        tokio::spawn(async move { complete_action(&pool, driver.as_ref(), &id, action, record).await });
         Ok(())
     }
 
@@ -704,23 +697,53 @@ impl Compute {
         }
         store::mark_deleted(&self.pool, id, &now()).await?;
         let record = actions::start(&self.pool, ctx, id, "delete", inst.host.as_deref()).await?;
+        if !self.runs(&inst) {
+            return self.hand_over(&inst, "delete", record).await;
+        }
         let (pool, driver, net) = (self.pool.clone(), self.driver.clone(), self.network.clone());
         let id = id.to_owned();
-        tokio::spawn(async move {
-            let outcome = driver.destroy(&id).await;
-            match &outcome {
-                Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
-                Ok(()) => {
-                    if let Err(e) = network::release(&net, &pool, &id).await {
-                        tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
-                    }
+        tokio::spawn(async move { complete_delete(&pool, driver.as_ref(), &net, &id, record).await });
+        Ok(())
+    }
+
+    /// Whether this server runs the instance's host (or it has none yet).
+    pub(crate) fn runs(&self, inst: &Instance) -> bool {
+        inst.host.as_deref().is_none_or(|h| h == self.config.host)
+    }
+
+    /// Leaves the driver's part of an accepted operation to the server of the
+    /// instance's host, as a row its worker does (see [`Compute::do_work`]).
+    async fn hand_over(&self, inst: &Instance, kind: &str, action_id: i64) -> Result<()> {
+        let work = store::Work {
+            id: uuid::Uuid::new_v4().to_string(),
+            host: inst.host.clone().unwrap_or_default(),
+            instance_id: inst.id.clone(),
+            kind: kind.to_owned(),
+            action_id,
+            created_at: now(),
+        };
+        store::insert_work(&self.pool, &work).await?;
+        tracing::info!(instance = %inst.id, host = %work.host, kind, "handed the operation to the server of its host");
+        Ok(())
+    }
+
+    /// Does the work other servers left for this host; each row goes once
+    /// its work is done, so a restart in between does it again.
+    pub async fn do_work(&self) -> Result<()> {
+        for w in store::work_for(&self.pool, &self.config.host).await? {
+            match w.kind.as_str() {
+                "delete" => {
+                    complete_delete(&self.pool, self.driver.as_ref(), &self.network, &w.instance_id, w.action_id).await
                 }
+                task => match ACTIONS.iter().find(|a| a.task == task) {
+                    Some(action) => {
+                        complete_action(&self.pool, self.driver.as_ref(), &w.instance_id, action, w.action_id).await
+                    }
+                    None => tracing::error!(instance = %w.instance_id, kind = task, "unknown work for this host"),
+                },
             }
-            let error = outcome.err().map(|e| e.to_string());
-            if let Err(e) = actions::finish(&pool, record, error.as_deref()).await {
-                tracing::error!(instance = %id, error = %e, "recording the delete's event failed");
-            }
-        });
+            store::delete_work(&self.pool, &w.id).await?;
+        }
         Ok(())
     }
 
@@ -754,7 +777,13 @@ impl Compute {
                 tracing::warn!(instance = %inst.id, error = %e, "an instance is gone from its host");
             }
         }
-        for inst in store::unfinished(&self.pool).await? {
+        let handed: std::collections::HashSet<String> =
+            store::work_for(&self.pool, &self.config.host).await?.into_iter().map(|w| w.instance_id).collect();
+        for inst in store::unfinished(&self.pool, &self.config.host).await? {
+            if handed.contains(&inst.id) {
+                // Another server accepted an operation on it: the worker does it.
+                continue;
+            }
             let now = now();
             let fault = json!({"code": 500, "message": "The operation was interrupted by a restart of the compute service.", "created": now}).to_string();
             match self.driver.power_state(&inst.id).await {
@@ -827,6 +856,22 @@ impl Compute {
 
     /// Runs [`Self::sync_power_states`] every `every`, for as long as the service lives.
     pub fn spawn_power_sync(self: &Arc<Self>, every: std::time::Duration) {
+        self.every(every, "syncing power states", |c| Box::pin(async move { c.sync_power_states().await }));
+    }
+
+    /// Does, every `every`, the work other servers on the database hand to
+    /// this host (see [`Compute::do_work`]).
+    pub fn spawn_worker(self: &Arc<Self>, every: std::time::Duration) {
+        self.every(every, "doing handed-over work", |c| Box::pin(async move { Ok(c.do_work().await?) }));
+    }
+
+    /// Runs `job` every `every` while the service lives.
+    fn every(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+        what: &'static str,
+        job: impl Fn(Arc<Compute>) -> BoxFuture<'static, anyhow::Result<()>> + Send + 'static,
+    ) {
         let compute = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -834,11 +879,53 @@ impl Compute {
             loop {
                 tick.tick().await;
                 let Some(c) = compute.upgrade() else { return };
-                if let Err(e) = c.sync_power_states().await {
-                    tracing::warn!(error = %e, "syncing power states failed");
+                if let Err(e) = job(c).await {
+                    tracing::warn!(error = %e, "{what} failed");
                 }
             }
         });
+    }
+}
+
+/// The actions a server may hand to another, found by their task_state.
+const ACTIONS: &[&Action] = &[&STOP, &START, &REBOOT, &HARD_REBOOT, &PAUSE, &UNPAUSE, &SUSPEND, &RESUME];
+
+/// The driver's part of an accepted action, and its end state.
+async fn complete_action(pool: &Pool, driver: &dyn VirtDriver, id: &str, action: &Action, record: i64) {
+    let outcome = run_action(driver, id, action).await;
+    let error = outcome.as_ref().err().map(|e| e.to_string());
+    if let Err(e) = actions::finish(pool, record, error.as_deref()).await {
+        tracing::error!(instance = %id, error = %e, "recording an action's event failed");
+    }
+    let now = now();
+    let written = match outcome {
+        Ok(()) => store::end_task(pool, id, action.task, action.ends, action.power as i64, &now).await.map(|_| ()),
+        Err(e) => {
+            tracing::warn!(instance = %id, action = action.name, error = %e, "server action failed");
+            let fault =
+                json!({"code": 500, "message": format!("{} failed: {e}", action.name), "created": now}).to_string();
+            store::set_error(pool, id, &fault, &now).await
+        }
+    };
+    if let Err(e) = written {
+        tracing::error!(instance = %id, error = %e, "recording the end of an action failed");
+    }
+}
+
+/// The driver's part of a delete: the guest goes, then its ports.
+async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id: &str, record: i64) {
+    let outcome = driver.destroy(id).await;
+    match &outcome {
+        Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
+        Ok(()) => {
+            if let Err(e) = network::release(net, pool, id).await {
+                tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
+            }
+        }
+    }
+    let error = outcome.err().map(|e| e.to_string());
+    if let Err(e) = actions::finish(pool, record, error.as_deref()).await {
+        tracing::error!(instance = %id, error = %e, "recording the delete's event failed");
     }
 }
 

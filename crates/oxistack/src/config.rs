@@ -20,6 +20,7 @@ use crate::{AccelChoice, ComputeDriver, ServeArgs};
 struct FileConfig {
     data_dir: Option<PathBuf>,
     database: Option<String>,
+    host: Option<String>,
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     compute_driver: Option<ComputeDriver>,
@@ -48,6 +49,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// A postgres:// URL, or none for the data dir's SQLite file.
     pub database: Option<String>,
+    /// The compute host this server runs.
+    pub host: String,
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub compute_driver: ComputeDriver,
@@ -94,6 +97,11 @@ impl ServeConfig {
             anyhow::bail!("the token lifetime must be a positive number of seconds, not {token_ttl}");
         }
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(crate::default_data_dir);
+        let host = args.host.or(file.host).unwrap_or_else(|| "oxistack".into());
+        if host.is_empty() || host.len() > 255 || !host.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            anyhow::bail!("--host {host:?}: a name of letters, digits, '-', '_' and '.' is needed");
+        }
         let public_range = args.public_range.or(file.public_range).unwrap_or_else(|| "127.42.0.0/24".into());
         let public_range =
             Cidr::parse(&public_range).ok().filter(|c| c.version == 4 && (8..=29).contains(&c.prefix)).ok_or_else(
@@ -129,6 +137,7 @@ impl ServeConfig {
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
             database: args.database.or(file.database),
+            host,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
             public_url: args.public_url.or(file.public_url),
             compute_driver: args.compute_driver.or(file.compute_driver).unwrap_or(ComputeDriver::Auto),
@@ -151,6 +160,7 @@ mod tests {
             config,
             data_dir: None,
             database: None,
+            host: None,
             listen: Some("127.0.0.1:6000".parse().unwrap()),
             public_url: None,
             compute_driver: None,

@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// several servers may share [default: SQLite, oxistack.db in the data dir]
     #[arg(long, env = "OXISTACK_DATABASE", hide_env_values = true)]
     database: Option<String>,
+    /// The name of the compute host this server runs (Nova's `host`): servers
+    /// sharing a database need one each [default: oxistack]
+    #[arg(long, env = "OXISTACK_HOST")]
+    host: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:5000]
     #[arg(long, env = "OXISTACK_LISTEN")]
     listen: Option<SocketAddr>,

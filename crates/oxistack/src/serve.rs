@@ -107,7 +107,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         image.clone(),
         network.clone(),
         ComputeConfig {
-            host: "oxistack".into(),
+            host: args.host.clone(),
             availability_zone: "nova".into(),
             url: compute_url.clone(),
             state_path: dir.clone(),
@@ -117,6 +117,8 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));
+    // Operations other servers on the database accepted for this host.
+    compute.spawn_worker(Duration::from_millis(250));
     let metadata = oxistack_compute::metadata::RelayListener::bind(&metadata_socket(&dir))
         .context("binding the metadata service's socket")?;
     let metadata_compute = compute.clone();

@@ -467,10 +467,13 @@ pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i
 }
 
 /// Instances a stop left mid-operation.
-pub async fn unfinished(pool: &Pool) -> Result<Vec<Instance>> {
+/// The instances of `host` (or not yet on one) left mid-operation.
+pub async fn unfinished(pool: &Pool, host: &str) -> Result<Vec<Instance>> {
     Ok(db::query_as(
-        "SELECT * FROM instances WHERE deleted = FALSE AND (task_state IS NOT NULL OR vm_state = 'building')",
+        "SELECT * FROM instances WHERE deleted = FALSE AND (task_state IS NOT NULL OR vm_state = 'building')
+            AND (host = ? OR host IS NULL)",
     )
+    .bind(host)
     .fetch_all(pool)
     .await?)
 }
@@ -609,4 +612,43 @@ pub async fn end_task_with(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// An operation waiting for the server of the instance's host.
+#[derive(Clone, Debug, FromRow)]
+pub struct Work {
+    pub id: String,
+    pub host: String,
+    pub instance_id: String,
+    pub kind: String,
+    pub action_id: i64,
+    pub created_at: String,
+}
+
+pub async fn insert_work(pool: &Pool, w: &Work) -> Result<()> {
+    db::query(
+        "INSERT INTO compute_work (id, host, instance_id, kind, action_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&w.id)
+    .bind(&w.host)
+    .bind(&w.instance_id)
+    .bind(&w.kind)
+    .bind(w.action_id)
+    .bind(&w.created_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The work waiting for `host`, oldest first.
+pub async fn work_for(pool: &Pool, host: &str) -> Result<Vec<Work>> {
+    Ok(db::query_as("SELECT * FROM compute_work WHERE host = ? ORDER BY created_at, id")
+        .bind(host)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn delete_work(pool: &Pool, id: &str) -> Result<()> {
+    db::query("DELETE FROM compute_work WHERE id = ?").bind(id).execute(pool).await?;
+    Ok(())
 }

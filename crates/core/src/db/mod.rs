@@ -32,6 +32,69 @@ pub enum Pool {
     Postgres(sqlx::PgPool),
 }
 
+/// A lock held across every server on the database (see [`Pool::lock`]).
+pub struct Claim {
+    held: Held,
+}
+
+enum Held {
+    /// SQLite's database has one server (the data dir's lock sees to it), so
+    /// a lock of the process is one of the database.
+    Local(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
+    /// PostgreSQL's session-level advisory lock, on a connection taken from
+    /// the pool for as long as it is held, taken under the process's own
+    /// lock: one connection per process waits for it, not one per waiter,
+    /// which would leave the holder none to work with.
+    Postgres(Option<sqlx::pool::PoolConnection<Postgres>>, i64, #[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
+}
+
+impl Claim {
+    /// Gives the lock back (and, on PostgreSQL, its connection to the pool).
+    pub async fn release(mut self) {
+        if let Held::Postgres(conn, key, _) = &mut self.held {
+            if let Some(mut c) = conn.take() {
+                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(*key).execute(&mut *c).await;
+                if unlocked.is_err() {
+                    // Closing the session frees whatever it held.
+                    drop(c.detach());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // Dropped unreleased (an early return): the connection is closed, not
+        // returned with the lock still held, and its session's end frees it.
+        if let Held::Postgres(conn, _, _) = &mut self.held {
+            if let Some(c) = conn.take() {
+                drop(c.detach());
+            }
+        }
+    }
+}
+
+/// The process's locks by name, for SQLite.
+fn local_lock(name: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let mut all = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    all.entry(name.to_owned()).or_default().clone()
+}
+
+/// A lock name as PostgreSQL's 64-bit advisory key (FNV-1a: stable across
+/// processes and builds, unlike std's hasher).
+fn lock_key(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
 /// An open transaction: queries run on it with `.execute(&mut tx)`.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
@@ -62,6 +125,24 @@ impl Pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
+    }
+
+    /// Waits for the lock `name`, held by at most one holder among all the
+    /// servers on this database, until the claim is released or dropped.
+    /// What is written under it is committed before it is released, so the
+    /// next holder reads it (a check and the write it allows, such as a
+    /// quota and the rows it counts, are one step across servers).
+    pub async fn lock(&self, name: &str) -> Result<Claim, sqlx::Error> {
+        Ok(match self {
+            Pool::Sqlite(_) => Claim { held: Held::Local(local_lock(name).lock_owned().await) },
+            Pool::Postgres(p) => {
+                let local = local_lock(name).lock_owned().await;
+                let key = lock_key(name);
+                let mut conn = p.acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await?;
+                Claim { held: Held::Postgres(Some(conn), key, local) }
+            }
+        })
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -1,0 +1,222 @@
+"""Several `oxistack serve` processes on one PostgreSQL database serve one
+cloud: each runs a compute host of its own (`--host`), and whatever one
+accepts the other sees, uses and deletes; an operation on an instance of the
+other's host is done by that host's server."""
+
+import concurrent.futures
+import signal
+import time
+
+import pytest
+import requests
+
+from conftest import POSTGRES, Cloud
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES, reason="servers share a PostgreSQL database: these run in the suite's PostgreSQL pass")
+
+PASSWORD = "two-servers-s3cret"
+C = "/compute/v2.1"
+
+
+def pair(tmp_path, *extra):
+    """Two servers on one database and one image store, hosts host-a and host-b."""
+    a = Cloud(tmp_path / "a")
+    b = Cloud(tmp_path / "b", database=a.database)
+    common = ["--admin-password", PASSWORD, "--image-dir", str(tmp_path / "images"), *extra]
+    a.start("--host", "host-a", *common)
+    b.start("--host", "host-b", *common)
+    return a, b
+
+
+def token(cloud, project="admin"):
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+    r = requests.post(f"{cloud.url}/identity/v3/auth/tokens", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.headers["X-Subject-Token"], r.json()["token"]["project"]["id"]
+
+
+def api(cloud, tok, method, path, body=None, **kw):
+    headers = {"X-Auth-Token": tok, **kw.pop("headers", {})}
+    return requests.request(method, f"{cloud.url}{path}", json=body, headers=headers, timeout=60, **kw)
+
+
+def upload_image(cloud, tok, name="tiny"):
+    r = api(cloud, tok, "POST", "/image/v2/images",
+            {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "public"})
+    assert r.status_code == 201, r.text
+    image = r.json()["id"]
+    data = bytes(range(256)) * 4096
+    r = api(cloud, tok, "PUT", f"/image/v2/images/{image}/file", None, data=data,
+            headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    return image, data
+
+
+def boot(cloud, tok, image, name):
+    return api(cloud, tok, "POST", f"{C}/servers",
+               {"server": {"name": name, "imageRef": image, "flavorRef": "1", "networks": "auto"}},
+               headers={"X-OpenStack-Nova-API-Version": "2.37"})
+
+
+def wait(check, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen in {timeout} s")
+
+
+def server(cloud, tok, sid):
+    r = api(cloud, tok, "GET", f"{C}/servers/{sid}")
+    return r.json()["server"] if r.status_code == 200 else None
+
+
+def test_what_one_server_makes_the_other_uses_and_deletes(tmp_path):
+    a, b = pair(tmp_path)
+    try:
+        tok_a, project = token(a)
+        tok_b, _ = token(b)
+        # A token one server issued validates on the other.
+        r = api(b, tok_b, "GET", "/identity/v3/auth/tokens", headers={"X-Subject-Token": tok_a})
+        assert r.status_code == 200 and r.json()["token"]["project"]["id"] == project, r.text
+
+        # An image uploaded through one is served, data and all, and deleted by the other.
+        image, data = upload_image(a, tok_a)
+        shown = api(b, tok_b, "GET", f"/image/v2/images/{image}").json()
+        assert shown["status"] == "active" and shown["size"] == len(data), shown
+        assert api(b, tok_b, "GET", f"/image/v2/images/{image}/file").content == data
+
+        # A port made through one is deleted through the other.
+        private = api(a, tok_a, "GET", "/network/v2.0/networks?name=private").json()["networks"][0]["id"]
+        r = api(b, tok_b, "POST", "/network/v2.0/ports", {"port": {"network_id": private, "name": "p1"}})
+        assert r.status_code == 201, r.text
+        port = r.json()["port"]["id"]
+        assert api(a, tok_a, "GET", f"/network/v2.0/ports/{port}").json()["port"]["name"] == "p1"
+        assert api(a, tok_a, "DELETE", f"/network/v2.0/ports/{port}").status_code == 204
+        assert api(b, tok_b, "GET", f"/network/v2.0/ports/{port}").status_code == 404
+
+        # A server booted through A is on A's host; the other server sees it.
+        r = boot(a, tok_a, image, "vm-a")
+        assert r.status_code == 202, r.text
+        sid = r.json()["server"]["id"]
+        s = wait(lambda: (x := server(b, tok_b, sid)) and x["status"] == "ACTIVE" and x, "ACTIVE")
+        assert s["OS-EXT-SRV-ATTR:host"] == "host-a", s
+        # Stopped through B: A's server does it, and both see it SHUTOFF.
+        r = api(b, tok_b, "POST", f"{C}/servers/{sid}/action", {"os-stop": None})
+        assert r.status_code == 202, r.text
+        wait(lambda: (x := server(a, tok_a, sid)) and x["status"] == "SHUTOFF", "SHUTOFF through the other server")
+        assert "handed the operation to the server of its host" in b.log.read_text()
+        # The python-openstackclient of B's RC file lists and deletes it.
+        listed = b.openstack_json("server", "list")
+        assert [x["ID"] for x in listed] == [sid], listed
+        b.openstack("server", "delete", sid)
+        wait(lambda: server(a, tok_a, sid) is None, "the delete through the other server")
+        # A's server destroyed the guest and released its port.
+        wait(lambda: api(a, tok_a, "GET", f"/network/v2.0/ports?device_id={sid}").json()["ports"] == [],
+             "the deleted server's ports to go")
+        events = api(b, tok_b, "GET", f"{C}/servers/{sid}/os-instance-actions",
+                     headers={"X-OpenStack-Nova-API-Version": "2.21"}).json()["instanceActions"]
+        assert [e["action"] for e in events][:2] == ["delete", "stop"], events
+        for act in events[:2]:
+            detail = api(b, tok_b, "GET", f"{C}/servers/{sid}/os-instance-actions/{act['request_id']}",
+                         headers={"X-OpenStack-Nova-API-Version": "2.21"}).json()["instanceAction"]
+            assert [e["result"] for e in detail["events"]] == ["Success"], detail
+
+        # The image goes through B; A answers 404 for it.
+        assert api(b, tok_b, "DELETE", f"/image/v2/images/{image}").status_code == 204
+        assert api(a, tok_a, "GET", f"/image/v2/images/{image}").status_code == 404
+
+        # A token revoked through B is refused by A.
+        assert api(b, tok_b, "DELETE", "/identity/v3/auth/tokens", headers={"X-Subject-Token": tok_a}).status_code == 204
+        assert api(a, tok_a, "GET", f"{C}/servers").status_code == 401
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_forty_boots_split_across_two_servers_keep_quota_and_capacity(tmp_path):
+    # Each host takes 15 one-vCPU servers (1000 fake vCPUs at 0.015); the
+    # project may have 25.
+    a, b = pair(tmp_path, "--cpu-allocation-ratio", "0.015")
+    try:
+        tok, project = token(a)
+        image, _ = upload_image(a, tok)
+        r = api(a, tok, "PUT", f"{C}/os-quota-sets/{project}", {"quota_set": {"instances": 25, "cores": 100}})
+        assert r.status_code == 200, r.text
+        targets = [a, b] * 20
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda ic: boot(ic[1], tok, image, f"burst-{ic[0]}"), enumerate(targets)))
+        codes = sorted(r.status_code for r in answers)
+        assert set(codes) <= {202, 403}, [r.text for r in answers if r.status_code not in (202, 403)]
+        # The quota lets exactly 25 in, whichever server took them.
+        assert codes.count(202) == 25, codes
+        assert all("Quota exceeded" in r.text for r in answers if r.status_code == 403)
+
+        def settled():
+            s = api(b, tok, "GET", f"{C}/servers/detail").json()["servers"]
+            return s if len(s) == 25 and all(x["status"] in ("ACTIVE", "ERROR") for x in s) else None
+
+        servers = wait(settled, "the 25 boots to settle")
+        active = [s for s in servers if s["status"] == "ACTIVE"]
+        per_host = {h: sum(1 for s in active if s["OS-EXT-SRV-ATTR:host"] == h) for h in ("host-a", "host-b")}
+        assert all(n <= 15 for n in per_host.values()), per_host
+        assert sum(per_host.values()) == len(active), active
+        # What did not fit its host ended as Nova ends it.
+        for s in servers:
+            if s["status"] == "ERROR":
+                assert "No valid host" in s["fault"]["message"], s
+        limits = api(a, tok, "GET", f"{C}/limits").json()["limits"]["absolute"]
+        assert limits["totalInstancesUsed"] == 25, limits
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_a_server_killed_mid_boot_leaves_nothing_stuck(tmp_path):
+    a, b = pair(tmp_path)
+    try:
+        tok, _ = token(a)
+        image, _ = upload_image(a, tok)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(boot, a, tok, image, f"cut-{i}") for i in range(6)]
+            # The first answer is in; the others are in flight when A dies.
+            next(concurrent.futures.as_completed(futures))
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait(timeout=30)
+            a.proc = None
+            answered = [f.result() for f in futures if not f.exception()]
+        assert any(r.status_code == 202 for r in answered)
+        # B keeps serving: it lists, issues tokens and boots on its own host.
+        tok_b, _ = token(b)
+        assert api(b, tok_b, "GET", f"{C}/servers/detail").status_code == 200
+        r = boot(b, tok_b, image, "on-b")
+        assert r.status_code == 202, r.text
+        on_b = r.json()["server"]["id"]
+        assert wait(lambda: (x := server(b, tok_b, on_b)) and x["status"] == "ACTIVE" and x, "ACTIVE on B")[
+            "OS-EXT-SRV-ATTR:host"] == "host-b"
+        # A restarts on its data dir and host: nothing stays mid-operation.
+        a.start("--host", "host-a", "--admin-password", PASSWORD, "--image-dir", str(tmp_path / "images"))
+
+        def settled():
+            s = api(b, tok_b, "GET", f"{C}/servers/detail").json()["servers"]
+            return s if all(x["status"] in ("ACTIVE", "ERROR") and x["OS-EXT-STS:task_state"] is None
+                            for x in s) else None
+
+        servers = wait(settled, "every server to settle after the restart")
+        for s in servers:
+            if s["status"] == "ERROR":
+                assert s["fault"]["message"], s
+        # And every one of them can be deleted, through either server.
+        for s in servers:
+            assert api(b, tok_b, "DELETE", f"{C}/servers/{s['id']}").status_code == 204
+        wait(lambda: api(a, tok, "GET", f"{C}/servers").json()["servers"] == [], "all deletes")
+        wait(lambda: [p for p in api(a, tok, "GET", "/network/v2.0/ports").json()["ports"]
+                      if p["device_owner"].startswith("compute:")] == [], "the servers' ports to go")
+    finally:
+        b.stop()
+        a.stop()
