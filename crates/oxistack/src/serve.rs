@@ -117,8 +117,11 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));
-    // Operations other servers on the database accepted for this host.
-    compute.spawn_worker(Duration::from_millis(250));
+    // Operations other servers on the database accepted for this host; a
+    // SQLite file has no other server (the data dir's lock sees to that).
+    if pool.engine() == db::Engine::Postgres {
+        compute.spawn_worker(Duration::from_millis(250));
+    }
     let metadata = oxistack_compute::metadata::RelayListener::bind(&metadata_socket(&dir))
         .context("binding the metadata service's socket")?;
     let metadata_compute = compute.clone();
