@@ -216,6 +216,7 @@ pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instanc
 }
 
 pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
+    let sizes = Sizes::of(&i.flavor);
     db::query(
         "INSERT INTO instances (id, name, project_id, user_id, image_ref, flavor, key_name, key_data, user_data,
             metadata, availability_zone, vm_state, task_state, power_state, host, hostname, reservation_id,
@@ -255,9 +256,9 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.created_at)
     .bind(&i.updated_at)
     .bind(&i.pinned_availability_zone)
-    .bind(Sizes::of(&i.flavor).vcpus)
-    .bind(Sizes::of(&i.flavor).memory_mb)
-    .bind(Sizes::of(&i.flavor).disk_gb)
+    .bind(sizes.vcpus)
+    .bind(sizes.memory_mb)
+    .bind(sizes.disk_gb)
     .execute(pool)
     .await?;
     Ok(())
@@ -593,6 +594,7 @@ pub async fn end_task_with(
     host: Option<&str>,
     now: &str,
 ) -> Result<bool> {
+    let sizes = Sizes::of(flavor);
     let done = db::query(
         "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, image_ref = ?, flavor = ?,
             vcpus = ?, memory_mb = ?, disk_gb = ?, old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
@@ -601,9 +603,9 @@ pub async fn end_task_with(
     .bind(power_state)
     .bind(image_ref)
     .bind(flavor)
-    .bind(Sizes::of(flavor).vcpus)
-    .bind(Sizes::of(flavor).memory_mb)
-    .bind(Sizes::of(flavor).disk_gb)
+    .bind(sizes.vcpus)
+    .bind(sizes.memory_mb)
+    .bind(sizes.disk_gb)
     .bind(old_flavor)
     .bind(host)
     .bind(now)
