@@ -288,3 +288,99 @@ def test_the_scheduler_places_only_what_the_host_holds(tmp_path):
         cloud.stop()
     bad = subprocess.run(cloud.serve_args("--cpu-allocation-ratio", "0"), capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "a positive number is needed" in bad.stderr
+
+
+def test_server_lists_filter_sort_and_page_as_nova(cloud, tmp_path):
+    """More servers than a page: pages followed by their links never repeat or
+    skip one, in each sort order; filters the database answers (status,
+    flavor, tags, changes-since with the deleted) and those it only narrows
+    (name patterns) agree with what the servers are; the clients page too."""
+    image = image_id(cloud, tmp_path)
+    env = cloud.rc_env()
+    nova(cloud, "quota-update", "--instances", "40", "--cores", "100", "--ram", "200000", env["OS_PROJECT_ID"])
+    h = {"X-Auth-Token": token(cloud), "OpenStack-API-Version": "compute 2.96"}
+    base = f"{cloud.url}/compute/v2.1"
+
+    def boot(name, n, flavor="1", **extra):
+        body = {"server": {"name": name, "imageRef": image, "flavorRef": flavor, "networks": "none",
+                           "min_count": n, "max_count": n, **extra}}
+        r = requests.post(f"{base}/servers", headers=h, json=body)
+        assert r.status_code == 202, r.text
+
+    boot("web", 12)
+    boot("db", 5, flavor="2", tags=["prod"])
+    boot("cache", 3)
+
+    def listed(query):
+        r = requests.get(f"{base}/servers/detail?{query}", headers=h)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    deadline = time.time() + 60
+    while {s["status"] for s in listed("")["servers"]} != {"ACTIVE"} and time.time() < deadline:
+        time.sleep(0.3)
+    everything = listed("")["servers"]
+    assert len(everything) == 20 and "servers_links" not in listed("")
+    # Newest first (created_at, then id, descending), as Nova's default.
+    keys = [(s["created"], s["id"]) for s in everything]
+    assert keys == sorted(keys, reverse=True)
+
+    def walk(query, size):
+        page = listed(f"{query}&limit={size}")
+        seen = [s["id"] for s in page["servers"]]
+        while "servers_links" in page:
+            href = page["servers_links"][0]["href"]
+            assert page["servers_links"][0]["rel"] == "next" and f"limit={size}" in href
+            page = requests.get(href, headers=h).json()
+            seen += [s["id"] for s in page["servers"]]
+        return seen
+
+    assert walk("", 7) == [s["id"] for s in everything]
+    by_name = listed("sort_key=display_name&sort_dir=asc")["servers"]
+    assert [(s["name"], s["id"]) for s in by_name] == sorted((s["name"], s["id"]) for s in everything)
+    assert walk("sort_key=display_name&sort_dir=asc", 6) == [s["id"] for s in by_name]
+    assert len(walk("sort_key=uuid&sort_dir=asc", 3)) == 20
+
+    names = lambda query: sorted(s["name"] for s in listed(query)["servers"])  # noqa: E731
+    # Plain text is a match anywhere in the name; a pattern, a regex.
+    assert names("name=web-1") == ["web-1", "web-10", "web-11", "web-12"]
+    assert names("name=^web-1$") == ["web-1"]
+    assert names("name=b-1[01]") == ["web-10", "web-11"]
+    assert names("name=50%25") == [] and names("name=_") == []
+    assert names("flavor=2") == [f"db-{i}" for i in range(1, 6)]
+    assert names("tags=prod") == names("flavor=2")
+    assert names("tags=prod,other") == [] and names("tags=pro") == []
+    # A filtered list pages as well: 12 web servers in pages of 5.
+    assert len(walk("name=web", 5)) == 12
+
+    stopped = next(s for s in everything if s["name"] == "cache-1")
+    r = requests.post(f"{base}/servers/{stopped['id']}/action", headers=h, json={"os-stop": None})
+    assert r.status_code == 202
+    deadline = time.time() + 30
+    while names("status=SHUTOFF") != ["cache-1"] and time.time() < deadline:
+        time.sleep(0.3)
+    assert names("status=SHUTOFF") == ["cache-1"]
+    assert len(listed("status=ACTIVE")["servers"]) == 19
+    assert names("status=SHUTOFF&status=BUILD") == ["cache-1"]
+
+    since = listed("")["servers"][0]["updated"]
+    gone = next(s for s in everything if s["name"] == "cache-2")
+    assert requests.delete(f"{base}/servers/{gone['id']}", headers=h).status_code == 204
+    deadline = time.time() + 30
+    while len(listed("")["servers"]) != 19 and time.time() < deadline:
+        time.sleep(0.3)
+    changed = {s["name"]: s["status"] for s in listed(f"changes-since={since}")["servers"]}
+    assert changed.get("cache-2") == "DELETED"
+    assert "cache-2" not in names("")
+
+    r = requests.get(f"{base}/servers?marker=00000000-0000-0000-0000-000000000000", headers=h)
+    assert r.status_code == 400 and "marker [00000000-0000-0000-0000-000000000000] not found" in r.text
+
+    # python-openstackclient and openstacksdk page through the links.
+    rows = cloud.openstack_json("server", "list", "--limit", "4", "--flavor", "1")
+    assert len(rows) == 4
+    conn = openstack.connect(auth_url=env["OS_AUTH_URL"], username=env["OS_USERNAME"], password=env["OS_PASSWORD"],
+                             project_name=env["OS_PROJECT_NAME"], user_domain_name="Default",
+                             project_domain_id="default", region_name="RegionOne")
+    assert len(list(conn.compute.servers(paginated=True, limit=4))) == 19
+    assert sorted(s.name for s in conn.compute.servers(name="^db")) == names("flavor=2")

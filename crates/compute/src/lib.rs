@@ -11,6 +11,7 @@ pub mod api;
 pub mod consoles;
 pub mod host;
 pub mod keys;
+pub mod listing;
 pub mod metadata;
 pub mod microversion;
 pub mod moves;
@@ -50,10 +51,12 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 14, sql: include_str!("../migrations/sqlite/0014_shelved_image.sql") },
         Migration { version: 15, sql: include_str!("../migrations/sqlite/0015_instance_sizes.sql") },
         Migration { version: 16, sql: include_str!("../migrations/sqlite/0016_compute_work.sql") },
+        Migration { version: 17, sql: include_str!("../migrations/sqlite/0017_instance_listing.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_compute_work.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/postgres/0003_instance_listing.sql") },
     ],
 };
 

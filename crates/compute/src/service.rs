@@ -752,9 +752,8 @@ impl Compute {
     pub async fn reconcile(&self) -> anyhow::Result<()> {
         // Instances the driver no longer knows (a restart of the fake driver,
         // a host that lost them) are taken back, or recorded as gone.
-        for inst in store::instances(&self.pool, None).await? {
-            let placed = inst.host.as_deref() == Some(self.config.host.as_str());
-            if !placed || inst.vm_state == "building" || inst.vm_state == "shelved_offloaded" {
+        for inst in store::instances_on(&self.pool, &self.config.host).await? {
+            if inst.vm_state == "building" || inst.vm_state == "shelved_offloaded" {
                 continue;
             }
             if !matches!(self.driver.power_state(&inst.id).await, Err(crate::virt::DriverError::NotFound(_))) {
@@ -814,9 +813,9 @@ impl Compute {
     /// ACTIVE (the guest powered itself off, or its process died) becomes
     /// SHUTOFF, and one whose process is back running while SHUTOFF, ACTIVE.
     pub async fn sync_power_states(&self) -> anyhow::Result<()> {
-        for inst in store::instances(&self.pool, None).await? {
+        for inst in store::instances_on(&self.pool, &self.config.host).await? {
             let settled = inst.task_state.is_none() && !matches!(inst.vm_state.as_str(), "building" | "error");
-            if !settled || inst.host.as_deref() != Some(self.config.host.as_str()) {
+            if !settled {
                 continue;
             }
             let Ok(power) = self.driver.power_state(&inst.id).await else { continue };

@@ -10,10 +10,11 @@ use serde_json::{json, Map, Value};
 use oxistack_core::context::Context;
 
 use super::{bad, base, ApiResult, Body, Caller, NovaFault, Shared};
+use crate::listing::ServerQuery;
 use crate::microversion::*;
 use crate::network::{Requested, RequestedNetwork};
-use crate::service::{status, CreateServer};
-use crate::store::{self, Instance};
+use crate::service::CreateServer;
+use crate::store::{Instance, InstanceOrder};
 use crate::views;
 
 /// Fields of `server` on create, and the microversion each appeared in.
@@ -53,16 +54,6 @@ fn str_field(s: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
         Some(other) => {
             Err(bad(format!("Invalid input for field/attribute {k}. Value: {other}. {other} is not of type 'string'")))
         }
-    }
-}
-
-/// The server's fixed addresses of one family, from its interfaces.
-fn fixed_addresses(i: &Instance, v4: bool) -> Vec<String> {
-    let vifs = crate::network::vifs(&i.network_info);
-    if v4 {
-        vifs.iter().map(|vif| vif.fixed_ip.to_string()).collect()
-    } else {
-        vifs.iter().flat_map(|vif| vif.fixed_ips_v6.iter().map(|a| a.to_string())).collect()
     }
 }
 
@@ -266,8 +257,61 @@ pub async fn create(
     ))
 }
 
-/// The servers a list call shows, filtered, sorted and cut to one page, and
-/// the marker of the next page when the page is full.
+/// A bounded pattern: a hostile one may not take the server's memory.
+fn pattern(key: &str, p: &str) -> ApiResult<regex_lite::Regex> {
+    regex_lite::RegexBuilder::new(p)
+        .size_limit(1 << 20)
+        .nest_limit(64)
+        .build()
+        .map_err(|_| bad(format!("Invalid regular expression for {key}: {p}")))
+}
+
+/// A list call's query as the service takes it.
+fn parse_list(params: &[(String, String)]) -> ApiResult<ServerQuery> {
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let pattern_of = |k: &str| get(k).map(|p| pattern(k, p)).transpose();
+    Ok(ServerQuery {
+        all_tenants: get("all_tenants")
+            .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "off")),
+        project: get("project_id").or(get("tenant_id")).map(String::from),
+        name: pattern_of("name")?,
+        // `ip` and `ip6`: patterns on the fixed addresses, for everyone;
+        // `access_ip_v4`/`access_ip_v6`: exact, for admins (Nova's filters).
+        ip: pattern_of("ip")?,
+        ip6: pattern_of("ip6")?,
+        access_ipv4: get("access_ip_v4").map(String::from),
+        access_ipv6: get("access_ip_v6").map(String::from),
+        statuses: params.iter().filter(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_uppercase()).collect(),
+        image: get("image").map(String::from),
+        flavor: get("flavor").map(String::from),
+        reservation_id: get("reservation_id").map(String::from),
+        tags: get("tags").map(|t| t.split(',').map(String::from).collect()).unwrap_or_default(),
+        // changes-since also lists the servers deleted since then, as DELETED.
+        changes_since: match get("changes-since") {
+            Some(t) => Some(
+                chrono::DateTime::parse_from_rfc3339(&t.replace(' ', "+"))
+                    .map_err(|_| bad(format!("Invalid input for query parameters changes-since. Value: {t}.")))?,
+            ),
+            None => None,
+        },
+        order: Some(match get("sort_key").unwrap_or("created_at") {
+            "display_name" | "name" => InstanceOrder::Name,
+            "updated_at" => InstanceOrder::UpdatedAt,
+            "vm_state" => InstanceOrder::VmState,
+            "uuid" => InstanceOrder::Id,
+            _ => InstanceOrder::CreatedAt,
+        }),
+        ascending: get("sort_dir") == Some("asc"),
+        marker: get("marker").map(String::from),
+        limit: match get("limit") {
+            Some(l) => Some(l.parse::<usize>().map_err(|_| bad("Invalid input for query parameters limit."))?),
+            None => None,
+        },
+    })
+}
+
+/// The servers a list call shows, filtered, sorted and cut to one page, the
+/// marker of the next page when there is one, and the query's parameters.
 async fn select(
     c: &crate::Compute,
     ctx: &Context,
@@ -275,106 +319,7 @@ async fn select(
 ) -> ApiResult<(Vec<Instance>, Option<String>, Vec<(String, String)>)> {
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| bad(format!("Invalid query: {e}")))?;
-    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let all_tenants =
-        get("all_tenants").is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "off"));
-    let project = if all_tenants && ctx.is_admin() {
-        get("project_id").or(get("tenant_id")).map(String::from)
-    } else {
-        Some(ctx.project_id().unwrap_or_default().to_owned())
-    };
-    let name_re = match get("name") {
-        Some(n) => {
-            // Bounded: a hostile pattern may not take the server's memory.
-            let re = regex_lite::RegexBuilder::new(n).size_limit(1 << 20).nest_limit(64).build();
-            Some(re.map_err(|_| bad(format!("Invalid regular expression for name: {n}")))?)
-        }
-        None => None,
-    };
-    // `ip` and `ip6`: patterns on the fixed addresses, for everyone;
-    // `access_ip_v4`/`access_ip_v6`: exact, for admins (Nova's filters).
-    let pattern = |k: &str| -> ApiResult<Option<regex_lite::Regex>> {
-        match get(k) {
-            Some(p) => regex_lite::RegexBuilder::new(p)
-                .size_limit(1 << 20)
-                .nest_limit(64)
-                .build()
-                .map(Some)
-                .map_err(|_| bad(format!("Invalid regular expression for {k}: {p}"))),
-            None => Ok(None),
-        }
-    };
-    let (ip_re, ip6_re) = (pattern("ip")?, pattern("ip6")?);
-    let access = |k: &str| if ctx.is_admin() { get(k) } else { None };
-    let (access_v4, access_v6) = (access("access_ip_v4"), access("access_ip_v6"));
-    let statuses: Vec<String> =
-        params.iter().filter(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_uppercase()).collect();
-    let tags: Vec<&str> = get("tags").map(|t| t.split(',').collect()).unwrap_or_default();
-    // changes-since also lists the servers deleted since then, as DELETED.
-    let since = match get("changes-since") {
-        Some(t) => Some(
-            chrono::DateTime::parse_from_rfc3339(&t.replace(' ', "+"))
-                .map_err(|_| bad(format!("Invalid input for query parameters changes-since. Value: {t}.")))?,
-        ),
-        None => None,
-    };
-    let candidates = match since {
-        Some(_) => store::instances_any(&c.pool, project.as_deref()).await?,
-        None => store::instances(&c.pool, project.as_deref()).await?,
-    };
-    let mut rows: Vec<Instance> = candidates
-        .into_iter()
-        .filter(|i| name_re.as_ref().is_none_or(|re| re.is_match(&i.name)))
-        .filter(|i| statuses.is_empty() || statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
-        .filter(|i| get("image").is_none_or(|img| i.image_ref == img.rsplit('/').next().unwrap_or(img)))
-        .filter(|i| {
-            get("flavor").is_none_or(|f| {
-                serde_json::from_str::<Value>(&i.flavor)
-                    .ok()
-                    .and_then(|v| v["id"].as_str().map(|id| id == f))
-                    .unwrap_or(false)
-            })
-        })
-        .filter(|i| since.is_none_or(|t| chrono::DateTime::parse_from_rfc3339(&i.updated_at).is_ok_and(|u| u >= t)))
-        .filter(|i| get("reservation_id").is_none_or(|r| i.reservation_id == r))
-        .filter(|i| ip_re.as_ref().is_none_or(|re| fixed_addresses(i, true).iter().any(|a| re.is_match(a))))
-        .filter(|i| ip6_re.as_ref().is_none_or(|re| fixed_addresses(i, false).iter().any(|a| re.is_match(a))))
-        .filter(|i| access_v4.is_none_or(|a| i.access_ipv4 == a))
-        .filter(|i| access_v6.is_none_or(|a| i.access_ipv6 == a))
-        .filter(|i| {
-            let mine: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
-            tags.iter().all(|t| mine.iter().any(|m| m == t))
-        })
-        .collect();
-    let key = get("sort_key").unwrap_or("created_at");
-    let asc = get("sort_dir") == Some("asc");
-    let field = |i: &Instance| -> String {
-        match key {
-            "display_name" | "name" => i.name.clone(),
-            "updated_at" => i.updated_at.clone(),
-            "vm_state" => i.vm_state.clone(),
-            "uuid" => i.id.clone(),
-            _ => i.created_at.clone(),
-        }
-    };
-    rows.sort_by(|a, b| {
-        let o = field(a).cmp(&field(b)).then_with(|| a.id.cmp(&b.id));
-        if asc {
-            o
-        } else {
-            o.reverse()
-        }
-    });
-    if let Some(marker) = get("marker") {
-        let at = rows.iter().position(|i| i.id == marker).ok_or_else(|| bad(format!("marker [{marker}] not found")))?;
-        rows.drain(..=at);
-    }
-    let limit = match get("limit") {
-        Some(l) => l.parse::<usize>().map_err(|_| bad("Invalid input for query parameters limit."))?,
-        None => 1000,
-    };
-    let next = (rows.len() > limit && limit > 0).then(|| rows[limit - 1].id.clone());
-    rows.truncate(limit);
+    let (rows, next) = c.list_servers(ctx, &parse_list(&params)?).await?;
     Ok((rows, next, params))
 }
 

@@ -7,7 +7,7 @@ pub mod aggregates;
 pub mod quotas;
 pub mod server_groups;
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, Param, Pool, Select};
 use oxistack_core::error::{Error, OnUnique, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -203,27 +203,130 @@ pub async fn instances_any(pool: &Pool, project: Option<&str>) -> Result<Vec<Ins
     Ok(q.fetch_all(pool).await?)
 }
 
-/// Live instances, of one project or of all.
-pub async fn instances(pool: &Pool, project: Option<&str>) -> Result<Vec<Instance>> {
-    let q = match project {
-        Some(p) => db::query_as(
-            "SELECT * FROM instances WHERE deleted = FALSE AND project_id = ? ORDER BY created_at DESC, id DESC",
-        )
-        .bind(p.to_owned()),
-        None => db::query_as("SELECT * FROM instances WHERE deleted = FALSE ORDER BY created_at DESC, id DESC"),
+/// The live instances placed on `host`.
+pub async fn instances_on(pool: &Pool, host: &str) -> Result<Vec<Instance>> {
+    Ok(db::query_as("SELECT * FROM instances WHERE host = ? AND deleted = FALSE ORDER BY created_at, id")
+        .bind(host)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// What a server list narrows to in SQL. Conditions the database cannot
+/// answer exactly (a name pattern, tags) are given here as what a match must
+/// contain, and checked exactly by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceFilter {
+    /// One project's, or every project's when `None`.
+    pub project: Option<String>,
+    /// Deleted ones too, when changed at or after this time.
+    pub changed_since: Option<String>,
+    pub vm_states: Option<Vec<String>>,
+    pub image_ref: Option<String>,
+    pub flavor_id: Option<String>,
+    pub reservation_id: Option<String>,
+    pub access_ipv4: Option<String>,
+    pub access_ipv6: Option<String>,
+    pub name_contains: Option<String>,
+    /// Text the tags' JSON must hold, one per tag.
+    pub tags_contain: Vec<String>,
+}
+
+/// The sort keys of a server list (Nova's names in the API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceOrder {
+    CreatedAt,
+    UpdatedAt,
+    Name,
+    VmState,
+    Id,
+}
+
+impl InstanceOrder {
+    fn column(self) -> &'static str {
+        match self {
+            InstanceOrder::CreatedAt => "created_at",
+            InstanceOrder::UpdatedAt => "updated_at",
+            InstanceOrder::Name => "name",
+            InstanceOrder::VmState => "vm_state",
+            InstanceOrder::Id => "id",
+        }
+    }
+
+    fn value(self, i: &Instance) -> &str {
+        match self {
+            InstanceOrder::CreatedAt => &i.created_at,
+            InstanceOrder::UpdatedAt => &i.updated_at,
+            InstanceOrder::Name => &i.name,
+            InstanceOrder::VmState => &i.vm_state,
+            InstanceOrder::Id => &i.id,
+        }
+    }
+}
+
+/// Up to `limit` instances matching `filter` in the order of `order` (then
+/// id, the same way), after `after` when given: one page of a list, found
+/// with the listing indexes rather than by loading the project.
+pub async fn instances_page(
+    pool: &Pool,
+    filter: &InstanceFilter,
+    order: InstanceOrder,
+    ascending: bool,
+    after: Option<&Instance>,
+    limit: i64,
+) -> Result<Vec<Instance>> {
+    let mut select = Select::new("SELECT * FROM instances");
+    if let Some(p) = &filter.project {
+        select = select.eq("project_id", p.as_str());
+    }
+    select = match &filter.changed_since {
+        Some(t) => select.filter("updated_at >= ?", [Param::Text(t.clone())]),
+        None => select.filter("deleted = FALSE", []),
     };
-    Ok(q.fetch_all(pool).await?)
+    if let Some(states) = &filter.vm_states {
+        select = select.any_of("vm_state", states);
+    }
+    for (column, value) in [
+        ("image_ref", &filter.image_ref),
+        ("flavor_id", &filter.flavor_id),
+        ("reservation_id", &filter.reservation_id),
+        ("access_ipv4", &filter.access_ipv4),
+        ("access_ipv6", &filter.access_ipv6),
+    ] {
+        if let Some(v) = value {
+            select = select.eq(column, v.as_str());
+        }
+    }
+    if let Some(text) = &filter.name_contains {
+        select = select.contains("name", text);
+    }
+    for text in &filter.tags_contain {
+        select = select.contains("tags", text);
+    }
+    let keys: Vec<(&'static str, bool)> = if order == InstanceOrder::Id {
+        vec![("id", ascending)]
+    } else {
+        vec![(order.column(), ascending), ("id", ascending)]
+    };
+    if let Some(a) = after {
+        let mut values = vec![Param::Text(order.value(a).to_owned())];
+        if order != InstanceOrder::Id {
+            values.push(Param::Text(a.id.clone()));
+        }
+        select = select.after(values);
+    }
+    let (sql, params) = select.order_by(&keys).limit(limit).build();
+    Ok(db::query_as(&sql).bind_all(params).fetch_all(pool).await?)
 }
 
 pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
-    let sizes = Sizes::of(&i.flavor);
+    let columns = FlavorColumns::of(&i.flavor);
     db::query(
         "INSERT INTO instances (id, name, project_id, user_id, image_ref, flavor, key_name, key_data, user_data,
             metadata, availability_zone, vm_state, task_state, power_state, host, hostname, reservation_id,
             launch_index, locked, locked_reason, description, tags, config_drive, access_ipv4, access_ipv6, fault,
-            launched_at, terminated_at, created_at, updated_at, deleted, pinned_availability_zone, vcpus, memory_mb,
-            disk_gb)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?)",
+            launched_at, terminated_at, created_at, updated_at, deleted, pinned_availability_zone, flavor_id, vcpus,
+            memory_mb, disk_gb)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?)",
     )
     .bind(&i.id)
     .bind(&i.name)
@@ -256,28 +359,37 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.created_at)
     .bind(&i.updated_at)
     .bind(&i.pinned_availability_zone)
-    .bind(sizes.vcpus)
-    .bind(sizes.memory_mb)
-    .bind(sizes.disk_gb)
+    .bind(&columns.flavor_id)
+    .bind(columns.vcpus)
+    .bind(columns.memory_mb)
+    .bind(columns.disk_gb)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// What an instance's flavor takes of a host, kept in its row beside the
-/// flavor so that usage is summed in SQL: vCPUs, RAM (MiB) and disk (GiB:
-/// root, ephemeral and swap rounded up).
-struct Sizes {
+/// What an instance's flavor is and takes of a host, kept in its row beside
+/// the flavor's JSON so that lists filter by it and usage is summed in SQL:
+/// its id, vCPUs, RAM (MiB) and disk (GiB: root, ephemeral and swap rounded
+/// up).
+struct FlavorColumns {
+    flavor_id: String,
     vcpus: i64,
     memory_mb: i64,
     disk_gb: i64,
 }
 
-impl Sizes {
-    fn of(flavor: &str) -> Sizes {
+impl FlavorColumns {
+    fn of(flavor: &str) -> FlavorColumns {
         let f: serde_json::Value = serde_json::from_str(flavor).unwrap_or_default();
         let n = |k: &str| f.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
-        Sizes {
+        let flavor_id = match &f["id"] {
+            serde_json::Value::String(id) => id.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        FlavorColumns {
+            flavor_id,
             vcpus: n("vcpus"),
             memory_mb: n("ram"),
             disk_gb: n("disk") + n("ephemeral") + (n("swap") + 1023) / 1024,
@@ -594,18 +706,19 @@ pub async fn end_task_with(
     host: Option<&str>,
     now: &str,
 ) -> Result<bool> {
-    let sizes = Sizes::of(flavor);
+    let columns = FlavorColumns::of(flavor);
     let done = db::query(
         "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, image_ref = ?, flavor = ?,
-            vcpus = ?, memory_mb = ?, disk_gb = ?, old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
+            flavor_id = ?, vcpus = ?, memory_mb = ?, disk_gb = ?, old_flavor = ?, host = ?, updated_at = ? WHERE id = ? AND task_state = ?",
     )
     .bind(vm_state)
     .bind(power_state)
     .bind(image_ref)
     .bind(flavor)
-    .bind(sizes.vcpus)
-    .bind(sizes.memory_mb)
-    .bind(sizes.disk_gb)
+    .bind(&columns.flavor_id)
+    .bind(columns.vcpus)
+    .bind(columns.memory_mb)
+    .bind(columns.disk_gb)
     .bind(old_flavor)
     .bind(host)
     .bind(now)

@@ -8,6 +8,7 @@
 //! [`Pool::engine`].
 
 mod query;
+mod select;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use query::{query, query_as, query_scalar, Bind, Done, Executor, Query, QueryAs, QueryScalar, Record};
+pub use query::{query, query_as, query_scalar, Bind, Done, Executor, Param, Query, QueryAs, QueryScalar, Record};
+pub use select::{like_escaped, Select};
 
 /// Which database engine a pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

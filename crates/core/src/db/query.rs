@@ -69,6 +69,15 @@ bind_as!(f64, Float, |v| *v);
 bind_as!([u8], Bytes, |v| v.to_vec());
 bind_as!(Vec<u8>, Bytes, |v| v.clone());
 
+impl Bind for Param {
+    fn param(&self) -> Param {
+        self.clone()
+    }
+    fn param_type() -> ParamType {
+        ParamType::Text
+    }
+}
+
 impl<T: Bind + ?Sized> Bind for &T {
     fn param(&self) -> Param {
         (**self).param()
@@ -269,6 +278,12 @@ impl<'q> Query<'q> {
 impl<'q, T: Record> QueryAs<'q, T> {
     pub fn bind<V: Bind>(mut self, value: V) -> Self {
         self.params.push(value.param());
+        self
+    }
+
+    /// Binds values in order (those a [`super::Select`] built).
+    pub fn bind_all(mut self, values: Vec<Param>) -> Self {
+        self.params.extend(values);
         self
     }
 

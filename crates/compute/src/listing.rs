@@ -1,0 +1,197 @@
+//! Server lists: Nova's filters, sort keys and pages over the store's
+//! listing query. What SQL can answer (project, states, image, flavor,
+//! reservation, access addresses, `changes-since`, order, marker, limit) is
+//! asked of the database; what it cannot (name and address patterns, exact
+//! tags) narrows the database's answer here, page by page, so a page costs
+//! what it shows and not what the project holds.
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use regex_lite::Regex;
+
+use oxistack_core::context::Context;
+use oxistack_core::error::{Error, Result};
+
+use crate::service::status;
+use crate::store::{self, Instance, InstanceFilter, InstanceOrder};
+use crate::Compute;
+
+/// Nova's `[api] max_limit`: the largest page, and the page when no limit is
+/// given.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Every vm_state, so that a status filter can say which states it takes.
+const VM_STATES: &[&str] = &[
+    "building",
+    "active",
+    "stopped",
+    "paused",
+    "suspended",
+    "resized",
+    "rescued",
+    "shelved",
+    "shelved_offloaded",
+    "soft-delete",
+    "deleted",
+    "error",
+];
+
+/// Task states that give an active server a status of its own.
+const ACTIVE_TASKS: &[&str] = &[
+    "rebooting",
+    "reboot_pending",
+    "reboot_started",
+    "rebooting_hard",
+    "reboot_pending_hard",
+    "reboot_started_hard",
+    "rebuilding",
+    "rebuild_block_device_mapping",
+    "rebuild_spawning",
+    "resize_prep",
+    "resize_migrating",
+    "resize_migrated",
+    "resize_finish",
+    "migrating",
+];
+
+/// A list request, as the API parsed it.
+#[derive(Debug, Default)]
+pub struct ServerQuery {
+    /// `all_tenants`: every project's (an admin's request only).
+    pub all_tenants: bool,
+    /// With `all_tenants`, one project's.
+    pub project: Option<String>,
+    pub name: Option<Regex>,
+    pub ip: Option<Regex>,
+    pub ip6: Option<Regex>,
+    pub access_ipv4: Option<String>,
+    pub access_ipv6: Option<String>,
+    /// Nova's statuses, upper case.
+    pub statuses: Vec<String>,
+    pub image: Option<String>,
+    pub flavor: Option<String>,
+    pub reservation_id: Option<String>,
+    pub tags: Vec<String>,
+    pub changes_since: Option<DateTime<FixedOffset>>,
+    pub order: Option<InstanceOrder>,
+    pub ascending: bool,
+    pub marker: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The vm_states whose servers can show one of `statuses`.
+fn states_of(statuses: &[String]) -> Vec<String> {
+    VM_STATES
+        .iter()
+        .filter(|vm| {
+            let shown = std::iter::once(None).chain(ACTIVE_TASKS.iter().map(|t| Some(*t)));
+            shown.map(|task| status(vm, task)).any(|s| statuses.iter().any(|w| w == s))
+        })
+        .map(|vm| vm.to_string())
+        .collect()
+}
+
+/// The literal text a pattern matches, when it has no regex syntax at all.
+fn literal(re: &Regex) -> Option<&str> {
+    let pattern = re.as_str();
+    let syntax = |c: char| "\\.+*?()|[]{}^$".contains(c);
+    (!pattern.is_empty() && !pattern.contains(syntax)).then_some(pattern)
+}
+
+impl Compute {
+    /// One page of the servers `ctx` may list, and the marker of the next
+    /// page when there are more.
+    pub async fn list_servers(&self, ctx: &Context, q: &ServerQuery) -> Result<(Vec<Instance>, Option<String>)> {
+        // Only admins list other projects' servers (Nova's
+        // `servers:index:get_all_tenants`); others get their own.
+        let project = if q.all_tenants && ctx.is_admin() {
+            q.project.clone()
+        } else {
+            Some(ctx.project_id().unwrap_or_default().to_owned())
+        };
+        let filter = InstanceFilter {
+            project: project.clone(),
+            changed_since: q.changes_since.map(|t| t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true)),
+            vm_states: (!q.statuses.is_empty()).then(|| states_of(&q.statuses)),
+            image_ref: q.image.as_ref().map(|img| img.rsplit('/').next().unwrap_or(img).to_owned()),
+            flavor_id: q.flavor.clone(),
+            reservation_id: q.reservation_id.clone(),
+            access_ipv4: q.access_ipv4.clone().filter(|_| ctx.is_admin()),
+            access_ipv6: q.access_ipv6.clone().filter(|_| ctx.is_admin()),
+            name_contains: q.name.as_ref().and_then(literal).map(String::from),
+            tags_contain: q.tags.iter().map(|t| serde_json::Value::from(t.as_str()).to_string()).collect(),
+        };
+        let order = q.order.unwrap_or(InstanceOrder::CreatedAt);
+        let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
+        let mut after = match &q.marker {
+            Some(m) => match store::instance_any(&self.pool, m).await? {
+                Some(i) if project.as_deref().is_none_or(|p| p == i.project_id) => Some(i),
+                _ => return Err(Error::BadRequest(format!("marker [{m}] not found"))),
+            },
+            None => None,
+        };
+        if limit == 0 {
+            return Ok((vec![], None));
+        }
+        // One more than the page says whether there is a next one; with
+        // checks left to do here, pages of the database are read until
+        // enough rows pass them.
+        let wanted = limit + 1;
+        // Patterns the database cannot pre-select on may skip many rows:
+        // those read in bigger pages.
+        let sparse = q.name.as_ref().is_some_and(|re| literal(re).is_none()) || q.ip.is_some() || q.ip6.is_some();
+        let mut rows: Vec<Instance> = vec![];
+        loop {
+            let batch_size = if sparse { wanted.max(200) } else { wanted - rows.len() };
+            let batch =
+                store::instances_page(&self.pool, &filter, order, q.ascending, after.as_ref(), batch_size as i64)
+                    .await?;
+            let complete = batch.len() < batch_size;
+            after = batch.last().cloned();
+            rows.extend(batch.into_iter().filter(|i| shows(q, i)));
+            if complete || rows.len() >= wanted {
+                break;
+            }
+        }
+        let next = (rows.len() > limit).then(|| rows[limit - 1].id.clone());
+        rows.truncate(limit);
+        Ok((rows, next))
+    }
+}
+
+/// The checks of a list that the database answered only roughly.
+fn shows(q: &ServerQuery, i: &Instance) -> bool {
+    let addresses = |v4: bool| {
+        let vifs = crate::network::vifs(&i.network_info);
+        if v4 {
+            vifs.iter().map(|vif| vif.fixed_ip.to_string()).collect::<Vec<_>>()
+        } else {
+            vifs.iter().flat_map(|vif| vif.fixed_ips_v6.iter().map(|a| a.to_string())).collect()
+        }
+    };
+    let tags: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
+    q.name.as_ref().is_none_or(|re| re.is_match(&i.name))
+        && (q.statuses.is_empty() || q.statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
+        && q.ip.as_ref().is_none_or(|re| addresses(true).iter().any(|a| re.is_match(a)))
+        && q.ip6.as_ref().is_none_or(|re| addresses(false).iter().any(|a| re.is_match(a)))
+        && q.tags.iter().all(|t| tags.contains(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_name_the_states_that_show_them() {
+        assert_eq!(states_of(&["ACTIVE".into()]), ["active"]);
+        assert_eq!(states_of(&["REBOOT".into(), "SHUTOFF".into()]), ["active", "stopped"]);
+        assert_eq!(states_of(&["BUILD".into()]), ["building"]);
+        assert!(states_of(&["NONSENSE".into()]).is_empty());
+    }
+
+    #[test]
+    fn only_plain_text_patterns_are_asked_of_the_database() {
+        assert_eq!(literal(&Regex::new("web-1").unwrap()), Some("web-1"));
+        assert_eq!(literal(&Regex::new("web.1").unwrap()), None);
+        assert_eq!(literal(&Regex::new("^web").unwrap()), None);
+    }
+}
