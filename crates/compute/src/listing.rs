@@ -90,11 +90,68 @@ fn states_of(statuses: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The literal text a pattern matches, when it has no regex syntax at all.
-fn literal(re: &Regex) -> Option<&str> {
+/// Text every name a pattern matches must contain: its longest run of plain
+/// characters outside groups and classes, less a last one a quantifier makes
+/// optional. None for alternations and flags, which may match without it.
+fn required_text(re: &Regex) -> Option<String> {
     let pattern = re.as_str();
+    if pattern.contains('|') || pattern.contains("(?") {
+        return None;
+    }
+    let (mut best, mut run) = (String::new(), String::new());
+    // `closing`: the end of a class or a repetition count being skipped.
+    let (mut depth, mut closing, mut escaped) = (0usize, None::<char>, false);
+    let end = |run: &mut String, best: &mut String| {
+        if run.chars().count() > best.chars().count() {
+            *best = run.clone();
+        }
+        run.clear();
+    };
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if let Some(close) = closing {
+            if c == close {
+                closing = None;
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                end(&mut run, &mut best);
+            }
+            '[' => {
+                closing = Some(']');
+                end(&mut run, &mut best);
+            }
+            '(' => {
+                depth += 1;
+                end(&mut run, &mut best);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            '?' | '*' | '{' => {
+                if c == '{' {
+                    closing = Some('}');
+                }
+                run.pop();
+                end(&mut run, &mut best);
+            }
+            '+' | '.' | '^' | '$' => end(&mut run, &mut best),
+            c if depth == 0 => run.push(c),
+            _ => {}
+        }
+    }
+    end(&mut run, &mut best);
+    (!best.is_empty()).then_some(best)
+}
+
+/// Whether a pattern is plain text, which the database answers alone.
+fn literal(re: &Regex) -> bool {
     let syntax = |c: char| "\\.+*?()|[]{}^$".contains(c);
-    (!pattern.is_empty() && !pattern.contains(syntax)).then_some(pattern)
+    !re.as_str().is_empty() && !re.as_str().contains(syntax)
 }
 
 impl Compute {
@@ -117,7 +174,7 @@ impl Compute {
             reservation_id: q.reservation_id.clone(),
             access_ipv4: q.access_ipv4.clone().filter(|_| ctx.is_admin()),
             access_ipv6: q.access_ipv6.clone().filter(|_| ctx.is_admin()),
-            name_contains: q.name.as_ref().and_then(literal).map(String::from),
+            name_contains: q.name.as_ref().and_then(required_text),
             tags_contain: q.tags.iter().map(|t| serde_json::Value::from(t.as_str()).to_string()).collect(),
         };
         let order = q.order.unwrap_or(InstanceOrder::CreatedAt);
@@ -138,7 +195,7 @@ impl Compute {
         let wanted = limit + 1;
         // Patterns the database cannot pre-select on may skip many rows:
         // those read in bigger pages.
-        let sparse = q.name.as_ref().is_some_and(|re| literal(re).is_none()) || q.ip.is_some() || q.ip6.is_some();
+        let sparse = q.name.as_ref().is_some_and(|re| !literal(re)) || q.ip.is_some() || q.ip6.is_some();
         let mut rows: Vec<Instance> = vec![];
         loop {
             let batch_size = if sparse { wanted.max(200) } else { wanted - rows.len() };
@@ -189,9 +246,18 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_text_patterns_are_asked_of_the_database() {
-        assert_eq!(literal(&Regex::new("web-1").unwrap()), Some("web-1"));
-        assert_eq!(literal(&Regex::new("web.1").unwrap()), None);
-        assert_eq!(literal(&Regex::new("^web").unwrap()), None);
+    fn patterns_give_the_database_text_their_matches_contain() {
+        let text = |p: &str| required_text(&Regex::new(p).unwrap());
+        assert_eq!(text("web-1").as_deref(), Some("web-1"));
+        assert!(literal(&Regex::new("web-1").unwrap()) && !literal(&Regex::new("^web").unwrap()));
+        assert_eq!(text("^bench-9999$").as_deref(), Some("bench-9999"));
+        assert_eq!(text("^x-1[0]?$").as_deref(), Some("x-1"));
+        assert_eq!(text("webs?-").as_deref(), Some("web"));
+        assert_eq!(text("ab+c").as_deref(), Some("ab"));
+        assert_eq!(text("(abc)?d").as_deref(), Some("d"));
+        assert_eq!(text(r"a\.bc").as_deref(), Some("bc"));
+        assert_eq!(text("x{0,3}"), None);
+        assert_eq!(text("web|db"), None);
+        assert_eq!(text("(?i)web"), None);
     }
 }
