@@ -72,7 +72,7 @@ pub struct ServerQuery {
     pub reservation_id: Option<String>,
     pub tags: Vec<String>,
     pub changes_since: Option<DateTime<FixedOffset>>,
-    pub order: Option<InstanceOrder>,
+    pub order: InstanceOrder,
     pub ascending: bool,
     pub marker: Option<String>,
     pub limit: Option<usize>,
@@ -177,7 +177,6 @@ impl Compute {
             name_contains: q.name.as_ref().and_then(required_text),
             tags_contain: q.tags.iter().map(|t| serde_json::Value::from(t.as_str()).to_string()).collect(),
         };
-        let order = q.order.unwrap_or(InstanceOrder::CreatedAt);
         let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
         let mut after = match &q.marker {
             Some(m) => match store::instance_any(&self.pool, m).await? {
@@ -200,7 +199,7 @@ impl Compute {
         loop {
             let batch_size = if sparse { wanted.max(200) } else { wanted - rows.len() };
             let batch =
-                store::instances_page(&self.pool, &filter, order, q.ascending, after.as_ref(), batch_size as i64)
+                store::instances_page(&self.pool, &filter, q.order, q.ascending, after.as_ref(), batch_size as i64)
                     .await?;
             let complete = batch.len() < batch_size;
             after = batch.last().cloned();
@@ -225,12 +224,15 @@ fn shows(q: &ServerQuery, i: &Instance) -> bool {
             vifs.iter().flat_map(|vif| vif.fixed_ips_v6.iter().map(|a| a.to_string())).collect()
         }
     };
-    let tags: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
+    let has_tags = || {
+        let tags: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
+        q.tags.iter().all(|t| tags.contains(t))
+    };
     q.name.as_ref().is_none_or(|re| re.is_match(&i.name))
         && (q.statuses.is_empty() || q.statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
         && q.ip.as_ref().is_none_or(|re| addresses(true).iter().any(|a| re.is_match(a)))
         && q.ip6.as_ref().is_none_or(|re| addresses(false).iter().any(|a| re.is_match(a)))
-        && q.tags.iter().all(|t| tags.contains(t))
+        && (q.tags.is_empty() || has_tags())
 }
 
 #[cfg(test)]

@@ -294,13 +294,13 @@ fn parse_list(params: &[(String, String)]) -> ApiResult<ServerQuery> {
             ),
             None => None,
         },
-        order: Some(match get("sort_key").unwrap_or("created_at") {
+        order: match get("sort_key").unwrap_or("created_at") {
             "display_name" | "name" => InstanceOrder::Name,
             "updated_at" => InstanceOrder::UpdatedAt,
             "vm_state" => InstanceOrder::VmState,
             "uuid" => InstanceOrder::Id,
             _ => InstanceOrder::CreatedAt,
-        }),
+        },
         ascending: get("sort_dir") == Some("asc"),
         marker: get("marker").map(String::from),
         limit: match get("limit") {

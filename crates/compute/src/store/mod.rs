@@ -231,9 +231,11 @@ pub struct InstanceFilter {
     pub tags_contain: Vec<String>,
 }
 
-/// The sort keys of a server list (Nova's names in the API).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The sort keys of a server list (Nova's names in the API); newest first
+/// by creation is Nova's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InstanceOrder {
+    #[default]
     CreatedAt,
     UpdatedAt,
     Name,
