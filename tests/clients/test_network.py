@@ -137,6 +137,52 @@ def test_concurrent_ports_get_distinct_addresses_until_exhaustion(cloud):
     assert len(listed) == 50 and len({p.id for p in listed}) == 50
 
 
+def test_port_lists_sort_and_page_and_freed_addresses_return(cloud):
+    conn = sdk(cloud)
+    net = conn.network.create_network(name="paged")
+    conn.network.create_subnet(network_id=net.id, cidr="10.87.0.0/24", ip_version=4)
+    made = [conn.network.create_port(network_id=net.id, name=f"pp-{i % 4}") for i in range(14)]
+    # Given lowest first, one after another: .2 to .15.
+    assert [p.fixed_ips[0]["ip_address"] for p in made] == [f"10.87.0.{i}" for i in range(2, 16)]
+
+    # The SDK following the pages of a sorted list: by name descending, then id.
+    listed = list(conn.network.ports(network_id=net.id, limit=5, sort_key="name", sort_dir="desc"))
+    expected = sorted(made, key=lambda p: p.id)
+    expected.sort(key=lambda p: p.name, reverse=True)
+    assert [p.id for p in listed] == [p.id for p in expected]
+
+    # The next links by hand, with a filter of two values and some fields.
+    token = cloud.openstack("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+    h = {"X-Auth-Token": token}
+    url = f"{cloud.url}/network/v2.0/ports?network_id={net.id}&name=pp-1&name=pp-3&limit=3&fields=id&fields=name"
+    pages = []
+    while url:
+        r = requests.get(url, headers=h)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        pages.append(body["ports"])
+        assert all(set(p) == {"id", "name"} for p in body["ports"])
+        url = next((link["href"] for link in body.get("ports_links", []) if link["rel"] == "next"), None)
+    walked = [p["id"] for page in pages for p in page]
+    whole = requests.get(f"{cloud.url}/network/v2.0/ports?network_id={net.id}&name=pp-1&name=pp-3", headers=h).json()
+    assert walked == [p["id"] for p in whole["ports"]]
+    assert len(walked) == 7 and [len(p) for p in pages] == [3, 3, 1]
+    # Going back from the second page (page_reverse) gives the first.
+    back = requests.get(
+        f"{cloud.url}/network/v2.0/ports?network_id={net.id}&name=pp-1&name=pp-3&limit=3"
+        f"&marker={pages[1][0]['id']}&page_reverse=True", headers=h).json()
+    assert sorted(p["id"] for p in back["ports"]) == sorted(p["id"] for p in pages[0])
+    r = requests.get(f"{cloud.url}/network/v2.0/ports?marker=00000000-0000-0000-0000-000000000000", headers=h)
+    assert r.status_code == 404 and "Marker" in r.json()["NeutronError"]["message"]
+
+    # Addresses freed by deleted ports are given again, lowest first.
+    for p in made:
+        if p.fixed_ips[0]["ip_address"] in ("10.87.0.9", "10.87.0.5", "10.87.0.6"):
+            cloud.openstack("port", "delete", p.id)
+    again = [cloud.openstack_json("port", "create", "--network", net.id, f"again-{i}") for i in range(4)]
+    assert [p["fixed_ips"][0]["ip_address"] for p in again] == ["10.87.0.5", "10.87.0.6", "10.87.0.9", "10.87.0.16"]
+
+
 def test_errors_are_neutron_errors(cloud):
     token = cloud.openstack("token", "issue", "-f", "value", "-c", "id").stdout.strip()
     base = f"{cloud.url}/network/v2.0"

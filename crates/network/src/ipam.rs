@@ -1,8 +1,8 @@
 //! Address arithmetic for IPv4 and IPv6 subnets: CIDRs, Neutron's default
-//! gateway and allocation pools, overlap, and picking the next free address.
-//! Which addresses are taken is the store's business; the choice is made here.
+//! gateway and allocation pools, overlap, and the free ranges a subnet's
+//! pools leave once its taken addresses are out. The store keeps those
+//! ranges and gives addresses from them.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -157,25 +157,46 @@ impl Pool {
     }
 }
 
-/// The first `n` addresses of `pools` not in `taken`, in order.
-pub fn first_free_n(pools: &[(u128, u128)], taken: &HashSet<u128>, n: usize) -> Vec<u128> {
+/// The addresses of `pools` not in `taken`, as ranges in order: what a
+/// subnet has left to give.
+pub fn free_ranges(pools: &[(u128, u128)], taken: &[u128]) -> Vec<(u128, u128)> {
+    let mut taken = taken.to_vec();
+    taken.sort_unstable();
+    let mut pools = pools.to_vec();
+    pools.sort_unstable();
     let mut out = vec![];
-    for &(start, end) in pools {
-        let mut a = start;
-        loop {
-            if out.len() == n {
-                return out;
+    for (start, end) in pools {
+        let mut next = Some(start);
+        for &t in taken.iter().filter(|t| (start..=end).contains(*t)) {
+            if let Some(from) = next.filter(|from| *from < t) {
+                out.push((from, t - 1));
             }
-            if !taken.contains(&a) {
-                out.push(a);
-            }
-            if a == end {
+            next = t.checked_add(1).filter(|n| *n <= end);
+            if next.is_none() {
                 break;
             }
-            a += 1;
+        }
+        if let Some(from) = next {
+            out.push((from, end));
         }
     }
     out
+}
+
+/// Whether `n` lies in one of `pools`: only such addresses go back to the
+/// free ranges when released (a gateway or an address given outside the
+/// pools never does).
+pub fn in_pools(pools: &[(u128, u128)], n: u128) -> bool {
+    pools.iter().any(|(a, b)| (*a..=*b).contains(&n))
+}
+
+impl crate::store::SubnetRow {
+    /// The subnet's allocation pools as numbers (those that parse).
+    pub fn pool_ranges(&self) -> Vec<(u128, u128)> {
+        let Ok(cidr) = Cidr::parse(&self.cidr) else { return vec![] };
+        let pools: Vec<Pool> = serde_json::from_str(&self.allocation_pools).unwrap_or_default();
+        pools.iter().filter_map(|p| p.range(&cidr).ok()).collect()
+    }
 }
 
 /// How many addresses `pools` hold (saturating, for IPv6).
@@ -202,6 +223,16 @@ mod tests {
     }
 
     #[test]
+    fn free_ranges_are_the_pools_without_the_taken_addresses() {
+        let pools = [(10, 20), (30, 30), (40, 45)];
+        assert_eq!(free_ranges(&pools, &[]), pools.to_vec());
+        assert_eq!(free_ranges(&pools, &[12, 10, 20, 30, 99, 44]), vec![(11, 11), (13, 19), (40, 43), (45, 45)]);
+        assert_eq!(free_ranges(&[(0, 3)], &[0, 1, 2, 3]), vec![]);
+        assert_eq!(free_ranges(&[(u128::MAX - 1, u128::MAX)], &[u128::MAX]), vec![(u128::MAX - 1, u128::MAX - 1)]);
+        assert_eq!(free_ranges(&[(5, 9)], &[9]), vec![(5, 8)]);
+    }
+
+    #[test]
     fn ipv6_defaults_and_overlap() {
         let c = Cidr::parse("fd00:1::/64").unwrap();
         assert_eq!(c.default_gateway(), Some(n("fd00:1::1")));
@@ -223,12 +254,8 @@ mod tests {
             vec![Pool::new(4, n("192.168.1.1"), n("192.168.1.2")), Pool::new(4, n("192.168.1.4"), n("192.168.1.6"))]
         );
         let ranges: Vec<_> = pools.iter().map(|p| p.range(&c).unwrap()).collect();
-        let taken: HashSet<u128> = [n("192.168.1.1"), n("192.168.1.2")].into();
-        assert_eq!(first_free_n(&ranges, &taken, 2), vec![n("192.168.1.4"), n("192.168.1.5")]);
-        assert_eq!(first_free_n(&ranges, &taken, 9).len(), 3);
         assert_eq!(pool_size(&ranges), 5);
-        let all: HashSet<u128> = (n("192.168.1.0")..=n("192.168.1.7")).collect();
-        assert!(first_free_n(&ranges, &all, 1).is_empty());
+        assert!(in_pools(&ranges, n("192.168.1.2")) && !in_pools(&ranges, n("192.168.1.3")));
         assert!(Pool { start: "192.168.2.1".into(), end: "192.168.2.5".into() }.range(&c).is_err());
     }
 }

@@ -30,9 +30,37 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_network.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_subnetpools.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_free_ranges.sql") },
     ],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_network.sql") }],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_network.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_free_ranges.sql") },
+    ],
 };
+
+/// The query keys of a list that are not filters.
+pub(crate) const LIST_CONTROLS: &[&str] = &[
+    "fields",
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "page_reverse",
+    "tags",
+    "tags-any",
+    "not-tags",
+    "not-tags-any",
+];
+
+/// What a service's list answers for a list query.
+pub enum Listed {
+    /// Every item the caller sees (perhaps narrowed by some of the
+    /// filters): the query's filters, sort and page are still to be applied.
+    All(Vec<serde_json::Value>),
+    /// The query answered: filtered, ordered and from past its marker, with
+    /// one item past the page when there are more.
+    Page(Vec<serde_json::Value>),
+}
 
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {

@@ -493,7 +493,7 @@ impl Network {
         if !owns(ctx, &s.project_id) {
             return Err(NeutronError::policy("delete", "subnet"));
         }
-        let used = store::ports::subnet_allocation_count(&self.pool, id).await?;
+        let used = store::ipam::subnet_allocation_count(&self.pool, id).await?;
         if used > 0 {
             return Err(NeutronError::conflict(
                 "SubnetInUse",

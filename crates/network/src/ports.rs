@@ -1,19 +1,50 @@
-//! Ports and their addresses. IPAM hands out the first free address of a
-//! subnet's pools; the primary key of `ip_allocations` is what guarantees an
-//! address is never given twice, also when requests race: the loser of an
-//! insert takes the next free address.
+//! Ports and their addresses. IPAM hands out the lowest free address of a
+//! subnet's pools from the free ranges the store keeps; the primary key of
+//! `ip_allocations` is what guarantees an address is never given twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
 use oxistack_core::context::Context;
+use oxistack_core::db::Param;
 
 use crate::attrs::{self, Body};
-use crate::ipam::{self, Cidr, Pool};
-use crate::store::ports::PortFilter;
+use crate::ipam::{self, Cidr};
+use crate::store::ports::{PortColumn, PortQuery};
 use crate::store::{self, Allocation, NetworkRow, PortRow, SubnetRow};
-use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
+use crate::{new_id, now, owner, owns, Listed, Network, NeutronError, Result, LIST_CONTROLS};
+
+/// The port attributes that are columns, by their API names.
+fn port_column(key: &str) -> Option<PortColumn> {
+    Some(match key {
+        "id" => PortColumn::Id,
+        "name" => PortColumn::Name,
+        "description" => PortColumn::Description,
+        "network_id" => PortColumn::NetworkId,
+        "project_id" | "tenant_id" => PortColumn::ProjectId,
+        "mac_address" => PortColumn::MacAddress,
+        "admin_state_up" => PortColumn::AdminStateUp,
+        "status" => PortColumn::Status,
+        "device_id" => PortColumn::DeviceId,
+        "device_owner" => PortColumn::DeviceOwner,
+        "created_at" => PortColumn::CreatedAt,
+        "updated_at" => PortColumn::UpdatedAt,
+        _ => return None,
+    })
+}
+
+/// A filter's value for `column`, compared as the generic filters compare:
+/// text exactly, booleans by `true`/`false` in any case (anything else
+/// matches no port).
+fn filter_value(column: PortColumn, value: &str) -> Option<Param> {
+    match column {
+        PortColumn::AdminStateUp => {
+            ["false", "true"].iter().position(|b| value.eq_ignore_ascii_case(b)).map(|i| Param::Bool(i == 1))
+        }
+        _ => Some(Param::Text(value.to_owned())),
+    }
+}
 
 /// Device owners of ports the network service manages itself.
 pub const ROUTER_INTERFACE: &str = "network:router_interface";
@@ -140,33 +171,93 @@ const PORT_ATTRS: &[&str] = &[
 
 impl Network {
     /// The ports `ctx` sees: its project's (all of them for admins).
+    /// Every port the caller sees.
     pub async fn list_ports(&self, ctx: &Context) -> Result<Vec<Value>> {
-        self.list_ports_where(ctx, &[]).await
+        match self.list_ports_where(ctx, &[]).await? {
+            Listed::All(items) | Listed::Page(items) => Ok(items),
+        }
     }
 
-    /// The ports `ctx` sees, narrowed in SQL by the query's single-valued
-    /// `device_id`, `network_id` and `device_owner` filters (what Nova and
-    /// `port list --server` ask), before the generic filters run.
-    pub async fn list_ports_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Vec<Value>> {
-        let single = |key: &str| {
-            let values: Vec<&String> = query.iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect();
-            match values.as_slice() {
-                [one] => Some(one.as_str()),
-                _ => None,
+    /// A port list query in SQL: every filter on a column, and (when every
+    /// filter, sort key and the limit are such that SQL answers them as the
+    /// generic list would) the order, marker and limit too, reading only the
+    /// page's addresses. Otherwise the rows the column filters select are
+    /// handed to the generic list.
+    pub async fn list_ports_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
+        fn values<'a>(query: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+            query.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        }
+        let all = |key: &'static str| values(query, key);
+        let one = |key: &'static str| values(query, key).next();
+        let mut q = PortQuery::default();
+        if !ctx.is_admin() {
+            q.filters.push((PortColumn::ProjectId, vec![Param::Text(ctx.project_id().unwrap_or_default().to_owned())]));
+        }
+        let mut in_sql = !one("page_reverse").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let mut keys: Vec<&str> =
+            query.iter().map(|(k, _)| k.as_str()).filter(|k| !LIST_CONTROLS.contains(k)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            match port_column(key) {
+                Some(column) => {
+                    q.filters.push((column, values(query, key).filter_map(|v| filter_value(column, v)).collect()))
+                }
+                None => in_sql = false,
             }
+        }
+        in_sql &= ["tags", "tags-any", "not-tags", "not-tags-any"].iter().all(|k| one(k).is_none());
+        let dirs: Vec<&str> = all("sort_dir").collect();
+        in_sql &= dirs.iter().all(|d| *d == "asc" || *d == "desc");
+        let mut order = vec![];
+        for (i, key) in all("sort_key").enumerate() {
+            match port_column(key) {
+                Some(column) => order.push((column, dirs.get(i) != Some(&"desc"))),
+                None => in_sql = false,
+            }
+        }
+        let limit = match one("limit") {
+            Some(l) => l.parse::<i64>().ok().filter(|l| *l >= 0),
+            None => Some(0),
         };
-        let filter = PortFilter {
-            project_id: (!ctx.is_admin()).then(|| ctx.project_id().unwrap_or_default()),
-            device_id: single("device_id"),
-            network_id: single("network_id"),
-            device_owner: single("device_owner"),
-        };
-        let (ports, allocations) = store::ports::ports_where(&self.pool, &filter).await?;
+        in_sql &= limit.is_some();
+        if !in_sql {
+            let rows = store::ports::ports_page(&self.pool, &q).await?;
+            return Ok(Listed::All(self.port_views(ctx, &rows).await?));
+        }
+        if !order.is_empty() {
+            if !order.iter().any(|(c, _)| *c == PortColumn::Id) {
+                order.push((PortColumn::Id, true));
+            }
+            q.order = order.clone();
+        } else {
+            order = vec![(PortColumn::CreatedAt, true), (PortColumn::Id, true)];
+        }
+        if let Some(m) = one("marker") {
+            let mut at = q.clone();
+            at.filters.push((PortColumn::Id, vec![Param::Text(m.to_owned())]));
+            at.limit = Some(1);
+            let row = store::ports::ports_page(&self.pool, &at)
+                .await?
+                .pop()
+                .ok_or_else(|| NeutronError::not_found("HTTPNotFound", format!("Marker {m} could not be found.")))?;
+            q.after = Some(order.iter().map(|(c, _)| c.value(&row)).collect());
+        }
+        // One past the page tells the API there is a next one.
+        q.limit = limit.filter(|l| *l > 0).map(|l| l + 1);
+        let rows = store::ports::ports_page(&self.pool, &q).await?;
+        Ok(Listed::Page(self.port_views(ctx, &rows).await?))
+    }
+
+    /// `rows` as the API shows them, with their addresses.
+    async fn port_views(&self, ctx: &Context, rows: &[PortRow]) -> Result<Vec<Value>> {
+        let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
+        let allocations = store::ports::allocations_of(&self.pool, &ids).await?;
         let mut by_port: HashMap<&str, Vec<&Allocation>> = HashMap::new();
         for a in &allocations {
             by_port.entry(a.port_id.as_str()).or_default().push(a);
         }
-        Ok(ports
+        Ok(rows
             .iter()
             .map(|p| port_view(ctx, p, by_port.get(p.id.as_str()).map(Vec::as_slice).unwrap_or_default()))
             .collect())
@@ -280,6 +371,7 @@ impl Network {
             }
         }
         if let Err(e) = self.allocate(p, network, wanted).await {
+            store::ipam::release_addresses(&self.pool, &p.id).await?;
             store::delete(&self.pool, "ports", &p.id).await?;
             return Err(e);
         }
@@ -390,28 +482,8 @@ impl Network {
                 }
                 return Ok(());
             }
-            let pools: Vec<Pool> = serde_json::from_str(&subnet.allocation_pools).unwrap_or_default();
-            let ranges: Vec<(u128, u128)> = pools.iter().filter_map(|p| p.range(&cidr).ok()).collect();
-            // A lost race means another port took the address we chose:
-            // choose again. Every lost race is someone else's allocation, so
-            // this ends, with an address or with the pool really full.
-            // Choosing among the first few free addresses at random keeps
-            // concurrent creators from all racing for the same one.
-            loop {
-                let taken = store::ports::taken_addresses(&self.pool, &subnet.id).await?;
-                let taken: HashSet<u128> = taken
-                    .iter()
-                    .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-                    .map(|ip| ipam::to_number(ip).1)
-                    .collect();
-                let candidates = ipam::first_free_n(&ranges, &taken, 8);
-                if candidates.is_empty() {
-                    break;
-                }
-                let pick = candidates[rand::random::<usize>() % candidates.len()];
-                if self.claim(&subnet.id, &ipam::to_ip(cidr.version, pick).to_string(), &p.id, &network.id).await? {
-                    return Ok(());
-                }
+            if store::ipam::claim_next(&self.pool, &subnet.id, &p.id).await?.is_some() {
+                return Ok(());
             }
         }
         Err(NeutronError::conflict(
@@ -423,7 +495,7 @@ impl Network {
     /// Gives `address` of `subnet` to `port`; false when another port has it.
     /// The primary key decides, so two ports never share an address.
     async fn claim(&self, subnet: &str, address: &str, port: &str, network: &str) -> Result<bool> {
-        store::ports::claim_address(&self.pool, subnet, address, port, network).await
+        store::ipam::claim_address(&self.pool, subnet, address, port, network).await
     }
 
     pub async fn update_port(&self, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
@@ -489,10 +561,10 @@ impl Network {
                 .await?
                 .ok_or_else(|| crate::networks::network_not_found(&p.network_id))?;
             let old = store::port_allocations(&self.pool, id).await?;
-            store::ports::release_addresses(&self.pool, id).await?;
+            store::ipam::release_addresses(&self.pool, id).await?;
             if let Err(e) = self.allocate(&p, &network, Some(wanted_ips(list)?)).await {
                 // Put the old addresses back; nobody else can have taken them meanwhile but a racer.
-                store::ports::release_addresses(&self.pool, id).await?;
+                store::ipam::release_addresses(&self.pool, id).await?;
                 for a in old {
                     self.claim(&a.subnet_id, &a.ip_address, &a.port_id, &a.network_id).await?;
                 }

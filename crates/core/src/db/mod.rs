@@ -153,6 +153,17 @@ impl Pool {
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
+
+    /// A transaction that reads and then writes: on SQLite it takes the write
+    /// lock at its start (waiting for it as any write does), where a plain
+    /// `BEGIN` would read a snapshot that a writer in between makes too old
+    /// to write from (an error, not a wait).
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
 }
 
 impl Tx {

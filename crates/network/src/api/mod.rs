@@ -21,7 +21,7 @@ use oxistack_core::context::{Context, SharedValidator};
 use oxistack_core::middleware::{authenticate, Auth};
 use oxistack_core::policy::{self, Target};
 
-use crate::{Network, NeutronError, Result};
+use crate::{Listed, Network, NeutronError, Result, LIST_CONTROLS};
 
 pub use resources::{FloatingIps, Networks, Ports, Resource, Routers, Rules, SecurityGroups, SubnetPools, Subnets};
 
@@ -136,19 +136,6 @@ struct Query {
     params: Vec<(String, String)>,
 }
 
-const CONTROL: &[&str] = &[
-    "fields",
-    "limit",
-    "marker",
-    "sort_key",
-    "sort_dir",
-    "page_reverse",
-    "tags",
-    "tags-any",
-    "not-tags",
-    "not-tags-any",
-];
-
 impl Query {
     fn parse(raw: Option<String>) -> Result<Query> {
         let params = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
@@ -223,11 +210,17 @@ fn sort_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 /// Filters, sorts and pages `items` as the query asks; the page and its links.
 fn select(items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+    let items = narrow(items, q)?;
+    paginate(items, q, base, path)
+}
+
+/// `items` filtered and sorted as the query asks, from past its marker.
+fn narrow(items: Vec<Value>, q: &Query) -> Result<Vec<Value>> {
     let mut items: Vec<Value> = items
         .into_iter()
         .filter(|item| {
             let mut keys: Vec<&str> =
-                q.params.iter().map(|(k, _)| k.as_str()).filter(|k| !CONTROL.contains(k)).collect();
+                q.params.iter().map(|(k, _)| k.as_str()).filter(|k| !LIST_CONTROLS.contains(k)).collect();
             keys.dedup();
             keys.iter().all(|key| {
                 let wanted = q.all(key);
@@ -262,7 +255,6 @@ fn select(items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<V
     if q.one("page_reverse").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         items.reverse();
     }
-    let mut links = vec![];
     let marker = q.one("marker");
     if let Some(m) = marker {
         let at = items
@@ -271,6 +263,14 @@ fn select(items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<V
             .ok_or_else(|| NeutronError::not_found("HTTPNotFound", format!("Marker {m} could not be found.")))?;
         items.drain(..=at);
     }
+    Ok(items)
+}
+
+/// The query's page of `items` (narrowed already, and holding at least the
+/// page when there is more), its links, and the fields asked for.
+fn paginate(mut items: Vec<Value>, q: &Query, base: &str, path: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut links = vec![];
+    let marker = q.one("marker");
     let limit = match q.one("limit") {
         Some(l) => Some(l.parse::<usize>().map_err(|_| {
             NeutronError::bad_request(format!(
@@ -332,8 +332,10 @@ async fn enforce_on<R: Resource>(api: &Api, ctx: &Context, verb: &str, id: &str)
 async fn list<R: Resource>(State(api): ApiState, Caller(ctx): Caller, RawQuery(raw): RawQuery) -> Result<Json<Value>> {
     enforce(&ctx, &format!("get_{}", R::SINGULAR), None)?;
     let q = Query::parse(raw)?;
-    let items = R::list_where(&api.network, &ctx, &q.params).await?;
-    let (page, links) = select(items, &q, &api.base_url, R::PATH)?;
+    let (page, links) = match R::list_where(&api.network, &ctx, &q.params).await? {
+        Listed::All(items) => select(items, &q, &api.base_url, R::PATH)?,
+        Listed::Page(items) => paginate(items, &q, &api.base_url, R::PATH)?,
+    };
     let mut body = Map::new();
     body.insert(R::PLURAL.into(), Value::Array(page));
     if !links.is_empty() {

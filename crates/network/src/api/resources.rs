@@ -7,7 +7,7 @@ use serde_json::Value;
 use oxistack_core::context::Context;
 
 use crate::attrs::Body;
-use crate::{Network, Result};
+use crate::{Listed, Network, Result};
 
 pub trait Resource: Send + Sync + 'static {
     /// The body key of one.
@@ -19,15 +19,16 @@ pub trait Resource: Send + Sync + 'static {
     /// The table holding its tags.
     const TABLE: &'static str;
     fn list(n: &Network, ctx: &Context) -> impl Future<Output = Result<Vec<Value>>> + Send;
-    /// The collection narrowed by what the store can filter itself; the
-    /// generic filters run after, on whatever this answers.
+    /// The collection for a list query: everything the caller sees, for the
+    /// generic filters, sort and pages to run on, unless the service can
+    /// answer the query itself.
     fn list_where(
         n: &Network,
         ctx: &Context,
         query: &[(String, String)],
-    ) -> impl Future<Output = Result<Vec<Value>>> + Send {
+    ) -> impl Future<Output = Result<Listed>> + Send {
         let _ = query;
-        Self::list(n, ctx)
+        async { Ok(Listed::All(Self::list(n, ctx).await?)) }
     }
     fn show(n: &Network, ctx: &Context, id: &str) -> impl Future<Output = Result<Value>> + Send;
     fn create(n: &Network, ctx: &Context, body: &Body) -> impl Future<Output = Result<Value>> + Send;
@@ -87,7 +88,7 @@ resource!(
     update_subnet,
     delete_subnet
 );
-/// Ports also filter in SQL: they are the collection that grows.
+/// Ports are listed in SQL: they are the collection that grows.
 pub struct Ports;
 impl Resource for Ports {
     const SINGULAR: &'static str = "port";
@@ -97,7 +98,7 @@ impl Resource for Ports {
     async fn list(n: &Network, ctx: &Context) -> Result<Vec<Value>> {
         n.list_ports(ctx).await
     }
-    async fn list_where(n: &Network, ctx: &Context, query: &[(String, String)]) -> Result<Vec<Value>> {
+    async fn list_where(n: &Network, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
         n.list_ports_where(ctx, query).await
     }
     async fn show(n: &Network, ctx: &Context, id: &str) -> Result<Value> {

@@ -1,10 +1,12 @@
 //! Network's tables: the rows of each, the queries every resource shares
 //! (by table name) here, and each resource's own statements in the
-//! submodules networks (and subnets), ports (and their addresses), routers
+//! submodules networks (and subnets), ports, ipam (the addresses given and
+//! each subnet's free ranges), routers
 //! (and floating IPs), security groups (and their rules), subnet pools and
 //! quotas. All SQL of the service is in this module; the rules are in the
 //! modules of the crate named as these.
 
+pub mod ipam;
 pub mod networks;
 pub mod ports;
 pub mod quotas;

@@ -1,51 +1,111 @@
-//! The `ports` and `ip_allocations` tables: ports and the addresses given to
-//! them (and, when a port goes, the `floatingips` on it).
+//! The `ports` table (and, when a port goes, its addresses and the
+//! `floatingips` on it).
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, Param, Pool, Select};
 
 use super::{Allocation, PortRow};
 use crate::Result;
 
-/// What a port listing is narrowed to in SQL; `None` does not narrow.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PortFilter<'a> {
-    pub project_id: Option<&'a str>,
-    pub device_id: Option<&'a str>,
-    pub network_id: Option<&'a str>,
-    pub device_owner: Option<&'a str>,
+/// A column of `ports` that a list may filter or sort by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortColumn {
+    Id,
+    Name,
+    Description,
+    NetworkId,
+    ProjectId,
+    MacAddress,
+    AdminStateUp,
+    Status,
+    DeviceId,
+    DeviceOwner,
+    CreatedAt,
+    UpdatedAt,
 }
 
-/// The ports `filter` selects, by creation, and their addresses, in the
-/// order they were given.
-pub async fn ports_where(pool: &Pool, filter: &PortFilter<'_>) -> Result<(Vec<PortRow>, Vec<Allocation>)> {
-    let mut clauses: Vec<&str> = vec![];
-    let mut binds: Vec<&str> = vec![];
-    for (value, clause) in [
-        (filter.project_id, "p.project_id = ?"),
-        (filter.device_id, "p.device_id = ?"),
-        (filter.network_id, "p.network_id = ?"),
-        (filter.device_owner, "p.device_owner = ?"),
-    ] {
-        if let Some(v) = value {
-            clauses.push(clause);
-            binds.push(v);
+impl PortColumn {
+    fn name(self) -> &'static str {
+        match self {
+            PortColumn::Id => "id",
+            PortColumn::Name => "name",
+            PortColumn::Description => "description",
+            PortColumn::NetworkId => "network_id",
+            PortColumn::ProjectId => "project_id",
+            PortColumn::MacAddress => "mac_address",
+            PortColumn::AdminStateUp => "admin_state_up",
+            PortColumn::Status => "status",
+            PortColumn::DeviceId => "device_id",
+            PortColumn::DeviceOwner => "device_owner",
+            PortColumn::CreatedAt => "created_at",
+            PortColumn::UpdatedAt => "updated_at",
         }
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let ports_sql = format!("SELECT p.* FROM ports p {filter} ORDER BY p.created_at, p.id");
-    let allocations_sql = format!(
-        "SELECT a.* FROM ip_allocations a JOIN ports p ON p.id = a.port_id {filter} ORDER BY a.{}",
-        pool.inserted()
-    );
-    let mut ports_query = db::query_as::<PortRow>(&ports_sql);
-    let mut allocations_query = db::query_as::<Allocation>(&allocations_sql);
-    for b in &binds {
-        ports_query = ports_query.bind(b);
-        allocations_query = allocations_query.bind(b);
+
+    /// This column's value in `p`, as a keyset position is given.
+    pub fn value(self, p: &PortRow) -> Param {
+        let text = |s: &String| Param::Text(s.clone());
+        match self {
+            PortColumn::Id => text(&p.id),
+            PortColumn::Name => text(&p.name),
+            PortColumn::Description => text(&p.description),
+            PortColumn::NetworkId => text(&p.network_id),
+            PortColumn::ProjectId => text(&p.project_id),
+            PortColumn::MacAddress => text(&p.mac_address),
+            PortColumn::AdminStateUp => Param::Bool(p.admin_state_up),
+            PortColumn::Status => text(&p.status),
+            PortColumn::DeviceId => text(&p.device_id),
+            PortColumn::DeviceOwner => text(&p.device_owner),
+            PortColumn::CreatedAt => text(&p.created_at),
+            PortColumn::UpdatedAt => text(&p.updated_at),
+        }
     }
-    let ports = ports_query.fetch_all(pool).await?;
-    let allocations = allocations_query.fetch_all(pool).await?;
-    Ok((ports, allocations))
+}
+
+/// A port list: each filter is a column and the values it may hold (none:
+/// no row), then an order ending in `id`, the position after which the
+/// page starts, and how many rows at most.
+#[derive(Clone, Debug, Default)]
+pub struct PortQuery {
+    pub filters: Vec<(PortColumn, Vec<Param>)>,
+    pub order: Vec<(PortColumn, bool)>,
+    pub after: Option<Vec<Param>>,
+    pub limit: Option<i64>,
+}
+
+/// The ports `q` selects, in its order (by creation when it has none).
+pub async fn ports_page(pool: &Pool, q: &PortQuery) -> Result<Vec<PortRow>> {
+    let mut select = Select::new("SELECT * FROM ports");
+    for (column, values) in &q.filters {
+        select = select.any_of(column.name(), values);
+    }
+    let order: Vec<(&'static str, bool)> = if q.order.is_empty() {
+        vec![("created_at", true), ("id", true)]
+    } else {
+        q.order.iter().map(|(c, asc)| (c.name(), *asc)).collect()
+    };
+    select = select.order_by(&order);
+    if let Some(after) = &q.after {
+        select = select.after(after.clone());
+    }
+    if let Some(n) = q.limit {
+        select = select.limit(n);
+    }
+    let (sql, params) = select.build();
+    Ok(db::query_as::<PortRow>(&sql).bind_all(params).fetch_all(pool).await?)
+}
+
+/// The addresses of `ports`, in the order they were given.
+pub async fn allocations_of(pool: &Pool, ports: &[&str]) -> Result<Vec<Allocation>> {
+    let mut out = vec![];
+    // A bounded number of values per statement, whatever the list's length.
+    for chunk in ports.chunks(500) {
+        let (sql, params) = Select::new("SELECT * FROM ip_allocations")
+            .any_of("port_id", chunk)
+            .order_by(&[(pool.inserted(), true)])
+            .build();
+        out.extend(db::query_as::<Allocation>(&sql).bind_all(params).fetch_all(pool).await?);
+    }
+    Ok(out)
 }
 
 /// Inserts a new port with `status`. The error is the database's, so that
@@ -142,9 +202,10 @@ pub async fn unbind_port(pool: &Pool, port: &str, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// Disassociates the floating IPs on a port (a change made at `now`), then
-/// deletes the port.
+/// Gives back a port's addresses, disassociates the floating IPs on it (a
+/// change made at `now`), then deletes the port.
 pub async fn delete_port(pool: &Pool, port: &str, now: &str) -> Result<()> {
+    super::ipam::release_addresses(pool, port).await?;
     db::query(
         "UPDATE floatingips SET port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN',
             revision_number = revision_number + 1, updated_at = ? WHERE port_id = ?",
@@ -154,40 +215,5 @@ pub async fn delete_port(pool: &Pool, port: &str, now: &str) -> Result<()> {
     .execute(pool)
     .await?;
     super::delete(pool, "ports", port).await?;
-    Ok(())
-}
-
-/// The addresses given on a subnet.
-pub async fn taken_addresses(pool: &Pool, subnet: &str) -> Result<Vec<String>> {
-    Ok(db::query_scalar("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?")
-        .bind(subnet)
-        .fetch_all(pool)
-        .await?)
-}
-
-/// How many addresses are given on a subnet.
-pub async fn subnet_allocation_count(pool: &Pool, subnet: &str) -> Result<i64> {
-    Ok(db::query_scalar("SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?").bind(subnet).fetch_one(pool).await?)
-}
-
-/// Gives `address` of `subnet` to `port`; false when another port has it
-/// (the primary key decides).
-pub async fn claim_address(pool: &Pool, subnet: &str, address: &str, port: &str, network: &str) -> Result<bool> {
-    let inserted = db::query(
-        "INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(subnet)
-    .bind(address)
-    .bind(port)
-    .bind(network)
-    .execute(pool)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-/// Takes back every address of a port.
-pub async fn release_addresses(pool: &Pool, port: &str) -> Result<()> {
-    db::query("DELETE FROM ip_allocations WHERE port_id = ?").bind(port).execute(pool).await?;
     Ok(())
 }

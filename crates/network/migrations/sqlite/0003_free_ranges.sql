@@ -1,0 +1,14 @@
+-- Each subnet's free addresses as ranges, so that giving one out reads and
+-- changes one row instead of reading every address the subnet has given.
+-- An address is keyed as 32 hex digits: text order is numeric order, for
+-- IPv4 and IPv6 alike. A subnet's ranges are made from its pools and its
+-- allocations the first time it gives out an address (free_ranges_built),
+-- which is also what makes them for the subnets already here.
+CREATE TABLE ip_free_ranges (
+    subnet_id TEXT NOT NULL REFERENCES subnets (id) ON DELETE CASCADE,
+    first_key TEXT NOT NULL,
+    last_key TEXT NOT NULL,
+    PRIMARY KEY (subnet_id, first_key)
+);
+CREATE INDEX ip_free_ranges_last ON ip_free_ranges (subnet_id, last_key);
+ALTER TABLE subnets ADD COLUMN free_ranges_built BOOLEAN NOT NULL DEFAULT FALSE;
