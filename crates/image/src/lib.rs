@@ -21,8 +21,14 @@ use oxistack_core::db::{self, Migration, Migrations, Pool};
 use crate::backend::FileStore;
 
 pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_image.sql") }],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_image.sql") }],
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_image.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_image_listing.sql") },
+    ],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_image.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_image_listing.sql") },
+    ],
 };
 
 #[derive(Clone, Debug)]

@@ -2,7 +2,6 @@
 //! status machine (queued → saving → active, uploading → importing → active,
 //! active ⇄ deactivated), uploads with quota and format checks, members.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use axum::body::Body;
@@ -15,7 +14,7 @@ use oxistack_core::time;
 
 use crate::backend::Received;
 use crate::quota::Budget;
-use crate::store::{self, ImageRow, MemberRow};
+use crate::store::{self, ImageOrder, ImageQuery, ImageRow, MemberRow, Seen};
 use crate::Image;
 
 /// Only formats the inspector proves self-contained may be stored, as an
@@ -227,6 +226,35 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
+/// The ways an image is in `ctx`'s list for a `visibility` query and a
+/// `member_status`, and the one visibility the list keeps to, if any: what
+/// the caller may see (its own, public and community images, and the shared
+/// ones it is a member of; admins everything), narrowed as Glance lists by
+/// default (no community images; shared ones by member status).
+fn listed(ctx: &Context, visibility: Option<&str>, member_status: &str) -> (Vec<Seen>, Option<String>) {
+    let only = visibility.filter(|v| *v != "all").map(String::from);
+    if ctx.is_admin() {
+        return (vec![Seen::Every], only);
+    }
+    let status = (member_status != "all").then(|| member_status.to_owned());
+    let project = ctx.project_id().map(String::from);
+    let owned = project.iter().map(|p| Seen::OwnedBy(p.clone()));
+    let shared = |status: Option<String>| {
+        project.iter().map(move |p| Seen::SharedWith { project: p.clone(), status: status.clone() })
+    };
+    let seen: Vec<Seen> = match visibility {
+        None => owned.chain([Seen::Visibility("public")]).chain(shared(status)).collect(),
+        Some("all") => {
+            owned.chain([Seen::Visibility("public"), Seen::Visibility("community")]).chain(shared(status)).collect()
+        }
+        Some("shared") => owned.chain(shared(status)).collect(),
+        Some(_) => {
+            owned.chain([Seen::Visibility("public"), Seen::Visibility("community")]).chain(shared(None)).collect()
+        }
+    };
+    (seen, only)
+}
+
 const SORT_KEYS: &[&str] = &[
     "name",
     "status",
@@ -304,69 +332,34 @@ impl Image {
     /// `GET /v2/images`: the page of visible images matching the query, and the
     /// marker of the next page when there may be one.
     pub async fn list(&self, ctx: &Context, q: &ListQuery) -> Result<(Vec<ImageRow>, Option<String>)> {
-        let memberships: HashMap<String, String> = match ctx.project_id() {
-            Some(p) => store::memberships(&self.pool, p).await?.into_iter().collect(),
-            None => HashMap::new(),
-        };
         let member_status = q.get("member_status").unwrap_or("accepted");
         let visibility = q.get("visibility");
         let hidden = q.get("os_hidden").map(parse_bool).transpose()?.unwrap_or(false);
-        let size_min = q
-            .get("size_min")
-            .map(|v| v.parse::<i64>())
-            .transpose()
-            .map_err(|_| Error::BadRequest("size_min must be an integer".into()))?;
-        let size_max = q
-            .get("size_max")
-            .map(|v| v.parse::<i64>())
-            .transpose()
-            .map_err(|_| Error::BadRequest("size_max must be an integer".into()))?;
-        let protected = q.get("protected").map(parse_bool).transpose()?;
+        let size = |key: &str| {
+            q.get(key)
+                .map(|v| v.parse::<i64>())
+                .transpose()
+                .map_err(|_| Error::BadRequest(format!("{key} must be an integer")))
+        };
         if let Some(v) = visibility {
             if v != "all" && !VISIBILITIES.contains(&v) {
                 return Err(Error::BadRequest(format!("Invalid visibility value: {v}")));
             }
         }
-        let tags = q.all("tag");
-        let mut rows: Vec<ImageRow> = store::all(&self.pool)
-            .await?
-            .into_iter()
-            .filter(|img| {
-                let membership = memberships.get(&img.id).map(String::as_str);
-                if !may_see(ctx, img, membership) {
-                    return false;
-                }
-                let listed_by_default = ctx.is_admin()
-                    || owns(ctx, img)
-                    || img.visibility == "public"
-                    || (img.visibility == "shared" && (member_status == "all" || membership == Some(member_status)));
-                let by_visibility = match visibility {
-                    None => listed_by_default,
-                    Some("all") => listed_by_default || img.visibility == "community",
-                    Some("shared") => {
-                        img.visibility == "shared"
-                            && (owns(ctx, img)
-                                || member_status == "all"
-                                || membership == Some(member_status)
-                                || ctx.is_admin())
-                    }
-                    Some(v) => img.visibility == v,
-                };
-                let hidden_ok = img.os_hidden == hidden || q.get("os_hidden").is_none() && !img.os_hidden;
-                let img_tags = tags_of(img);
-                by_visibility
-                    && hidden_ok
-                    && q.get("name").is_none_or(|n| img.name.as_deref() == Some(n))
-                    && q.get("status").is_none_or(|s| img.status == s)
-                    && q.get("owner").is_none_or(|o| img.owner == o)
-                    && q.get("disk_format").is_none_or(|f| img.disk_format.as_deref() == Some(f))
-                    && q.get("container_format").is_none_or(|f| img.container_format.as_deref() == Some(f))
-                    && size_min.is_none_or(|m| img.size.is_some_and(|s| s >= m))
-                    && size_max.is_none_or(|m| img.size.is_some_and(|s| s <= m))
-                    && protected.is_none_or(|p| img.protected == p)
-                    && tags.iter().all(|t| img_tags.iter().any(|x| x == t))
-            })
-            .collect();
+        let mut query = ImageQuery {
+            hidden,
+            name: q.get("name").map(String::from),
+            status: q.get("status").map(String::from),
+            owner: q.get("owner").map(String::from),
+            disk_format: q.get("disk_format").map(String::from),
+            container_format: q.get("container_format").map(String::from),
+            size_min: size("size_min")?,
+            size_max: size("size_max")?,
+            protected: q.get("protected").map(parse_bool).transpose()?,
+            tags: q.all("tag").into_iter().map(String::from).collect(),
+            ..ImageQuery::default()
+        };
+        (query.seen, query.visibility) = listed(ctx, visibility, member_status);
 
         // Sorting: `sort=k1:dir,k2` or `sort_key`/`sort_dir` pairs; ties by
         // created_at then id, newest first, as Glance does.
@@ -392,28 +385,62 @@ impl Image {
         }
         keys.push(("created_at".into(), false));
         keys.push(("id".into(), false));
-        rows.sort_by(|a, b| {
-            for (k, asc) in &keys {
-                let o = cmp_values(&sort_value(a, k), &sort_value(b, k));
-                if o != std::cmp::Ordering::Equal {
-                    return if *asc { o } else { o.reverse() };
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
-
-        if let Some(marker) = q.get("marker") {
-            let at = rows
-                .iter()
-                .position(|r| r.id == marker)
-                .ok_or_else(|| Error::BadRequest(format!("Invalid marker. Image {marker} could not be found.")))?;
-            rows.drain(..=at);
-        }
         let limit = match q.get("limit") {
             Some(l) => l.parse::<usize>().map_err(|_| Error::BadRequest("limit param must be an integer".into()))?,
             None => 25,
         }
         .min(1000);
+        let invalid_marker = |m: &str| Error::BadRequest(format!("Invalid marker. Image {m} could not be found."));
+
+        // In SQL when every sort key is a column that is never NULL and no
+        // tag needs its exact check: the page is read from past the marker.
+        let order: Option<Vec<(ImageOrder, bool)>> =
+            keys.iter().map(|(k, asc)| ImageOrder::of(k).map(|o| (o, *asc))).collect();
+        let rows = match order.filter(|_| query.tags.is_empty()) {
+            Some(mut order) => {
+                let mut seen = vec![];
+                order.retain(|(o, _)| {
+                    !seen.contains(o) && {
+                        seen.push(*o);
+                        true
+                    }
+                });
+                query.order = order.clone();
+                if let Some(m) = q.get("marker") {
+                    let at = ImageQuery { id: Some(m.to_owned()), limit: Some(1), ..query.clone() };
+                    let row = store::images(&self.pool, &at).await?.pop().ok_or_else(|| invalid_marker(m))?;
+                    query.after = Some(order.iter().map(|(o, _)| o.value(&row)).collect());
+                }
+                query.limit = Some(limit as i64 + 1);
+                store::images(&self.pool, &query).await?
+            }
+            None => {
+                let tags = query.tags.clone();
+                let mut rows: Vec<ImageRow> = store::images(&self.pool, &query)
+                    .await?
+                    .into_iter()
+                    .filter(|img| {
+                        let img_tags = tags_of(img);
+                        tags.iter().all(|t| img_tags.iter().any(|x| x == t))
+                    })
+                    .collect();
+                rows.sort_by(|a, b| {
+                    for (k, asc) in &keys {
+                        let o = cmp_values(&sort_value(a, k), &sort_value(b, k));
+                        if o != std::cmp::Ordering::Equal {
+                            return if *asc { o } else { o.reverse() };
+                        }
+                    }
+                    std::cmp::Ordering::Equal
+                });
+                if let Some(marker) = q.get("marker") {
+                    let at = rows.iter().position(|r| r.id == marker).ok_or_else(|| invalid_marker(marker))?;
+                    rows.drain(..=at);
+                }
+                rows
+            }
+        };
+        let mut rows = rows;
         let next = (limit > 0 && rows.len() > limit).then(|| rows[limit - 1].id.clone());
         rows.truncate(limit);
         Ok((rows, next))

@@ -1,7 +1,7 @@
 //! The images and image_members tables. No rules here: who sees or changes
 //! what is the service's.
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, Param, Pool, Select};
 use oxistack_core::error::{Error, OnUnique, Result};
 use sqlx::FromRow;
 
@@ -46,8 +46,173 @@ pub async fn get(pool: &Pool, id: &str) -> Result<ImageRow> {
     db::query_as("SELECT * FROM images WHERE id = ?").bind(id).fetch_optional(pool).await?.ok_or_else(|| not_found(id))
 }
 
-pub async fn all(pool: &Pool) -> Result<Vec<ImageRow>> {
-    Ok(db::query_as("SELECT * FROM images ORDER BY created_at DESC, id").fetch_all(pool).await?)
+/// One way an image may be in a list (a list holds the images any of its
+/// ways admit).
+#[derive(Clone, Debug)]
+pub enum Seen {
+    Every,
+    /// The images a project owns.
+    OwnedBy(String),
+    /// The images of one visibility.
+    Visibility(&'static str),
+    /// The shared images a project is a member of, with this member status
+    /// (any when `None`).
+    SharedWith {
+        project: String,
+        status: Option<String>,
+    },
+}
+
+/// A column a list may be ordered by: never NULL, so that a keyset page
+/// after a position is exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageOrder {
+    Id,
+    Status,
+    Visibility,
+    Owner,
+    MinDisk,
+    MinRam,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl ImageOrder {
+    /// The order of Glance's sort key `key`, if it is one of these.
+    pub fn of(key: &str) -> Option<ImageOrder> {
+        Some(match key {
+            "id" => ImageOrder::Id,
+            "status" => ImageOrder::Status,
+            "visibility" => ImageOrder::Visibility,
+            "owner" => ImageOrder::Owner,
+            "min_disk" => ImageOrder::MinDisk,
+            "min_ram" => ImageOrder::MinRam,
+            "created_at" => ImageOrder::CreatedAt,
+            "updated_at" => ImageOrder::UpdatedAt,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            ImageOrder::Id => "id",
+            ImageOrder::Status => "status",
+            ImageOrder::Visibility => "visibility",
+            ImageOrder::Owner => "owner",
+            ImageOrder::MinDisk => "min_disk",
+            ImageOrder::MinRam => "min_ram",
+            ImageOrder::CreatedAt => "created_at",
+            ImageOrder::UpdatedAt => "updated_at",
+        }
+    }
+
+    /// This column's value in `img`, as a keyset position is given.
+    pub fn value(self, img: &ImageRow) -> Param {
+        match self {
+            ImageOrder::Id => Param::Text(img.id.clone()),
+            ImageOrder::Status => Param::Text(img.status.clone()),
+            ImageOrder::Visibility => Param::Text(img.visibility.clone()),
+            ImageOrder::Owner => Param::Text(img.owner.clone()),
+            ImageOrder::MinDisk => Param::Int(img.min_disk),
+            ImageOrder::MinRam => Param::Int(img.min_ram),
+            ImageOrder::CreatedAt => Param::Text(img.created_at.clone()),
+            ImageOrder::UpdatedAt => Param::Text(img.updated_at.clone()),
+        }
+    }
+}
+
+/// An image list: the ways images may be in it, then filters (each `None`
+/// does not filter), an order (newest first when empty), a keyset
+/// position and a row count.
+#[derive(Clone, Debug, Default)]
+pub struct ImageQuery {
+    pub seen: Vec<Seen>,
+    pub id: Option<String>,
+    pub visibility: Option<String>,
+    pub hidden: bool,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub size_min: Option<i64>,
+    pub size_max: Option<i64>,
+    pub protected: Option<bool>,
+    /// Tags the image's tag list holds, narrowed by their JSON text (a
+    /// superset: the caller checks them exactly).
+    pub tags: Vec<String>,
+    pub order: Vec<(ImageOrder, bool)>,
+    pub after: Option<Vec<Param>>,
+    pub limit: Option<i64>,
+}
+
+/// The images `q` selects, in its order.
+pub async fn images(pool: &Pool, q: &ImageQuery) -> Result<Vec<ImageRow>> {
+    let mut ways = vec![];
+    let mut params = vec![];
+    for seen in &q.seen {
+        match seen {
+            Seen::Every => ways.push("1 = 1"),
+            Seen::OwnedBy(p) => {
+                ways.push("owner = ?");
+                params.push(Param::Text(p.clone()));
+            }
+            Seen::Visibility(v) => {
+                ways.push("visibility = ?");
+                params.push(Param::Text((*v).to_owned()));
+            }
+            Seen::SharedWith { project, status: None } => {
+                ways.push("visibility = 'shared' AND id IN (SELECT image_id FROM image_members WHERE member_id = ?)");
+                params.push(Param::Text(project.clone()));
+            }
+            Seen::SharedWith { project, status: Some(status) } => {
+                ways.push(
+                    "visibility = 'shared' AND id IN
+                     (SELECT image_id FROM image_members WHERE member_id = ? AND status = ?)",
+                );
+                params.push(Param::Text(project.clone()));
+                params.push(Param::Text(status.clone()));
+            }
+        }
+    }
+    let ways = if ways.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        ways.iter().map(|w| format!("({w})")).collect::<Vec<_>>().join(" OR ")
+    };
+    let mut select = Select::new("SELECT * FROM images").filter(&ways, params).eq("os_hidden", q.hidden);
+    for (column, value) in [
+        ("id", &q.id),
+        ("visibility", &q.visibility),
+        ("name", &q.name),
+        ("status", &q.status),
+        ("owner", &q.owner),
+        ("disk_format", &q.disk_format),
+        ("container_format", &q.container_format),
+    ] {
+        if let Some(v) = value {
+            select = select.eq(column, v.as_str());
+        }
+    }
+    if let Some(m) = q.size_min {
+        select = select.filter("size >= ?", [Param::Int(m)]);
+    }
+    if let Some(m) = q.size_max {
+        select = select.filter("size <= ?", [Param::Int(m)]);
+    }
+    if let Some(p) = q.protected {
+        select = select.eq("protected", p);
+    }
+    for tag in &q.tags {
+        select = select.contains("tags", &serde_json::to_string(tag).unwrap_or_default());
+    }
+    let order: Vec<(&'static str, bool)> = if q.order.is_empty() {
+        vec![("created_at", false), ("id", false)]
+    } else {
+        q.order.iter().map(|(o, asc)| (o.column(), *asc)).collect()
+    };
+    let (sql, params) = select.page(&order, q.after.as_deref(), q.limit).build();
+    Ok(db::query_as::<ImageRow>(&sql).bind_all(params).fetch_all(pool).await?)
 }
 
 pub async fn insert(pool: &Pool, i: &ImageRow) -> Result<()> {

@@ -83,6 +83,19 @@ impl Select {
         self
     }
 
+    /// A page of a list: its order, the position it starts after (if any)
+    /// and its most rows (if bounded).
+    pub fn page(self, order: &[(&'static str, bool)], after: Option<&[Param]>, limit: Option<i64>) -> Select {
+        let mut select = self.order_by(order);
+        if let Some(values) = after {
+            select = select.after(values.to_vec());
+        }
+        match limit {
+            Some(n) => select.limit(n),
+            None => select,
+        }
+    }
+
     /// The statement and its values in placeholder order.
     pub fn build(self) -> (String, Vec<Param>) {
         let mut clauses = self.clauses;

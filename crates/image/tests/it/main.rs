@@ -230,3 +230,73 @@ async fn listing_filters_sorts_and_pages() {
     let (_, l) = call(&app, "admin", Method::GET, "/v2/images", None).await;
     assert_eq!(names(&l).len(), 3);
 }
+
+#[tokio::test]
+async fn lists_in_sql_keep_to_what_the_caller_may_see_and_page_newest_first() {
+    let (app, _dir) = app().await;
+    let mut ids = HashMap::new();
+    for visibility in ["public", "community", "shared", "private"] {
+        let body = json!({"name": visibility, "visibility": visibility});
+        // Publishing is an admin's (of alice's project here).
+        let who = if visibility == "public" { "admin" } else { "alice" };
+        let (status, img) = call(&app, who, Method::POST, "/v2/images", json_body(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{img}");
+        ids.insert(visibility, img["id"].as_str().unwrap().to_owned());
+    }
+    let names = |v: &Value| {
+        let mut n: Vec<String> =
+            v["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect();
+        n.sort();
+        n
+    };
+    let list = |who: &'static str, query: &'static str| {
+        let app = app.clone();
+        async move {
+            let (status, l) = call(&app, who, Method::GET, &format!("/v2/images{query}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{who} {query}: {l}");
+            l
+        }
+    };
+    // The owner lists its own of every visibility.
+    assert_eq!(names(&list("alice", "").await), ["community", "private", "public", "shared"]);
+    assert_eq!(names(&list("alice", "?visibility=all").await), ["community", "private", "public", "shared"]);
+    // Another project: public by default, community when asked, never private.
+    assert_eq!(names(&list("bob", "").await), ["public"]);
+    assert_eq!(names(&list("bob", "?visibility=community").await), ["community"]);
+    assert_eq!(names(&list("bob", "?visibility=all").await), ["community", "public"]);
+    assert_eq!(names(&list("bob", "?visibility=private").await), Vec::<String>::new());
+    assert_eq!(names(&list("bob", "?visibility=shared").await), Vec::<String>::new());
+    // A member: the shared image by member status.
+    let member = json_body(&json!({"member": "pb"}));
+    let (status, _) = call(&app, "alice", Method::POST, &format!("/v2/images/{}/members", ids["shared"]), member).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&list("bob", "").await), ["public"]);
+    assert_eq!(names(&list("bob", "?member_status=pending").await), ["public", "shared"]);
+    assert_eq!(names(&list("bob", "?visibility=shared&member_status=all").await), ["shared"]);
+    assert_eq!(names(&list("bob", "?visibility=shared").await), Vec::<String>::new());
+    assert_eq!(names(&list("admin", "?visibility=all").await).len(), 4);
+
+    // Pages newest first (then by id), by `next` links, as one list.
+    let whole = list("alice", "?visibility=all").await;
+    let order: Vec<&str> = whole["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let mut walked = vec![];
+    let mut path = "/v2/images?visibility=all&limit=3".to_owned();
+    loop {
+        let (_, page) = call(&app, "alice", Method::GET, &path, None).await;
+        walked.extend(page["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => path = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(walked, order);
+    // Sorted by a column in SQL, and a marker the caller may not list.
+    let (_, by_visibility) =
+        call(&app, "alice", Method::GET, "/v2/images?visibility=all&sort=visibility:asc", None).await;
+    let v: Vec<&str> =
+        by_visibility["images"].as_array().unwrap().iter().map(|i| i["visibility"].as_str().unwrap()).collect();
+    assert_eq!(v, ["community", "private", "public", "shared"]);
+    let path = format!("/v2/images?marker={}", ids["private"]);
+    let (status, _) = call(&app, "bob", Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

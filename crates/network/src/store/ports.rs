@@ -83,14 +83,7 @@ pub async fn ports_page(pool: &Pool, q: &PortQuery) -> Result<Vec<PortRow>> {
     } else {
         q.order.iter().map(|(c, asc)| (c.name(), *asc)).collect()
     };
-    select = select.order_by(&order);
-    if let Some(after) = &q.after {
-        select = select.after(after.clone());
-    }
-    if let Some(n) = q.limit {
-        select = select.limit(n);
-    }
-    let (sql, params) = select.build();
+    let (sql, params) = select.page(&order, q.after.as_deref(), q.limit).build();
     Ok(db::query_as::<PortRow>(&sql).bind_all(params).fetch_all(pool).await?)
 }
 
