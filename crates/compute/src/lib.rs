@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod microversion;
 pub mod moves;
 pub mod network;
+pub mod operations;
 pub mod quotas;
 pub mod server_groups;
 pub mod service;

@@ -1,128 +1,25 @@
 //! The server operations that change what an instance is, not only its power:
 //! rebuild, resize (with confirm and revert), rescue, shelve, snapshots, and
-//! the console log. Each checks the state, records its task_state with a
-//! compare-and-swap, answers, then calls the driver and writes where it ended.
-
-use std::future::Future;
+//! the console log. Each runs as every operation does (`operations`), and
+//! only on the server of the instance's host: it changes disks and
+//! definitions that only that host has.
 
 use serde_json::json;
 
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 
+use crate::operations::{Elsewhere, Outcome};
 use crate::service::{instance_spec, now};
 use crate::store::{self, Flavor, Instance};
 use crate::virt::{InstanceSpec, PowerState};
 use crate::{actions, host, quotas, Compute};
-
-/// Where a move leaves the instance.
-struct Outcome {
-    vm_state: &'static str,
-    power: PowerState,
-    image_ref: String,
-    flavor: String,
-    old_flavor: Option<String>,
-    host: Option<String>,
-}
 
 pub(crate) fn flavor_of(json: &str) -> Result<Flavor> {
     serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::anyhow!("stored flavor unreadable: {e}")))
 }
 
 impl Compute {
-    /// Checks that `name` may run on the server now, records `task` and the
-    /// instance action; returns the instance and the action's id.
-    pub(crate) async fn begin(
-        &self,
-        ctx: &Context,
-        id: &str,
-        name: &str,
-        allowed: &[&str],
-        task: &str,
-    ) -> Result<(Instance, i64)> {
-        let inst = self.instance(ctx, id).await?;
-        if inst.locked && !ctx.is_admin() {
-            return Err(Error::Conflict(format!("Instance {id} is locked")));
-        }
-        if !allowed.contains(&inst.vm_state.as_str()) {
-            return Err(Error::Conflict(format!(
-                "Cannot '{name}' instance {id} while it is in vm_state {}",
-                inst.vm_state
-            )));
-        }
-        if !self.runs(&inst) {
-            // What changes an instance's disks and definition is done where
-            // they are; only that host's server can.
-            return Err(Error::Conflict(format!(
-                "Cannot '{name}' instance {id} through this server: the instance is on host {}, and this server runs {}.",
-                inst.host.as_deref().unwrap_or_default(),
-                self.config.host
-            )));
-        }
-        let current = inst.task_state.as_deref();
-        if current.is_some() || !store::begin_task(&self.pool, id, None, task, &now()).await? {
-            return Err(Error::Conflict(format!(
-                "Cannot '{name}' instance {id} while it is in task_state {}",
-                current.unwrap_or("busy")
-            )));
-        }
-        let action = actions::start(&self.pool, ctx, id, name, inst.host.as_deref()).await?;
-        Ok((inst, action))
-    }
-
-    /// Runs `work` after the answer and records its outcome, or ERROR with a
-    /// fault when it fails.
-    fn finish<F>(&self, (inst, action): (Instance, i64), name: &'static str, task: &'static str, work: F)
-    where
-        F: Future<Output = Result<Outcome>> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let outcome = work.await;
-            let error = outcome.as_ref().err().map(|e| e.to_string());
-            if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
-                tracing::error!(instance = %inst.id, error = %e, "recording an action's event failed");
-            }
-            let now = now();
-            let written = match outcome {
-                Ok(o) => store::end_task_with(
-                    &pool,
-                    &inst.id,
-                    task,
-                    o.vm_state,
-                    o.power as i64,
-                    &o.image_ref,
-                    &o.flavor,
-                    o.old_flavor.as_deref(),
-                    o.host.as_deref(),
-                    &now,
-                )
-                .await
-                .map(|_| ()),
-                Err(e) => {
-                    tracing::warn!(instance = %inst.id, action = name, error = %e, "server operation failed");
-                    let fault =
-                        json!({"code": 500, "message": format!("{name} failed: {e}"), "created": now}).to_string();
-                    store::set_error(&pool, &inst.id, &fault, &now).await
-                }
-            };
-            if let Err(e) = written {
-                tracing::error!(instance = %inst.id, error = %e, "recording the end of an operation failed");
-            }
-        });
-    }
-
-    fn unchanged(inst: &Instance, vm_state: &'static str, power: PowerState) -> Outcome {
-        Outcome {
-            vm_state,
-            power,
-            image_ref: inst.image_ref.clone(),
-            flavor: inst.flavor.clone(),
-            old_flavor: inst.old_flavor.clone(),
-            host: inst.host.clone(),
-        }
-    }
-
     /// `rebuild`: a fresh disk from `image_ref` (the same image when none),
     /// with `admin_pass` on the new config drive.
     pub async fn rebuild(
@@ -144,7 +41,8 @@ impl Compute {
         if image.status != "active" {
             return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
         }
-        let started = self.begin(ctx, id, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
+        let started =
+            self.begin(ctx, id, Elsewhere::Refuse, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
         let inst = started.0.clone();
         if let Some(n) = name {
             store::set_name(&self.pool, id, n).await?;
@@ -169,7 +67,7 @@ impl Compute {
             } else {
                 ("active", PowerState::Running)
             };
-            let mut o = Compute::unchanged(&work_inst, vm, power);
+            let mut o = Outcome::unchanged(&work_inst, vm, power);
             o.image_ref = image_ref;
             Ok(o)
         });
@@ -210,7 +108,7 @@ impl Compute {
         if !here.fits_resize(&old, &new, &self.config.allocation_ratios) {
             return Err(Error::BadRequest("No valid host was found. No valid host found for resize".into()));
         }
-        let started = self.begin(ctx, id, "resize", &["active", "stopped"], "resize_prep").await?;
+        let started = self.begin(ctx, id, Elsewhere::Refuse, "resize", &["active", "stopped"], "resize_prep").await?;
         scheduling.release().await;
         let inst = started.0.clone();
         let (driver, image) = (self.driver.clone(), self.image.clone());
@@ -221,7 +119,7 @@ impl Compute {
                 .resize(&instance_spec(&image, &work_inst, &new, &work_inst.image_ref).await?)
                 .await
                 .map_err(|e| Error::Internal(e.into()))?;
-            let mut o = Compute::unchanged(&work_inst, "resized", PowerState::Running);
+            let mut o = Outcome::unchanged(&work_inst, "resized", PowerState::Running);
             o.old_flavor = Some(work_inst.flavor.clone());
             o.flavor = new_json;
             Ok(o)
@@ -233,12 +131,12 @@ impl Compute {
     pub async fn end_resize(&self, ctx: &Context, id: &str, confirm: bool) -> Result<()> {
         let (name, task) =
             if confirm { ("confirmResize", "resize_confirming") } else { ("revertResize", "resize_reverting") };
-        let started = self.begin(ctx, id, name, &["resized"], task).await?;
+        let started = self.begin(ctx, id, Elsewhere::Refuse, name, &["resized"], task).await?;
         let inst = started.0.clone();
         let (driver, image) = (self.driver.clone(), self.image.clone());
         let work_inst = inst.clone();
         self.finish(started, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
-            let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
+            let mut o = Outcome::unchanged(&work_inst, "active", PowerState::Running);
             if !confirm {
                 let old = work_inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
                 driver
@@ -259,17 +157,17 @@ impl Compute {
         } else {
             ("unrescue", &["rescued"], "unrescuing")
         };
-        let started = self.begin(ctx, id, name, allowed, task).await?;
+        let started = self.begin(ctx, id, Elsewhere::Refuse, name, allowed, task).await?;
         let inst = started.0.clone();
         let driver = self.driver.clone();
         let work_inst = inst.clone();
         self.finish(started, name, task, async move {
             if rescue {
                 driver.rescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                Ok(Compute::unchanged(&work_inst, "rescued", PowerState::Running))
+                Ok(Outcome::unchanged(&work_inst, "rescued", PowerState::Running))
             } else {
                 driver.unrescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                Ok(Compute::unchanged(&work_inst, "active", PowerState::Running))
+                Ok(Outcome::unchanged(&work_inst, "active", PowerState::Running))
             }
         });
         Ok(())
@@ -286,7 +184,7 @@ impl Compute {
             "shelveOffload" => (&["shelved"], "shelving_offloading"),
             _ => (&["shelved", "shelved_offloaded"], "unshelving"),
         };
-        let started = self.begin(ctx, id, op, allowed, task).await?;
+        let started = self.begin(ctx, id, Elsewhere::Refuse, op, allowed, task).await?;
         let inst = started.0.clone();
         let (driver, host, image) = (self.driver.clone(), self.config.host.clone(), self.image.clone());
         let (pool, scratch, ctx) = (self.pool.clone(), self.config.state_path.join("snapshots"), ctx.clone());
@@ -305,7 +203,7 @@ impl Compute {
                         tracing::warn!(image = %snapshot, error = %e, "deleting a shelved server's snapshot failed");
                     }
                 }
-                let mut o = Compute::unchanged(&work_inst, "active", PowerState::Running);
+                let mut o = Outcome::unchanged(&work_inst, "active", PowerState::Running);
                 o.host = Some(host);
                 Ok(o)
             } else {
@@ -315,7 +213,7 @@ impl Compute {
                     store::set_shelved_image(&pool, &work_inst.id, Some(&shelved)).await?;
                 }
                 driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                let mut o = Compute::unchanged(&work_inst, "shelved_offloaded", PowerState::Shutdown);
+                let mut o = Outcome::unchanged(&work_inst, "shelved_offloaded", PowerState::Shutdown);
                 o.host = None;
                 Ok(o)
             }
@@ -350,8 +248,16 @@ impl Compute {
         name: &str,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<String> {
-        let (inst, action) =
-            self.begin(ctx, id, "createImage", &["active", "stopped", "paused", "suspended"], "image_snapshot").await?;
+        let (inst, action) = self
+            .begin(
+                ctx,
+                id,
+                Elsewhere::Refuse,
+                "createImage",
+                &["active", "stopped", "paused", "suspended"],
+                "image_snapshot",
+            )
+            .await?;
         let source = self.image.visible(ctx, &inst.image_ref).await;
         let mut body = snapshot_image(name, &inst);
         for (k, v) in metadata {

@@ -11,6 +11,7 @@ use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::time;
 
+use crate::operations::{settle, Elsewhere, Outcome};
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
@@ -239,7 +240,7 @@ fn hostname_from(name: &str) -> String {
     }
 }
 
-fn locked_error(id: &str) -> Error {
+pub(crate) fn locked_error(id: &str) -> Error {
     Error::Conflict(format!("Instance {id} is locked"))
 }
 
@@ -637,34 +638,20 @@ impl Compute {
         });
     }
 
-    /// Starts `action` on a server: checks its state, records the task, and
-    /// runs the driver call after the answer.
+    /// Starts power action `action` on a server (see `operations`); the
+    /// driver call runs after the answer, here or on the server of the
+    /// instance's host.
     pub async fn act(&self, ctx: &Context, id: &str, action: &'static Action) -> Result<()> {
-        let inst = self.instance(ctx, id).await?;
-        if inst.locked && !ctx.is_admin() {
-            return Err(locked_error(id));
+        let started = self.begin(ctx, id, Elsewhere::HandOver, action.name, action.allowed, action.task).await?;
+        if !self.runs(&started.0) {
+            return self.hand_over(&started.0, action.task, started.1).await;
         }
-        if !action.allowed.contains(&inst.vm_state.as_str()) {
-            return Err(Error::Conflict(format!(
-                "Cannot '{}' instance {id} while it is in vm_state {}",
-                action.name, inst.vm_state
-            )));
-        }
-        let expected = inst.task_state.as_deref();
-        if expected.is_some() || !store::begin_task(&self.pool, id, None, action.task, &now()).await? {
-            return Err(Error::Conflict(format!(
-                "Cannot '{}' instance {id} while it is in task_state {}",
-                action.name,
-                expected.unwrap_or("busy")
-            )));
-        }
-        let record = actions::start(&self.pool, ctx, id, action.name, inst.host.as_deref()).await?;
-        if !self.runs(&inst) {
-            return self.hand_over(&inst, action.task, record).await;
-        }
-        let (pool, driver) = (self.pool.clone(), self.driver.clone());
-        let id = id.to_owned();
-        tokio::spawn(async move { complete_action(&pool, driver.as_ref(), &id, action, record).await });
+        let (pool, driver, (inst, record)) = (self.pool.clone(), self.driver.clone(), started);
+        tokio::spawn(async move {
+            // The driver's own words are the fault's.
+            let outcome = power_action(driver.as_ref(), &inst, action).await.map_err(|e| e.to_string());
+            settle(&pool, &inst.id, record, action.name, action.task, outcome).await
+        });
         Ok(())
     }
 
@@ -735,12 +722,21 @@ impl Compute {
                 "delete" => {
                     complete_delete(&self.pool, self.driver.as_ref(), &self.network, &w.instance_id, w.action_id).await
                 }
-                task => match ACTIONS.iter().find(|a| a.task == task) {
-                    Some(action) => {
-                        complete_action(&self.pool, self.driver.as_ref(), &w.instance_id, action, w.action_id).await
+                task => {
+                    match (ACTIONS.iter().find(|a| a.task == task), store::instance(&self.pool, &w.instance_id).await?)
+                    {
+                        (Some(action), Some(inst)) => {
+                            let outcome =
+                                power_action(self.driver.as_ref(), &inst, action).await.map_err(|e| e.to_string());
+                            settle(&self.pool, &inst.id, w.action_id, action.name, action.task, outcome).await
+                        }
+                        (None, _) => {
+                            tracing::error!(instance = %w.instance_id, kind = task, "unknown work for this host")
+                        }
+                        // Gone meanwhile: nothing is left to do.
+                        (_, None) => {}
                     }
-                    None => tracing::error!(instance = %w.instance_id, kind = task, "unknown work for this host"),
-                },
+                }
             }
             store::delete_work(&self.pool, &w.id).await?;
         }
@@ -890,27 +886,6 @@ impl Compute {
 const ACTIONS: &[&Action] = &[&STOP, &START, &REBOOT, &HARD_REBOOT, &PAUSE, &UNPAUSE, &SUSPEND, &RESUME];
 
 /// The driver's part of an accepted action, and its end state.
-async fn complete_action(pool: &Pool, driver: &dyn VirtDriver, id: &str, action: &Action, record: i64) {
-    let outcome = run_action(driver, id, action).await;
-    let error = outcome.as_ref().err().map(|e| e.to_string());
-    if let Err(e) = actions::finish(pool, record, error.as_deref()).await {
-        tracing::error!(instance = %id, error = %e, "recording an action's event failed");
-    }
-    let now = now();
-    let written = match outcome {
-        Ok(()) => store::end_task(pool, id, action.task, action.ends, action.power as i64, &now).await.map(|_| ()),
-        Err(e) => {
-            tracing::warn!(instance = %id, action = action.name, error = %e, "server action failed");
-            let fault =
-                json!({"code": 500, "message": format!("{} failed: {e}", action.name), "created": now}).to_string();
-            store::set_error(pool, id, &fault, &now).await
-        }
-    };
-    if let Err(e) = written {
-        tracing::error!(instance = %id, error = %e, "recording the end of an action failed");
-    }
-}
-
 /// The driver's part of a delete: the guest goes, then its ports.
 async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id: &str, record: i64) {
     let outcome = driver.destroy(id).await;
@@ -928,7 +903,9 @@ async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id
     }
 }
 
-async fn run_action(driver: &dyn VirtDriver, id: &str, action: &Action) -> crate::virt::DriverResult<()> {
+/// The driver's part of a power action, and where it leaves the instance.
+async fn power_action(driver: &dyn VirtDriver, inst: &Instance, action: &Action) -> crate::virt::DriverResult<Outcome> {
+    let id = inst.id.as_str();
     match action.task {
         "powering-off" => driver.power_off(id).await,
         "powering-on" => driver.power_on(id).await,
@@ -939,7 +916,8 @@ async fn run_action(driver: &dyn VirtDriver, id: &str, action: &Action) -> crate
         "suspending" => driver.suspend(id).await,
         "resuming" => driver.resume(id).await,
         _ => Err(crate::virt::DriverError::NotSupported(action.name)),
-    }
+    }?;
+    Ok(Outcome::unchanged(inst, action.ends, action.power))
 }
 
 pub type SharedDriver = Arc<dyn VirtDriver>;
