@@ -1,10 +1,14 @@
 //! Compute benchmark, fake driver: boot-to-ACTIVE latency, boot+delete
-//! throughput, and `GET /servers/detail` latency with 1,000 and 10,000
-//! ACTIVE servers in the project. The fake host is given room for all of
-//! them (allocation ratios of 16 for CPU and 2 for RAM); a figure is printed
-//! only when every boot ended ACTIVE.
+//! throughput with 8 clients, then `GET /servers/detail` with 10,000 and
+//! 100,000 ACTIVE servers in the project: the first page (Nova's 1,000),
+//! a name regex that one server matches, and `status=SHUTOFF` (ten
+//! servers). The fake host is given room for all of them (allocation
+//! ratios of 128 for CPU and 32 for RAM), the servers are booted through
+//! the API 500 at a time, and a figure is printed only when every boot
+//! ended ACTIVE.
 //!
-//! Run with `cargo bench -p oxistack --bench compute`.
+//! Run with `cargo bench -p oxistack --bench compute` (on PostgreSQL: with
+//! OXISTACK_BENCH_POSTGRES set, see `common`).
 
 use std::time::{Duration, Instant};
 
@@ -17,13 +21,16 @@ use common::{mib, percentile_ms, rss_kib, Api, Server};
 const BOOTS: usize = 100;
 const CYCLES: usize = 400;
 const CONCURRENCY: usize = 8;
+const TARGETS: &[usize] = &[10_000, 100_000];
+const BATCH: usize = 500;
+const STOPPED: usize = 10;
 /// The longest any one wait of the benchmark may take.
-const DEADLINE: Duration = Duration::from_secs(600);
+const DEADLINE: Duration = Duration::from_secs(1800);
 
 impl Api {
     /// Boots one server and waits until it is ACTIVE.
-    async fn boot(&self, image: &str) -> String {
-        let body = json!({"server": {"name": "b", "imageRef": image, "flavorRef": "42", "networks": "none"}});
+    async fn boot(&self, image: &str, name: &str) -> String {
+        let body = json!({"server": {"name": name, "imageRef": image, "flavorRef": "42", "networks": "none"}});
         self.boot_active(body, DEADLINE, Duration::from_millis(1)).await
     }
 
@@ -47,16 +54,37 @@ impl Api {
         }
     }
 
+    /// Whether any server is still building (one row asked for).
+    async fn building(&self) -> bool {
+        let (status, r) = self.send(reqwest::Method::GET, "/compute/v2.1/servers?status=BUILD&limit=1", None).await;
+        assert_eq!(status, 200, "{r}");
+        !r["servers"].as_array().unwrap().is_empty()
+    }
+
     async fn delete(&self, id: &str) {
         let (status, _) = self.send(reqwest::Method::DELETE, &format!("/compute/v2.1/servers/{id}"), None).await;
         assert_eq!(status, 204);
+    }
+
+    /// p50 and p95 of `GET path` over `samples` requests, each answer
+    /// checked by `check`.
+    async fn time_list(&self, path: &str, samples: usize, check: impl Fn(&[serde_json::Value])) -> (f64, f64) {
+        let mut times = vec![];
+        for _ in 0..samples {
+            let t = Instant::now();
+            let (status, r) = self.send(reqwest::Method::GET, path, None).await;
+            times.push(t.elapsed());
+            assert_eq!(status, 200, "{r}");
+            check(r["servers"].as_array().unwrap());
+        }
+        times.sort();
+        (percentile_ms(&times, 0.5), percentile_ms(&times, 0.95))
     }
 }
 
 #[tokio::main]
 async fn main() {
-    // Room for 10,000 m1.nano (1 vCPU, 128 MiB) on the fake host's 1,000 vCPUs and 800,000 MiB.
-    let room = ["--cpu-allocation-ratio", "16", "--ram-allocation-ratio", "2"];
+    let room = ["--cpu-allocation-ratio", "128", "--ram-allocation-ratio", "32"];
     let server = Server::start("compute", &[&["--compute-driver", "fake"][..], &room].concat()).await;
     let (pid, base, http) = (server.pid(), server.base.clone(), server.http.clone());
     let (token, project) = server.admin_token().await;
@@ -70,7 +98,7 @@ async fn main() {
     let mut lat = vec![];
     for _ in 0..BOOTS {
         let t = Instant::now();
-        let id = api.boot(&image).await;
+        let id = api.boot(&image, "b").await;
         lat.push(t.elapsed());
         api.delete(&id).await;
     }
@@ -83,7 +111,7 @@ async fn main() {
         let (api, image) = (api.clone(), image.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..CYCLES / CONCURRENCY {
-                let id = api.boot(&image).await;
+                let id = api.boot(&image, "b").await;
                 api.delete(&id).await;
             }
         }));
@@ -93,50 +121,60 @@ async fn main() {
     }
     let cycles_per_sec = CYCLES as f64 / started.elapsed().as_secs_f64();
 
-    // GET /servers/detail with 1,000 then 10,000 servers.
-    let mut listing = vec![];
-    let mut total = 0;
-    for target in [1_000, 10_000] {
+    // One server a name regex finds, and ten stopped ones, among the rest.
+    api.boot(&image, "needle").await;
+    for _ in 0..STOPPED {
+        let id = api.boot(&image, "stopped").await;
+        let (status, _) = api
+            .send(reqwest::Method::POST, &format!("/compute/v2.1/servers/{id}/action"), Some(json!({"os-stop": null})))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let mut total = 1 + STOPPED;
+    let mut rows = vec![];
+    for &target in TARGETS {
+        let filling = Instant::now();
+        let added = target - total;
         while total < target {
+            let n = BATCH.min(target - total);
             let body = json!({"server": {"name": "many", "imageRef": image, "flavorRef": "42", "networks": "none",
-                                         "min_count": 100, "max_count": 100}});
+                                         "min_count": n, "max_count": n}});
             let (status, r) = api.send(reqwest::Method::POST, "/compute/v2.1/servers", Some(body)).await;
             assert_eq!(status, 202, "{r}");
-            total += 100;
+            total += n;
         }
-        // Every server built, and every one ACTIVE, before anything is timed.
-        let waited = Instant::now();
-        let counts = loop {
-            let counts = api.statuses().await;
-            if !counts.contains_key("BUILD") {
-                break counts;
-            }
-            assert!(waited.elapsed() < DEADLINE, "still building after {DEADLINE:?}: {counts:?}");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        };
-        assert_eq!(
-            counts.get("ACTIVE"),
-            Some(&target),
-            "not every boot ended ACTIVE (ERROR: {:?}): {counts:?}",
-            counts.get("ERROR")
-        );
-        let mut times = vec![];
-        for _ in 0..20 {
-            let t = Instant::now();
-            let (status, r) = api.send(reqwest::Method::GET, "/compute/v2.1/servers/detail", None).await;
-            times.push(t.elapsed());
-            assert_eq!(status, 200);
-            let page = r["servers"].as_array().unwrap();
-            assert_eq!(page.len(), 1000);
-            assert!(page.iter().all(|s| s["status"] == "ACTIVE"));
+        while api.building().await {
+            assert!(filling.elapsed() < DEADLINE, "still building after {DEADLINE:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        times.sort();
-        listing.push((target, percentile_ms(&times, 0.5), percentile_ms(&times, 0.95)));
+        let fill_rate = added as f64 / filling.elapsed().as_secs_f64();
+        let counts = api.statuses().await;
+        assert_eq!(counts.get("ACTIVE"), Some(&(target - STOPPED)), "not every boot ended ACTIVE: {counts:?}");
+        assert_eq!(counts.get("SHUTOFF"), Some(&STOPPED), "{counts:?}");
+
+        let samples = if target > 10_000 { 10 } else { 20 };
+        let first = api
+            .time_list("/compute/v2.1/servers/detail", samples, |page| {
+                assert_eq!(page.len(), 1000);
+            })
+            .await;
+        let needle = api
+            .time_list("/compute/v2.1/servers/detail?name=%5Eneedle%24", samples, |page| {
+                assert_eq!(page.len(), 1);
+                assert_eq!(page[0]["name"], "needle");
+            })
+            .await;
+        let stopped = api
+            .time_list("/compute/v2.1/servers/detail?status=SHUTOFF", samples, |page| {
+                assert_eq!(page.len(), STOPPED);
+            })
+            .await;
+        rows.push((target, fill_rate, first, needle, stopped, mib(rss_kib(pid))));
     }
-    let rss = mib(rss_kib(pid));
     server.stop();
 
-    println!("| measure | result |");
+    let engine = Server::engine();
+    println!("| measure ({engine}) | result |");
     println!("|---|---|");
     println!(
         "| boot to ACTIVE, p50 / p99 ({BOOTS} sequential) | {:.1} ms / {:.1} ms |",
@@ -144,11 +182,20 @@ async fn main() {
         percentile_ms(&lat, 0.99)
     );
     println!("| boot + delete cycles, {CONCURRENCY} clients ({CYCLES} cycles) | {cycles_per_sec:.0} per second |");
-    for (n, p50, p95) in listing {
+    for (n, fill, first, needle, stopped, rss) in rows {
+        println!("| boots to reach {n} ACTIVE servers ({BATCH} per request) | {fill:.0} per second |");
         println!(
-            "| GET /servers/detail (first page of 1,000) with {n} ACTIVE servers, p50 / p95 | {p50:.1} ms / {p95:.1} ms |"
+            "| `GET /servers/detail` first page (1,000) of {n}, p50 / p95 | {:.1} ms / {:.1} ms |",
+            first.0, first.1
         );
+        println!(
+            "| `GET /servers/detail?name=^needle$` (1 of {n}), p50 / p95 | {:.1} ms / {:.1} ms |",
+            needle.0, needle.1
+        );
+        println!(
+            "| `GET /servers/detail?status=SHUTOFF` ({STOPPED} of {n}), p50 / p95 | {:.1} ms / {:.1} ms |",
+            stopped.0, stopped.1
+        );
+        println!("| server resident memory with {n} servers | {rss:.1} MiB |");
     }
-    println!();
-    println!("server resident memory at the end: {rss:.1} MiB");
 }

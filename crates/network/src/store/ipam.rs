@@ -60,10 +60,8 @@ async fn next_free(tx: &mut Tx, subnet: &str, port: &str) -> Result<Option<Strin
     else {
         return Ok(None);
     };
-    let mut rebuilt = false;
     if !built(tx, subnet).await? {
         rebuild(tx, &s).await?;
-        rebuilt = true;
     }
     loop {
         let first = db::query_as::<Range>(
@@ -72,17 +70,9 @@ async fn next_free(tx: &mut Tx, subnet: &str, port: &str) -> Result<Option<Strin
         .bind(subnet)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(range) = first else {
-            if rebuilt {
-                return Ok(None);
-            }
-            // Full by the ranges: made again from the allocations once, so
-            // that ranges which lost an address to a failure between two
-            // writes cannot keep it from being given.
-            rebuild(tx, &s).await?;
-            rebuilt = true;
-            continue;
-        };
+        // The ranges change with the allocations in one transaction, so
+        // none left means the pools are full.
+        let Some(range) = first else { return Ok(None) };
         let (Some(n), Some(last)) = (number(&range.first_key), number(&range.last_key)) else {
             db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
                 .bind(subnet)

@@ -1,5 +1,8 @@
 //! What every benchmark does first: start the release `oxistack serve` on a
-//! temporary data dir and a free port, and log in as admin.
+//! temporary data dir and a free port, and log in as admin. With
+//! OXISTACK_BENCH_POSTGRES set to a PostgreSQL cluster's base URL (such as
+//! `postgres://postgres@127.0.0.1:55432`), the server keeps its state in a
+//! new database there instead of SQLite.
 
 #![allow(dead_code)]
 
@@ -26,8 +29,10 @@ impl Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let data = dir.join("data");
         let listen = format!("127.0.0.1:{port}");
+        let database = postgres_database(name).await;
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_oxistack"))
             .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", &listen])
+            .args(database.iter().flat_map(|url| ["--database", url.as_str()]))
             .args(args)
             .env("OXISTACK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("OXISTACK_LOG", "warn")
@@ -46,6 +51,15 @@ impl Server {
         }
         assert!(up, "oxistack serve did not answer within 30 s");
         Server { child, base, dir, http }
+    }
+
+    /// The engine the server runs on, for the figures' labels.
+    pub fn engine() -> &'static str {
+        if std::env::var_os("OXISTACK_BENCH_POSTGRES").is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -77,6 +91,18 @@ impl Server {
     pub fn stop(self) {
         drop(self)
     }
+}
+
+/// A new database on the cluster OXISTACK_BENCH_POSTGRES names, if it does.
+#[allow(clippy::disallowed_methods)] // CREATE DATABASE belongs to no service's store
+async fn postgres_database(name: &str) -> Option<String> {
+    let base = std::env::var("OXISTACK_BENCH_POSTGRES").ok()?;
+    let base = base.trim_end_matches('/');
+    let database = format!("oxi_bench_{name}_{}", std::process::id());
+    let admin = oxistack_core::db::open_postgres(&format!("{base}/postgres")).await.expect("the benchmark's cluster");
+    oxistack_core::db::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("CREATE DATABASE");
+    admin.close().await;
+    Some(format!("{base}/{database}"))
 }
 
 /// A benchmark that fails (a panic) leaves no server behind.
