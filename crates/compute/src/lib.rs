@@ -53,11 +53,13 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 15, sql: include_str!("../migrations/sqlite/0015_instance_sizes.sql") },
         Migration { version: 16, sql: include_str!("../migrations/sqlite/0016_compute_work.sql") },
         Migration { version: 17, sql: include_str!("../migrations/sqlite/0017_instance_listing.sql") },
+        Migration { version: 18, sql: include_str!("../migrations/sqlite/0018_listing_by_state_and_name.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_compute_work.sql") },
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_instance_listing.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/postgres/0004_listing_by_state_and_name.sql") },
     ],
 };
 

@@ -149,6 +149,14 @@ fn required_text(re: &Regex) -> Option<String> {
 }
 
 /// Whether a pattern is plain text, which the database answers alone.
+/// The text of a pattern that matches exactly one name (`^text$`, the text
+/// plain).
+fn anchored_literal(re: &Regex) -> Option<String> {
+    let inner = re.as_str().strip_prefix('^')?.strip_suffix('$')?;
+    let plain = Regex::new(inner).ok().is_some_and(|r| literal(&r));
+    plain.then(|| inner.to_owned())
+}
+
 fn literal(re: &Regex) -> bool {
     let syntax = |c: char| "\\.+*?()|[]{}^$".contains(c);
     !re.as_str().is_empty() && !re.as_str().contains(syntax)
@@ -175,6 +183,7 @@ impl Compute {
             access_ipv4: q.access_ipv4.clone().filter(|_| ctx.is_admin()),
             access_ipv6: q.access_ipv6.clone().filter(|_| ctx.is_admin()),
             name_contains: q.name.as_ref().and_then(required_text),
+            name_is: q.name.as_ref().and_then(anchored_literal),
             tags_contain: q.tags.iter().map(|t| serde_json::Value::from(t.as_str()).to_string()).collect(),
         };
         let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
@@ -252,6 +261,11 @@ mod tests {
         let text = |p: &str| required_text(&Regex::new(p).unwrap());
         assert_eq!(text("web-1").as_deref(), Some("web-1"));
         assert!(literal(&Regex::new("web-1").unwrap()) && !literal(&Regex::new("^web").unwrap()));
+        let exact = |p: &str| anchored_literal(&Regex::new(p).unwrap());
+        assert_eq!(exact("^web-1$").as_deref(), Some("web-1"));
+        assert_eq!(exact("^web.1$"), None);
+        assert_eq!(exact("^web-1"), None);
+        assert_eq!(exact("^$"), None);
         assert_eq!(text("^bench-9999$").as_deref(), Some("bench-9999"));
         assert_eq!(text("^x-1[0]?$").as_deref(), Some("x-1"));
         assert_eq!(text("webs?-").as_deref(), Some("web"));

@@ -31,10 +31,12 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_network.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_subnetpools.sql") },
         Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_free_ranges.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_port_listing.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_network.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_free_ranges.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/postgres/0003_port_listing.sql") },
     ],
 };
 

@@ -227,6 +227,8 @@ pub struct InstanceFilter {
     pub access_ipv4: Option<String>,
     pub access_ipv6: Option<String>,
     pub name_contains: Option<String>,
+    /// The whole name, when the pattern is an anchored plain text.
+    pub name_is: Option<String>,
     /// Text the tags' JSON must hold, one per tag.
     pub tags_contain: Vec<String>,
 }
@@ -293,6 +295,7 @@ pub async fn instances_page(
         ("reservation_id", &filter.reservation_id),
         ("access_ipv4", &filter.access_ipv4),
         ("access_ipv6", &filter.access_ipv6),
+        ("name", &filter.name_is),
     ] {
         if let Some(v) = value {
             select = select.eq(column, v.as_str());
