@@ -148,7 +148,6 @@ fn required_text(re: &Regex) -> Option<String> {
     (!best.is_empty()).then_some(best)
 }
 
-/// Whether a pattern is plain text, which the database answers alone.
 /// The text of a pattern that matches exactly one name (`^text$`, the text
 /// plain).
 fn anchored_literal(re: &Regex) -> Option<String> {
@@ -157,6 +156,7 @@ fn anchored_literal(re: &Regex) -> Option<String> {
     plain.then(|| inner.to_owned())
 }
 
+/// Whether a pattern is plain text, which the database answers alone.
 fn literal(re: &Regex) -> bool {
     let syntax = |c: char| "\\.+*?()|[]{}^$".contains(c);
     !re.as_str().is_empty() && !re.as_str().contains(syntax)

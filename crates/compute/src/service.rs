@@ -885,7 +885,6 @@ impl Compute {
 /// The actions a server may hand to another, found by their task_state.
 const ACTIONS: &[&Action] = &[&STOP, &START, &REBOOT, &HARD_REBOOT, &PAUSE, &UNPAUSE, &SUSPEND, &RESUME];
 
-/// The driver's part of an accepted action, and its end state.
 /// The driver's part of a delete: the guest goes, then its ports.
 async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id: &str, record: i64) {
     let outcome = driver.destroy(id).await;

@@ -230,7 +230,8 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
 /// `member_status`, and the one visibility the list keeps to, if any: what
 /// the caller may see (its own, public and community images, and the shared
 /// ones it is a member of; admins everything), narrowed as Glance lists by
-/// default (no community images; shared ones by member status).
+/// default (no community images but the caller's own; shared ones by member
+/// status).
 fn listed(ctx: &Context, visibility: Option<&str>, member_status: &str) -> (Vec<Seen>, Option<String>) {
     let only = visibility.filter(|v| *v != "all").map(String::from);
     if ctx.is_admin() {
@@ -396,15 +397,15 @@ impl Image {
         // tag needs its exact check: the page is read from past the marker.
         let order: Option<Vec<(ImageOrder, bool)>> =
             keys.iter().map(|(k, asc)| ImageOrder::of(k).map(|o| (o, *asc))).collect();
-        let rows = match order.filter(|_| query.tags.is_empty()) {
-            Some(mut order) => {
-                let mut seen = vec![];
-                order.retain(|(o, _)| {
-                    !seen.contains(o) && {
-                        seen.push(*o);
-                        true
+        let mut rows = match order.filter(|_| query.tags.is_empty()) {
+            Some(keys) => {
+                // A key given twice orders by its first place only.
+                let mut order: Vec<(ImageOrder, bool)> = vec![];
+                for (o, asc) in keys {
+                    if !order.iter().any(|(seen, _)| *seen == o) {
+                        order.push((o, asc));
                     }
-                });
+                }
                 query.order = order.clone();
                 if let Some(m) = q.get("marker") {
                     let at = ImageQuery { id: Some(m.to_owned()), limit: Some(1), ..query.clone() };
@@ -440,7 +441,6 @@ impl Image {
                 rows
             }
         };
-        let mut rows = rows;
         let next = (limit > 0 && rows.len() > limit).then(|| rows[limit - 1].id.clone());
         rows.truncate(limit);
         Ok((rows, next))

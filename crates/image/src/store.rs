@@ -348,14 +348,6 @@ pub async fn members(pool: &Pool, image_id: &str) -> Result<Vec<MemberRow>> {
         .await?)
 }
 
-/// Every membership of a project: (image id, status).
-pub async fn memberships(pool: &Pool, member_id: &str) -> Result<Vec<(String, String)>> {
-    Ok(db::query_as("SELECT image_id, status FROM image_members WHERE member_id = ?")
-        .bind(member_id)
-        .fetch_all(pool)
-        .await?)
-}
-
 pub async fn insert_member(pool: &Pool, m: &MemberRow) -> Result<()> {
     db::query("INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
         .bind(&m.image_id)

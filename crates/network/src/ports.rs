@@ -171,7 +171,6 @@ const PORT_ATTRS: &[&str] = &[
 
 impl Network {
     /// The ports `ctx` sees: its project's (all of them for admins).
-    /// Every port the caller sees.
     pub async fn list_ports(&self, ctx: &Context) -> Result<Vec<Value>> {
         match self.list_ports_where(ctx, &[]).await? {
             Listed::All(items) | Listed::Page(items) => Ok(items),

@@ -55,11 +55,7 @@ pub async fn claim_next(pool: &Pool, subnet: &str, port: &str) -> Result<Option<
 }
 
 async fn next_free(tx: &mut Tx, subnet: &str, port: &str) -> Result<Option<String>> {
-    let Some(s) =
-        db::query_as::<SubnetRow>("SELECT * FROM subnets WHERE id = ?").bind(subnet).fetch_optional(&mut *tx).await?
-    else {
-        return Ok(None);
-    };
+    let Some(s) = subnet_row(tx, subnet).await? else { return Ok(None) };
     if !built(tx, subnet).await? {
         rebuild(tx, &s).await?;
     }
@@ -74,19 +70,11 @@ async fn next_free(tx: &mut Tx, subnet: &str, port: &str) -> Result<Option<Strin
         // none left means the pools are full.
         let Some(range) = first else { return Ok(None) };
         let (Some(n), Some(last)) = (number(&range.first_key), number(&range.last_key)) else {
-            db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
-                .bind(subnet)
-                .bind(&range.first_key)
-                .execute(&mut *tx)
-                .await?;
+            remove_range(tx, subnet, &range.first_key).await?;
             continue;
         };
         if n >= last {
-            db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
-                .bind(subnet)
-                .bind(&range.first_key)
-                .execute(&mut *tx)
-                .await?;
+            remove_range(tx, subnet, &range.first_key).await?;
         } else {
             db::query("UPDATE ip_free_ranges SET first_key = ? WHERE subnet_id = ? AND first_key = ?")
                 .bind(key(n + 1))
@@ -117,6 +105,26 @@ async fn rebuild(tx: &mut Tx, s: &SubnetRow) -> Result<()> {
     }
     db::query("UPDATE subnets SET free_ranges_built = TRUE WHERE id = ?").bind(&s.id).execute(&mut *tx).await?;
     Ok(())
+}
+
+async fn subnet_row(tx: &mut Tx, subnet: &str) -> Result<Option<SubnetRow>> {
+    Ok(db::query_as::<SubnetRow>("SELECT * FROM subnets WHERE id = ?").bind(subnet).fetch_optional(&mut *tx).await?)
+}
+
+async fn remove_range(tx: &mut Tx, subnet: &str, first_key: &str) -> Result<()> {
+    db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
+        .bind(subnet)
+        .bind(first_key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The far end of a free range: `sql` selects one end's key of the range
+/// whose other end is `at`.
+async fn neighbour(tx: &mut Tx, subnet: &str, sql: &str, at: u128) -> Result<Option<u128>> {
+    let other: Option<String> = db::query_scalar(sql).bind(subnet).bind(key(at)).fetch_optional(&mut *tx).await?;
+    Ok(other.and_then(|k| number(&k)))
 }
 
 async fn add_range(tx: &mut Tx, subnet: &str, first: u128, last: u128) -> Result<()> {
@@ -183,11 +191,7 @@ async fn range_holding(tx: &mut Tx, subnet: &str, n: u128) -> Result<Option<(u12
 /// Splits `n` out of the free range holding it.
 async fn take_out(tx: &mut Tx, subnet: &str, n: u128) -> Result<()> {
     let Some((first, last)) = range_holding(tx, subnet, n).await? else { return Ok(()) };
-    db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
-        .bind(subnet)
-        .bind(key(first))
-        .execute(&mut *tx)
-        .await?;
+    remove_range(tx, subnet, &key(first)).await?;
     if first < n {
         add_range(tx, subnet, first, n - 1).await?;
     }
@@ -202,38 +206,26 @@ async fn give_back(tx: &mut Tx, subnet: &str, n: u128) -> Result<()> {
     if range_holding(tx, subnet, n).await?.is_some() {
         return Ok(());
     }
+    // The range ending just before `n` (its first address) and the one
+    // starting just after it (its last).
     let before = match n.checked_sub(1) {
         Some(p) => {
-            db::query_scalar::<String>("SELECT first_key FROM ip_free_ranges WHERE subnet_id = ? AND last_key = ?")
-                .bind(subnet)
-                .bind(key(p))
-                .fetch_optional(&mut *tx)
+            neighbour(tx, subnet, "SELECT first_key FROM ip_free_ranges WHERE subnet_id = ? AND last_key = ?", p)
                 .await?
-                .and_then(|k| number(&k))
         }
         None => None,
     };
     let after = match n.checked_add(1) {
         Some(a) => {
-            db::query_scalar::<String>("SELECT last_key FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
-                .bind(subnet)
-                .bind(key(a))
-                .fetch_optional(&mut *tx)
+            neighbour(tx, subnet, "SELECT last_key FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?", a)
                 .await?
-                .and_then(|k| number(&k))
         }
         None => None,
     };
-    let first = before.unwrap_or(n);
-    let last = after.unwrap_or(n);
     for start in [before, after.map(|_| n + 1)].into_iter().flatten() {
-        db::query("DELETE FROM ip_free_ranges WHERE subnet_id = ? AND first_key = ?")
-            .bind(subnet)
-            .bind(key(start))
-            .execute(&mut *tx)
-            .await?;
+        remove_range(tx, subnet, &key(start)).await?;
     }
-    add_range(tx, subnet, first, last).await
+    add_range(tx, subnet, before.unwrap_or(n), after.unwrap_or(n)).await
 }
 
 /// Takes back every address of a port, and returns those of the subnets'
@@ -259,11 +251,7 @@ pub async fn release_addresses(pool: &Pool, port: &str) -> Result<()> {
             .execute(&mut tx)
             .await?;
         if built(&mut tx, &subnet).await? {
-            let s = db::query_as::<SubnetRow>("SELECT * FROM subnets WHERE id = ?")
-                .bind(&subnet)
-                .fetch_optional(&mut tx)
-                .await?;
-            let pools = s.map(|s| s.pool_ranges()).unwrap_or_default();
+            let pools = subnet_row(&mut tx, &subnet).await?.map(|s| s.pool_ranges()).unwrap_or_default();
             for n in addresses.iter().filter_map(|a| address_number(a)).filter(|n| ipam::in_pools(&pools, *n)) {
                 give_back(&mut tx, &subnet, n).await?;
             }
