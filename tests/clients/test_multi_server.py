@@ -29,9 +29,9 @@ def pair(tmp_path, *extra):
     return a, b
 
 
-def token(cloud, project="admin"):
+def token(cloud, project="admin", user="admin", password=PASSWORD):
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
+        "name": user, "domain": {"id": "default"}, "password": password}}},
         "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
     r = requests.post(f"{cloud.url}/identity/v3/auth/tokens", json=body, timeout=30)
     assert r.status_code == 201, r.text
@@ -55,9 +55,10 @@ def upload_image(cloud, tok, name="tiny"):
     return image, data
 
 
-def boot(cloud, tok, image, name):
+def boot(cloud, tok, image, name, **extra):
     return api(cloud, tok, "POST", f"{C}/servers",
-               {"server": {"name": name, "imageRef": image, "flavorRef": "1", "networks": "auto"}},
+               {"server": {"name": name, "imageRef": image, "flavorRef": "1", "networks": "auto", **extra.pop(
+                   "server", {})}, **extra},
                headers={"X-OpenStack-Nova-API-Version": "2.37"})
 
 
@@ -140,38 +141,116 @@ def test_what_one_server_makes_the_other_uses_and_deletes(tmp_path):
 
 
 def test_forty_boots_split_across_two_servers_keep_quota_and_capacity(tmp_path):
-    # Each host takes 15 one-vCPU servers (1000 fake vCPUs at 0.015); the
-    # project may have 25.
+    # Each host takes 15 one-vCPU servers (1000 fake vCPUs at 0.015): the
+    # cloud 30. The project may have 35.
     a, b = pair(tmp_path, "--cpu-allocation-ratio", "0.015")
     try:
         tok, project = token(a)
         image, _ = upload_image(a, tok)
-        r = api(a, tok, "PUT", f"{C}/os-quota-sets/{project}", {"quota_set": {"instances": 25, "cores": 100}})
+        r = api(a, tok, "PUT", f"{C}/os-quota-sets/{project}", {"quota_set": {"instances": 35, "cores": 100}})
         assert r.status_code == 200, r.text
         targets = [a, b] * 20
         with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(lambda ic: boot(ic[1], tok, image, f"burst-{ic[0]}"), enumerate(targets)))
         codes = sorted(r.status_code for r in answers)
         assert set(codes) <= {202, 403}, [r.text for r in answers if r.status_code not in (202, 403)]
-        # The quota lets exactly 25 in, whichever server took them.
-        assert codes.count(202) == 25, codes
+        # The quota lets exactly 35 in, whichever server took them.
+        assert codes.count(202) == 35, codes
         assert all("Quota exceeded" in r.text for r in answers if r.status_code == 403)
 
         def settled():
             s = api(b, tok, "GET", f"{C}/servers/detail").json()["servers"]
-            return s if len(s) == 25 and all(x["status"] in ("ACTIVE", "ERROR") for x in s) else None
+            return s if len(s) == 35 and all(x["status"] in ("ACTIVE", "ERROR") for x in s) else None
 
-        servers = wait(settled, "the 25 boots to settle")
+        servers = wait(settled, "the 35 boots to settle")
+        # The scheduler fills both hosts, wherever the request came in, and
+        # no further: 15 on each, the last 5 as Nova ends them.
         active = [s for s in servers if s["status"] == "ACTIVE"]
         per_host = {h: sum(1 for s in active if s["OS-EXT-SRV-ATTR:host"] == h) for h in ("host-a", "host-b")}
-        assert all(n <= 15 for n in per_host.values()), per_host
-        assert sum(per_host.values()) == len(active), active
-        # What did not fit its host ended as Nova ends it.
-        for s in servers:
-            if s["status"] == "ERROR":
-                assert "No valid host" in s["fault"]["message"], s
+        assert per_host == {"host-a": 15, "host-b": 15}, per_host
+        errors = [s for s in servers if s["status"] == "ERROR"]
+        assert len(errors) == 5, errors
+        for s in errors:
+            assert "No valid host" in s["fault"]["message"], s
+            assert s["OS-EXT-SRV-ATTR:host"] is None, s
         limits = api(a, tok, "GET", f"{C}/limits").json()["limits"]["absolute"]
-        assert limits["totalInstancesUsed"] == 25, limits
+        assert limits["totalInstancesUsed"] == 35, limits
+        hypervisors = api(b, tok, "GET", f"{C}/os-hypervisors/detail",
+                          headers={"X-OpenStack-Nova-API-Version": "2.87"}).json()["hypervisors"]
+        assert sorted((h["hypervisor_hostname"], h["running_vms"], h["vcpus_used"]) for h in hypervisors) == [
+            ("host-a", 15, 15), ("host-b", 15, 15)], hypervisors
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_the_scheduler_places_boots_on_either_host(tmp_path):
+    # Each host takes two one-vCPU servers.
+    a, b = pair(tmp_path, "--cpu-allocation-ratio", "0.002")
+    try:
+        tok, project = token(a)
+        image, _ = upload_image(a, tok)
+        # python-openstackclient sees both hosts, up, from either server.
+        listed = a.openstack_json("hypervisor", "list")
+        assert sorted((h["Hypervisor Hostname"], h["State"]) for h in listed) == [
+            ("host-a", "up"), ("host-b", "up")], listed
+        computes = [s for s in b.openstack_json("compute", "service", "list") if s["Binary"] == "nova-compute"]
+        assert sorted((s["Host"], s["State"]) for s in computes) == [("host-a", "up"), ("host-b", "up")], computes
+
+        # Four boots through A: equal hosts take them in turn (the freer
+        # first, A's own on a tie), so B's server builds two of them.
+        ids = []
+        for i in range(4):
+            r = boot(a, tok, image, f"spread-{i}")
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["server"]["id"])
+        shown = [wait(lambda: (x := server(a, tok, sid)) and x["status"] == "ACTIVE" and x, f"{sid} ACTIVE")
+                 for sid in ids]
+        assert [s["OS-EXT-SRV-ATTR:host"] for s in shown] == ["host-a", "host-b", "host-a", "host-b"], shown
+        assert "handed the operation to the server of its host" in a.log.read_text()
+        # A handed-over build is B's: its ports are bound to host-b.
+        ports = api(a, tok, "GET", f"/network/v2.0/ports?device_id={ids[1]}").json()["ports"]
+        assert [p["binding:host_id"] for p in ports] == ["host-b"], ports
+        # The cloud is full: the fifth ends in ERROR with NoValidHost.
+        r = boot(b, tok, image, "one-too-many")
+        assert r.status_code == 202, r.text
+        over = wait(lambda: (x := server(a, tok, r.json()["server"]["id"])) and x["status"] == "ERROR" and x,
+                    "NoValidHost")
+        assert "No valid host was found" in over["fault"]["message"], over
+        for sid in ids + [over["id"]]:
+            assert api(b, tok, "DELETE", f"{C}/servers/{sid}").status_code == 204
+        wait(lambda: api(a, tok, "GET", f"{C}/servers").json()["servers"] == [], "all deletes")
+
+        # An admin names the host (`zone:host`); a member may not.
+        r = boot(a, tok, image, "forced", server={"availability_zone": "nova:host-b"})
+        assert r.status_code == 202, r.text
+        forced = r.json()["server"]["id"]
+        s = wait(lambda: (x := server(a, tok, forced)) and x["status"] == "ACTIVE" and x, "the forced boot")
+        assert s["OS-EXT-SRV-ATTR:host"] == "host-b", s
+        a.openstack("user", "create", "--password", "member-s3cret", "mia")
+        a.openstack("role", "add", "--user", "mia", "--project", "admin", "member")
+        member, _ = token(a, user="mia", password="member-s3cret")
+        r = boot(b, member, image, "not-yours", server={"availability_zone": "nova:host-a"})
+        assert r.status_code == 403 and "forced_host" in r.json()["forbidden"]["message"], r.text
+        r = boot(b, tok, image, "nowhere", server={"availability_zone": "nova:host-c"})
+        assert r.status_code == 400, r.text
+        assert api(a, tok, "DELETE", f"{C}/servers/{forced}").status_code == 204
+        wait(lambda: server(a, tok, forced) is None, "the forced server's delete")
+
+        # An anti-affinity group's members go to different hosts; a third
+        # has none left.
+        r = api(b, tok, "POST", f"{C}/os-server-groups",
+                {"server_group": {"name": "apart", "policies": ["anti-affinity"]}})
+        assert r.status_code == 200, r.text
+        group = r.json()["server_group"]["id"]
+        members = []
+        for i in range(3):
+            r = boot(b, tok, image, f"apart-{i}", **{"os:scheduler_hints": {"group": group}})
+            assert r.status_code == 202, r.text
+            members.append(r.json()["server"]["id"])
+        settled = [wait(lambda: (x := server(a, tok, sid)) and x["status"] in ("ACTIVE", "ERROR") and x, "settled")
+                   for sid in members]
+        assert sorted(str(s["OS-EXT-SRV-ATTR:host"]) for s in settled) == ["None", "host-a", "host-b"], settled
     finally:
         b.stop()
         a.stop()
@@ -191,10 +270,12 @@ def test_a_server_killed_mid_boot_leaves_nothing_stuck(tmp_path):
             a.proc = None
             answered = [f.result() for f in futures if not f.exception()]
         assert any(r.status_code == 202 for r in answered)
-        # B keeps serving: it lists, issues tokens and boots on its own host.
+        # B keeps serving: it lists, issues tokens and boots on its own host
+        # (named: A's last heartbeat counts as up for Nova's 60 s of
+        # `service_down_time`, and the scheduler would weigh it).
         tok_b, _ = token(b)
         assert api(b, tok_b, "GET", f"{C}/servers/detail").status_code == 200
-        r = boot(b, tok_b, image, "on-b")
+        r = boot(b, tok_b, image, "on-b", server={"availability_zone": "nova:host-b"})
         assert r.status_code == 202, r.text
         on_b = r.json()["server"]["id"]
         assert wait(lambda: (x := server(b, tok_b, on_b)) and x["status"] == "ACTIVE" and x, "ACTIVE on B")[

@@ -8,8 +8,33 @@ use md5::{Digest, Md5};
 use oxistack_core::db::Pool;
 use oxistack_core::error::Result;
 
+pub use crate::store::nodes::{nodes, ComputeNode, HostUsage};
 use crate::store::{self, Flavor};
 use crate::virt::Capacity;
+
+/// Nova's `service_down_time`: a host whose server's last heartbeat is older
+/// is down.
+pub const SERVICE_DOWN_TIME: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Whether the host's server beat its heartbeat within
+/// [`SERVICE_DOWN_TIME`].
+pub fn is_up(node: &ComputeNode) -> bool {
+    node.updated_at >= oxistack_core::time::iso_seconds(oxistack_core::time::now() - SERVICE_DOWN_TIME)
+}
+
+/// Every compute host, with what its live instances take of it.
+pub async fn hypervisors(pool: &Pool) -> Result<Vec<(ComputeNode, HostUsage)>> {
+    let mut usage: std::collections::HashMap<String, HostUsage> =
+        store::nodes::usage_by_host(pool).await?.into_iter().map(|u| (u.host.clone(), u)).collect();
+    Ok(nodes(pool)
+        .await?
+        .into_iter()
+        .map(|n| {
+            let used = usage.remove(&n.host).unwrap_or_default();
+            (n, used)
+        })
+        .collect())
+}
 
 /// Capacity and use of the host.
 #[derive(Clone, Debug, Default)]
@@ -55,15 +80,20 @@ pub fn stable_uuid(kind: &str, name: &str) -> String {
     uuid::Builder::from_md5_bytes(d.into()).into_uuid().to_string()
 }
 
-/// The host's size (the driver's, or the machine's real vCPUs, RAM and the
-/// disk under `data_path`) and what its instances take of it, those being
-/// built counted as here already: on a one-host cloud that is where they go.
-pub async fn state(pool: &Pool, host: &str, data_path: &Path, size: Option<Capacity>) -> Result<HostState> {
-    let size = size.unwrap_or_else(|| Capacity {
+/// The host's size: the driver's, or the machine's real vCPUs, RAM and the
+/// disk under `data_path`.
+pub fn size(data_path: &Path, driver_size: Option<Capacity>) -> Capacity {
+    driver_size.unwrap_or_else(|| Capacity {
         vcpus: std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1),
         memory_mb: mem_total_mb(),
         local_gb: disk_gb(data_path),
-    });
+    })
+}
+
+/// The host's size and what its instances (those being built included) take
+/// of it.
+pub async fn state(pool: &Pool, host: &str, data_path: &Path, driver_size: Option<Capacity>) -> Result<HostState> {
+    let size = size(data_path, driver_size);
     let (vcpus_used, memory_mb_used, local_gb_used, running_vms) = store::host_usage(pool, host).await?;
     Ok(HostState {
         vcpus: size.vcpus,
@@ -119,6 +149,15 @@ impl HostState {
             .map(|(&(size, used), need)| if need <= 0 { i64::MAX } else { (size - used).max(0) / need })
             .min()
             .unwrap_or(i64::MAX)
+    }
+
+    /// Counts an instance of `flavor` as on the host.
+    pub fn consume(&mut self, flavor: &Flavor) {
+        let [vcpus, memory_mb, disk_gb] = needs(flavor);
+        self.vcpus_used += vcpus;
+        self.memory_mb_used += memory_mb;
+        self.local_gb_used += disk_gb;
+        self.running_vms += 1;
     }
 
     /// Whether an instance of `old` may become one of `new` here: each

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod aggregates;
 pub mod api;
+pub mod boot;
 pub mod consoles;
 pub mod host;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod moves;
 pub mod network;
 pub mod operations;
 pub mod quotas;
+pub mod scheduler;
 pub mod server_groups;
 pub mod service;
 // The one module of the crate with SQL (see clippy.toml).
@@ -54,12 +56,14 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 16, sql: include_str!("../migrations/sqlite/0016_compute_work.sql") },
         Migration { version: 17, sql: include_str!("../migrations/sqlite/0017_instance_listing.sql") },
         Migration { version: 18, sql: include_str!("../migrations/sqlite/0018_listing_by_state_and_name.sql") },
+        Migration { version: 19, sql: include_str!("../migrations/sqlite/0019_compute_nodes.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_compute_work.sql") },
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_instance_listing.sql") },
         Migration { version: 4, sql: include_str!("../migrations/postgres/0004_listing_by_state_and_name.sql") },
+        Migration { version: 5, sql: include_str!("../migrations/postgres/0005_compute_nodes.sql") },
     ],
 };
 
@@ -109,6 +113,12 @@ impl Compute {
             }
         }));
         compute.bootstrap().await?;
+        if compute.pool.engine() == db::Engine::Sqlite {
+            // A SQLite file has one server: hosts it ran under other names
+            // before are gone, and must not be scheduled to.
+            store::nodes::forget_others(&compute.pool, &compute.config.host).await?;
+        }
+        compute.report_node().await?;
         compute.reconcile().await?;
         Ok(compute)
     }

@@ -47,7 +47,7 @@ pub struct Vif {
 }
 
 /// What a boot asks of the network.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Requested {
     None,
     Auto,
@@ -55,7 +55,7 @@ pub enum Requested {
     List(Vec<RequestedNetwork>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestedNetwork {
     pub network: Option<String>,
     pub fixed_ip: Option<String>,

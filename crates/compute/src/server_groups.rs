@@ -1,11 +1,12 @@
-//! Server groups and their placement policies. There is one compute host
-//! today, so `affinity` always holds, and hard `anti-affinity` lets a group
-//! place at most `max_server_per_host` (default 1) live servers.
+//! Server groups. Their policies are the scheduler's to keep (see
+//! [`crate::scheduler`]): `affinity` places every member on one host, hard
+//! `anti-affinity` at most `max_server_per_host` (default 1) on each, and the
+//! soft policies weigh hosts toward or away from the members.
 
 use oxistack_core::context::Context;
 use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::quotas;
 use crate::service::now;
@@ -52,15 +53,4 @@ pub async fn create(pool: &Pool, ctx: &Context, name: &str, policy: &str, rules:
 pub async fn delete(pool: &Pool, ctx: &Context, id: &str) -> Result<()> {
     find(pool, ctx, id).await?;
     store::delete(pool, id).await
-}
-
-/// How many more servers the group may place on the one host; `None` for no
-/// limit.
-pub async fn room_on_host(pool: &Pool, g: &Group) -> Result<Option<i64>> {
-    if g.policy != "anti-affinity" {
-        return Ok(None);
-    }
-    let rules: Value = serde_json::from_str(&g.rules).unwrap_or(json!({}));
-    let per_host = rules.get("max_server_per_host").and_then(Value::as_i64).unwrap_or(1);
-    Ok(Some((per_host - members(pool, &g.id).await?.len() as i64).max(0)))
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use oxistack_core::context::{BoxFuture, Context};
 use oxistack_core::db::Pool;
@@ -15,7 +15,7 @@ use crate::operations::{settle, Elsewhere, Outcome};
 use crate::store::{self, Flavor, Instance, Keypair};
 use crate::virt::{InstanceSpec, PowerState, VirtDriver};
 use crate::Compute;
-use crate::{actions, aggregates, host, network, quotas, server_groups};
+use crate::{actions, host, network, quotas};
 use oxistack_network::Network;
 
 /// At most two keys are made at once, off the async threads: an RSA key
@@ -187,59 +187,6 @@ pub const SUSPEND: Action = Action {
 pub const RESUME: Action =
     Action { name: "resume", allowed: &["suspended"], task: "resuming", ends: "active", power: PowerState::Running };
 
-/// A request to boot servers, already checked for shape.
-pub struct CreateServer {
-    pub name: String,
-    pub image_ref: String,
-    pub flavor_ref: String,
-    pub key_name: Option<String>,
-    pub user_data: Option<String>,
-    pub metadata: Map<String, Value>,
-    pub availability_zone: Option<String>,
-    pub min_count: i64,
-    pub max_count: i64,
-    pub description: Option<String>,
-    pub tags: Vec<String>,
-    pub config_drive: bool,
-    pub hostname: Option<String>,
-    /// The server group of the `group` scheduler hint.
-    pub group: Option<String>,
-    /// The `networks` of the request.
-    pub networks: network::Requested,
-    /// The `security_groups` of the request, by name or id.
-    pub security_groups: Vec<String>,
-    /// `accessIPv4` and `accessIPv6`, validated: addresses the user says
-    /// reach the server, kept and shown as given.
-    pub access_ipv4: String,
-    pub access_ipv6: String,
-    /// Given, or made for the request; answered once, written to the
-    /// config drive, never stored.
-    pub admin_pass: String,
-}
-
-/// What a build takes from its create request and keeps nowhere else.
-struct BuildAsks {
-    networks: network::Requested,
-    /// The security groups' ids.
-    groups: Vec<String>,
-    admin_pass: String,
-}
-
-/// A hostname from a display name, as Nova sanitizes it.
-fn hostname_from(name: &str) -> String {
-    let mut h: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '-' })
-        .collect();
-    h = h.trim_matches(|c| c == '-' || c == '.').to_owned();
-    h.truncate(63);
-    if h.is_empty() {
-        "server".into()
-    } else {
-        h
-    }
-}
-
 pub(crate) fn locked_error(id: &str) -> Error {
     Error::Conflict(format!("Instance {id} is locked"))
 }
@@ -264,6 +211,28 @@ impl Compute {
             store::insert_flavor(&self.pool, &Flavor::new(id, name, *vcpus, *ram, *disk)).await?;
         }
         Ok(())
+    }
+
+    /// Writes this host's row of `compute_nodes`: its size, allocation
+    /// ratios and heartbeat, which the scheduler and `os-hypervisors` read.
+    pub async fn report_node(&self) -> Result<()> {
+        let size = host::size(&self.config.state_path, self.driver.capacity());
+        let ratios = &self.config.allocation_ratios;
+        let now = now();
+        let node = store::nodes::ComputeNode {
+            id: 0,
+            host: self.config.host.clone(),
+            hypervisor_type: if self.driver.name() == "fake" { "fake" } else { "QEMU" }.into(),
+            vcpus: size.vcpus,
+            memory_mb: size.memory_mb,
+            local_gb: size.local_gb,
+            cpu_allocation_ratio: ratios.cpu,
+            ram_allocation_ratio: ratios.ram,
+            disk_allocation_ratio: ratios.disk,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        store::nodes::report(&self.pool, &node).await
     }
 
     pub async fn flavor(&self, id: &str) -> Result<Flavor> {
@@ -390,261 +359,13 @@ impl Compute {
         Ok(inst)
     }
 
-    pub async fn create_servers(&self, ctx: &Context, req: CreateServer) -> Result<Vec<Instance>> {
-        let project = ctx
-            .project_id()
-            .ok_or_else(|| Error::Forbidden("A project-scoped token is required to create servers.".into()))?
-            .to_owned();
-        let flavor = self
-            .usable_flavor(ctx, Some(&project), &req.flavor_ref)
-            .await
-            .map_err(|_| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
-        let image = self
-            .image
-            .visible(ctx, &req.image_ref)
-            .await
-            .map_err(|_| Error::BadRequest(format!("Image {} could not be found.", req.image_ref)))?;
-        if image.status != "active" {
-            return Err(Error::BadRequest(format!("Image {} is not active.", req.image_ref)));
-        }
-        if flavor.ram < image.min_ram {
-            return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));
-        }
-        if flavor.disk > 0 && flavor.disk < image.min_disk {
-            return Err(Error::BadRequest("Flavor's disk is too small for requested image.".into()));
-        }
-        if flavor.disk > 0 && image.virtual_size.or(image.size).unwrap_or(0) > flavor.disk << 30 {
-            return Err(Error::BadRequest(format!(
-                "Flavor's disk is too small for requested image. Flavor disk is {} bytes, image is {} bytes.",
-                flavor.disk << 30,
-                image.virtual_size.or(image.size).unwrap_or(0)
-            )));
-        }
-        let key_data = match &req.key_name {
-            Some(k) => Some(
-                store::find_keypair(&self.pool, &ctx.user_id, k)
-                    .await?
-                    .ok_or_else(|| Error::BadRequest("Invalid key_name provided.".into()))?
-                    .public_key,
-            ),
-            None => None,
-        };
-        let (requested, group_ids) =
-            network::resolve(&self.network, ctx, &project, &req.networks, &req.security_groups).await?;
-        let zone = aggregates::zone_of(&self.pool, &self.config.host, &self.config.availability_zone).await?;
-        if let Some(az) = &req.availability_zone {
-            if az.split(':').next() != Some(zone.as_str()) {
-                return Err(Error::BadRequest("The requested availability zone is not available".into()));
-            }
-        }
-        // Every server on the database waits here: the quota and capacity
-        // checks and the instances they let in are one step.
-        let scheduling = self.pool.lock(SCHEDULING).await?;
-        // Quotas, checked for the most that may be created, then the least.
-        let (instances, cores, ram) = store::usage(&self.pool, &project).await?;
-        let limits = quotas::limits(&self.pool, &project).await?;
-        let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
-        let fits = |n: i64| {
-            if !quotas::fits(limit("instances"), instances, n) {
-                Err(("instances", n, instances, limit("instances")))
-            } else if !quotas::fits(limit("cores"), cores, n * flavor.vcpus) {
-                Err(("cores", n * flavor.vcpus, cores, limit("cores")))
-            } else if !quotas::fits(limit("ram"), ram, n * flavor.ram) {
-                Err(("ram", n * flavor.ram, ram, limit("ram")))
-            } else {
-                Ok(())
-            }
-        };
-        let mut count = req.max_count;
-        while count > req.min_count && fits(count).is_err() {
-            count -= 1;
-        }
-        if let Err((what, requested, used, limit)) = fits(count) {
-            return Err(Error::Forbidden(format!(
-                "Quota exceeded for {what}: Requested {requested}, but already used {used} of {limit} {what}"
-            )));
-        }
-
-        // Server group: its member quota, and how many servers its policy lets
-        // this host take.
-        let group = match &req.group {
-            Some(g) => Some(
-                server_groups::find(&self.pool, ctx, g)
-                    .await
-                    .map_err(|_| Error::BadRequest(format!("Invalid input for field/attribute group. Value: {g}.")))?,
-            ),
-            None => None,
-        };
-        let mut room = None;
-        if let Some(g) = &group {
-            let members = server_groups::members(&self.pool, &g.id).await?.len() as i64;
-            let limit = quotas::limits(&self.pool, &project).await?.get("server_group_members").copied().unwrap_or(-1);
-            if !quotas::fits(limit, members, count) {
-                return Err(Error::Forbidden("Quota exceeded, too many servers in group".into()));
-            }
-            room = server_groups::room_on_host(&self.pool, g).await?;
-        }
-        // The host's free vCPUs, RAM and disk; instances beyond them end in
-        // ERROR with NoValidHost, as those a group's policy keeps off it.
-        let here = host::state(&self.pool, &self.config.host, &self.config.state_path, self.driver.capacity()).await?;
-        let fits = here.room_for(&flavor, &self.config.allocation_ratios);
-        room = Some(room.map_or(fits, |r: i64| r.min(fits)));
-        let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let flavor_json = serde_json::to_string(&flavor).map_err(anyhow::Error::from)?;
-        let mut created = vec![];
-        for index in 0..count {
-            let name = if count > 1 { format!("{}-{}", req.name, index + 1) } else { req.name.clone() };
-            let now = now();
-            let inst = Instance {
-                id: uuid::Uuid::new_v4().to_string(),
-                hostname: req.hostname.clone().unwrap_or_else(|| hostname_from(&name)),
-                name,
-                project_id: project.clone(),
-                user_id: ctx.user_id.clone(),
-                image_ref: req.image_ref.clone(),
-                flavor: flavor_json.clone(),
-                key_name: req.key_name.clone(),
-                key_data: key_data.clone(),
-                user_data: req.user_data.clone(),
-                metadata: Value::Object(req.metadata.clone()).to_string(),
-                availability_zone: zone.clone(),
-                vm_state: "building".into(),
-                task_state: Some("scheduling".into()),
-                power_state: PowerState::NoState as i64,
-                // Placed on this host now, unless it has no room left
-                // (that one ends in ERROR with NoValidHost).
-                host: room.is_none_or(|r| index < r).then(|| self.config.host.clone()),
-                reservation_id: reservation_id.clone(),
-                launch_index: index,
-                locked: false,
-                locked_reason: None,
-                locked_by: None,
-                pinned_availability_zone: req.availability_zone.clone(),
-                shelved_image_id: None,
-                description: req.description.clone(),
-                tags: json!(req.tags).to_string(),
-                config_drive: if req.config_drive || self.config.force_config_drive {
-                    "True".into()
-                } else {
-                    String::new()
-                },
-                access_ipv4: req.access_ipv4.clone(),
-                access_ipv6: req.access_ipv6.clone(),
-                fault: None,
-                launched_at: None,
-                terminated_at: None,
-                created_at: now.clone(),
-                updated_at: now,
-                deleted: false,
-                old_flavor: None,
-                network_info: "[]".into(),
-            };
-            store::insert_instance(&self.pool, &inst).await?;
-            created.push(inst);
-        }
-        if let Some(g) = &group {
-            for inst in &created {
-                server_groups::add_member(&self.pool, &g.id, &inst.id).await?;
-            }
-        }
-        // The instances and their group places are written: the next boot
-        // counts them.
-        scheduling.release().await;
-        for (index, inst) in created.iter().enumerate() {
-            let no_host = room.is_some_and(|r| index as i64 >= r);
-            let action = actions::start(&self.pool, ctx, &inst.id, "create", Some(&self.config.host)).await?;
-            let asks = BuildAsks {
-                networks: requested.clone(),
-                groups: group_ids.clone(),
-                admin_pass: req.admin_pass.clone(),
-            };
-            self.build(inst.clone(), flavor.clone(), action, no_host, asks);
-        }
-        Ok(created)
-    }
-
-    /// Schedules and spawns an instance, after the create was answered.
-    fn build(&self, inst: Instance, flavor: Flavor, action: i64, no_host: bool, asks: BuildAsks) {
-        let (pool, driver, host) = (self.pool.clone(), self.driver.clone(), self.config.host.clone());
-        let (image, net) = (self.image.clone(), self.network.clone());
-        tokio::spawn(async move {
-            let outcome = if no_host {
-                Err(crate::virt::DriverError::Failed(
-                    "No valid host was found. There are not enough hosts available.".into(),
-                ))
-            } else {
-                let prepared = async {
-                    let mut spec = instance_spec(&image, &inst, &flavor, &inst.image_ref).await?;
-                    spec.vifs = network::allocate(&net, &pool, &inst, &host, &asks.networks, &asks.groups).await?;
-                    spec.admin_pass = Some(asks.admin_pass);
-                    Ok::<_, Error>(spec)
-                };
-                match prepared.await {
-                    Ok(spec) => driver.spawn(&spec).await,
-                    Err(e) => Err(crate::virt::DriverError::Failed(e.public_message())),
-                }
-            };
-            if outcome.is_err() {
-                // Nova deallocates the network of a build that failed.
-                if let Err(e) = network::release(&net, &pool, &inst.id).await {
-                    tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's addresses failed");
-                }
-            }
-            let error = outcome.as_ref().err().map(|e| e.to_string());
-            if let Err(e) = actions::finish(&pool, action, error.as_deref()).await {
-                tracing::error!(instance = %inst.id, error = %e, "recording the build's event failed");
-            }
-            let now = now();
-            let written = match outcome {
-                Ok(()) => {
-                    let done = store::finish_build(
-                        &pool,
-                        &inst.id,
-                        "active",
-                        PowerState::Running as i64,
-                        Some(&host),
-                        None,
-                        &now,
-                    )
-                    .await;
-                    if matches!(done, Ok(false)) {
-                        // Deleted while it was building.
-                        if driver.destroy(&inst.id).await.is_ok() {
-                            let _ = network::release(&net, &pool, &inst.id).await;
-                        }
-                    }
-                    done
-                }
-                Err(e) => {
-                    tracing::warn!(instance = %inst.id, error = %e, "build failed");
-                    let message =
-                        if no_host { e.to_string() } else { format!("Build of instance {} aborted: {e}", inst.id) };
-                    let fault = json!({"code": 500, "message": message, "created": now}).to_string();
-                    store::finish_build(
-                        &pool,
-                        &inst.id,
-                        "error",
-                        PowerState::NoState as i64,
-                        Some(&host),
-                        Some(&fault),
-                        &now,
-                    )
-                    .await
-                }
-            };
-            if let Err(e) = written {
-                tracing::error!(instance = %inst.id, error = %e, "recording the end of a build failed");
-            }
-        });
-    }
-
     /// Starts power action `action` on a server (see `operations`); the
     /// driver call runs after the answer, here or on the server of the
     /// instance's host.
     pub async fn act(&self, ctx: &Context, id: &str, action: &'static Action) -> Result<()> {
         let started = self.begin(ctx, id, Elsewhere::HandOver, action.name, action.allowed, action.task).await?;
         if !self.runs(&started.0) {
-            return self.hand_over(&started.0, action.task, started.1).await;
+            return self.hand_over(&started.0, action.task, started.1, None).await;
         }
         let (pool, driver, (inst, record)) = (self.pool.clone(), self.driver.clone(), started);
         tokio::spawn(async move {
@@ -685,7 +406,7 @@ impl Compute {
         store::mark_deleted(&self.pool, id, &now()).await?;
         let record = actions::start(&self.pool, ctx, id, "delete", inst.host.as_deref()).await?;
         if !self.runs(&inst) {
-            return self.hand_over(&inst, "delete", record).await;
+            return self.hand_over(&inst, "delete", record, None).await;
         }
         let (pool, driver, net) = (self.pool.clone(), self.driver.clone(), self.network.clone());
         let id = id.to_owned();
@@ -700,7 +421,13 @@ impl Compute {
 
     /// Leaves the driver's part of an accepted operation to the server of the
     /// instance's host, as a row its worker does (see [`Compute::do_work`]).
-    async fn hand_over(&self, inst: &Instance, kind: &str, action_id: i64) -> Result<()> {
+    pub(crate) async fn hand_over(
+        &self,
+        inst: &Instance,
+        kind: &str,
+        action_id: i64,
+        payload: Option<String>,
+    ) -> Result<()> {
         let work = store::Work {
             id: uuid::Uuid::new_v4().to_string(),
             host: inst.host.clone().unwrap_or_default(),
@@ -708,6 +435,7 @@ impl Compute {
             kind: kind.to_owned(),
             action_id,
             created_at: now(),
+            payload,
         };
         store::insert_work(&self.pool, &work).await?;
         tracing::info!(instance = %inst.id, host = %work.host, kind, "handed the operation to the server of its host");
@@ -719,6 +447,17 @@ impl Compute {
     pub async fn do_work(&self) -> Result<()> {
         for w in store::work_for(&self.pool, &self.config.host).await? {
             match w.kind.as_str() {
+                crate::boot::BUILD => {
+                    // The row goes as the build starts: one a restart cuts
+                    // short ends in ERROR in `reconcile`, as a local one does.
+                    store::delete_work(&self.pool, &w.id).await?;
+                    if let Err(e) = self.take_build(&w).await {
+                        let now = now();
+                        let fault = json!({"code": 500, "message": e.public_message(), "created": now}).to_string();
+                        store::set_error(&self.pool, &w.instance_id, &fault, &now).await?;
+                    }
+                    continue;
+                }
                 "delete" => {
                     complete_delete(&self.pool, self.driver.as_ref(), &self.network, &w.instance_id, w.action_id).await
                 }
@@ -856,6 +595,11 @@ impl Compute {
 
     /// Does, every `every`, the work other servers on the database hand to
     /// this host (see [`Compute::do_work`]).
+    /// Beats this host's heartbeat (see [`Compute::report_node`]).
+    pub fn spawn_heartbeat(self: &Arc<Self>, every: std::time::Duration) {
+        self.every(every, "reporting the compute host", |c| Box::pin(async move { Ok(c.report_node().await?) }));
+    }
+
     pub fn spawn_worker(self: &Arc<Self>, every: std::time::Duration) {
         self.every(every, "doing handed-over work", |c| Box::pin(async move { Ok(c.do_work().await?) }));
     }
@@ -933,11 +677,5 @@ mod tests {
         assert_eq!(status("stopped", None), "SHUTOFF");
         assert_eq!(status("resized", None), "VERIFY_RESIZE");
         assert_eq!(status("shelved_offloaded", None), "SHELVED_OFFLOADED");
-    }
-
-    #[test]
-    fn hostnames_are_sanitized() {
-        assert_eq!(hostname_from("My Server_1"), "my-server-1");
-        assert_eq!(hostname_from("--"), "server");
     }
 }

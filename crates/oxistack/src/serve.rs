@@ -117,6 +117,8 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));
+    // Nova's `report_interval`.
+    compute.spawn_heartbeat(Duration::from_secs(10));
     // Operations other servers on the database accepted for this host; a
     // SQLite file has no other server (the data dir's lock sees to that).
     if pool.engine() == db::Engine::Postgres {

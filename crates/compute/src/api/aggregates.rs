@@ -97,7 +97,7 @@ pub async fn action(
     let mut a = aggregates::get(&c.pool, &id).await?;
     if let Some(args) = body.get("add_host").or(body.get("remove_host")) {
         let host = str_of(args, "host")?.ok_or_else(|| bad("Invalid input for field/attribute host."))?;
-        if host != c.config.host {
+        if !crate::host::nodes(&c.pool).await?.iter().any(|n| n.host == host) {
             return Err(NovaFault(Error::NotFound(format!("Compute host {host} could not be found."))));
         }
         if body.get("add_host").is_some() {

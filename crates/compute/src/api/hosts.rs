@@ -1,5 +1,5 @@
-//! Admin views of the compute host: `/os-services` and `/os-hypervisors`
-//! (list, detail, show, statistics).
+//! Admin views of the compute hosts: `/os-services` and `/os-hypervisors`
+//! (list, detail, show, statistics), one per `compute_nodes` row.
 
 use axum::extract::Path;
 use axum::Json;
@@ -8,104 +8,115 @@ use serde_json::{json, Map, Value};
 use oxistack_core::error::Error;
 
 use super::{ApiResult, Caller, NovaFault, Shared};
-use crate::host::{self, stable_uuid};
+use crate::host::{self, stable_uuid, ComputeNode, HostUsage};
 use crate::microversion::{ApiVersion, V2_11, V2_53, V2_88};
 
+/// Each compute host's `nova-scheduler`, `nova-conductor` and `nova-compute`
+/// (every server runs the three), up while its heartbeat is fresh.
 pub async fn services(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
-    let host = &c.config.host;
-    let now = crate::service::now();
-    let rows: Vec<Value> = [
-        ("nova-scheduler", "internal", 1),
-        ("nova-conductor", "internal", 2),
-        ("nova-compute", c.config.availability_zone.as_str(), 3),
-    ]
-    .iter()
-    .map(|(binary, zone, n)| {
-        let mut m = Map::new();
-        // 2.53: services are named by UUID.
-        m.insert(
-            "id".into(),
-            if v >= V2_53 { json!(stable_uuid("service", &format!("{host}/{binary}"))) } else { json!(n) },
-        );
-        m.insert("binary".into(), json!(binary));
-        m.insert("host".into(), json!(host));
-        m.insert("zone".into(), json!(zone));
-        m.insert("status".into(), json!("enabled"));
-        m.insert("state".into(), json!("up"));
-        m.insert("updated_at".into(), json!(now));
-        m.insert("disabled_reason".into(), Value::Null);
-        if v >= V2_11 {
-            m.insert("forced_down".into(), json!(false));
+    let mut rows = vec![];
+    for node in host::nodes(&c.pool).await? {
+        let host = &node.host;
+        let zone = crate::aggregates::zone_of(&c.pool, host, &c.config.availability_zone).await?;
+        let up = host::is_up(&node);
+        for (n, binary, zone) in
+            [(1, "nova-scheduler", "internal"), (2, "nova-conductor", "internal"), (3, "nova-compute", &zone)]
+        {
+            let mut m = Map::new();
+            // 2.53: services are named by UUID.
+            m.insert(
+                "id".into(),
+                if v >= V2_53 {
+                    json!(stable_uuid("service", &format!("{host}/{binary}")))
+                } else {
+                    json!((node.id - 1) * 3 + n)
+                },
+            );
+            m.insert("binary".into(), json!(binary));
+            m.insert("host".into(), json!(host));
+            m.insert("zone".into(), json!(zone));
+            m.insert("status".into(), json!("enabled"));
+            m.insert("state".into(), json!(if up { "up" } else { "down" }));
+            m.insert("updated_at".into(), json!(node.updated_at));
+            m.insert("disabled_reason".into(), Value::Null);
+            if v >= V2_11 {
+                m.insert("forced_down".into(), json!(false));
+            }
+            rows.push(Value::Object(m));
         }
-        Value::Object(m)
-    })
-    .collect();
+    }
     Ok(Json(json!({"services": rows})))
 }
 
-fn hypervisor_id(c: &crate::Compute, v: ApiVersion) -> Value {
+fn hypervisor_id(node: &ComputeNode, v: ApiVersion) -> Value {
     if v >= V2_53 {
-        json!(stable_uuid("hypervisor", &c.config.host))
+        json!(stable_uuid("hypervisor", &node.host))
     } else {
-        json!(1)
+        json!(node.id)
     }
 }
 
-async fn hypervisor(c: &crate::Compute, v: ApiVersion, detail: bool) -> ApiResult<Value> {
+fn id_text(id: &Value) -> String {
+    id.as_str().map(String::from).unwrap_or_else(|| id.to_string())
+}
+
+fn hypervisor(node: &ComputeNode, used: &HostUsage, v: ApiVersion, detail: bool) -> Value {
     let mut m = Map::new();
-    m.insert("id".into(), hypervisor_id(c, v));
-    m.insert("hypervisor_hostname".into(), json!(c.config.host));
-    m.insert("state".into(), json!("up"));
+    m.insert("id".into(), hypervisor_id(node, v));
+    m.insert("hypervisor_hostname".into(), json!(node.host));
+    m.insert("state".into(), json!(if host::is_up(node) { "up" } else { "down" }));
     m.insert("status".into(), json!("enabled"));
     if detail {
-        let s = host::state(&c.pool, &c.config.host, &c.config.state_path, c.driver.capacity()).await?;
-        m.insert("hypervisor_type".into(), json!(if c.driver.name() == "fake" { "fake" } else { "QEMU" }));
+        m.insert("hypervisor_type".into(), json!(node.hypervisor_type));
         m.insert("hypervisor_version".into(), json!(1000));
         m.insert("host_ip".into(), json!("127.0.0.1"));
         let service_id = if v >= V2_53 {
-            json!(stable_uuid("service", &format!("{}/nova-compute", c.config.host)))
+            json!(stable_uuid("service", &format!("{}/nova-compute", node.host)))
         } else {
-            json!(3)
+            json!((node.id - 1) * 3 + 3)
         };
-        m.insert("service".into(), json!({"host": c.config.host, "id": service_id, "disabled_reason": null}));
+        m.insert("service".into(), json!({"host": node.host, "id": service_id, "disabled_reason": null}));
         if v >= V2_88 {
             m.insert("uptime".into(), Value::Null);
         } else {
             for (k, val) in [
-                ("vcpus", s.vcpus),
-                ("memory_mb", s.memory_mb),
-                ("local_gb", s.local_gb),
-                ("vcpus_used", s.vcpus_used),
-                ("memory_mb_used", s.memory_mb_used),
-                ("local_gb_used", s.local_gb_used),
-                ("free_ram_mb", s.memory_mb - s.memory_mb_used),
-                ("free_disk_gb", s.local_gb - s.local_gb_used),
+                ("vcpus", node.vcpus),
+                ("memory_mb", node.memory_mb),
+                ("local_gb", node.local_gb),
+                ("vcpus_used", used.vcpus),
+                ("memory_mb_used", used.memory_mb),
+                ("local_gb_used", used.disk_gb),
+                ("free_ram_mb", node.memory_mb - used.memory_mb),
+                ("free_disk_gb", node.local_gb - used.disk_gb),
                 ("current_workload", 0),
-                ("running_vms", s.running_vms),
-                ("disk_available_least", s.local_gb - s.local_gb_used),
+                ("running_vms", used.instances),
+                ("disk_available_least", node.local_gb - used.disk_gb),
             ] {
                 m.insert(k.into(), json!(val));
             }
-            m.insert("cpu_info".into(), json!(json!({"arch": std::env::consts::ARCH, "vendor": "", "model": "", "features": [], "topology": {"cores": s.vcpus, "threads": 1, "sockets": 1}}).to_string()));
+            m.insert("cpu_info".into(), json!(json!({"arch": std::env::consts::ARCH, "vendor": "", "model": "", "features": [], "topology": {"cores": node.vcpus, "threads": 1, "sockets": 1}}).to_string()));
         }
     }
-    Ok(Value::Object(m))
+    Value::Object(m)
 }
 
 pub async fn list(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"hypervisors": [hypervisor(&c, v, false).await?]})))
+    let all: Vec<Value> = host::hypervisors(&c.pool).await?.iter().map(|(n, u)| hypervisor(n, u, v, false)).collect();
+    Ok(Json(json!({"hypervisors": all})))
 }
 
 pub async fn detail(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"hypervisors": [hypervisor(&c, v, true).await?]})))
+    let all: Vec<Value> = host::hypervisors(&c.pool).await?.iter().map(|(n, u)| hypervisor(n, u, v, true)).collect();
+    Ok(Json(json!({"hypervisors": all})))
 }
 
 pub async fn show(c: Shared, Caller(_): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let ours = hypervisor_id(&c, v);
-    if ours.as_str().map(String::from).unwrap_or_else(|| ours.to_string()) != id {
-        return Err(NovaFault(Error::NotFound(format!("Hypervisor with ID '{id}' could not be found."))));
-    }
-    Ok(Json(json!({"hypervisor": hypervisor(&c, v, true).await?})))
+    host::hypervisors(&c.pool)
+        .await?
+        .iter()
+        .find(|(n, _)| id_text(&hypervisor_id(n, v)) == id)
+        .map(|(n, u)| Json(json!({"hypervisor": hypervisor(n, u, v, true)})))
+        .ok_or_else(|| NovaFault(Error::NotFound(format!("Hypervisor with ID '{id}' could not be found."))))
 }
 
 /// Removed at 2.88.
@@ -113,11 +124,14 @@ pub async fn statistics(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResul
     if v >= V2_88 {
         return Err(NovaFault(Error::NotFound("The resource could not be found.".into())));
     }
-    let s = host::state(&c.pool, &c.config.host, &c.config.state_path, c.driver.capacity()).await?;
+    let all = host::hypervisors(&c.pool).await?;
+    let sum = |f: &dyn Fn(&ComputeNode, &HostUsage) -> i64| all.iter().map(|(n, u)| f(n, u)).sum::<i64>();
     Ok(Json(json!({"hypervisor_statistics": {
-        "count": 1, "current_workload": 0, "disk_available_least": s.local_gb - s.local_gb_used,
-        "free_disk_gb": s.local_gb - s.local_gb_used, "free_ram_mb": s.memory_mb - s.memory_mb_used,
-        "local_gb": s.local_gb, "local_gb_used": s.local_gb_used, "memory_mb": s.memory_mb,
-        "memory_mb_used": s.memory_mb_used, "running_vms": s.running_vms, "vcpus": s.vcpus, "vcpus_used": s.vcpus_used,
+        "count": all.len(), "current_workload": 0,
+        "disk_available_least": sum(&|n, u| n.local_gb - u.disk_gb),
+        "free_disk_gb": sum(&|n, u| n.local_gb - u.disk_gb), "free_ram_mb": sum(&|n, u| n.memory_mb - u.memory_mb),
+        "local_gb": sum(&|n, _| n.local_gb), "local_gb_used": sum(&|_, u| u.disk_gb),
+        "memory_mb": sum(&|n, _| n.memory_mb), "memory_mb_used": sum(&|_, u| u.memory_mb),
+        "running_vms": sum(&|_, u| u.instances), "vcpus": sum(&|n, _| n.vcpus), "vcpus_used": sum(&|_, u| u.vcpus),
     }})))
 }

@@ -71,10 +71,23 @@ pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<
     Ok(Json(json!({"limits": {"rate": [], "absolute": absolute}})))
 }
 
-/// The zone of the one compute host (its aggregate's, else the default).
+/// The zones of the compute hosts (each host's aggregate's, else the
+/// default), available while one of their hosts is up.
 pub async fn availability_zones(c: Shared, Caller(_): Caller) -> ApiResult<Json<Value>> {
-    let zone = crate::aggregates::zone_of(&c.pool, &c.config.host, &c.config.availability_zone).await?;
-    Ok(Json(json!({"availabilityZoneInfo": [{"zoneName": zone, "zoneState": {"available": true}, "hosts": null}]})))
+    let mut zones: Vec<(String, bool)> = vec![];
+    for node in crate::host::nodes(&c.pool).await? {
+        let zone = crate::aggregates::zone_of(&c.pool, &node.host, &c.config.availability_zone).await?;
+        let up = crate::host::is_up(&node);
+        match zones.iter_mut().find(|(z, _)| *z == zone) {
+            Some((_, available)) => *available |= up,
+            None => zones.push((zone, up)),
+        }
+    }
+    let info: Vec<Value> = zones
+        .into_iter()
+        .map(|(zone, available)| json!({"zoneName": zone, "zoneState": {"available": available}, "hosts": null}))
+        .collect();
+    Ok(Json(json!({"availabilityZoneInfo": info})))
 }
 
 /// The image proxy of microversions below 2.36, answered from the Image service.

@@ -10,10 +10,10 @@ use serde_json::{json, Map, Value};
 use oxistack_core::context::Context;
 
 use super::{bad, base, ApiResult, Body, Caller, NovaFault, Shared};
+use crate::boot::CreateServer;
 use crate::listing::ServerQuery;
 use crate::microversion::*;
 use crate::network::{Requested, RequestedNetwork};
-use crate::service::CreateServer;
 use crate::store::{Instance, InstanceOrder};
 use crate::views;
 

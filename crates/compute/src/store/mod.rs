@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod aggregates;
+pub mod nodes;
 pub mod quotas;
 pub mod server_groups;
 
@@ -618,14 +619,14 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
     .await?)
 }
 
-/// What the instances on `host` take of it, those being built (not yet on a
-/// host) included: vCPUs, RAM (MiB), disk (GiB: root, ephemeral, swap rounded
-/// up) and their number.
+/// What the live instances on `host` take of it (an instance is placed on
+/// its host when it is created): vCPUs, RAM (MiB), disk (GiB: root,
+/// ephemeral, swap rounded up) and their number.
 pub async fn host_usage(pool: &Pool, host: &str) -> Result<(i64, i64, i64, i64)> {
     Ok(db::query_as(
         "SELECT CAST(COALESCE(SUM(vcpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT),
             CAST(COALESCE(SUM(disk_gb), 0) AS BIGINT), COUNT(*)
-         FROM instances WHERE deleted = FALSE AND (host = ? OR (host IS NULL AND vm_state = 'building'))",
+         FROM instances WHERE deleted = FALSE AND host = ?",
     )
     .bind(host)
     .fetch_one(pool)
@@ -743,11 +744,14 @@ pub struct Work {
     pub kind: String,
     pub action_id: i64,
     pub created_at: String,
+    /// What a handed-over build needs of its create request (JSON).
+    pub payload: Option<String>,
 }
 
 pub async fn insert_work(pool: &Pool, w: &Work) -> Result<()> {
     db::query(
-        "INSERT INTO compute_work (id, host, instance_id, kind, action_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO compute_work (id, host, instance_id, kind, action_id, created_at, payload)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&w.id)
     .bind(&w.host)
@@ -755,6 +759,7 @@ pub async fn insert_work(pool: &Pool, w: &Work) -> Result<()> {
     .bind(&w.kind)
     .bind(w.action_id)
     .bind(&w.created_at)
+    .bind(&w.payload)
     .execute(pool)
     .await?;
     Ok(())

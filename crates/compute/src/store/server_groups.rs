@@ -26,6 +26,17 @@ pub async fn members(pool: &Pool, group_id: &str) -> Result<Vec<String>> {
     .await?)
 }
 
+/// How many live members of a group each host has.
+pub async fn member_hosts(pool: &Pool, group_id: &str) -> Result<Vec<(String, i64)>> {
+    Ok(db::query_as(
+        "SELECT i.host, COUNT(*) FROM server_group_members m JOIN instances i ON i.id = m.instance_id
+         WHERE m.group_id = ? AND i.deleted = FALSE AND i.host IS NOT NULL GROUP BY i.host",
+    )
+    .bind(group_id)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn find(pool: &Pool, id: &str) -> Result<Option<Group>> {
     Ok(db::query_as("SELECT * FROM server_groups WHERE id = ?").bind(id).fetch_optional(pool).await?)
 }
