@@ -131,7 +131,7 @@ fn needs(flavor: &Flavor) -> [i64; 3] {
 impl HostState {
     /// The host's vCPUs, RAM and disk overcommitted by `ratios`, and what
     /// is used of each.
-    fn sizes(&self, ratios: &AllocationRatios) -> [(i64, i64); 3] {
+    pub(crate) fn sizes(&self, ratios: &AllocationRatios) -> [(i64, i64); 3] {
         let over = |total: i64, ratio: f64| (total as f64 * ratio).floor() as i64;
         [
             (over(self.vcpus, ratios.cpu), self.vcpus_used),

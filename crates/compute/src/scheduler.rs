@@ -160,12 +160,7 @@ fn normalize(values: &[f64]) -> Vec<f64> {
 
 /// The free part of each overcommitted resource: (vCPUs, RAM MiB, disk GiB).
 fn free(c: &Candidate) -> [f64; 3] {
-    let over = |total: i64, ratio: f64| (total as f64 * ratio).floor();
-    [
-        over(c.state.vcpus, c.ratios.cpu) - c.state.vcpus_used as f64,
-        over(c.state.memory_mb, c.ratios.ram) - c.state.memory_mb_used as f64,
-        over(c.state.local_gb, c.ratios.disk) - c.state.local_gb_used as f64,
-    ]
+    c.state.sizes(&c.ratios).map(|(size, used)| (size - used) as f64)
 }
 
 /// The weighers' sum for each host (every multiplier Nova's default 1.0):
