@@ -7,6 +7,7 @@ pub mod attrs;
 pub mod error;
 pub mod interface;
 pub mod ipam;
+pub mod listing;
 pub mod networks;
 pub mod ports;
 pub mod quotas;

@@ -6,11 +6,15 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use oxistack_core::context::Context;
+use oxistack_core::db::Param;
 
 use crate::attrs::{self, Body};
 use crate::ipam::{self, Cidr, Pool};
+use crate::listing::{self, ApiColumn, Kind, Rows};
+use crate::store::listing::ListQuery;
+use crate::store::networks::NetworkColumn;
 use crate::store::{self, NetworkRow, SubnetRow};
-use crate::{new_id, now, owner, owns, Network, NeutronError, Result};
+use crate::{new_id, now, owner, owns, Listed, Network, NeutronError, Result};
 
 pub fn network_not_found(id: &str) -> NeutronError {
     NeutronError::not_found("NetworkNotFound", format!("Network {id} could not be found."))
@@ -151,13 +155,35 @@ pub fn subnet_view(s: &SubnetRow) -> Value {
     })
 }
 
-/// Subnet ids per network.
-async fn subnet_ids(net: &Network) -> Result<HashMap<String, Vec<String>>> {
-    let mut by_network: HashMap<String, Vec<String>> = HashMap::new();
-    for s in store::all::<SubnetRow>(&net.pool, "subnets").await? {
-        by_network.entry(s.network_id).or_default().push(s.id);
+/// The network attributes that are columns, by their API names.
+impl ApiColumn for NetworkColumn {
+    fn of_attribute(key: &str) -> Option<NetworkColumn> {
+        Some(match key {
+            "id" => NetworkColumn::Id,
+            "name" => NetworkColumn::Name,
+            "description" => NetworkColumn::Description,
+            "project_id" | "tenant_id" => NetworkColumn::ProjectId,
+            "admin_state_up" => NetworkColumn::AdminStateUp,
+            "shared" => NetworkColumn::Shared,
+            "router:external" => NetworkColumn::External,
+            "mtu" => NetworkColumn::Mtu,
+            "port_security_enabled" => NetworkColumn::PortSecurityEnabled,
+            "created_at" => NetworkColumn::CreatedAt,
+            "updated_at" => NetworkColumn::UpdatedAt,
+            _ => return None,
+        })
     }
-    Ok(by_network)
+
+    fn kind(self) -> Kind {
+        match self {
+            NetworkColumn::AdminStateUp
+            | NetworkColumn::Shared
+            | NetworkColumn::External
+            | NetworkColumn::PortSecurityEnabled => Kind::Bool,
+            NetworkColumn::Mtu => Kind::Int,
+            _ => Kind::Text,
+        }
+    }
 }
 
 const NETWORK_ATTRS: &[&str] = &[
@@ -197,19 +223,41 @@ impl Network {
     }
 
     pub async fn list_networks(&self, ctx: &Context) -> Result<Vec<Value>> {
-        let subnets = subnet_ids(self).await?;
-        Ok(store::all::<NetworkRow>(&self.pool, "networks")
-            .await?
+        match self.list_networks_where(ctx, &[]).await? {
+            Listed::All(items) | Listed::Page(items) => Ok(items),
+        }
+    }
+
+    /// A network list query, in SQL as far as it goes (see `listing`): the
+    /// caller's own, shared and external networks, with only the listed
+    /// networks' subnets read.
+    pub async fn list_networks_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
+        let mut scope = ListQuery::default();
+        if !ctx.is_admin() {
+            let project = Param::Text(ctx.project_id().unwrap_or_default().to_owned());
+            scope.scope = Some(("(project_id = ? OR shared = TRUE OR external = TRUE)", vec![project]));
+        }
+        Ok(match listing::list::<NetworkColumn>(&self.pool, query, scope).await? {
+            Rows::Filtered(rows) => Listed::All(self.network_views(ctx, &rows).await?),
+            Rows::Page(rows) => Listed::Page(self.network_views(ctx, &rows).await?),
+        })
+    }
+
+    /// `rows` as the API shows them, with their subnets.
+    async fn network_views(&self, ctx: &Context, rows: &[NetworkRow]) -> Result<Vec<Value>> {
+        let ids: Vec<&str> = rows.iter().map(|n| n.id.as_str()).collect();
+        let mut subnets: HashMap<String, Vec<String>> = HashMap::new();
+        for (network, subnet) in store::networks::subnet_ids_of(&self.pool, &ids).await? {
+            subnets.entry(network).or_default().push(subnet);
+        }
+        Ok(rows
             .iter()
-            .filter(|n| visible(ctx, n))
             .map(|n| network_view(ctx, n, subnets.get(&n.id).map(Vec::as_slice).unwrap_or_default()))
             .collect())
     }
 
     pub async fn show_network(&self, ctx: &Context, id: &str) -> Result<Value> {
-        let n = self.network(ctx, id).await?;
-        let subnets = subnet_ids(self).await?;
-        Ok(network_view(ctx, &n, subnets.get(&n.id).map(Vec::as_slice).unwrap_or_default()))
+        Ok(self.network_views(ctx, &[self.network(ctx, id).await?]).await?.remove(0))
     }
 
     pub async fn create_network(&self, ctx: &Context, body: &Body) -> Result<Value> {

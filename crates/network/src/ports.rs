@@ -11,38 +11,38 @@ use oxistack_core::db::Param;
 
 use crate::attrs::{self, Body};
 use crate::ipam::{self, Cidr};
-use crate::store::ports::{PortColumn, PortQuery};
+use crate::listing::{self, ApiColumn, Kind, Rows};
+use crate::store::listing::ListQuery;
+use crate::store::ports::PortColumn;
 use crate::store::{self, Allocation, NetworkRow, PortRow, SubnetRow};
-use crate::{new_id, now, owner, owns, Listed, Network, NeutronError, Result, LIST_CONTROLS};
+use crate::{new_id, now, owner, owns, Listed, Network, NeutronError, Result};
 
 /// The port attributes that are columns, by their API names.
-fn port_column(key: &str) -> Option<PortColumn> {
-    Some(match key {
-        "id" => PortColumn::Id,
-        "name" => PortColumn::Name,
-        "description" => PortColumn::Description,
-        "network_id" => PortColumn::NetworkId,
-        "project_id" | "tenant_id" => PortColumn::ProjectId,
-        "mac_address" => PortColumn::MacAddress,
-        "admin_state_up" => PortColumn::AdminStateUp,
-        "status" => PortColumn::Status,
-        "device_id" => PortColumn::DeviceId,
-        "device_owner" => PortColumn::DeviceOwner,
-        "created_at" => PortColumn::CreatedAt,
-        "updated_at" => PortColumn::UpdatedAt,
-        _ => return None,
-    })
-}
+impl ApiColumn for PortColumn {
+    fn of_attribute(key: &str) -> Option<PortColumn> {
+        Some(match key {
+            "id" => PortColumn::Id,
+            "name" => PortColumn::Name,
+            "description" => PortColumn::Description,
+            "network_id" => PortColumn::NetworkId,
+            "project_id" | "tenant_id" => PortColumn::ProjectId,
+            "mac_address" => PortColumn::MacAddress,
+            "admin_state_up" => PortColumn::AdminStateUp,
+            "status" => PortColumn::Status,
+            "device_id" => PortColumn::DeviceId,
+            "device_owner" => PortColumn::DeviceOwner,
+            "created_at" => PortColumn::CreatedAt,
+            "updated_at" => PortColumn::UpdatedAt,
+            _ => return None,
+        })
+    }
 
-/// A filter's value for `column`, compared as the generic filters compare:
-/// text exactly, booleans by `true`/`false` in any case (anything else
-/// matches no port).
-fn filter_value(column: PortColumn, value: &str) -> Option<Param> {
-    match column {
-        PortColumn::AdminStateUp => {
-            ["false", "true"].iter().position(|b| value.eq_ignore_ascii_case(b)).map(|i| Param::Bool(i == 1))
+    fn kind(self) -> Kind {
+        if self == PortColumn::AdminStateUp {
+            Kind::Bool
+        } else {
+            Kind::Text
         }
-        _ => Some(Param::Text(value.to_owned())),
     }
 }
 
@@ -177,75 +177,17 @@ impl Network {
         }
     }
 
-    /// A port list query in SQL: every filter on a column, and (when every
-    /// filter, sort key and the limit are such that SQL answers them as the
-    /// generic list would) the order, marker and limit too, reading only the
-    /// page's addresses. Otherwise the rows the column filters select are
-    /// handed to the generic list.
+    /// A port list query, in SQL as far as it goes (see `listing`), reading
+    /// only the listed ports' addresses.
     pub async fn list_ports_where(&self, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
-        fn values<'a>(query: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-            query.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
-        }
-        let all = |key: &'static str| values(query, key);
-        let one = |key: &'static str| values(query, key).next();
-        let mut q = PortQuery::default();
+        let mut scope = ListQuery::default();
         if !ctx.is_admin() {
-            q.filters.push((PortColumn::ProjectId, vec![Param::Text(ctx.project_id().unwrap_or_default().to_owned())]));
+            scope.scope = Some(("project_id = ?", vec![Param::Text(ctx.project_id().unwrap_or_default().to_owned())]));
         }
-        let mut in_sql = !one("page_reverse").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let mut keys: Vec<&str> =
-            query.iter().map(|(k, _)| k.as_str()).filter(|k| !LIST_CONTROLS.contains(k)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            match port_column(key) {
-                Some(column) => {
-                    q.filters.push((column, values(query, key).filter_map(|v| filter_value(column, v)).collect()))
-                }
-                None => in_sql = false,
-            }
-        }
-        in_sql &= ["tags", "tags-any", "not-tags", "not-tags-any"].iter().all(|k| one(k).is_none());
-        let dirs: Vec<&str> = all("sort_dir").collect();
-        in_sql &= dirs.iter().all(|d| *d == "asc" || *d == "desc");
-        let mut order = vec![];
-        for (i, key) in all("sort_key").enumerate() {
-            match port_column(key) {
-                Some(column) => order.push((column, dirs.get(i) != Some(&"desc"))),
-                None => in_sql = false,
-            }
-        }
-        let limit = match one("limit") {
-            Some(l) => l.parse::<i64>().ok().filter(|l| *l >= 0),
-            None => Some(0),
-        };
-        in_sql &= limit.is_some();
-        if !in_sql {
-            let rows = store::ports::ports_page(&self.pool, &q).await?;
-            return Ok(Listed::All(self.port_views(ctx, &rows).await?));
-        }
-        if !order.is_empty() {
-            if !order.iter().any(|(c, _)| *c == PortColumn::Id) {
-                order.push((PortColumn::Id, true));
-            }
-            q.order = order.clone();
-        } else {
-            order = vec![(PortColumn::CreatedAt, true), (PortColumn::Id, true)];
-        }
-        if let Some(m) = one("marker") {
-            let mut at = q.clone();
-            at.filters.push((PortColumn::Id, vec![Param::Text(m.to_owned())]));
-            at.limit = Some(1);
-            let row = store::ports::ports_page(&self.pool, &at)
-                .await?
-                .pop()
-                .ok_or_else(|| NeutronError::not_found("HTTPNotFound", format!("Marker {m} could not be found.")))?;
-            q.after = Some(order.iter().map(|(c, _)| c.value(&row)).collect());
-        }
-        // One past the page tells the API there is a next one.
-        q.limit = limit.filter(|l| *l > 0).map(|l| l + 1);
-        let rows = store::ports::ports_page(&self.pool, &q).await?;
-        Ok(Listed::Page(self.port_views(ctx, &rows).await?))
+        Ok(match listing::list::<PortColumn>(&self.pool, query, scope).await? {
+            Rows::Filtered(rows) => Listed::All(self.port_views(ctx, &rows).await?),
+            Rows::Page(rows) => Listed::Page(self.port_views(ctx, &rows).await?),
+        })
     }
 
     /// `rows` as the API shows them, with their addresses.

@@ -39,6 +39,19 @@ pub trait Resource: Send + Sync + 'static {
 macro_rules! resource {
     ($name:ident, $singular:literal, $plural:literal, $path:literal, $table:literal,
      $list:ident, $show:ident, $create:ident, $update:ident, $delete:ident) => {
+        resource!(@ $name, $singular, $plural, $path, $table, $list, $show, $create, $update, $delete, {});
+    };
+    // A collection that grows, listed in SQL (see `listing`).
+    ($name:ident, $singular:literal, $plural:literal, $path:literal, $table:literal,
+     $list:ident, $list_where:ident, $show:ident, $create:ident, $update:ident, $delete:ident) => {
+        resource!(@ $name, $singular, $plural, $path, $table, $list, $show, $create, $update, $delete, {
+            async fn list_where(n: &Network, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
+                n.$list_where(ctx, query).await
+            }
+        });
+    };
+    (@ $name:ident, $singular:literal, $plural:literal, $path:literal, $table:literal,
+     $list:ident, $show:ident, $create:ident, $update:ident, $delete:ident, { $($extra:tt)* }) => {
         pub struct $name;
         impl Resource for $name {
             const SINGULAR: &'static str = $singular;
@@ -48,6 +61,7 @@ macro_rules! resource {
             async fn list(n: &Network, ctx: &Context) -> Result<Vec<Value>> {
                 n.$list(ctx).await
             }
+            $($extra)*
             async fn show(n: &Network, ctx: &Context, id: &str) -> Result<Value> {
                 n.$show(ctx, id).await
             }
@@ -71,6 +85,7 @@ resource!(
     "networks",
     "networks",
     list_networks,
+    list_networks_where,
     show_network,
     create_network,
     update_network,
@@ -88,32 +103,19 @@ resource!(
     update_subnet,
     delete_subnet
 );
-/// Ports are listed in SQL: they are the collection that grows.
-pub struct Ports;
-impl Resource for Ports {
-    const SINGULAR: &'static str = "port";
-    const PLURAL: &'static str = "ports";
-    const PATH: &'static str = "ports";
-    const TABLE: &'static str = "ports";
-    async fn list(n: &Network, ctx: &Context) -> Result<Vec<Value>> {
-        n.list_ports(ctx).await
-    }
-    async fn list_where(n: &Network, ctx: &Context, query: &[(String, String)]) -> Result<Listed> {
-        n.list_ports_where(ctx, query).await
-    }
-    async fn show(n: &Network, ctx: &Context, id: &str) -> Result<Value> {
-        n.show_port(ctx, id).await
-    }
-    async fn create(n: &Network, ctx: &Context, body: &Body) -> Result<Value> {
-        n.create_port(ctx, body).await
-    }
-    async fn update(n: &Network, ctx: &Context, id: &str, body: &Body) -> Result<Value> {
-        n.update_port(ctx, id, body).await
-    }
-    async fn delete(n: &Network, ctx: &Context, id: &str) -> Result<()> {
-        n.delete_port(ctx, id).await
-    }
-}
+resource!(
+    Ports,
+    "port",
+    "ports",
+    "ports",
+    "ports",
+    list_ports,
+    list_ports_where,
+    show_port,
+    create_port,
+    update_port,
+    delete_port
+);
 resource!(
     Routers,
     "router",

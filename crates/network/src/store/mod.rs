@@ -7,6 +7,7 @@
 //! modules of the crate named as these.
 
 pub mod ipam;
+pub mod listing;
 pub mod networks;
 pub mod ports;
 pub mod quotas;

@@ -1,10 +1,80 @@
 //! The `networks` and `subnets` tables: what creating, changing and deleting
 //! networks and subnets writes.
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, Param, Pool, Select};
 
 use super::{NetworkRow, SubnetRow};
 use crate::Result;
+
+/// A column of `networks` that a list may filter or sort by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkColumn {
+    Id,
+    Name,
+    Description,
+    ProjectId,
+    AdminStateUp,
+    Shared,
+    External,
+    Mtu,
+    PortSecurityEnabled,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl super::listing::Column for NetworkColumn {
+    type Row = NetworkRow;
+    const TABLE: &'static str = "networks";
+    const ID: Self = NetworkColumn::Id;
+    const CREATED_AT: Self = NetworkColumn::CreatedAt;
+
+    fn name(self) -> &'static str {
+        match self {
+            NetworkColumn::Id => "id",
+            NetworkColumn::Name => "name",
+            NetworkColumn::Description => "description",
+            NetworkColumn::ProjectId => "project_id",
+            NetworkColumn::AdminStateUp => "admin_state_up",
+            NetworkColumn::Shared => "shared",
+            NetworkColumn::External => "external",
+            NetworkColumn::Mtu => "mtu",
+            NetworkColumn::PortSecurityEnabled => "port_security_enabled",
+            NetworkColumn::CreatedAt => "created_at",
+            NetworkColumn::UpdatedAt => "updated_at",
+        }
+    }
+
+    fn value(self, n: &NetworkRow) -> Param {
+        let text = |s: &String| Param::Text(s.clone());
+        match self {
+            NetworkColumn::Id => text(&n.id),
+            NetworkColumn::Name => text(&n.name),
+            NetworkColumn::Description => text(&n.description),
+            NetworkColumn::ProjectId => text(&n.project_id),
+            NetworkColumn::AdminStateUp => Param::Bool(n.admin_state_up),
+            NetworkColumn::Shared => Param::Bool(n.shared),
+            NetworkColumn::External => Param::Bool(n.external),
+            NetworkColumn::Mtu => Param::Int(n.mtu),
+            NetworkColumn::PortSecurityEnabled => Param::Bool(n.port_security_enabled),
+            NetworkColumn::CreatedAt => text(&n.created_at),
+            NetworkColumn::UpdatedAt => text(&n.updated_at),
+        }
+    }
+}
+
+/// The ids of the subnets of `networks`, with their network's, in creation order.
+pub async fn subnet_ids_of(pool: &Pool, networks: &[&str]) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    // A bounded number of values per statement, whatever the list's length.
+    for chunk in networks.chunks(500) {
+        let (sql, params) = Select::new("SELECT network_id, id FROM subnets")
+            .any_of("network_id", chunk)
+            .order_by(&[("created_at", true), ("id", true)])
+            .build();
+        out.extend(db::query_as::<(String, String)>(&sql).bind_all(params).fetch_all(pool).await?);
+    }
+    Ok(out)
+}
 
 /// Inserts a new network.
 pub async fn insert_network(pool: &Pool, n: &NetworkRow) -> Result<()> {

@@ -23,7 +23,12 @@ pub enum PortColumn {
     UpdatedAt,
 }
 
-impl PortColumn {
+impl super::listing::Column for PortColumn {
+    type Row = PortRow;
+    const TABLE: &'static str = "ports";
+    const ID: Self = PortColumn::Id;
+    const CREATED_AT: Self = PortColumn::CreatedAt;
+
     fn name(self) -> &'static str {
         match self {
             PortColumn::Id => "id",
@@ -41,8 +46,7 @@ impl PortColumn {
         }
     }
 
-    /// This column's value in `p`, as a keyset position is given.
-    pub fn value(self, p: &PortRow) -> Param {
+    fn value(self, p: &PortRow) -> Param {
         let text = |s: &String| Param::Text(s.clone());
         match self {
             PortColumn::Id => text(&p.id),
@@ -59,32 +63,6 @@ impl PortColumn {
             PortColumn::UpdatedAt => text(&p.updated_at),
         }
     }
-}
-
-/// A port list: each filter is a column and the values it may hold (none:
-/// no row), then an order ending in `id`, the position after which the
-/// page starts, and how many rows at most.
-#[derive(Clone, Debug, Default)]
-pub struct PortQuery {
-    pub filters: Vec<(PortColumn, Vec<Param>)>,
-    pub order: Vec<(PortColumn, bool)>,
-    pub after: Option<Vec<Param>>,
-    pub limit: Option<i64>,
-}
-
-/// The ports `q` selects, in its order (by creation when it has none).
-pub async fn ports_page(pool: &Pool, q: &PortQuery) -> Result<Vec<PortRow>> {
-    let mut select = Select::new("SELECT * FROM ports");
-    for (column, values) in &q.filters {
-        select = select.any_of(column.name(), values);
-    }
-    let order: Vec<(&'static str, bool)> = if q.order.is_empty() {
-        vec![("created_at", true), ("id", true)]
-    } else {
-        q.order.iter().map(|(c, asc)| (c.name(), *asc)).collect()
-    };
-    let (sql, params) = select.page(&order, q.after.as_deref(), q.limit).build();
-    Ok(db::query_as::<PortRow>(&sql).bind_all(params).fetch_all(pool).await?)
 }
 
 /// The addresses of `ports`, in the order they were given.
