@@ -256,6 +256,73 @@ def test_the_scheduler_places_boots_on_either_host(tmp_path):
         a.stop()
 
 
+def test_moves_through_one_server_run_on_the_other_host(tmp_path):
+    a, b = pair(tmp_path)
+    try:
+        tok, _ = token(a)
+        image, data = upload_image(a, tok)
+        # The clients go where the catalog says: the server that started
+        # last. The server to move lives on the other one's host.
+        catalog = api(a, tok, "GET", "/identity/v3/auth/catalog").json()["catalog"]
+        compute = [e["url"] for s in catalog if s["type"] == "compute" for e in s["endpoints"]
+                   if e["interface"] == "public"][0]
+        front, back = (a, b) if compute.startswith(a.url) else (b, a)
+        front_host, back_host = ("host-a", "host-b") if front is a else ("host-b", "host-a")
+        r = boot(front, tok, image, "roamer", server={"availability_zone": f"nova:{back_host}"})
+        assert r.status_code == 202, r.text
+        sid = r.json()["server"]["id"]
+
+        def status_is(want):
+            return lambda: (x := server(front, tok, sid)) and x["status"] == want and x
+
+        s = wait(status_is("ACTIVE"), f"the boot on {back_host}")
+        assert s["OS-EXT-SRV-ATTR:host"] == back_host, s
+
+        # python-openstackclient, through the front server; the back one's
+        # server does each move on its host.
+        handed = front.log.read_text().count("handed the operation to the server of its host")
+        front.openstack("server", "resize", "--flavor", "m1.small", sid)
+        s = wait(status_is("VERIFY_RESIZE"), "the resize")
+        assert s["flavor"]["id"] == "2" and s["OS-EXT-SRV-ATTR:host"] == back_host, s
+        front.openstack("server", "resize", "revert", sid)
+        s = wait(status_is("ACTIVE"), "the revert")
+        assert s["flavor"]["id"] == "1", s
+        front.openstack("server", "rescue", sid)
+        wait(status_is("RESCUE"), "the rescue")
+        front.openstack("server", "unrescue", sid)
+        wait(status_is("ACTIVE"), "the unrescue")
+        front.openstack("server", "rebuild", "--image", image, sid)
+        s = wait(status_is("ACTIVE"), "the rebuild")
+        assert s["image"]["id"] == image and s["OS-EXT-SRV-ATTR:host"] == back_host, s
+        # The snapshot's image is the front server's answer; its data comes
+        # from the back one's host.
+        snap = front.openstack_json("server", "image", "create", "--name", "roamer-snap", "--wait", sid)
+        got = requests.get(f"{a.url}/image/v2/images/{snap['id']}/file", headers={"X-Auth-Token": tok}, timeout=60)
+        assert got.status_code == 200 and got.content == data, got.status_code
+        wait(status_is("ACTIVE"), "the end of the snapshot")
+        assert front.log.read_text().count("handed the operation to the server of its host") == handed + 6
+        # A console is its host's: the fake driver's instances have none
+        # (its host reported no serial proxy), through either server.
+        for cloud in (front, back):
+            r = api(cloud, tok, "POST", f"{C}/servers/{sid}/action", {"os-getSerialConsole": {"type": "serial"}})
+            assert r.status_code == 400 and "Unavailable console type serial" in r.text, r.text
+        events = front.openstack_json("server", "event", "list", sid)
+        assert {"resize", "revertResize", "rescue", "unrescue", "rebuild", "createImage"} <= {
+            e["Action"] for e in events}, events
+        # Shelving frees the host; unshelving boots it where the front server runs.
+        front.openstack("server", "shelve", sid)
+        s = wait(status_is("SHELVED_OFFLOADED"), "the shelve")
+        assert s["OS-EXT-SRV-ATTR:host"] is None, s
+        front.openstack("server", "unshelve", sid)
+        s = wait(status_is("ACTIVE"), "the unshelve")
+        assert s["OS-EXT-SRV-ATTR:host"] == front_host, s
+        assert api(back, tok, "DELETE", f"{C}/servers/{sid}").status_code == 204
+        wait(lambda: server(front, tok, sid) is None, "the delete")
+    finally:
+        b.stop()
+        a.stop()
+
+
 def test_a_server_killed_mid_boot_leaves_nothing_stuck(tmp_path):
     a, b = pair(tmp_path)
     try:

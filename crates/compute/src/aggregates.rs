@@ -21,7 +21,7 @@ pub async fn create(pool: &Pool, name: &str, zone: Option<&str>) -> Result<Aggre
         metadata.insert("availability_zone".into(), Value::String(z.into()));
     }
     let uuid = uuid::Uuid::new_v4().to_string();
-    store::insert(pool, &uuid, name, &Value::Object(metadata).to_string(), &now()).await?;
+    store::insert(pool, &uuid, name, &metadata, &now()).await?;
     get(pool, &uuid).await
 }
 
@@ -47,14 +47,25 @@ pub async fn remove_host(pool: &Pool, a: &Aggregate, host: &str) -> Result<()> {
     Ok(())
 }
 
-/// The zone of `host`: that of an aggregate it is in which names one, else `default`.
-pub async fn zone_of(pool: &Pool, host: &str, default: &str) -> Result<String> {
-    for a in list(pool).await? {
-        if let Some(z) = a.zone() {
-            if hosts(pool, a.id).await?.iter().any(|h| h == host) {
-                return Ok(z);
+/// The zone of each host: that of the first aggregate it is in which names
+/// one, else the default; read in one query for all hosts.
+pub struct Zones {
+    of_host: std::collections::HashMap<String, String>,
+    default: String,
+}
+
+impl Zones {
+    pub async fn read(pool: &Pool, default: &str) -> Result<Zones> {
+        let mut of_host = std::collections::HashMap::new();
+        for (host, metadata) in store::hosts_with_metadata(pool).await? {
+            if let Some(zone) = metadata.get("availability_zone").and_then(Value::as_str) {
+                of_host.entry(host).or_insert_with(|| zone.to_owned());
             }
         }
+        Ok(Zones { of_host, default: default.to_owned() })
     }
-    Ok(default.to_owned())
+
+    pub fn of(&self, host: &str) -> &str {
+        self.of_host.get(host).unwrap_or(&self.default)
+    }
 }

@@ -11,10 +11,12 @@ use oxistack_core::error::{Error, Result};
 
 use crate::scheduler::{self, GroupPolicy, RequestSpec};
 use crate::service::{instance_spec, now, SCHEDULING};
+use crate::states::{PowerState, TaskState, VmState};
 use crate::store::{self, Flavor, Instance};
-use crate::virt::{DriverError, PowerState};
+use crate::virt::DriverError;
 use crate::Compute;
 use crate::{actions, aggregates, network, quotas, server_groups};
+use oxistack_core::db::JsonText;
 
 /// A request to boot servers, already checked for shape.
 pub struct CreateServer {
@@ -94,7 +96,7 @@ impl Compute {
             let action = actions::start(&self.pool, ctx, &inst.id, "create", inst.host.as_deref()).await?;
             match inst.host.as_deref() {
                 Some(h) if h != self.config.host => self.hand_over_build(inst, action, &checked.asks).await?,
-                _ => self.build(inst.clone(), checked.flavor.clone(), action, checked.asks.clone()),
+                _ => self.build(inst.clone(), action, checked.asks.clone()),
             }
         }
         Ok(created)
@@ -160,8 +162,8 @@ impl Compute {
     /// and the host of its `zone:host` form, which only an admin may name
     /// (Nova's `os_compute_api:servers:create:forced_host`).
     async fn zone_asked(&self, ctx: &Context, asked: Option<&str>) -> Result<(String, Option<String>)> {
-        let default = &self.config.availability_zone;
-        let local = aggregates::zone_of(&self.pool, &self.config.host, default).await?;
+        let zones = aggregates::Zones::read(&self.pool, &self.config.availability_zone).await?;
+        let local = zones.of(&self.config.host).to_owned();
         let Some(asked) = asked else { return Ok((local, None)) };
         let (zone, host) = match asked.split_once(':') {
             Some((z, h)) => (z, h.split(':').next().filter(|h| !h.is_empty())),
@@ -176,15 +178,11 @@ impl Compute {
             if store::nodes::node(&self.pool, host).await?.is_none() {
                 return Err(Error::BadRequest(format!("No valid host was found. Compute host {host} not found.")));
             }
-            let zone =
-                if zone.is_empty() { aggregates::zone_of(&self.pool, host, default).await? } else { zone.into() };
-            return Ok((zone, Some(host.to_owned())));
+            let zone = if zone.is_empty() { zones.of(host) } else { zone };
+            return Ok((zone.to_owned(), Some(host.to_owned())));
         }
-        let mut zones = vec![local.clone()];
-        for node in store::nodes::nodes(&self.pool).await? {
-            zones.push(aggregates::zone_of(&self.pool, &node.host, default).await?);
-        }
-        if !zones.iter().any(|z| z == zone) {
+        let known = zone == local || store::nodes::nodes(&self.pool).await?.iter().any(|n| zones.of(&n.host) == zone);
+        if !known {
             return Err(Error::BadRequest("The requested availability zone is not available".into()));
         }
         Ok((zone.to_owned(), None))
@@ -238,7 +236,6 @@ impl Compute {
         };
         let destinations = scheduler::select_destinations(hosts, &spec, count);
         let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let flavor_json = serde_json::to_string(&c.flavor).map_err(anyhow::Error::from)?;
         let mut created = vec![];
         for (index, host) in (0..count).zip(destinations) {
             let name = if count > 1 { format!("{}-{}", req.name, index + 1) } else { req.name.clone() };
@@ -250,15 +247,15 @@ impl Compute {
                 project_id: c.project.clone(),
                 user_id: ctx.user_id.clone(),
                 image_ref: req.image_ref.clone(),
-                flavor: flavor_json.clone(),
+                flavor: c.flavor.clone(),
                 key_name: req.key_name.clone(),
                 key_data: c.key_data.clone(),
                 user_data: req.user_data.clone(),
-                metadata: Value::Object(req.metadata.clone()).to_string(),
+                metadata: JsonText(req.metadata.clone()),
                 availability_zone: c.zone.clone(),
-                vm_state: "building".into(),
-                task_state: Some("scheduling".into()),
-                power_state: PowerState::NoState as i64,
+                vm_state: VmState::Building,
+                task_state: Some(TaskState::Scheduling),
+                power_state: PowerState::NoState,
                 host,
                 reservation_id: reservation_id.clone(),
                 launch_index: index,
@@ -268,7 +265,7 @@ impl Compute {
                 pinned_availability_zone: req.availability_zone.clone(),
                 shelved_image_id: None,
                 description: req.description.clone(),
-                tags: json!(req.tags).to_string(),
+                tags: JsonText(req.tags.clone()),
                 config_drive: if req.config_drive || self.config.force_config_drive {
                     "True".into()
                 } else {
@@ -283,7 +280,7 @@ impl Compute {
                 updated_at: now,
                 deleted: false,
                 old_flavor: None,
-                network_info: "[]".into(),
+                network_info: JsonText::default(),
             };
             store::insert_instance(&self.pool, &inst).await?;
             created.push(inst);
@@ -310,19 +307,18 @@ impl Compute {
     /// asked.
     pub(crate) async fn take_build(&self, work: &store::Work) -> Result<()> {
         let Some(inst) = store::instance(&self.pool, &work.instance_id).await? else { return Ok(()) };
-        if inst.vm_state != "building" || inst.host.as_deref() != Some(self.config.host.as_str()) {
+        if inst.vm_state != VmState::Building || inst.host.as_deref() != Some(self.config.host.as_str()) {
             return Ok(());
         }
         let asks: BuildAsks = serde_json::from_str(work.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("a handed-over build without its request: {e}"))?;
-        let flavor: Flavor = serde_json::from_str(&inst.flavor).map_err(anyhow::Error::from)?;
-        self.build(inst, flavor, work.action_id, asks);
+        self.build(inst, work.action_id, asks);
         Ok(())
     }
 
     /// Spawns an instance after the create was answered; one without a host
     /// ends in ERROR with NoValidHost.
-    fn build(&self, inst: Instance, flavor: Flavor, action: i64, asks: BuildAsks) {
+    fn build(&self, inst: Instance, action: i64, asks: BuildAsks) {
         let (pool, driver) = (self.pool.clone(), self.driver.clone());
         let (image, net) = (self.image.clone(), self.network.clone());
         tokio::spawn(async move {
@@ -332,7 +328,7 @@ impl Compute {
                 }
                 Some(host) => {
                     let prepared = async {
-                        let mut spec = instance_spec(&image, &inst, &flavor, &inst.image_ref).await?;
+                        let mut spec = instance_spec(&image, &inst, &inst.flavor, &inst.image_ref).await?;
                         spec.vifs = network::allocate(&net, &pool, &inst, host, &asks.networks, &asks.groups).await?;
                         spec.admin_pass = Some(asks.admin_pass);
                         Ok::<_, Error>(spec)
@@ -358,7 +354,7 @@ impl Compute {
             let written = match outcome {
                 Ok(()) => {
                     let done =
-                        store::finish_build(&pool, &inst.id, "active", PowerState::Running as i64, host, None, &now)
+                        store::finish_build(&pool, &inst.id, VmState::Active, PowerState::Running, host, None, &now)
                             .await;
                     if matches!(done, Ok(false)) {
                         // Deleted while it was building.
@@ -376,8 +372,8 @@ impl Compute {
                         format!("Build of instance {} aborted: {e}", inst.id)
                     };
                     let fault = json!({"code": 500, "message": message, "created": now}).to_string();
-                    store::finish_build(&pool, &inst.id, "error", PowerState::NoState as i64, host, Some(&fault), &now)
-                        .await
+                    let (vm, power) = (VmState::Error, PowerState::NoState);
+                    store::finish_build(&pool, &inst.id, vm, power, host, Some(&fault), &now).await
                 }
             };
             if let Err(e) = written {

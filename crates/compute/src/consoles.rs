@@ -25,22 +25,35 @@ fn digest(token: &str) -> String {
 }
 
 impl Compute {
-    /// A URL that opens the serial console of a running server for ten minutes.
+    /// Where this server's serial console proxy answers.
+    pub(crate) fn serial_proxy_url(&self) -> String {
+        let base = self.config.url.trim_end_matches("/compute");
+        let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        format!("{base}/console/serial")
+    }
+
+    /// A URL that opens the serial console of a running server for ten
+    /// minutes, at the proxy of the server whose host has it.
     pub async fn serial_console_url(&self, ctx: &Context, id: &str) -> Result<String> {
         let inst = self.instance(ctx, id).await?;
-        if inst.vm_state != "active" || inst.power_state != 1 {
+        if inst.vm_state != crate::states::VmState::Active || inst.power_state != crate::states::PowerState::Running {
             return Err(Error::Conflict(format!("Instance {id} is not ready.")));
         }
-        self.driver
-            .serial_console(&inst.id)
-            .await
-            .map_err(|_| Error::BadRequest("Unavailable console type serial.".into()))?;
+        let unavailable = || Error::BadRequest("Unavailable console type serial.".into());
+        let proxy = if self.runs(&inst) {
+            self.driver.serial_console(&inst.id).await.map_err(|_| unavailable())?;
+            self.serial_proxy_url()
+        } else {
+            // That server's proxy asks its driver for the console when the
+            // token is used.
+            let host = inst.host.as_deref().unwrap_or_default();
+            let node = crate::store::nodes::node(&self.pool, host).await?;
+            node.map(|n| n.serial_proxy_url).filter(|u| !u.is_empty()).ok_or_else(unavailable)?
+        };
         let token = uuid::Uuid::new_v4().simple().to_string();
         let now = time::now().timestamp();
         crate::store::add_console_token(&self.pool, &digest(&token), &inst.id, now, now + TOKEN_TTL_SECS).await?;
-        let base = self.config.url.trim_end_matches("/compute");
-        let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
-        Ok(format!("{base}/console/serial?token={token}"))
+        Ok(format!("{proxy}?token={token}"))
     }
 
     /// The instance an unexpired token opens.

@@ -1,5 +1,6 @@
-//! This compute host as the scheduler and the admin APIs see it: its real
-//! vCPUs, RAM and disk, and what its instances use of them.
+//! The compute hosts as the scheduler and the admin APIs see them: the size
+//! each host's server reports (the driver's, or the machine's real vCPUs,
+//! RAM and disk), its allocation ratios, and what its instances use.
 
 use std::path::Path;
 
@@ -90,20 +91,12 @@ pub fn size(data_path: &Path, driver_size: Option<Capacity>) -> Capacity {
     })
 }
 
-/// The host's size and what its instances (those being built included) take
-/// of it.
-pub async fn state(pool: &Pool, host: &str, data_path: &Path, driver_size: Option<Capacity>) -> Result<HostState> {
-    let size = size(data_path, driver_size);
-    let (vcpus_used, memory_mb_used, local_gb_used, running_vms) = store::host_usage(pool, host).await?;
-    Ok(HostState {
-        vcpus: size.vcpus,
-        memory_mb: size.memory_mb,
-        local_gb: size.local_gb,
-        vcpus_used,
-        memory_mb_used,
-        local_gb_used,
-        running_vms,
-    })
+/// A host's size as its server reported it, what its instances take of it,
+/// and its allocation ratios; `None` for a host no server reported.
+pub async fn state(pool: &Pool, host: &str) -> Result<Option<(HostState, AllocationRatios)>> {
+    let Some(node) = store::nodes::node(pool, host).await? else { return Ok(None) };
+    let used = store::nodes::usage_of(pool, host).await?;
+    Ok(Some((HostState::of(&node, &used), AllocationRatios::of(&node))))
 }
 
 /// Nova's allocation ratios: how far each resource of a host may be
@@ -113,6 +106,17 @@ pub struct AllocationRatios {
     pub cpu: f64,
     pub ram: f64,
     pub disk: f64,
+}
+
+impl AllocationRatios {
+    /// Those the host's server reported.
+    pub fn of(node: &ComputeNode) -> AllocationRatios {
+        AllocationRatios {
+            cpu: node.cpu_allocation_ratio,
+            ram: node.ram_allocation_ratio,
+            disk: node.disk_allocation_ratio,
+        }
+    }
 }
 
 impl Default for AllocationRatios {
@@ -129,6 +133,19 @@ fn needs(flavor: &Flavor) -> [i64; 3] {
 }
 
 impl HostState {
+    /// The host of `node`, with `used` of it taken.
+    pub fn of(node: &ComputeNode, used: &HostUsage) -> HostState {
+        HostState {
+            vcpus: node.vcpus,
+            memory_mb: node.memory_mb,
+            local_gb: node.local_gb,
+            vcpus_used: used.vcpus,
+            memory_mb_used: used.memory_mb,
+            local_gb_used: used.disk_gb,
+            running_vms: used.instances,
+        }
+    }
+
     /// The host's vCPUs, RAM and disk overcommitted by `ratios`, and what
     /// is used of each.
     pub(crate) fn sizes(&self, ratios: &AllocationRatios) -> [(i64, i64); 3] {

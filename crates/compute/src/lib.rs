@@ -22,6 +22,7 @@ pub mod quotas;
 pub mod scheduler;
 pub mod server_groups;
 pub mod service;
+pub mod states;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]
 pub mod store;
@@ -57,6 +58,8 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 17, sql: include_str!("../migrations/sqlite/0017_instance_listing.sql") },
         Migration { version: 18, sql: include_str!("../migrations/sqlite/0018_listing_by_state_and_name.sql") },
         Migration { version: 19, sql: include_str!("../migrations/sqlite/0019_compute_nodes.sql") },
+        Migration { version: 20, sql: include_str!("../migrations/sqlite/0020_serial_proxy_url.sql") },
+        Migration { version: 21, sql: include_str!("../migrations/sqlite/0021_listing_indexes_in_order.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
@@ -64,6 +67,8 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_instance_listing.sql") },
         Migration { version: 4, sql: include_str!("../migrations/postgres/0004_listing_by_state_and_name.sql") },
         Migration { version: 5, sql: include_str!("../migrations/postgres/0005_compute_nodes.sql") },
+        Migration { version: 6, sql: include_str!("../migrations/postgres/0006_serial_proxy_url.sql") },
+        Migration { version: 7, sql: include_str!("../migrations/postgres/0007_listing_indexes_in_order.sql") },
     ],
 };
 

@@ -11,47 +11,13 @@ use regex_lite::Regex;
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 
-use crate::service::status;
+use crate::states::{states_showing, status, VmState};
 use crate::store::{self, Instance, InstanceFilter, InstanceOrder};
 use crate::Compute;
 
 /// Nova's `[api] max_limit`: the largest page, and the page when no limit is
 /// given.
 pub const MAX_LIMIT: usize = 1000;
-
-/// Every vm_state, so that a status filter can say which states it takes.
-const VM_STATES: &[&str] = &[
-    "building",
-    "active",
-    "stopped",
-    "paused",
-    "suspended",
-    "resized",
-    "rescued",
-    "shelved",
-    "shelved_offloaded",
-    "soft-delete",
-    "deleted",
-    "error",
-];
-
-/// Task states that give an active server a status of its own.
-const ACTIVE_TASKS: &[&str] = &[
-    "rebooting",
-    "reboot_pending",
-    "reboot_started",
-    "rebooting_hard",
-    "reboot_pending_hard",
-    "reboot_started_hard",
-    "rebuilding",
-    "rebuild_block_device_mapping",
-    "rebuild_spawning",
-    "resize_prep",
-    "resize_migrating",
-    "resize_migrated",
-    "resize_finish",
-    "migrating",
-];
 
 /// A list request, as the API parsed it.
 #[derive(Debug, Default)]
@@ -79,15 +45,10 @@ pub struct ServerQuery {
 }
 
 /// The vm_states whose servers can show one of `statuses`.
-fn states_of(statuses: &[String]) -> Vec<String> {
-    VM_STATES
-        .iter()
-        .filter(|vm| {
-            let shown = std::iter::once(None).chain(ACTIVE_TASKS.iter().map(|t| Some(*t)));
-            shown.map(|task| status(vm, task)).any(|s| statuses.iter().any(|w| w == s))
-        })
-        .map(|vm| vm.to_string())
-        .collect()
+fn states_of(statuses: &[String]) -> Vec<VmState> {
+    let mut states: Vec<VmState> = statuses.iter().flat_map(|s| states_showing(s)).collect();
+    states.dedup();
+    states
 }
 
 /// Text every name a pattern matches must contain: its longest run of plain
@@ -226,19 +187,16 @@ impl Compute {
 /// The checks of a list that the database answered only roughly.
 fn shows(q: &ServerQuery, i: &Instance) -> bool {
     let addresses = |v4: bool| {
-        let vifs = crate::network::vifs(&i.network_info);
+        let vifs = &i.network_info;
         if v4 {
             vifs.iter().map(|vif| vif.fixed_ip.to_string()).collect::<Vec<_>>()
         } else {
             vifs.iter().flat_map(|vif| vif.fixed_ips_v6.iter().map(|a| a.to_string())).collect()
         }
     };
-    let has_tags = || {
-        let tags: Vec<String> = serde_json::from_str(&i.tags).unwrap_or_default();
-        q.tags.iter().all(|t| tags.contains(t))
-    };
+    let has_tags = || q.tags.iter().all(|t| i.tags.contains(t));
     q.name.as_ref().is_none_or(|re| re.is_match(&i.name))
-        && (q.statuses.is_empty() || q.statuses.iter().any(|s| s == status(&i.vm_state, i.task_state.as_deref())))
+        && (q.statuses.is_empty() || q.statuses.iter().any(|s| s == status(i.vm_state, i.task_state)))
         && q.ip.as_ref().is_none_or(|re| addresses(true).iter().any(|a| re.is_match(a)))
         && q.ip6.as_ref().is_none_or(|re| addresses(false).iter().any(|a| re.is_match(a)))
         && (q.tags.is_empty() || has_tags())
@@ -250,9 +208,10 @@ mod tests {
 
     #[test]
     fn statuses_name_the_states_that_show_them() {
-        assert_eq!(states_of(&["ACTIVE".into()]), ["active"]);
-        assert_eq!(states_of(&["REBOOT".into(), "SHUTOFF".into()]), ["active", "stopped"]);
-        assert_eq!(states_of(&["BUILD".into()]), ["building"]);
+        assert_eq!(states_of(&["ACTIVE".into()]), [VmState::Active]);
+        assert_eq!(states_of(&["REBOOT".into(), "SHUTOFF".into()]), [VmState::Active, VmState::Stopped]);
+        assert_eq!(states_of(&["ACTIVE".into(), "REBOOT".into()]), [VmState::Active]);
+        assert_eq!(states_of(&["BUILD".into()]), [VmState::Building]);
         assert!(states_of(&["NONSENSE".into()]).is_empty());
     }
 

@@ -1,25 +1,202 @@
 //! The server operations that change what an instance is, not only its power:
 //! rebuild, resize (with confirm and revert), rescue, shelve, snapshots, and
-//! the console log. Each runs as every operation does (`operations`), and
-//! only on the server of the instance's host: it changes disks and
-//! definitions that only that host has.
+//! the console log. Each runs as every operation does (`operations`): the
+//! checks and the task here, the driver's part (a [`Move`]) on the server
+//! of the instance's host, which has its disks and definition; through
+//! another server it is handed over as a work row.
 
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 
-use crate::operations::{Elsewhere, Outcome};
+use crate::operations::Outcome;
 use crate::service::{instance_spec, now};
+use crate::states::{PowerState, TaskState, VmState};
 use crate::store::{self, Flavor, Instance};
-use crate::virt::{InstanceSpec, PowerState};
+use crate::virt::InstanceSpec;
 use crate::{actions, host, quotas, Compute};
 
-pub(crate) fn flavor_of(json: &str) -> Result<Flavor> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::anyhow!("stored flavor unreadable: {e}")))
+use VmState::{Active, Error as Failed, Paused, Resized, Shelved, ShelvedOffloaded, Stopped, Suspended};
+
+/// The kind of a handed-over move's work row.
+pub(crate) const MOVE: &str = "move";
+
+/// The driver's part of a move, as the server of the instance's host runs
+/// it; what it needs of the request travels with it (the caller's context
+/// for the images a shelve or a snapshot writes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "move", rename_all = "snake_case")]
+pub(crate) enum Move {
+    Rebuild { image_ref: String, admin_pass: String },
+    Resize { flavor: Box<Flavor> },
+    ConfirmResize,
+    RevertResize,
+    Rescue,
+    Unrescue,
+    Shelve { ctx: Context },
+    ShelveOffload,
+    Unshelve { ctx: Context },
+    Snapshot { ctx: Context, image_id: String, source: Option<String> },
+}
+
+impl Move {
+    /// The operation's name (its instance action), the vm_states it may
+    /// start from, and its task_state.
+    fn operation(&self) -> (&'static str, &'static [VmState], TaskState) {
+        match self {
+            Move::Rebuild { .. } => ("rebuild", &[Active, Stopped, Failed], TaskState::Rebuilding),
+            Move::Resize { .. } => ("resize", &[Active, Stopped], TaskState::ResizePrep),
+            Move::ConfirmResize => ("confirmResize", &[Resized], TaskState::ResizeConfirming),
+            Move::RevertResize => ("revertResize", &[Resized], TaskState::ResizeReverting),
+            Move::Rescue => ("rescue", &[Active, Stopped, Failed], TaskState::Rescuing),
+            Move::Unrescue => ("unrescue", &[VmState::Rescued], TaskState::Unrescuing),
+            Move::Shelve { .. } => ("shelve", &[Active, Stopped, Paused, Suspended], TaskState::Shelving),
+            Move::ShelveOffload => ("shelveOffload", &[Shelved], TaskState::ShelvingOffloading),
+            Move::Unshelve { .. } => ("unshelve", &[Shelved, ShelvedOffloaded], TaskState::Unshelving),
+            Move::Snapshot { .. } => ("createImage", &[Active, Stopped, Paused, Suspended], TaskState::ImageSnapshot),
+        }
+    }
 }
 
 impl Compute {
+    /// Starts the operation of `mv` on server `id` (see `Compute::begin`).
+    async fn begin_move(&self, ctx: &Context, id: &str, mv: &Move) -> Result<(Instance, i64)> {
+        let (name, allowed, task) = mv.operation();
+        self.begin(ctx, id, name, allowed, task).await
+    }
+
+    /// Runs `mv` of a begun operation after the answer: here, or through
+    /// the server of the instance's host.
+    async fn carry_out(&self, started: (Instance, i64), mv: Move) -> Result<()> {
+        let (name, _, task) = mv.operation();
+        if !self.runs(&started.0) {
+            let payload = serde_json::to_string(&mv).map_err(anyhow::Error::from)?;
+            return self.hand_over(&started.0, MOVE, started.1, Some(payload)).await;
+        }
+        let work = self.run_move(started.0.clone(), mv);
+        self.finish(started, name, task, work);
+        Ok(())
+    }
+
+    /// A move another server handed to this host. Its row goes as it starts:
+    /// one a restart cuts short is reconciled as a local one is.
+    pub(crate) async fn take_move(&self, work: &store::Work) -> Result<()> {
+        store::delete_work(&self.pool, &work.id).await?;
+        let Some(inst) = store::instance(&self.pool, &work.instance_id).await? else { return Ok(()) };
+        let mv: Move = serde_json::from_str(work.payload.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("a handed-over move without its request: {e}"))?;
+        let (name, _, task) = mv.operation();
+        if inst.task_state != Some(task) {
+            return Ok(());
+        }
+        let run = self.run_move(inst.clone(), mv);
+        self.finish((inst, work.action_id), name, task, run);
+        Ok(())
+    }
+
+    /// The driver's part of `mv` on `inst`, and where it leaves the instance.
+    fn run_move(&self, inst: Instance, mv: Move) -> impl Future<Output = Result<Outcome>> + Send + 'static {
+        let (driver, image, pool) = (self.driver.clone(), self.image.clone(), self.pool.clone());
+        let (host, scratch) = (self.config.host.clone(), self.config.state_path.join("snapshots"));
+        async move {
+            let failed = |e: crate::virt::DriverError| Error::Internal(e.into());
+            match mv {
+                Move::Rebuild { image_ref, admin_pass } => {
+                    // The new image is inspected before the old disk is let go.
+                    let spec = InstanceSpec {
+                        admin_pass: Some(admin_pass),
+                        ..instance_spec(&image, &inst, &inst.flavor, &image_ref).await?
+                    };
+                    driver.destroy(&inst.id).await.map_err(failed)?;
+                    driver.spawn(&spec).await.map_err(failed)?;
+                    // A stopped server stays stopped after a rebuild.
+                    let (vm, power) = if inst.vm_state == Stopped {
+                        driver.power_off(&inst.id).await.map_err(failed)?;
+                        (Stopped, PowerState::Shutdown)
+                    } else {
+                        (Active, PowerState::Running)
+                    };
+                    let mut o = Outcome::unchanged(&inst, vm, power);
+                    o.image_ref = image_ref;
+                    Ok(o)
+                }
+                Move::Resize { flavor } => {
+                    driver
+                        .resize(&instance_spec(&image, &inst, &flavor, &inst.image_ref).await?)
+                        .await
+                        .map_err(failed)?;
+                    let mut o = Outcome::unchanged(&inst, Resized, PowerState::Running);
+                    o.old_flavor = Some(inst.flavor.clone());
+                    o.flavor = *flavor;
+                    Ok(o)
+                }
+                Move::ConfirmResize | Move::RevertResize => {
+                    let mut o = Outcome::unchanged(&inst, Active, PowerState::Running);
+                    if matches!(mv, Move::RevertResize) {
+                        let old =
+                            inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
+                        driver
+                            .resize(&instance_spec(&image, &inst, &old, &inst.image_ref).await?)
+                            .await
+                            .map_err(failed)?;
+                        o.flavor = old;
+                    }
+                    o.old_flavor = None;
+                    Ok(o)
+                }
+                Move::Rescue => {
+                    driver.rescue(&inst.id).await.map_err(failed)?;
+                    Ok(Outcome::unchanged(&inst, VmState::Rescued, PowerState::Running))
+                }
+                Move::Unrescue => {
+                    driver.unrescue(&inst.id).await.map_err(failed)?;
+                    Ok(Outcome::unchanged(&inst, Active, PowerState::Running))
+                }
+                Move::Unshelve { ctx } => {
+                    let boot_from = inst.shelved_image_id.as_deref().unwrap_or(&inst.image_ref);
+                    driver
+                        .spawn(&instance_spec(&image, &inst, &inst.flavor, boot_from).await?)
+                        .await
+                        .map_err(failed)?;
+                    if let Some(snapshot) = &inst.shelved_image_id {
+                        store::set_shelved_image(&pool, &inst.id, None).await?;
+                        if let Err(e) = image.delete(&ctx, snapshot).await {
+                            tracing::warn!(image = %snapshot, error = %e, "deleting a shelved server's snapshot failed");
+                        }
+                    }
+                    let mut o = Outcome::unchanged(&inst, Active, PowerState::Running);
+                    o.host = Some(host);
+                    Ok(o)
+                }
+                Move::Shelve { .. } | Move::ShelveOffload => {
+                    if let (Move::Shelve { ctx }, Some(_)) = (&mv, driver.snapshot_format()) {
+                        // The disk goes with the host: it is kept as an image first.
+                        let shelved = shelve_snapshot(&image, &driver, ctx, &inst, &scratch).await?;
+                        store::set_shelved_image(&pool, &inst.id, Some(&shelved)).await?;
+                    }
+                    driver.destroy(&inst.id).await.map_err(failed)?;
+                    let mut o = Outcome::unchanged(&inst, ShelvedOffloaded, PowerState::Shutdown);
+                    o.host = None;
+                    Ok(o)
+                }
+                Move::Snapshot { ctx, image_id, source } => {
+                    // A snapshot whose data could not be had leaves the
+                    // server as it was, and the image without data.
+                    if let Err(e) =
+                        snapshot_data(&image, &driver, &ctx, &inst, &image_id, source.as_deref(), &scratch).await
+                    {
+                        tracing::warn!(instance = %inst.id, image = %image_id, error = %e, "taking a snapshot failed");
+                    }
+                    Ok(Outcome::unchanged(&inst, inst.vm_state, inst.power_state))
+                }
+            }
+        }
+    }
+
     /// `rebuild`: a fresh disk from `image_ref` (the same image when none),
     /// with `admin_pass` on the new config drive.
     pub async fn rebuild(
@@ -41,47 +218,24 @@ impl Compute {
         if image.status != "active" {
             return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
         }
-        let started =
-            self.begin(ctx, id, Elsewhere::Refuse, "rebuild", &["active", "stopped", "error"], "rebuilding").await?;
-        let inst = started.0.clone();
+        let mv = Move::Rebuild { image_ref, admin_pass: admin_pass.to_owned() };
+        let started = self.begin_move(ctx, id, &mv).await?;
         if let Some(n) = name {
             store::set_name(&self.pool, id, n).await?;
         }
-        let (driver, image) = (self.driver.clone(), self.image.clone());
-        let flavor = flavor_of(&inst.flavor)?;
-        let stopped = inst.vm_state == "stopped";
-        let work_inst = inst.clone();
-        let admin_pass = admin_pass.to_owned();
-        self.finish(started, "rebuild", "rebuilding", async move {
-            // The new image is inspected before the old disk is let go.
-            let spec = InstanceSpec {
-                admin_pass: Some(admin_pass),
-                ..instance_spec(&image, &work_inst, &flavor, &image_ref).await?
-            };
-            driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-            driver.spawn(&spec).await.map_err(|e| Error::Internal(e.into()))?;
-            // A stopped server stays stopped after a rebuild.
-            let (vm, power) = if stopped {
-                driver.power_off(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                ("stopped", PowerState::Shutdown)
-            } else {
-                ("active", PowerState::Running)
-            };
-            let mut o = Outcome::unchanged(&work_inst, vm, power);
-            o.image_ref = image_ref;
-            Ok(o)
-        });
-        Ok(())
+        self.carry_out(started, mv).await
     }
 
-    /// `resize` to another flavor; ends in VERIFY_RESIZE until confirmed or reverted.
+    /// `resize` to another flavor; ends in VERIFY_RESIZE until confirmed or
+    /// reverted. The instance stays on its host, which must have room for
+    /// what grows.
     pub async fn resize(&self, ctx: &Context, id: &str, flavor_ref: &str) -> Result<()> {
         let current = self.instance(ctx, id).await?;
         let new = self
             .usable_flavor(ctx, Some(&current.project_id), flavor_ref)
             .await
             .map_err(|_| Error::BadRequest(format!("Flavor {flavor_ref} could not be found.")))?;
-        let old = flavor_of(&current.flavor)?;
+        let old = &current.flavor;
         if new.id == old.id {
             return Err(Error::BadRequest("When resizing, instances must change flavor!".into()));
         }
@@ -101,76 +255,29 @@ impl Compute {
                 new.ram - old.ram
             )));
         }
-        // One host: the instance is resized in place, if the host has room
-        // for what grows.
         let scheduling = self.pool.lock(crate::service::SCHEDULING).await?;
-        let here = host::state(&self.pool, &self.config.host, &self.config.state_path, self.driver.capacity()).await?;
-        if !here.fits_resize(&old, &new, &self.config.allocation_ratios) {
+        let on = current.host.as_deref().unwrap_or(&self.config.host);
+        let fits = host::state(&self.pool, on).await?.is_some_and(|(h, ratios)| h.fits_resize(old, &new, &ratios));
+        if !fits {
             return Err(Error::BadRequest("No valid host was found. No valid host found for resize".into()));
         }
-        let started = self.begin(ctx, id, Elsewhere::Refuse, "resize", &["active", "stopped"], "resize_prep").await?;
+        let mv = Move::Resize { flavor: Box::new(new) };
+        let started = self.begin_move(ctx, id, &mv).await?;
         scheduling.release().await;
-        let inst = started.0.clone();
-        let (driver, image) = (self.driver.clone(), self.image.clone());
-        let new_json = serde_json::to_string(&new).map_err(anyhow::Error::from)?;
-        let work_inst = inst.clone();
-        self.finish(started, "resize", "resize_prep", async move {
-            driver
-                .resize(&instance_spec(&image, &work_inst, &new, &work_inst.image_ref).await?)
-                .await
-                .map_err(|e| Error::Internal(e.into()))?;
-            let mut o = Outcome::unchanged(&work_inst, "resized", PowerState::Running);
-            o.old_flavor = Some(work_inst.flavor.clone());
-            o.flavor = new_json;
-            Ok(o)
-        });
-        Ok(())
+        self.carry_out(started, mv).await
     }
 
     /// `confirmResize` keeps the new flavor; `revertResize` returns to the old one.
     pub async fn end_resize(&self, ctx: &Context, id: &str, confirm: bool) -> Result<()> {
-        let (name, task) =
-            if confirm { ("confirmResize", "resize_confirming") } else { ("revertResize", "resize_reverting") };
-        let started = self.begin(ctx, id, Elsewhere::Refuse, name, &["resized"], task).await?;
-        let inst = started.0.clone();
-        let (driver, image) = (self.driver.clone(), self.image.clone());
-        let work_inst = inst.clone();
-        self.finish(started, if confirm { "confirmResize" } else { "revertResize" }, task, async move {
-            let mut o = Outcome::unchanged(&work_inst, "active", PowerState::Running);
-            if !confirm {
-                let old = work_inst.old_flavor.clone().ok_or_else(|| Error::Conflict("No resize to revert.".into()))?;
-                driver
-                    .resize(&instance_spec(&image, &work_inst, &flavor_of(&old)?, &work_inst.image_ref).await?)
-                    .await
-                    .map_err(|e| Error::Internal(e.into()))?;
-                o.flavor = old;
-            }
-            o.old_flavor = None;
-            Ok(o)
-        });
-        Ok(())
+        let mv = if confirm { Move::ConfirmResize } else { Move::RevertResize };
+        let started = self.begin_move(ctx, id, &mv).await?;
+        self.carry_out(started, mv).await
     }
 
     pub async fn rescue(&self, ctx: &Context, id: &str, rescue: bool) -> Result<()> {
-        let (name, allowed, task): (&'static str, &[&str], &'static str) = if rescue {
-            ("rescue", &["active", "stopped", "error"], "rescuing")
-        } else {
-            ("unrescue", &["rescued"], "unrescuing")
-        };
-        let started = self.begin(ctx, id, Elsewhere::Refuse, name, allowed, task).await?;
-        let inst = started.0.clone();
-        let driver = self.driver.clone();
-        let work_inst = inst.clone();
-        self.finish(started, name, task, async move {
-            if rescue {
-                driver.rescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                Ok(Outcome::unchanged(&work_inst, "rescued", PowerState::Running))
-            } else {
-                driver.unrescue(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                Ok(Outcome::unchanged(&work_inst, "active", PowerState::Running))
-            }
-        });
-        Ok(())
+        let mv = if rescue { Move::Rescue } else { Move::Unrescue };
+        let started = self.begin_move(ctx, id, &mv).await?;
+        self.carry_out(started, mv).await
     }
 
     /// `shelve` stops the server and frees its host at once (Nova's default
@@ -179,46 +286,13 @@ impl Compute {
     /// `shelveOffload` frees a shelved one; `unshelve` boots it again, from
     /// that snapshot, which is then deleted.
     pub async fn shelve(&self, ctx: &Context, id: &str, op: &'static str) -> Result<()> {
-        let (allowed, task): (&[&str], &'static str) = match op {
-            "shelve" => (&["active", "stopped", "paused", "suspended"], "shelving"),
-            "shelveOffload" => (&["shelved"], "shelving_offloading"),
-            _ => (&["shelved", "shelved_offloaded"], "unshelving"),
+        let mv = match op {
+            "shelve" => Move::Shelve { ctx: ctx.clone() },
+            "shelveOffload" => Move::ShelveOffload,
+            _ => Move::Unshelve { ctx: ctx.clone() },
         };
-        let started = self.begin(ctx, id, Elsewhere::Refuse, op, allowed, task).await?;
-        let inst = started.0.clone();
-        let (driver, host, image) = (self.driver.clone(), self.config.host.clone(), self.image.clone());
-        let (pool, scratch, ctx) = (self.pool.clone(), self.config.state_path.join("snapshots"), ctx.clone());
-        let work_inst = inst.clone();
-        self.finish(started, op, task, async move {
-            if op == "unshelve" {
-                let flavor = flavor_of(&work_inst.flavor)?;
-                let boot_from = work_inst.shelved_image_id.as_deref().unwrap_or(&work_inst.image_ref);
-                driver
-                    .spawn(&instance_spec(&image, &work_inst, &flavor, boot_from).await?)
-                    .await
-                    .map_err(|e| Error::Internal(e.into()))?;
-                if let Some(snapshot) = &work_inst.shelved_image_id {
-                    store::set_shelved_image(&pool, &work_inst.id, None).await?;
-                    if let Err(e) = image.delete(&ctx, snapshot).await {
-                        tracing::warn!(image = %snapshot, error = %e, "deleting a shelved server's snapshot failed");
-                    }
-                }
-                let mut o = Outcome::unchanged(&work_inst, "active", PowerState::Running);
-                o.host = Some(host);
-                Ok(o)
-            } else {
-                if op == "shelve" && driver.snapshot_format().is_some() {
-                    // The disk goes with the host: it is kept as an image first.
-                    let shelved = shelve_snapshot(&image, &driver, &ctx, &work_inst, &scratch).await?;
-                    store::set_shelved_image(&pool, &work_inst.id, Some(&shelved)).await?;
-                }
-                driver.destroy(&work_inst.id).await.map_err(|e| Error::Internal(e.into()))?;
-                let mut o = Outcome::unchanged(&work_inst, "shelved_offloaded", PowerState::Shutdown);
-                o.host = None;
-                Ok(o)
-            }
-        });
-        Ok(())
+        let started = self.begin_move(ctx, id, &mv).await?;
+        self.carry_out(started, mv).await
     }
 
     pub async fn console_output(&self, ctx: &Context, id: &str, length: Option<i64>) -> Result<String> {
@@ -240,7 +314,8 @@ impl Compute {
 
     /// `createImage`: a snapshot registered in the Image service, of the
     /// instance's disk flattened; with a driver that keeps no disks (the fake
-    /// one), of the image the server was booted from.
+    /// one), of the image the server was booted from. The image is answered
+    /// at once; its data follows from the instance's host.
     pub async fn snapshot(
         &self,
         ctx: &Context,
@@ -248,75 +323,56 @@ impl Compute {
         name: &str,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<String> {
-        let (inst, action) = self
-            .begin(
-                ctx,
-                id,
-                Elsewhere::Refuse,
-                "createImage",
-                &["active", "stopped", "paused", "suspended"],
-                "image_snapshot",
-            )
-            .await?;
-        let source = self.image.visible(ctx, &inst.image_ref).await;
+        let probe = Move::Snapshot { ctx: ctx.clone(), image_id: String::new(), source: None };
+        let (inst, action) = self.begin_move(ctx, id, &probe).await?;
+        let source = self.image.visible(ctx, &inst.image_ref).await.ok();
         let mut body = snapshot_image(name, &inst);
         for (k, v) in metadata {
             body.insert(k, v);
         }
-        let own_disk = self.driver.snapshot_format();
-        if let Ok(src) = &source {
-            body.insert("disk_format".into(), json!(own_disk.or(src.disk_format.as_deref())));
+        if let Some(src) = &source {
+            body.insert("disk_format".into(), json!(self.driver.snapshot_format().or(src.disk_format.as_deref())));
             body.insert("container_format".into(), json!(src.container_format));
             body.insert("min_disk".into(), json!(src.min_disk));
             body.insert("min_ram".into(), json!(src.min_ram));
         }
-        let created = self.image.create(ctx, &body).await;
-        let created = match created {
+        let created = match self.image.create(ctx, &body).await {
             Ok(c) => c,
             Err(e) => {
                 actions::finish(&self.pool, action, Some(&e.to_string())).await?;
-                store::end_task(&self.pool, id, "image_snapshot", &inst.vm_state, inst.power_state, &now()).await?;
+                store::end_task(&self.pool, id, TaskState::ImageSnapshot, inst.vm_state, inst.power_state, &now())
+                    .await?;
                 return Err(e);
             }
         };
-        let (image, image_id) = (self.image.clone(), created.id.clone());
-        let ctx = ctx.clone();
-        let (vm_state, power) = (inst.vm_state.clone(), inst.power_state);
-        let pool = self.pool.clone();
-        let src = source.ok();
-        let driver = self.driver.clone();
-        let scratch = self.config.state_path.join("snapshots");
-        tokio::spawn(async move {
-            let data = match (own_disk, src) {
-                (Some(_), _) => match take_disk(&driver, &scratch, &inst.id, &image_id).await {
-                    Ok(path) => Some((path, true)),
-                    Err(e) => {
-                        tracing::warn!(instance = %inst.id, error = %e, "taking a snapshot failed");
-                        None
-                    }
-                },
-                (None, Some(src)) => match image.data(&ctx, &src.id).await {
-                    Ok(Some((_, path))) => Some((path, false)),
-                    _ => None,
-                },
-                (None, None) => None,
-            };
-            if let Some((path, scratch_file)) = data {
-                if let Err(e) = upload_file(&image, &ctx, &image_id, &path).await {
-                    tracing::warn!(image = %image_id, error = %e, "snapshot upload failed");
-                }
-                if scratch_file {
-                    let _ = tokio::fs::remove_file(&path).await;
-                }
-            }
-            if let Err(e) = actions::finish(&pool, action, None).await {
-                tracing::error!(instance = %inst.id, error = %e, "recording the snapshot's event failed");
-            }
-            if let Err(e) = store::end_task(&pool, &inst.id, "image_snapshot", &vm_state, power, &now()).await {
-                tracing::error!(instance = %inst.id, error = %e, "recording the end of a snapshot failed");
-            }
-        });
+        let mv = Move::Snapshot { ctx: ctx.clone(), image_id: created.id.clone(), source: source.map(|s| s.id) };
+        self.carry_out((inst, action), mv).await?;
         Ok(created.id)
+    }
+}
+
+/// The data of snapshot `image_id` of `inst`: the driver's copy of its disk,
+/// or, with a driver that keeps none, the data of `source`, the image it was
+/// booted from.
+async fn snapshot_data(
+    image: &oxistack_image::Image,
+    driver: &crate::SharedDriver,
+    ctx: &Context,
+    inst: &Instance,
+    image_id: &str,
+    source: Option<&str>,
+    scratch: &std::path::Path,
+) -> Result<()> {
+    if driver.snapshot_format().is_some() {
+        let path = take_disk(driver, scratch, &inst.id, image_id).await?;
+        let uploaded = upload_file(image, ctx, image_id, &path).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        return uploaded;
+    }
+    let Some(source) = source else { return Ok(()) };
+    match image.data(ctx, source).await? {
+        Some((_, path)) => upload_file(image, ctx, image_id, &path).await,
+        None => Ok(()),
     }
 }
 

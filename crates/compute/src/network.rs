@@ -62,15 +62,10 @@ pub struct RequestedNetwork {
     pub port: Option<String>,
 }
 
-/// The interfaces recorded for an instance.
-pub fn vifs(network_info: &str) -> Vec<Vif> {
-    serde_json::from_str(network_info).unwrap_or_default()
-}
-
 /// Nova's `addresses`: per network, the fixed then the floating address.
-pub fn addresses(network_info: &str) -> Value {
+pub fn addresses(vifs: &[Vif]) -> Value {
     let mut out = Map::new();
-    for vif in vifs(network_info) {
+    for vif in vifs {
         let entry = |addr: IpAddr, kind: &str| {
             json!({"version": if addr.is_ipv4() { 4 } else { 6 }, "addr": addr.to_string(), "OS-EXT-IPS:type": kind,
                    "OS-EXT-IPS-MAC:mac_addr": vif.mac})
@@ -87,8 +82,8 @@ pub fn addresses(network_info: &str) -> Value {
 }
 
 /// The server body's `security_groups`.
-pub fn security_groups(network_info: &str) -> Value {
-    let mut names: Vec<String> = vifs(network_info).into_iter().flat_map(|v| v.security_groups).collect();
+pub fn security_groups(vifs: &[Vif]) -> Value {
+    let mut names: Vec<&str> = vifs.iter().flat_map(|v| v.security_groups.iter().map(String::as_str)).collect();
     names.sort();
     names.dedup();
     Value::Array(names.into_iter().map(|n| json!({ "name": n })).collect())
@@ -246,16 +241,15 @@ pub async fn allocate(
         for v in vifs.iter_mut() {
             v.preserve = v.preserve || preserved.contains(&v.port_id);
         }
-        let info = serde_json::to_string(&vifs).map_err(anyhow::Error::from)?;
-        crate::store::set_network_info(pool, instance, &info).await?;
+        crate::store::set_network_info(pool, instance, &vifs).await?;
     }
     Ok(vifs)
 }
 
 /// The ports the user handed to the instance, from its cached interfaces.
 async fn preserved_ports(pool: &oxistack_core::db::Pool, instance: &str) -> Result<Vec<String>> {
-    let info = crate::store::network_info(pool, instance).await?.unwrap_or_default();
-    Ok(vifs(&info).into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect())
+    let vifs = crate::store::network_info(pool, instance).await?.unwrap_or_default();
+    Ok(vifs.into_iter().filter(|v| v.preserve).map(|v| v.port_id).collect())
 }
 
 /// The instance's ports: those naming it as their device and belonging to
@@ -315,8 +309,7 @@ pub async fn refresh(network: &Network, pool: &oxistack_core::db::Pool, instance
             preserve: kept.contains(&p.id),
         });
     }
-    let info = serde_json::to_string(&out).map_err(anyhow::Error::from)?;
-    crate::store::set_network_info(pool, instance, &info).await?;
+    crate::store::set_network_info(pool, instance, &out).await?;
     Ok(out)
 }
 
@@ -347,7 +340,8 @@ impl crate::Compute {
     }
 
     fn can_plug(&self, inst: &crate::store::Instance, action: &str) -> Result<()> {
-        if !matches!(inst.vm_state.as_str(), "active" | "paused" | "stopped") || inst.task_state.is_some() {
+        use crate::states::VmState::{Active, Paused, Stopped};
+        if !matches!(inst.vm_state, Active | Paused | Stopped) || inst.task_state.is_some() {
             return Err(Error::Conflict(format!(
                 "Cannot '{action}' instance {} while it is in vm_state {}",
                 inst.id, inst.vm_state
@@ -373,9 +367,9 @@ impl crate::Compute {
             (network, port) => Requested::List(vec![RequestedNetwork { network, fixed_ip, port }]),
         };
         let (requested, groups) = resolve(&self.network, ctx, &inst.project_id, &requested, &[]).await?;
-        let before: Vec<String> = vifs(&inst.network_info).into_iter().map(|v| v.port_id).collect();
+        let before: Vec<&str> = inst.network_info.iter().map(|v| v.port_id.as_str()).collect();
         let after = allocate(&self.network, &self.pool, &inst, &self.config.host, &requested, &groups).await?;
-        let Some(new) = after.iter().find(|v| !before.contains(&v.port_id)).cloned() else {
+        let Some(new) = after.iter().find(|v| !before.contains(&v.port_id.as_str())).cloned() else {
             return Err(Error::BadRequest("The new port has no IPv4 address to plug.".into()));
         };
         if let Err(e) = self.driver.attach_interface(&inst.id, &new).await {
@@ -393,9 +387,9 @@ impl crate::Compute {
     pub async fn detach_interface(&self, ctx: &Context, id: &str, port: &str) -> Result<()> {
         let inst = self.instance_to_change(ctx, id).await?;
         self.can_plug(&inst, "detach_interface")?;
-        let vif = vifs(&inst.network_info)
-            .into_iter()
+        let vif = (inst.network_info.iter())
             .find(|v| v.port_id == port)
+            .cloned()
             .ok_or_else(|| Error::NotFound(format!("Port {port} is not attached")))?;
         self.driver
             .detach_interface(&inst.id, &vif)
@@ -427,7 +421,7 @@ mod tests {
             security_groups: vec![sg.into()],
             preserve: false,
         };
-        let info = serde_json::to_string(&[vif("private", "default"), vif("barnet", "default")]).unwrap();
+        let info = [vif("private", "default"), vif("barnet", "default")];
         let a = addresses(&info);
         assert_eq!(a["private"][0]["addr"], "10.0.0.10");
         assert_eq!(a["private"][0]["OS-EXT-IPS:type"], "fixed");

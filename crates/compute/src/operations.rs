@@ -16,33 +16,23 @@ use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
 
 use crate::service::{locked_error, now};
-use crate::store::{self, Instance};
-use crate::virt::PowerState;
+use crate::states::{PowerState, TaskState, VmState};
+use crate::store::{self, Flavor, Instance};
 use crate::{actions, Compute};
-
-/// What an operation does when the instance is on another server's host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Elsewhere {
-    /// Starts here and leaves the driver's part to that server (a work row).
-    HandOver,
-    /// Refused: what changes an instance's disks and definition is done
-    /// where they are.
-    Refuse,
-}
 
 /// Where an operation leaves the instance.
 pub(crate) struct Outcome {
-    pub vm_state: &'static str,
+    pub vm_state: VmState,
     pub power: PowerState,
     pub image_ref: String,
-    pub flavor: String,
-    pub old_flavor: Option<String>,
+    pub flavor: Flavor,
+    pub old_flavor: Option<Flavor>,
     pub host: Option<String>,
 }
 
 impl Outcome {
     /// `inst` in `vm_state` and `power`, its image, flavors and host as they were.
-    pub fn unchanged(inst: &Instance, vm_state: &'static str, power: PowerState) -> Outcome {
+    pub fn unchanged(inst: &Instance, vm_state: VmState, power: PowerState) -> Outcome {
         Outcome {
             vm_state,
             power,
@@ -62,33 +52,25 @@ impl Compute {
         &self,
         ctx: &Context,
         id: &str,
-        elsewhere: Elsewhere,
         name: &str,
-        allowed: &[&str],
-        task: &str,
+        allowed: &[VmState],
+        task: TaskState,
     ) -> Result<(Instance, i64)> {
         let inst = self.instance(ctx, id).await?;
         if inst.locked && !ctx.is_admin() {
             return Err(locked_error(id));
         }
-        if !allowed.contains(&inst.vm_state.as_str()) {
+        if !allowed.contains(&inst.vm_state) {
             return Err(Error::Conflict(format!(
                 "Cannot '{name}' instance {id} while it is in vm_state {}",
                 inst.vm_state
             )));
         }
-        if elsewhere == Elsewhere::Refuse && !self.runs(&inst) {
-            return Err(Error::Conflict(format!(
-                "Cannot '{name}' instance {id} through this server: the instance is on host {}, and this server runs {}.",
-                inst.host.as_deref().unwrap_or_default(),
-                self.config.host
-            )));
-        }
-        let current = inst.task_state.as_deref();
+        let current = inst.task_state;
         if current.is_some() || !store::begin_task(&self.pool, id, None, task, &now()).await? {
             return Err(Error::Conflict(format!(
                 "Cannot '{name}' instance {id} while it is in task_state {}",
-                current.unwrap_or("busy")
+                current.map_or("busy", TaskState::as_str)
             )));
         }
         let action = actions::start(&self.pool, ctx, id, name, inst.host.as_deref()).await?;
@@ -96,7 +78,7 @@ impl Compute {
     }
 
     /// Runs `work` after the answer and settles the operation with its outcome.
-    pub(crate) fn finish<F>(&self, (inst, action): (Instance, i64), name: &'static str, task: &'static str, work: F)
+    pub(crate) fn finish<F>(&self, (inst, action): (Instance, i64), name: &'static str, task: TaskState, work: F)
     where
         F: Future<Output = Result<Outcome>> + Send + 'static,
     {
@@ -116,7 +98,7 @@ pub(crate) async fn settle(
     id: &str,
     action: i64,
     name: &str,
-    task: &str,
+    task: TaskState,
     outcome: std::result::Result<Outcome, String>,
 ) {
     if let Err(e) = actions::finish(pool, action, outcome.as_ref().err().map(String::as_str)).await {
@@ -129,10 +111,10 @@ pub(crate) async fn settle(
             id,
             task,
             o.vm_state,
-            o.power as i64,
+            o.power,
             &o.image_ref,
             &o.flavor,
-            o.old_flavor.as_deref(),
+            o.old_flavor.as_ref(),
             o.host.as_deref(),
             &now,
         )

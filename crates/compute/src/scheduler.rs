@@ -52,8 +52,7 @@ impl GroupPolicy {
         match g.policy.as_str() {
             "affinity" => Some(GroupPolicy::Affinity),
             "anti-affinity" => {
-                let rules: serde_json::Value = serde_json::from_str(&g.rules).unwrap_or_default();
-                let per_host = rules.get("max_server_per_host").and_then(serde_json::Value::as_i64).unwrap_or(1);
+                let per_host = g.rules.get("max_server_per_host").and_then(serde_json::Value::as_i64).unwrap_or(1);
                 Some(GroupPolicy::AntiAffinity { max_server_per_host: per_host })
             }
             "soft-affinity" => Some(GroupPolicy::SoftAffinity),
@@ -83,24 +82,13 @@ pub async fn candidates(pool: &Pool, local: &str, default_zone: &str, group: Opt
         None => HashMap::new(),
     };
     let mut hosts = vec![];
+    let zones = aggregates::Zones::read(pool, default_zone).await?;
     for (node, used) in host::hypervisors(pool).await? {
         hosts.push(Candidate {
-            zone: aggregates::zone_of(pool, &node.host, default_zone).await?,
+            zone: zones.of(&node.host).to_owned(),
             up: host::is_up(&node),
-            state: HostState {
-                vcpus: node.vcpus,
-                memory_mb: node.memory_mb,
-                local_gb: node.local_gb,
-                vcpus_used: used.vcpus,
-                memory_mb_used: used.memory_mb,
-                local_gb_used: used.disk_gb,
-                running_vms: used.instances,
-            },
-            ratios: AllocationRatios {
-                cpu: node.cpu_allocation_ratio,
-                ram: node.ram_allocation_ratio,
-                disk: node.disk_allocation_ratio,
-            },
+            state: HostState::of(&node, &used),
+            ratios: AllocationRatios::of(&node),
             group_members: members.get(&node.host).copied().unwrap_or(0),
             host: node.host,
         });

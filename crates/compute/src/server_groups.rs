@@ -4,7 +4,7 @@
 //! soft policies weigh hosts toward or away from the members.
 
 use oxistack_core::context::Context;
-use oxistack_core::db::Pool;
+use oxistack_core::db::{JsonText, Pool};
 use oxistack_core::error::{Error, Result};
 use serde_json::Value;
 
@@ -43,7 +43,7 @@ pub async fn create(pool: &Pool, ctx: &Context, name: &str, policy: &str, rules:
         project_id: project.into(),
         user_id: ctx.user_id.clone(),
         policy: policy.into(),
-        rules: rules.to_string(),
+        rules: JsonText(rules.as_object().cloned().unwrap_or_default()),
         created_at: now(),
     };
     store::insert(pool, &g).await?;

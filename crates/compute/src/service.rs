@@ -11,12 +11,14 @@ use oxistack_core::db::Pool;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::time;
 
-use crate::operations::{settle, Elsewhere, Outcome};
+use crate::operations::{settle, Outcome};
+use crate::states::{PowerState, TaskState, VmState};
 use crate::store::{self, Flavor, Instance, Keypair};
-use crate::virt::{InstanceSpec, PowerState, VirtDriver};
+use crate::virt::{InstanceSpec, VirtDriver};
 use crate::Compute;
 use crate::{actions, host, network, quotas};
 use oxistack_network::Network;
+use VmState::{Active, Paused, Stopped, Suspended};
 
 /// At most two keys are made at once, off the async threads: an RSA key
 /// takes a core for a moment, and many asked for at once must not stall
@@ -93,10 +95,10 @@ fn describe(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
         key_name: inst.key_name.clone(),
         public_key: inst.key_data.clone(),
         user_data: inst.user_data.clone(),
-        metadata: serde_json::from_str(&inst.metadata).unwrap_or_default(),
+        metadata: inst.metadata.0.clone(),
         config_drive: inst.config_drive == "True",
         admin_pass: None,
-        vifs: network::vifs(&inst.network_info),
+        vifs: inst.network_info.0.clone(),
         launched_at: inst.launched_at.clone().unwrap_or_else(now),
     }
 }
@@ -121,71 +123,62 @@ const DEFAULT_FLAVORS: &[(&str, &str, i64, i64, i64)] = &[
     ("84", "m1.micro", 1, 192, 1),
 ];
 
-/// Nova's status for a vm_state and task_state.
-pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
-    match (vm_state, task_state) {
-        ("building", _) => "BUILD",
-        ("active", Some("rebooting" | "reboot_pending" | "reboot_started")) => "REBOOT",
-        ("active", Some("rebooting_hard" | "reboot_pending_hard" | "reboot_started_hard")) => "HARD_REBOOT",
-        ("active", Some("rebuilding" | "rebuild_block_device_mapping" | "rebuild_spawning")) => "REBUILD",
-        ("active", Some("resize_prep" | "resize_migrating" | "resize_migrated" | "resize_finish")) => "RESIZE",
-        ("active", Some("migrating")) => "MIGRATING",
-        ("active", _) => "ACTIVE",
-        ("stopped", _) => "SHUTOFF",
-        ("paused", _) => "PAUSED",
-        ("suspended", _) => "SUSPENDED",
-        ("resized", _) => "VERIFY_RESIZE",
-        ("rescued", _) => "RESCUE",
-        ("shelved", _) => "SHELVED",
-        ("shelved_offloaded", _) => "SHELVED_OFFLOADED",
-        ("soft-delete", _) => "SOFT_DELETED",
-        ("deleted", _) => "DELETED",
-        ("error", _) => "ERROR",
-        _ => "UNKNOWN",
-    }
-}
-
 /// A server action: the vm_states it is allowed from, its task_state while it
 /// runs, and the vm_state and power state it ends in.
 pub struct Action {
     pub name: &'static str,
-    pub allowed: &'static [&'static str],
-    pub task: &'static str,
-    pub ends: &'static str,
+    pub allowed: &'static [VmState],
+    pub task: TaskState,
+    pub ends: VmState,
     pub power: PowerState,
 }
 
 pub const STOP: Action = Action {
     name: "stop",
-    allowed: &["active", "error"],
-    task: "powering-off",
-    ends: "stopped",
+    allowed: &[Active, VmState::Error],
+    task: TaskState::PoweringOff,
+    ends: Stopped,
     power: PowerState::Shutdown,
 };
-pub const START: Action =
-    Action { name: "start", allowed: &["stopped"], task: "powering-on", ends: "active", power: PowerState::Running };
+pub const START: Action = Action {
+    name: "start",
+    allowed: &[Stopped],
+    task: TaskState::PoweringOn,
+    ends: Active,
+    power: PowerState::Running,
+};
 pub const REBOOT: Action =
-    Action { name: "reboot", allowed: &["active"], task: "rebooting", ends: "active", power: PowerState::Running };
+    Action { name: "reboot", allowed: &[Active], task: TaskState::Rebooting, ends: Active, power: PowerState::Running };
 pub const HARD_REBOOT: Action = Action {
     name: "reboot",
-    allowed: &["active", "stopped", "paused", "suspended", "error"],
-    task: "rebooting_hard",
-    ends: "active",
+    allowed: &[Active, Stopped, Paused, Suspended, VmState::Error],
+    task: TaskState::RebootingHard,
+    ends: Active,
     power: PowerState::Running,
 };
 pub const PAUSE: Action =
-    Action { name: "pause", allowed: &["active"], task: "pausing", ends: "paused", power: PowerState::Paused };
-pub const UNPAUSE: Action =
-    Action { name: "unpause", allowed: &["paused"], task: "unpausing", ends: "active", power: PowerState::Running };
+    Action { name: "pause", allowed: &[Active], task: TaskState::Pausing, ends: Paused, power: PowerState::Paused };
+pub const UNPAUSE: Action = Action {
+    name: "unpause",
+    allowed: &[Paused],
+    task: TaskState::Unpausing,
+    ends: Active,
+    power: PowerState::Running,
+};
 pub const SUSPEND: Action = Action {
     name: "suspend",
-    allowed: &["active"],
-    task: "suspending",
-    ends: "suspended",
+    allowed: &[Active],
+    task: TaskState::Suspending,
+    ends: Suspended,
     power: PowerState::Suspended,
 };
-pub const RESUME: Action =
-    Action { name: "resume", allowed: &["suspended"], task: "resuming", ends: "active", power: PowerState::Running };
+pub const RESUME: Action = Action {
+    name: "resume",
+    allowed: &[Suspended],
+    task: TaskState::Resuming,
+    ends: Active,
+    power: PowerState::Running,
+};
 
 pub(crate) fn locked_error(id: &str) -> Error {
     Error::Conflict(format!("Instance {id} is locked"))
@@ -198,8 +191,7 @@ impl Compute {
         let Some(inst) = store::instance(&self.pool, id).await? else {
             return Ok(None);
         };
-        let flavor = crate::moves::flavor_of(&inst.flavor)?;
-        Ok(Some(describe(&inst, &flavor, &inst.image_ref)))
+        Ok(Some(describe(&inst, &inst.flavor, &inst.image_ref)))
     }
 
     /// Adds DevStack's flavors to a new cloud.
@@ -231,6 +223,8 @@ impl Compute {
             disk_allocation_ratio: ratios.disk,
             created_at: now.clone(),
             updated_at: now,
+            // Empty when the host's instances have no serial consoles.
+            serial_proxy_url: if self.driver.has_serial_consoles() { self.serial_proxy_url() } else { String::new() },
         };
         store::nodes::report(&self.pool, &node).await
     }
@@ -363,9 +357,9 @@ impl Compute {
     /// driver call runs after the answer, here or on the server of the
     /// instance's host.
     pub async fn act(&self, ctx: &Context, id: &str, action: &'static Action) -> Result<()> {
-        let started = self.begin(ctx, id, Elsewhere::HandOver, action.name, action.allowed, action.task).await?;
+        let started = self.begin(ctx, id, action.name, action.allowed, action.task).await?;
         if !self.runs(&started.0) {
-            return self.hand_over(&started.0, action.task, started.1, None).await;
+            return self.hand_over(&started.0, action.task.as_str(), started.1, None).await;
         }
         let (pool, driver, (inst, record)) = (self.pool.clone(), self.driver.clone(), started);
         tokio::spawn(async move {
@@ -458,12 +452,20 @@ impl Compute {
                     }
                     continue;
                 }
+                crate::moves::MOVE => {
+                    if let Err(e) = self.take_move(&w).await {
+                        let now = now();
+                        let fault = json!({"code": 500, "message": e.public_message(), "created": now}).to_string();
+                        store::set_error(&self.pool, &w.instance_id, &fault, &now).await?;
+                    }
+                    continue;
+                }
                 "delete" => {
                     complete_delete(&self.pool, self.driver.as_ref(), &self.network, &w.instance_id, w.action_id).await
                 }
                 task => {
-                    match (ACTIONS.iter().find(|a| a.task == task), store::instance(&self.pool, &w.instance_id).await?)
-                    {
+                    let action = ACTIONS.iter().find(|a| a.task.as_str() == task);
+                    match (action, store::instance(&self.pool, &w.instance_id).await?) {
                         (Some(action), Some(inst)) => {
                             let outcome =
                                 power_action(self.driver.as_ref(), &inst, action).await.map_err(|e| e.to_string());
@@ -488,20 +490,17 @@ impl Compute {
         // Instances the driver no longer knows (a restart of the fake driver,
         // a host that lost them) are taken back, or recorded as gone.
         for inst in store::instances_on(&self.pool, &self.config.host).await? {
-            if inst.vm_state == "building" || inst.vm_state == "shelved_offloaded" {
+            if matches!(inst.vm_state, VmState::Building | VmState::ShelvedOffloaded) {
                 continue;
             }
             if !matches!(self.driver.power_state(&inst.id).await, Err(crate::virt::DriverError::NotFound(_))) {
                 continue;
             }
             let power = match inst.power_state {
-                1 => PowerState::Running,
-                3 => PowerState::Paused,
-                7 => PowerState::Suspended,
+                p @ (PowerState::Running | PowerState::Paused | PowerState::Suspended) => p,
                 _ => PowerState::Shutdown,
             };
-            let flavor: Flavor = serde_json::from_str(&inst.flavor)?;
-            let spec = instance_spec(&self.image, &inst, &flavor, &inst.image_ref).await?;
+            let spec = instance_spec(&self.image, &inst, &inst.flavor, &inst.image_ref).await?;
             if let Err(e) = self.driver.adopt(&spec, power).await {
                 let now = now();
                 let fault =
@@ -521,18 +520,19 @@ impl Compute {
             let now = now();
             let fault = json!({"code": 500, "message": "The operation was interrupted by a restart of the compute service.", "created": now}).to_string();
             match self.driver.power_state(&inst.id).await {
-                Ok(PowerState::Running) if inst.vm_state == "building" => {
-                    store::finish_build(&self.pool, &inst.id, "active", 1, Some(&self.config.host), None, &now).await?;
+                Ok(PowerState::Running) if inst.vm_state == VmState::Building => {
+                    let host = Some(self.config.host.as_str());
+                    store::finish_build(&self.pool, &inst.id, Active, PowerState::Running, host, None, &now).await?;
                 }
-                Ok(state) if inst.vm_state != "building" => {
+                Ok(state) if inst.vm_state != VmState::Building => {
                     let vm_state = match state {
-                        PowerState::Running => "active",
-                        PowerState::Paused => "paused",
-                        PowerState::Suspended => "suspended",
-                        _ => "stopped",
+                        PowerState::Running => Active,
+                        PowerState::Paused => Paused,
+                        PowerState::Suspended => Suspended,
+                        _ => Stopped,
                     };
-                    if let Some(task) = &inst.task_state {
-                        store::end_task(&self.pool, &inst.id, task, vm_state, state as i64, &now).await?;
+                    if let Some(task) = inst.task_state {
+                        store::end_task(&self.pool, &inst.id, task, vm_state, state, &now).await?;
                     }
                 }
                 _ => store::set_error(&self.pool, &inst.id, &fault, &now).await?,
@@ -549,22 +549,22 @@ impl Compute {
     /// SHUTOFF, and one whose process is back running while SHUTOFF, ACTIVE.
     pub async fn sync_power_states(&self) -> anyhow::Result<()> {
         for inst in store::instances_on(&self.pool, &self.config.host).await? {
-            let settled = inst.task_state.is_none() && !matches!(inst.vm_state.as_str(), "building" | "error");
+            let settled = inst.task_state.is_none() && !matches!(inst.vm_state, VmState::Building | VmState::Error);
             if !settled {
                 continue;
             }
             let Ok(power) = self.driver.power_state(&inst.id).await else { continue };
-            if power as i64 == inst.power_state {
+            if power == inst.power_state {
                 continue;
             }
-            let vm_state = match (inst.vm_state.as_str(), power) {
-                ("active", PowerState::Shutdown | PowerState::Crashed) => "stopped",
-                ("stopped", PowerState::Running) => "active",
+            let vm_state = match (inst.vm_state, power) {
+                (Active, PowerState::Shutdown | PowerState::Crashed) => Stopped,
+                (Stopped, PowerState::Running) => Active,
                 (current, _) => current,
             };
-            tracing::info!(instance = %inst.id, recorded = inst.power_state, found = power as i64, vm_state,
+            tracing::info!(instance = %inst.id, recorded = ?inst.power_state, found = ?power, %vm_state,
                 "the instance's power state changed on its host");
-            store::set_power(&self.pool, &inst.id, vm_state, power as i64, inst.power_state, &now()).await?;
+            store::set_power(&self.pool, &inst.id, vm_state, power, inst.power_state, &now()).await?;
         }
         Ok(())
     }
@@ -574,7 +574,7 @@ impl Compute {
     /// is told, as Nova handles Neutron's `network-changed` event.
     pub async fn network_changed(&self, instance: &str) {
         let running =
-            store::instance(&self.pool, instance).await.ok().flatten().is_some_and(|i| i.vm_state != "building");
+            store::instance(&self.pool, instance).await.ok().flatten().is_some_and(|i| i.vm_state != VmState::Building);
         if !running {
             return;
         }
@@ -650,32 +650,17 @@ async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id
 async fn power_action(driver: &dyn VirtDriver, inst: &Instance, action: &Action) -> crate::virt::DriverResult<Outcome> {
     let id = inst.id.as_str();
     match action.task {
-        "powering-off" => driver.power_off(id).await,
-        "powering-on" => driver.power_on(id).await,
-        "rebooting" => driver.reboot(id, false).await,
-        "rebooting_hard" => driver.reboot(id, true).await,
-        "pausing" => driver.pause(id).await,
-        "unpausing" => driver.unpause(id).await,
-        "suspending" => driver.suspend(id).await,
-        "resuming" => driver.resume(id).await,
+        TaskState::PoweringOff => driver.power_off(id).await,
+        TaskState::PoweringOn => driver.power_on(id).await,
+        TaskState::Rebooting => driver.reboot(id, false).await,
+        TaskState::RebootingHard => driver.reboot(id, true).await,
+        TaskState::Pausing => driver.pause(id).await,
+        TaskState::Unpausing => driver.unpause(id).await,
+        TaskState::Suspending => driver.suspend(id).await,
+        TaskState::Resuming => driver.resume(id).await,
         _ => Err(crate::virt::DriverError::NotSupported(action.name)),
     }?;
     Ok(Outcome::unchanged(inst, action.ends, action.power))
 }
 
 pub type SharedDriver = Arc<dyn VirtDriver>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_follow_novas_mapping() {
-        assert_eq!(status("building", Some("scheduling")), "BUILD");
-        assert_eq!(status("active", None), "ACTIVE");
-        assert_eq!(status("active", Some("rebooting_hard")), "HARD_REBOOT");
-        assert_eq!(status("stopped", None), "SHUTOFF");
-        assert_eq!(status("resized", None), "VERIFY_RESIZE");
-        assert_eq!(status("shelved_offloaded", None), "SHELVED_OFFLOADED");
-    }
-}

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use oxistack_core::context::Context;
 
 use crate::microversion::*;
-use crate::service::status;
+use crate::states::{status, VmState};
 use crate::store::{Flavor, Instance, Keypair};
 
 pub fn links(base: &str, collection: &str, id: &str) -> Value {
@@ -34,7 +34,7 @@ pub fn flavor(base: &str, f: &Flavor, v: ApiVersion) -> Value {
         m.insert("description".into(), json!(f.description));
     }
     if v >= V2_61 {
-        m.insert("extra_specs".into(), serde_json::from_str(&f.extra_specs).unwrap_or(json!({})));
+        m.insert("extra_specs".into(), json!(f.extra_specs));
     }
     m.insert("links".into(), links(base, "flavors", &f.id));
     Value::Object(m)
@@ -81,15 +81,15 @@ pub fn host_id(project_id: &str, host: Option<&str>) -> String {
 }
 
 pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
-    let f: Flavor = serde_json::from_str(&i.flavor).unwrap_or_else(|_| Flavor::new("", "", 0, 0, 0));
+    let f = &i.flavor;
     let root = base.trim_end_matches("/v2.1");
     let mut m = Map::new();
     m.insert("id".into(), json!(i.id));
     m.insert("name".into(), json!(i.name));
-    m.insert("status".into(), json!(status(&i.vm_state, i.task_state.as_deref())));
+    m.insert("status".into(), json!(status(i.vm_state, i.task_state)));
     m.insert("tenant_id".into(), json!(i.project_id));
     m.insert("user_id".into(), json!(i.user_id));
-    m.insert("metadata".into(), serde_json::from_str(&i.metadata).unwrap_or(json!({})));
+    m.insert("metadata".into(), json!(i.metadata));
     m.insert("hostId".into(), json!(host_id(&i.project_id, i.host.as_deref())));
     let mut image =
         json!({"id": i.image_ref, "links": [{"rel": "bookmark", "href": format!("{root}/images/{}", i.image_ref)}]});
@@ -101,7 +101,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     // 2.47: the flavor is embedded as it was at boot.
     let flavor = if v >= V2_47 {
         json!({"vcpus": f.vcpus, "ram": f.ram, "disk": f.disk, "ephemeral": f.ephemeral, "swap": f.swap,
-               "original_name": f.name, "extra_specs": serde_json::from_str::<Value>(&f.extra_specs).unwrap_or(json!({}))})
+               "original_name": f.name, "extra_specs": f.extra_specs})
     } else {
         json!({"id": f.id, "links": [{"rel": "bookmark", "href": format!("{root}/flavors/{}", f.id)}]})
     };
@@ -113,7 +113,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     m.insert("accessIPv6".into(), json!(i.access_ipv6));
     m.insert("links".into(), links(base, "servers", &i.id));
     m.insert("OS-DCF:diskConfig".into(), json!("MANUAL"));
-    m.insert("progress".into(), json!(if i.vm_state == "building" { 0 } else { 100 }));
+    m.insert("progress".into(), json!(if i.vm_state == VmState::Building { 0 } else { 100 }));
     m.insert("OS-EXT-AZ:availability_zone".into(), json!(i.availability_zone));
     m.insert("config_drive".into(), json!(i.config_drive));
     m.insert("key_name".into(), json!(i.key_name));
@@ -153,7 +153,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
         m.insert("description".into(), json!(i.description));
     }
     if v >= V2_26 {
-        m.insert("tags".into(), serde_json::from_str(&i.tags).unwrap_or(json!([])));
+        m.insert("tags".into(), json!(i.tags));
     }
     if v >= V2_63 {
         m.insert("trusted_image_certificates".into(), Value::Null);
@@ -165,7 +165,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
         m.insert("scheduler_hints".into(), json!({}));
     }
     if let Some(fault) = &i.fault {
-        if matches!(i.vm_state.as_str(), "error" | "deleted") {
+        if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
             m.insert("fault".into(), serde_json::from_str(fault).unwrap_or(Value::Null));
         }
     }

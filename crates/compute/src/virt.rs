@@ -124,6 +124,10 @@ pub trait VirtDriver: Send + Sync {
         let _ = (id, vifs);
         Box::pin(async { Ok(()) })
     }
+    /// Whether the driver's instances have serial consoles.
+    fn has_serial_consoles(&self) -> bool {
+        false
+    }
     /// The Unix socket of the instance's serial console, for the console
     /// proxy; `NotSupported` when the driver has none.
     fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<std::path::PathBuf>> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 /// The scope a token was issued for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     Unscoped,
     Project { id: String, name: String, domain_id: String, domain_name: String },
@@ -11,8 +11,10 @@ pub enum Scope {
     System,
 }
 
-/// The caller of one request, built from a validated token.
-#[derive(Clone, Debug)]
+/// The caller of one request, built from a validated token. It travels
+/// with work one server hands to another, which acts with the caller's
+/// rights as the first one would have.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Context {
     pub user_id: String,
     pub user_name: String,

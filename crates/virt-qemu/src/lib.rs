@@ -873,6 +873,10 @@ impl VirtDriver for QemuDriver {
         })
     }
 
+    fn has_serial_consoles(&self) -> bool {
+        true
+    }
+
     fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<PathBuf>> {
         Box::pin(async move {
             let files = self.existing(id)?;

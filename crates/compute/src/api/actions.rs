@@ -135,8 +135,9 @@ pub async fn dispatch(
         // with these 400s.
         "migrate" | "os-migrateLive" => {
             let inst = c.instance(&ctx, &id).await?;
-            let allowed: &[&str] = if name == "migrate" { &["active", "stopped"] } else { &["active", "paused"] };
-            if !allowed.contains(&inst.vm_state.as_str()) || inst.task_state.is_some() {
+            use crate::states::VmState::{Active, Paused, Stopped};
+            let allowed = if name == "migrate" { [Active, Stopped] } else { [Active, Paused] };
+            if !allowed.contains(&inst.vm_state) || inst.task_state.is_some() {
                 return Err(super::NovaFault(oxistack_core::Error::Conflict(format!(
                     "Cannot '{name}' instance {id} while it is in vm_state {}",
                     inst.vm_state

@@ -24,7 +24,7 @@ async fn view(c: &crate::Compute, a: &Aggregate, v: ApiVersion, full: bool) -> A
     }
     if full {
         m.insert("hosts".into(), json!(aggregates::hosts(&c.pool, a.id).await?));
-        m.insert("metadata".into(), Value::Object(a.metadata()));
+        m.insert("metadata".into(), json!(a.metadata));
     }
     Ok(Value::Object(m))
 }
@@ -71,9 +71,7 @@ pub async fn update(
         a.name = name;
     }
     if let Some(zone) = str_of(u, "availability_zone")? {
-        let mut m = a.metadata();
-        m.insert("availability_zone".into(), json!(zone));
-        a.metadata = Value::Object(m).to_string();
+        a.metadata.insert("availability_zone".into(), json!(zone));
     }
     aggregates::save(&c.pool, &a).await?;
     let a = aggregates::get(&c.pool, &id).await?;
@@ -106,7 +104,7 @@ pub async fn action(
             aggregates::remove_host(&c.pool, &a, &host).await?;
         }
     } else if let Some(meta) = body.pointer("/set_metadata/metadata").and_then(Value::as_object) {
-        let mut m = a.metadata();
+        let m = &mut a.metadata;
         for (k, val) in meta {
             match val {
                 Value::Null => {
@@ -118,7 +116,6 @@ pub async fn action(
                 other => return Err(bad(format!("Invalid input for field/attribute metadata. Value: {other}."))),
             }
         }
-        a.metadata = Value::Object(m).to_string();
         aggregates::save(&c.pool, &a).await?;
     } else {
         return Err(bad("There is no such action."));

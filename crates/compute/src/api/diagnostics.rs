@@ -7,13 +7,12 @@ use serde_json::{json, Value};
 
 use super::{ApiResult, Caller, Shared};
 use crate::microversion::{ApiVersion, V2_48};
-use crate::store::Flavor;
 
 pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let inst = c.instance(&ctx, &id).await?;
-    let f: Flavor = serde_json::from_str(&inst.flavor).unwrap_or_else(|_| Flavor::new("", "", 0, 0, 0));
-    let running = inst.power_state == 1;
-    let vifs = crate::network::vifs(&inst.network_info);
+    let f = &inst.flavor;
+    let running = inst.power_state == crate::states::PowerState::Running;
+    let vifs = &inst.network_info;
     let uptime = inst
         .launched_at
         .as_deref()

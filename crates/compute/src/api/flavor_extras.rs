@@ -12,7 +12,7 @@ use super::{bad, ApiResult, Body, Caller, NovaFault, Shared};
 use crate::store;
 
 fn specs_of(f: &store::Flavor) -> Map<String, Value> {
-    serde_json::from_str(&f.extra_specs).unwrap_or_default()
+    f.extra_specs.0.clone()
 }
 
 fn parse_specs(body: &Value) -> ApiResult<Map<String, Value>> {
@@ -47,7 +47,7 @@ pub async fn create(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(b
     let new = parse_specs(&body)?;
     let mut specs = specs_of(&f);
     specs.extend(new.clone());
-    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    store::set_extra_specs(&c.pool, &id, &specs).await?;
     Ok(Json(json!({"extra_specs": new})))
 }
 
@@ -73,7 +73,7 @@ pub async fn update(
     let item = parse_specs(&json!({"extra_specs": obj}))?;
     let mut specs = specs_of(&f);
     specs.extend(item.clone());
-    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    store::set_extra_specs(&c.pool, &id, &specs).await?;
     Ok(Json(Value::Object(item)))
 }
 
@@ -82,7 +82,7 @@ pub async fn delete(c: Shared, Caller(_): Caller, Path((id, key)): Path<(String,
     if specs.remove(&key).is_none() {
         return Err(NovaFault(Error::NotFound(format!("Flavor {id} has no extra specs with key {key}."))));
     }
-    store::set_extra_specs(&c.pool, &id, &Value::Object(specs).to_string()).await?;
+    store::set_extra_specs(&c.pool, &id, &specs).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -85,7 +85,7 @@ pub async fn create(c: Shared, Caller(_): Caller, v: ApiVersion, Body(body): Bod
         is_public: f.get("os-flavor-access:is_public").and_then(Value::as_bool).unwrap_or(true),
         disabled: false,
         description: if v >= V2_55 { f.get("description").and_then(Value::as_str).map(String::from) } else { None },
-        extra_specs: "{}".into(),
+        extra_specs: Default::default(),
         created_at: now(),
     };
     if flavor.vcpus < 1 || flavor.ram < 1 {

@@ -15,12 +15,13 @@ use crate::microversion::{ApiVersion, V2_11, V2_53, V2_88};
 /// (every server runs the three), up while its heartbeat is fresh.
 pub async fn services(c: Shared, Caller(_): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
     let mut rows = vec![];
+    let zones = crate::aggregates::Zones::read(&c.pool, &c.config.availability_zone).await?;
     for node in host::nodes(&c.pool).await? {
         let host = &node.host;
-        let zone = crate::aggregates::zone_of(&c.pool, host, &c.config.availability_zone).await?;
+        let zone = zones.of(host);
         let up = host::is_up(&node);
         for (n, binary, zone) in
-            [(1, "nova-scheduler", "internal"), (2, "nova-conductor", "internal"), (3, "nova-compute", &zone)]
+            [(1, "nova-scheduler", "internal"), (2, "nova-conductor", "internal"), (3, "nova-compute", zone)]
         {
             let mut m = Map::new();
             // 2.53: services are named by UUID.

@@ -75,8 +75,9 @@ pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<
 /// default), available while one of their hosts is up.
 pub async fn availability_zones(c: Shared, Caller(_): Caller) -> ApiResult<Json<Value>> {
     let mut zones: Vec<(String, bool)> = vec![];
+    let zone_of = crate::aggregates::Zones::read(&c.pool, &c.config.availability_zone).await?;
     for node in crate::host::nodes(&c.pool).await? {
-        let zone = crate::aggregates::zone_of(&c.pool, &node.host, &c.config.availability_zone).await?;
+        let zone = zone_of.of(&node.host).to_owned();
         let up = crate::host::is_up(&node);
         match zones.iter_mut().find(|(z, _)| *z == zone) {
             Some((_, available)) => *available |= up,

@@ -16,7 +16,7 @@ async fn view(c: &crate::Compute, g: &Group, v: ApiVersion) -> ApiResult<Value> 
     // 2.64: one policy and its rules, instead of a list of policies and metadata.
     if v >= V2_64 {
         m.insert("policy".into(), json!(g.policy));
-        m.insert("rules".into(), serde_json::from_str(&g.rules).unwrap_or(json!({})));
+        m.insert("rules".into(), json!(g.rules));
     } else {
         m.insert("policies".into(), json!([g.policy]));
         m.insert("metadata".into(), json!({}));

@@ -14,7 +14,7 @@ use crate::service::now;
 use crate::{quotas, store};
 
 fn metadata_of(i: &store::Instance) -> Map<String, Value> {
-    serde_json::from_str(&i.metadata).unwrap_or_default()
+    i.metadata.0.clone()
 }
 
 fn parse_items(body: &Value, key: &str) -> ApiResult<Map<String, Value>> {
@@ -37,7 +37,7 @@ async fn save(c: &crate::Compute, i: &store::Instance, m: Map<String, Value>) ->
             "Quota exceeded for metadata_items: too many metadata items for this server.".into(),
         )));
     }
-    store::set_metadata(&c.pool, &i.id, &Value::Object(m.clone()).to_string(), &now()).await?;
+    store::set_metadata(&c.pool, &i.id, &m, &now()).await?;
     Ok(m)
 }
 
@@ -99,7 +99,7 @@ pub async fn delete(c: Shared, Caller(ctx): Caller, Path((id, key)): Path<(Strin
 }
 
 fn tags_of(i: &store::Instance) -> Vec<String> {
-    serde_json::from_str(&i.tags).unwrap_or_default()
+    i.tags.0.clone()
 }
 
 fn check_tag(t: &str) -> ApiResult<()> {
@@ -115,7 +115,7 @@ async fn save_tags(c: &crate::Compute, id: &str, tags: &[String]) -> ApiResult<(
     if tags.len() > 50 {
         return Err(bad("The number of tags exceeded the per-server limit 50"));
     }
-    store::set_tags(&c.pool, id, &json!(tags).to_string(), &now()).await?;
+    store::set_tags(&c.pool, id, tags, &now()).await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{bad, ApiResult, Caller, Params, Shared};
 use crate::microversion::{ApiVersion, V2_40};
-use crate::store::{self, Flavor, Instance};
+use crate::store::{self, Instance};
 
 /// Nova accepts `2012-10-08T20:10:44.587336`, with a space or a `T`, with or
 /// without fractions and zone.
@@ -53,7 +53,7 @@ fn usage_of(i: &Instance, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Va
         return None;
     }
     let hours = (to - from).num_milliseconds() as f64 / 3_600_000.0;
-    let f: Flavor = serde_json::from_str(&i.flavor).ok()?;
+    let f = &i.flavor;
     Some(json!({
         "instance_id": i.id, "name": i.name, "tenant_id": i.project_id, "flavor": f.name,
         "hours": hours, "vcpus": f.vcpus, "memory_mb": f.ram, "local_gb": f.disk,

@@ -1,6 +1,6 @@
 //! The `aggregates` and `aggregate_hosts` tables.
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, JsonText, Pool};
 use oxistack_core::error::{Error, OnUnique, Result};
 use serde_json::{Map, Value};
 use sqlx::FromRow;
@@ -10,18 +10,14 @@ pub struct Aggregate {
     pub id: i64,
     pub uuid: String,
     pub name: String,
-    pub metadata: String,
+    pub metadata: JsonText<Map<String, Value>>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }
 
 impl Aggregate {
-    pub fn metadata(&self) -> Map<String, Value> {
-        serde_json::from_str(&self.metadata).unwrap_or_default()
-    }
-
     pub fn zone(&self) -> Option<String> {
-        self.metadata().get("availability_zone").and_then(Value::as_str).map(String::from)
+        self.metadata.get("availability_zone").and_then(Value::as_str).map(String::from)
     }
 }
 
@@ -45,11 +41,11 @@ pub async fn hosts(pool: &Pool, aggregate_id: i64) -> Result<Vec<String>> {
         .await?)
 }
 
-pub async fn insert(pool: &Pool, uuid: &str, name: &str, metadata: &str, now: &str) -> Result<()> {
+pub async fn insert(pool: &Pool, uuid: &str, name: &str, metadata: &Map<String, Value>, now: &str) -> Result<()> {
     db::query("INSERT INTO aggregates (uuid, name, metadata, created_at) VALUES (?, ?, ?, ?)")
         .bind(uuid)
         .bind(name)
-        .bind(metadata)
+        .bind(JsonText(metadata))
         .bind(now)
         .execute(pool)
         .await
@@ -82,6 +78,16 @@ pub async fn add_host(pool: &Pool, a: &Aggregate, host: &str) -> Result<()> {
         .await
         .on_unique(|| Error::Conflict(format!("Aggregate {} already has host {host}.", a.id)))?;
     Ok(())
+}
+
+/// Each host in an aggregate with that aggregate's metadata, by aggregate.
+pub async fn hosts_with_metadata(pool: &Pool) -> Result<Vec<(String, JsonText<Map<String, Value>>)>> {
+    Ok(db::query_as(
+        "SELECT h.host, a.metadata FROM aggregate_hosts h JOIN aggregates a ON a.id = h.aggregate_id
+         ORDER BY a.id, h.host",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Whether the host was in the aggregate.

@@ -8,10 +8,13 @@ pub mod nodes;
 pub mod quotas;
 pub mod server_groups;
 
-use oxistack_core::db::{self, Param, Pool, Select};
+use oxistack_core::db::{self, JsonText, Param, Pool, Select, TextColumn};
 use oxistack_core::error::{Error, OnUnique, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+
+use crate::network::Vif;
+use crate::states::{PowerState, TaskState, VmState};
 
 #[derive(Clone, Debug, FromRow, Serialize, Deserialize)]
 pub struct Flavor {
@@ -26,9 +29,41 @@ pub struct Flavor {
     pub is_public: bool,
     pub disabled: bool,
     pub description: Option<String>,
-    pub extra_specs: String,
+    /// Keys to string values.
+    #[serde(deserialize_with = "specs_or_their_text")]
+    pub extra_specs: JsonText<Metadata>,
     pub created_at: String,
 }
+
+/// Extra specs in an instance's copy of its flavor; copies written before
+/// they were typed hold them as JSON text inside the JSON.
+fn specs_or_their_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<JsonText<Metadata>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Specs {
+        Map(Metadata),
+        Text(String),
+    }
+    match Specs::deserialize(d)? {
+        Specs::Map(m) => Ok(JsonText(m)),
+        Specs::Text(t) => JsonText::from_text(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// An instance keeps a copy of its flavor as it was when it got it, as JSON.
+impl TextColumn for Flavor {
+    fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+    fn from_text(text: &str) -> std::result::Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("a stored flavor is unreadable: {e}"))
+    }
+}
+
+oxistack_core::text_column!(Flavor);
+
+/// A server's metadata: keys to values (both strings, as the API checks).
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 impl Flavor {
     /// A public, enabled flavor with no ephemeral disk, swap, description or
@@ -46,7 +81,7 @@ impl Flavor {
             is_public: true,
             disabled: false,
             description: None,
-            extra_specs: "{}".into(),
+            extra_specs: JsonText::default(),
             created_at: crate::service::now(),
         }
     }
@@ -70,15 +105,15 @@ pub struct Instance {
     pub project_id: String,
     pub user_id: String,
     pub image_ref: String,
-    pub flavor: String,
+    pub flavor: Flavor,
     pub key_name: Option<String>,
     pub key_data: Option<String>,
     pub user_data: Option<String>,
-    pub metadata: String,
+    pub metadata: JsonText<Metadata>,
     pub availability_zone: String,
-    pub vm_state: String,
-    pub task_state: Option<String>,
-    pub power_state: i64,
+    pub vm_state: VmState,
+    pub task_state: Option<TaskState>,
+    pub power_state: PowerState,
     pub host: Option<String>,
     pub hostname: String,
     pub reservation_id: String,
@@ -86,7 +121,7 @@ pub struct Instance {
     pub locked: bool,
     pub locked_reason: Option<String>,
     pub description: Option<String>,
-    pub tags: String,
+    pub tags: JsonText<Vec<String>>,
     pub config_drive: String,
     pub access_ipv4: String,
     pub access_ipv6: String,
@@ -96,9 +131,10 @@ pub struct Instance {
     pub created_at: String,
     pub updated_at: String,
     pub deleted: bool,
-    pub old_flavor: Option<String>,
-    /// The interfaces, as JSON (see `network`).
-    pub network_info: String,
+    /// The flavor a resize can return to.
+    pub old_flavor: Option<Flavor>,
+    /// The interfaces, as the driver plugs them.
+    pub network_info: JsonText<Vec<Vif>>,
     /// Who holds the lock: `owner` (the server's project) or `admin`.
     pub locked_by: Option<String>,
     /// The zone the create request asked for, if any.
@@ -221,7 +257,7 @@ pub struct InstanceFilter {
     pub project: Option<String>,
     /// Deleted ones too, when changed at or after this time.
     pub changed_since: Option<String>,
-    pub vm_states: Option<Vec<String>>,
+    pub vm_states: Option<Vec<VmState>>,
     pub image_ref: Option<String>,
     pub flavor_id: Option<String>,
     pub reservation_id: Option<String>,
@@ -262,7 +298,7 @@ impl InstanceOrder {
             InstanceOrder::CreatedAt => &i.created_at,
             InstanceOrder::UpdatedAt => &i.updated_at,
             InstanceOrder::Name => &i.name,
-            InstanceOrder::VmState => &i.vm_state,
+            InstanceOrder::VmState => i.vm_state.as_str(),
             InstanceOrder::Id => &i.id,
         }
     }
@@ -345,8 +381,8 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.user_data)
     .bind(&i.metadata)
     .bind(&i.availability_zone)
-    .bind(&i.vm_state)
-    .bind(&i.task_state)
+    .bind(i.vm_state)
+    .bind(i.task_state)
     .bind(i.power_state)
     .bind(&i.host)
     .bind(&i.hostname)
@@ -365,7 +401,7 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
     .bind(&i.created_at)
     .bind(&i.updated_at)
     .bind(&i.pinned_availability_zone)
-    .bind(&columns.flavor_id)
+    .bind(columns.flavor_id)
     .bind(columns.vcpus)
     .bind(columns.memory_mb)
     .bind(columns.disk_gb)
@@ -375,30 +411,23 @@ pub async fn insert_instance(pool: &Pool, i: &Instance) -> Result<()> {
 }
 
 /// What an instance's flavor is and takes of a host, kept in its row beside
-/// the flavor's JSON so that lists filter by it and usage is summed in SQL:
+/// the flavor's copy so that lists filter by it and usage is summed in SQL:
 /// its id, vCPUs, RAM (MiB) and disk (GiB: root, ephemeral and swap rounded
 /// up).
-struct FlavorColumns {
-    flavor_id: String,
+struct FlavorColumns<'a> {
+    flavor_id: &'a str,
     vcpus: i64,
     memory_mb: i64,
     disk_gb: i64,
 }
 
-impl FlavorColumns {
-    fn of(flavor: &str) -> FlavorColumns {
-        let f: serde_json::Value = serde_json::from_str(flavor).unwrap_or_default();
-        let n = |k: &str| f.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
-        let flavor_id = match &f["id"] {
-            serde_json::Value::String(id) => id.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        };
+impl FlavorColumns<'_> {
+    fn of(f: &Flavor) -> FlavorColumns<'_> {
         FlavorColumns {
-            flavor_id,
-            vcpus: n("vcpus"),
-            memory_mb: n("ram"),
-            disk_gb: n("disk") + n("ephemeral") + (n("swap") + 1023) / 1024,
+            flavor_id: &f.id,
+            vcpus: f.vcpus,
+            memory_mb: f.ram,
+            disk_gb: f.disk + f.ephemeral + (f.swap + 1023) / 1024,
         }
     }
 }
@@ -447,15 +476,15 @@ pub async fn set_lock(pool: &Pool, id: &str, lock: Option<(Option<&str>, &str)>,
     Ok(())
 }
 
-/// The instance's interfaces as recorded (JSON, see `network`).
-pub async fn network_info(pool: &Pool, id: &str) -> Result<Option<String>> {
-    let row: Option<(String,)> =
+/// The instance's interfaces as recorded.
+pub async fn network_info(pool: &Pool, id: &str) -> Result<Option<Vec<Vif>>> {
+    let row: Option<(JsonText<Vec<Vif>>,)> =
         db::query_as("SELECT network_info FROM instances WHERE id = ?").bind(id).fetch_optional(pool).await?;
-    Ok(row.map(|(info,)| info))
+    Ok(row.map(|(info,)| info.0))
 }
 
-pub async fn set_network_info(pool: &Pool, id: &str, info: &str) -> Result<()> {
-    db::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(info).bind(id).execute(pool).await?;
+pub async fn set_network_info(pool: &Pool, id: &str, vifs: &[Vif]) -> Result<()> {
+    db::query("UPDATE instances SET network_info = ? WHERE id = ?").bind(JsonText(vifs)).bind(id).execute(pool).await?;
     Ok(())
 }
 
@@ -499,7 +528,7 @@ pub async fn set_shelved_image(pool: &Pool, id: &str, image: Option<&str>) -> Re
 
 /// Sets `task_state` to `to` if it is `expected` now (Nova's
 /// `expected_task_state`): false when another operation got there first.
-pub async fn begin_task(pool: &Pool, id: &str, expected: Option<&str>, to: &str, now: &str) -> Result<bool> {
+pub async fn begin_task(pool: &Pool, id: &str, expected: Option<TaskState>, to: TaskState, now: &str) -> Result<bool> {
     let done = db::query(
         "UPDATE instances SET task_state = ?, updated_at = ? WHERE id = ? AND deleted = FALSE AND task_state IS NOT DISTINCT FROM ?",
     )
@@ -513,7 +542,14 @@ pub async fn begin_task(pool: &Pool, id: &str, expected: Option<&str>, to: &str,
 }
 
 /// Ends the task `task`, recording the states the driver left.
-pub async fn end_task(pool: &Pool, id: &str, task: &str, vm_state: &str, power_state: i64, now: &str) -> Result<bool> {
+pub async fn end_task(
+    pool: &Pool,
+    id: &str,
+    task: TaskState,
+    vm_state: VmState,
+    power_state: PowerState,
+    now: &str,
+) -> Result<bool> {
     let done = db::query(
         "UPDATE instances SET task_state = NULL, vm_state = ?, power_state = ?, updated_at = ?
          WHERE id = ? AND task_state = ?",
@@ -532,13 +568,13 @@ pub async fn end_task(pool: &Pool, id: &str, task: &str, vm_state: &str, power_s
 pub async fn finish_build(
     pool: &Pool,
     id: &str,
-    vm_state: &str,
-    power_state: i64,
+    vm_state: VmState,
+    power_state: PowerState,
     host: Option<&str>,
     fault: Option<&str>,
     now: &str,
 ) -> Result<bool> {
-    let launched = (vm_state == "active").then_some(now);
+    let launched = (vm_state == VmState::Active).then_some(now);
     let done = db::query(
         "UPDATE instances SET vm_state = ?, task_state = NULL, power_state = ?, host = ?, fault = ?,
             launched_at = ?, updated_at = ? WHERE id = ? AND vm_state = 'building' AND deleted = FALSE",
@@ -570,7 +606,14 @@ pub async fn mark_deleted(pool: &Pool, id: &str, now: &str) -> Result<()> {
 
 /// Records a power state found on the host, unless a task started meanwhile
 /// or another writer already changed it.
-pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i64, now: &str) -> Result<()> {
+pub async fn set_power(
+    pool: &Pool,
+    id: &str,
+    vm_state: VmState,
+    power: PowerState,
+    was: PowerState,
+    now: &str,
+) -> Result<()> {
     db::query(
         "UPDATE instances SET vm_state = ?, power_state = ?, updated_at = ?
          WHERE id = ? AND deleted = FALSE AND task_state IS NULL AND power_state = ?",
@@ -585,7 +628,6 @@ pub async fn set_power(pool: &Pool, id: &str, vm_state: &str, power: i64, was: i
     Ok(())
 }
 
-/// Instances a stop left mid-operation.
 /// The instances of `host` (or not yet on one) left mid-operation.
 pub async fn unfinished(pool: &Pool, host: &str) -> Result<Vec<Instance>> {
     Ok(db::query_as(
@@ -619,22 +661,12 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
     .await?)
 }
 
-/// What the live instances on `host` take of it (an instance is placed on
-/// its host when it is created): vCPUs, RAM (MiB), disk (GiB: root,
-/// ephemeral, swap rounded up) and their number.
-pub async fn host_usage(pool: &Pool, host: &str) -> Result<(i64, i64, i64, i64)> {
-    Ok(db::query_as(
-        "SELECT CAST(COALESCE(SUM(vcpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT),
-            CAST(COALESCE(SUM(disk_gb), 0) AS BIGINT), COUNT(*)
-         FROM instances WHERE deleted = FALSE AND host = ?",
-    )
-    .bind(host)
-    .fetch_one(pool)
-    .await?)
-}
-
-pub async fn set_extra_specs(pool: &Pool, flavor_id: &str, specs: &str) -> Result<()> {
-    db::query("UPDATE flavors SET extra_specs = ? WHERE id = ?").bind(specs).bind(flavor_id).execute(pool).await?;
+pub async fn set_extra_specs(pool: &Pool, flavor_id: &str, specs: &Metadata) -> Result<()> {
+    db::query("UPDATE flavors SET extra_specs = ? WHERE id = ?")
+        .bind(JsonText(specs))
+        .bind(flavor_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -677,9 +709,9 @@ pub async fn remove_flavor_access(pool: &Pool, flavor_id: &str, project_id: &str
         > 0)
 }
 
-pub async fn set_metadata(pool: &Pool, id: &str, metadata: &str, now: &str) -> Result<()> {
+pub async fn set_metadata(pool: &Pool, id: &str, metadata: &Metadata, now: &str) -> Result<()> {
     db::query("UPDATE instances SET metadata = ?, updated_at = ? WHERE id = ?")
-        .bind(metadata)
+        .bind(JsonText(metadata))
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -687,9 +719,9 @@ pub async fn set_metadata(pool: &Pool, id: &str, metadata: &str, now: &str) -> R
     Ok(())
 }
 
-pub async fn set_tags(pool: &Pool, id: &str, tags: &str, now: &str) -> Result<()> {
+pub async fn set_tags(pool: &Pool, id: &str, tags: &[String], now: &str) -> Result<()> {
     db::query("UPDATE instances SET tags = ?, updated_at = ? WHERE id = ?")
-        .bind(tags)
+        .bind(JsonText(tags))
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -703,12 +735,12 @@ pub async fn set_tags(pool: &Pool, id: &str, tags: &str, now: &str) -> Result<()
 pub async fn end_task_with(
     pool: &Pool,
     id: &str,
-    task: &str,
-    vm_state: &str,
-    power_state: i64,
+    task: TaskState,
+    vm_state: VmState,
+    power_state: PowerState,
     image_ref: &str,
-    flavor: &str,
-    old_flavor: Option<&str>,
+    flavor: &Flavor,
+    old_flavor: Option<&Flavor>,
     host: Option<&str>,
     now: &str,
 ) -> Result<bool> {
@@ -721,7 +753,7 @@ pub async fn end_task_with(
     .bind(power_state)
     .bind(image_ref)
     .bind(flavor)
-    .bind(&columns.flavor_id)
+    .bind(columns.flavor_id)
     .bind(columns.vcpus)
     .bind(columns.memory_mb)
     .bind(columns.disk_gb)

@@ -19,6 +19,8 @@ pub struct ComputeNode {
     pub disk_allocation_ratio: f64,
     pub created_at: String,
     pub updated_at: String,
+    /// Where this host's serial console proxy answers (`ws://.../console/serial`).
+    pub serial_proxy_url: String,
 }
 
 /// Writes the host's row (its id stays the one it was first given) and so
@@ -26,13 +28,14 @@ pub struct ComputeNode {
 pub async fn report(pool: &Pool, node: &ComputeNode) -> Result<()> {
     db::query(
         "INSERT INTO compute_nodes (host, hypervisor_type, vcpus, memory_mb, local_gb, cpu_allocation_ratio,
-            ram_allocation_ratio, disk_allocation_ratio, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ram_allocation_ratio, disk_allocation_ratio, created_at, updated_at, serial_proxy_url)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (host) DO UPDATE SET hypervisor_type = excluded.hypervisor_type, vcpus = excluded.vcpus,
             memory_mb = excluded.memory_mb, local_gb = excluded.local_gb,
             cpu_allocation_ratio = excluded.cpu_allocation_ratio,
             ram_allocation_ratio = excluded.ram_allocation_ratio,
-            disk_allocation_ratio = excluded.disk_allocation_ratio, updated_at = excluded.updated_at",
+            disk_allocation_ratio = excluded.disk_allocation_ratio, updated_at = excluded.updated_at,
+            serial_proxy_url = excluded.serial_proxy_url",
     )
     .bind(&node.host)
     .bind(&node.hypervisor_type)
@@ -44,6 +47,7 @@ pub async fn report(pool: &Pool, node: &ComputeNode) -> Result<()> {
     .bind(node.disk_allocation_ratio)
     .bind(&node.created_at)
     .bind(&node.updated_at)
+    .bind(&node.serial_proxy_url)
     .execute(pool)
     .await?;
     Ok(())
@@ -73,6 +77,20 @@ pub struct HostUsage {
     /// GiB: root, ephemeral, and swap rounded up.
     pub disk_gb: i64,
     pub instances: i64,
+}
+
+/// What the live instances on `host` take of it.
+pub async fn usage_of(pool: &Pool, host: &str) -> Result<HostUsage> {
+    Ok(db::query_as(
+        "SELECT ? AS host, CAST(COALESCE(SUM(vcpus), 0) AS BIGINT) AS vcpus,
+            CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS memory_mb,
+            CAST(COALESCE(SUM(disk_gb), 0) AS BIGINT) AS disk_gb, COUNT(*) AS instances
+         FROM instances WHERE deleted = FALSE AND host = ?",
+    )
+    .bind(host)
+    .bind(host)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// What the live instances take of each host that has any.

@@ -1,6 +1,6 @@
 //! The `server_groups` and `server_group_members` tables.
 
-use oxistack_core::db::{self, Pool};
+use oxistack_core::db::{self, JsonText, Pool};
 use oxistack_core::error::Result;
 use sqlx::FromRow;
 
@@ -11,7 +11,8 @@ pub struct Group {
     pub project_id: String,
     pub user_id: String,
     pub policy: String,
-    pub rules: String,
+    /// The policy's rules (`max_server_per_host`).
+    pub rules: JsonText<serde_json::Map<String, serde_json::Value>>,
     pub created_at: String,
 }
 

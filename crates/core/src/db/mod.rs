@@ -7,6 +7,7 @@
 //! text on either engine; the few places where the engines' SQL differs ask
 //! [`Pool::engine`].
 
+mod column;
 mod query;
 mod select;
 
@@ -17,8 +18,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use query::{query, query_as, query_scalar, Bind, Done, Executor, Param, Query, QueryAs, QueryScalar, Record};
+pub use column::{JsonText, TextColumn};
+pub use query::{
+    query, query_as, query_scalar, Bind, Done, Executor, Param, ParamType, Query, QueryAs, QueryScalar, Record,
+};
 pub use select::{like_escaped, Select};
+/// For [`text_column!`](crate::text_column), in crates that name no sqlx of their own.
+#[doc(hidden)]
+pub use sqlx;
 
 /// Which database engine a pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
