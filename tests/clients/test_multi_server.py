@@ -301,7 +301,10 @@ def test_moves_through_one_server_run_on_the_other_host(tmp_path):
         assert got.status_code == 200 and got.content == data, got.status_code
         wait(status_is("ACTIVE"), "the end of the snapshot")
         assert front.log.read_text().count("handed the operation to the server of its host") == handed + 6
-        # A console is its host's: the fake driver's instances have none
+        # The console log is read from the instance's host.
+        log = front.openstack("console", "log", "show", sid).stdout
+        assert f"FAKE CONSOLE OUTPUT\nfor instance {sid}" in log, log
+        # A serial console is its host's: the fake driver's instances have none
         # (its host reported no serial proxy), through either server.
         for cloud in (front, back):
             r = api(cloud, tok, "POST", f"{C}/servers/{sid}/action", {"os-getSerialConsole": {"type": "serial"}})

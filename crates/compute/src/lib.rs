@@ -10,6 +10,7 @@ pub mod aggregates;
 pub mod api;
 pub mod boot;
 pub mod consoles;
+pub mod flavors;
 pub mod host;
 pub mod keys;
 pub mod listing;
@@ -20,6 +21,7 @@ pub mod network;
 pub mod operations;
 pub mod quotas;
 pub mod scheduler;
+pub mod server_details;
 pub mod server_groups;
 pub mod service;
 pub mod states;
@@ -60,6 +62,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 19, sql: include_str!("../migrations/sqlite/0019_compute_nodes.sql") },
         Migration { version: 20, sql: include_str!("../migrations/sqlite/0020_serial_proxy_url.sql") },
         Migration { version: 21, sql: include_str!("../migrations/sqlite/0021_listing_indexes_in_order.sql") },
+        Migration { version: 22, sql: include_str!("../migrations/sqlite/0022_work_answers.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
@@ -69,6 +72,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 5, sql: include_str!("../migrations/postgres/0005_compute_nodes.sql") },
         Migration { version: 6, sql: include_str!("../migrations/postgres/0006_serial_proxy_url.sql") },
         Migration { version: 7, sql: include_str!("../migrations/postgres/0007_listing_indexes_in_order.sql") },
+        Migration { version: 8, sql: include_str!("../migrations/postgres/0008_work_answers.sql") },
     ],
 };
 

@@ -24,6 +24,8 @@ use VmState::{Active, Error as Failed, Paused, Resized, Shelved, ShelvedOffloade
 
 /// The kind of a handed-over move's work row.
 pub(crate) const MOVE: &str = "move";
+/// The kind of a question for an instance's console log.
+pub(crate) const CONSOLE_LOG: &str = "console_log";
 
 /// The driver's part of a move, as the server of the instance's host runs
 /// it; what it needs of the request travels with it (the caller's context
@@ -297,12 +299,19 @@ impl Compute {
 
     pub async fn console_output(&self, ctx: &Context, id: &str, length: Option<i64>) -> Result<String> {
         let inst = self.instance(ctx, id).await?;
-        let out = self.driver.console_output(&inst.id).await.map_err(|_| {
+        let unreadable = || {
             Error::Conflict(format!(
                 "Cannot 'get_console_output' instance {id} while it is in vm_state {}",
                 inst.vm_state
             ))
-        })?;
+        };
+        // The log is on the instance's host.
+        let out = if self.runs(&inst) {
+            self.driver.console_output(&inst.id).await.map_err(|_| unreadable())?
+        } else {
+            let answer = self.ask_host(&inst, CONSOLE_LOG).await?;
+            answer["output"].as_str().map(str::to_owned).ok_or_else(unreadable)?
+        };
         Ok(match length {
             Some(n) if n >= 0 => {
                 let lines: Vec<&str> = out.lines().collect();

@@ -46,6 +46,11 @@ pub async fn reset(pool: &Pool, project: &str) -> Result<()> {
     store::reset_project(pool, project).await
 }
 
+/// What `project` uses of its instances, cores and RAM (MiB) quotas.
+pub async fn usage(pool: &Pool, project: &str) -> Result<(i64, i64, i64)> {
+    crate::store::usage(pool, project).await
+}
+
 /// Whether `used + requested` fits `limit` (-1 is no limit).
 pub fn fits(limit: i64, used: i64, requested: i64) -> bool {
     limit < 0 || used + requested <= limit

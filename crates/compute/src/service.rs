@@ -229,25 +229,6 @@ impl Compute {
         store::nodes::report(&self.pool, &node).await
     }
 
-    pub async fn flavor(&self, id: &str) -> Result<Flavor> {
-        store::find_flavor(&self.pool, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("Flavor {id} could not be found.")))
-    }
-
-    /// A flavor `project` may use and see: public, or private and shared
-    /// with it (admins see all). Others are 404, as if absent.
-    pub async fn usable_flavor(&self, ctx: &Context, project: Option<&str>, id: &str) -> Result<Flavor> {
-        let flavor = self.flavor(id).await?;
-        if flavor.is_public || ctx.is_admin() {
-            return Ok(flavor);
-        }
-        match project {
-            Some(p) if store::flavors_shared_with(&self.pool, p).await?.contains(&flavor.id) => Ok(flavor),
-            _ => Err(Error::NotFound(format!("Flavor {id} could not be found."))),
-        }
-    }
-
     /// Imports the public key given, or, without one, generates a key (and
     /// for `x509` its certificate) and answers its private key once.
     pub async fn create_keypair(
@@ -316,6 +297,19 @@ impl Compute {
         Ok((k, private_key))
     }
 
+    /// The key pairs of `user_id` (see [`Self::keypair_owner`]).
+    pub async fn keypairs(&self, ctx: &Context, user_id: Option<&str>) -> Result<Vec<Keypair>> {
+        store::keypairs(&self.pool, &self.keypair_owner(ctx, user_id)?).await
+    }
+
+    pub async fn delete_keypair(&self, ctx: &Context, user_id: Option<&str>, name: &str) -> Result<()> {
+        let uid = self.keypair_owner(ctx, user_id)?;
+        if !store::delete_keypair(&self.pool, &uid, name).await? {
+            return Err(Error::NotFound(format!("Keypair {name} not found for user {uid}")));
+        }
+        Ok(())
+    }
+
     pub async fn keypair(&self, ctx: &Context, user_id: Option<&str>, name: &str) -> Result<Keypair> {
         let uid = self.keypair_owner(ctx, user_id)?;
         store::find_keypair(&self.pool, &uid, name)
@@ -341,6 +335,21 @@ impl Compute {
             Some(i) if ctx.is_admin() || ctx.project_id() == Some(i.project_id.as_str()) => Ok(i),
             _ => Err(Error::NotFound(format!("Instance {id} could not be found."))),
         }
+    }
+
+    /// An instance the caller may see, deleted or not (instance actions from
+    /// 2.21).
+    pub async fn instance_any(&self, ctx: &Context, id: &str) -> Result<Instance> {
+        match store::instance_any(&self.pool, id).await? {
+            Some(i) if ctx.is_admin() || ctx.project_id() == Some(i.project_id.as_str()) => Ok(i),
+            _ => Err(Error::NotFound(format!("Instance {id} could not be found."))),
+        }
+    }
+
+    /// Every instance of `project` (of all when `None`), deleted or not, in
+    /// creation order: what usage is counted over.
+    pub async fn instances_ever(&self, project: Option<&str>) -> Result<Vec<Instance>> {
+        store::instances_any(&self.pool, project).await
     }
 
     /// The instance, for a change: a locked one refuses every change but
@@ -430,10 +439,45 @@ impl Compute {
             action_id,
             created_at: now(),
             payload,
+            answer: None,
         };
         store::insert_work(&self.pool, &work).await?;
         tracing::info!(instance = %inst.id, host = %work.host, kind, "handed the operation to the server of its host");
         Ok(())
+    }
+
+    /// Asks the server of the instance's host question `kind` (a work row it
+    /// answers in place) and waits for its answer, as Nova's RPC calls do,
+    /// for at most `QUESTION_TIMEOUT`.
+    pub(crate) async fn ask_host(&self, inst: &Instance, kind: &str) -> Result<serde_json::Value> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let host = inst.host.clone().unwrap_or_default();
+        let work = store::Work {
+            id: id.clone(),
+            host: host.clone(),
+            instance_id: inst.id.clone(),
+            kind: kind.to_owned(),
+            action_id: 0,
+            created_at: now(),
+            payload: None,
+            answer: None,
+        };
+        store::insert_work(&self.pool, &work).await?;
+        let deadline = tokio::time::Instant::now() + QUESTION_TIMEOUT;
+        let answer = loop {
+            if let Some(a) = store::work_answer(&self.pool, &id).await? {
+                break Some(a);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        store::delete_work(&self.pool, &id).await?;
+        let answer = answer.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("the server of host {host} did not answer {kind} in time"))
+        })?;
+        Ok(serde_json::from_str(&answer).map_err(anyhow::Error::from)?)
     }
 
     /// Does the work other servers left for this host; each row goes once
@@ -450,6 +494,14 @@ impl Compute {
                         let fault = json!({"code": 500, "message": e.public_message(), "created": now}).to_string();
                         store::set_error(&self.pool, &w.instance_id, &fault, &now).await?;
                     }
+                    continue;
+                }
+                crate::moves::CONSOLE_LOG => {
+                    let answer = match self.driver.console_output(&w.instance_id).await {
+                        Ok(output) => json!({ "output": output }),
+                        Err(e) => json!({ "error": e.to_string() }),
+                    };
+                    store::answer_work(&self.pool, &w.id, &answer.to_string()).await?;
                     continue;
                 }
                 crate::moves::MOVE => {
@@ -511,7 +563,10 @@ impl Compute {
             }
         }
         let handed: std::collections::HashSet<String> =
-            store::work_for(&self.pool, &self.config.host).await?.into_iter().map(|w| w.instance_id).collect();
+            (store::work_for(&self.pool, &self.config.host).await?.into_iter())
+                .filter(|w| w.kind != crate::moves::CONSOLE_LOG)
+                .map(|w| w.instance_id)
+                .collect();
         for inst in store::unfinished(&self.pool, &self.config.host).await? {
             if handed.contains(&inst.id) {
                 // Another server accepted an operation on it: the worker does it.
@@ -548,7 +603,7 @@ impl Compute {
     /// ACTIVE (the guest powered itself off, or its process died) becomes
     /// SHUTOFF, and one whose process is back running while SHUTOFF, ACTIVE.
     pub async fn sync_power_states(&self) -> anyhow::Result<()> {
-        for inst in store::instances_on(&self.pool, &self.config.host).await? {
+        for inst in store::power_records(&self.pool, &self.config.host).await? {
             let settled = inst.task_state.is_none() && !matches!(inst.vm_state, VmState::Building | VmState::Error);
             if !settled {
                 continue;
@@ -625,6 +680,10 @@ impl Compute {
         });
     }
 }
+
+/// How long a question to another host's server waits for its answer
+/// (Nova's `rpc_response_timeout` is 60 s; a console log is quicker).
+const QUESTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The actions a server may hand to another, found by their task_state.
 const ACTIONS: &[&Action] = &[&STOP, &START, &REBOOT, &HARD_REBOOT, &PAUSE, &UNPAUSE, &SUSPEND, &RESUME];

@@ -95,6 +95,19 @@ impl Network {
         let _ = self.observer.set(observer);
     }
 
+    /// Replaces the tags of resource `id` in `table` (a name from this
+    /// crate), each a non-empty text of at most 255 characters without a comma.
+    pub async fn set_tags(&self, table: &str, id: &str, tags: &[String]) -> Result<()> {
+        for t in tags {
+            if t.is_empty() || t.len() > 255 || t.contains(',') {
+                return Err(NeutronError::bad_request(format!(
+                    "Invalid input for tags. Reason: '{t}' is not a valid tag."
+                )));
+            }
+        }
+        store::set_tags(&self.pool, table, id, tags, &now()).await
+    }
+
     pub(crate) fn port_changed(&self, device_id: &str) {
         if let (Some(o), false) = (self.observer.get(), device_id.is_empty()) {
             o(device_id.to_owned());

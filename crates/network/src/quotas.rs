@@ -39,6 +39,11 @@ fn table_of(resource: &str) -> Option<&'static str> {
 }
 
 impl Network {
+    /// The projects that have quotas of their own.
+    pub async fn projects_with_quotas(&self) -> Result<Vec<String>> {
+        store::quotas::projects(&self.pool).await
+    }
+
     pub async fn quota(&self, project: &str) -> Result<BTreeMap<String, i64>> {
         let mut q: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         let rows = store::quotas::overrides(&self.pool, project).await?;

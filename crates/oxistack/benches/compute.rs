@@ -71,9 +71,8 @@ impl Api {
     async fn time_list(&self, path: &str, samples: usize, check: impl Fn(&[serde_json::Value])) -> (f64, f64) {
         let mut times = vec![];
         for _ in 0..samples {
-            let t = Instant::now();
-            let (status, r) = self.send(reqwest::Method::GET, path, None).await;
-            times.push(t.elapsed());
+            let (took, status, r) = self.get_timed(path).await;
+            times.push(took);
             assert_eq!(status, 200, "{r}");
             check(r["servers"].as_array().unwrap());
         }

@@ -47,7 +47,7 @@ pub async fn create(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(b
     let new = parse_specs(&body)?;
     let mut specs = specs_of(&f);
     specs.extend(new.clone());
-    store::set_extra_specs(&c.pool, &id, &specs).await?;
+    c.set_extra_specs(&id, &specs).await?;
     Ok(Json(json!({"extra_specs": new})))
 }
 
@@ -73,7 +73,7 @@ pub async fn update(
     let item = parse_specs(&json!({"extra_specs": obj}))?;
     let mut specs = specs_of(&f);
     specs.extend(item.clone());
-    store::set_extra_specs(&c.pool, &id, &specs).await?;
+    c.set_extra_specs(&id, &specs).await?;
     Ok(Json(Value::Object(item)))
 }
 
@@ -82,29 +82,22 @@ pub async fn delete(c: Shared, Caller(_): Caller, Path((id, key)): Path<(String,
     if specs.remove(&key).is_none() {
         return Err(NovaFault(Error::NotFound(format!("Flavor {id} has no extra specs with key {key}."))));
     }
-    store::set_extra_specs(&c.pool, &id, &specs).await?;
+    c.set_extra_specs(&id, &specs).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn access_body(c: &crate::Compute, id: &str) -> ApiResult<Json<Value>> {
-    let rows: Vec<Value> = store::flavor_access(&c.pool, id)
-        .await?
-        .into_iter()
-        .map(|p| json!({"flavor_id": id, "tenant_id": p}))
-        .collect();
-    Ok(Json(json!({"flavor_access": rows})))
+fn access_body(id: &str, projects: Vec<String>) -> Json<Value> {
+    let rows: Vec<Value> = projects.into_iter().map(|p| json!({"flavor_id": id, "tenant_id": p})).collect();
+    Json(json!({"flavor_access": rows}))
 }
 
 pub async fn access(c: Shared, Caller(_): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    if c.flavor(&id).await?.is_public {
-        return Err(NovaFault(Error::NotFound("Access list not available for public flavors.".into())));
-    }
-    access_body(&c, &id).await
+    Ok(access_body(&id, c.flavor_access(&id).await?))
 }
 
 /// `POST /flavors/{id}/action` with `addTenantAccess` or `removeTenantAccess`.
 pub async fn action(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<Value>> {
-    let f = c.flavor(&id).await?;
+    c.flavor(&id).await?;
     let (add, args) = match (body.get("addTenantAccess"), body.get("removeTenantAccess")) {
         (Some(a), None) => (true, a),
         (None, Some(r)) => (false, r),
@@ -112,13 +105,5 @@ pub async fn action(c: Shared, Caller(_): Caller, Path(id): Path<String>, Body(b
     };
     let tenant =
         args.get("tenant").and_then(Value::as_str).ok_or_else(|| bad("Invalid input for field/attribute tenant."))?;
-    if f.is_public {
-        return Err(NovaFault(Error::Conflict("Can not add access to a public flavor.".into())));
-    }
-    if add {
-        store::add_flavor_access(&c.pool, &id, tenant).await?;
-    } else if !store::remove_flavor_access(&c.pool, &id, tenant).await? {
-        return Err(NovaFault(Error::NotFound(format!("Flavor access not found for {id} / {tenant} combination."))));
-    }
-    access_body(&c, &id).await
+    Ok(access_body(&id, c.change_flavor_access(&id, tenant, add).await?))
 }

@@ -6,30 +6,19 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{bad, base, ApiResult, Body, Caller, Params, Shared};
+use crate::flavors::FlavorFilter;
 use crate::microversion::{ApiVersion, V2_55};
 use crate::service::now;
-use crate::store::{self, Flavor};
+use crate::store::Flavor;
 use crate::views;
 
 async fn visible(c: &crate::Compute, ctx: &oxistack_core::Context, params: &Params) -> ApiResult<Vec<Flavor>> {
-    let all = store::flavors(&c.pool).await?;
-    // Admins see non-public flavors with is_public=None or false; others public only.
-    let is_public = params.get("is_public").map(|s| s.to_ascii_lowercase());
-    let min_ram: i64 = params.get("minRam").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let min_disk: i64 = params.get("minDisk").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let shared = match ctx.project_id() {
-        Some(p) => store::flavors_shared_with(&c.pool, p).await?,
-        None => vec![],
+    let filter = FlavorFilter {
+        is_public: params.get("is_public").map(|s| s.to_ascii_lowercase()),
+        min_ram: params.get("minRam").and_then(|s| s.parse().ok()).unwrap_or(0),
+        min_disk: params.get("minDisk").and_then(|s| s.parse().ok()).unwrap_or(0),
     };
-    Ok(all
-        .into_iter()
-        .filter(|f| match (ctx.is_admin(), is_public.as_deref()) {
-            (true, Some("none")) => true,
-            (true, Some("false")) => !f.is_public,
-            _ => f.is_public || shared.contains(&f.id),
-        })
-        .filter(|f| f.ram >= min_ram && f.disk >= min_disk)
-        .collect())
+    Ok(c.flavors(ctx, &filter).await?)
 }
 
 pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {
@@ -88,16 +77,11 @@ pub async fn create(c: Shared, Caller(_): Caller, v: ApiVersion, Body(body): Bod
         extra_specs: Default::default(),
         created_at: now(),
     };
-    if flavor.vcpus < 1 || flavor.ram < 1 {
-        return Err(bad("Invalid input for field/attribute: vcpus and ram must be at least 1."));
-    }
-    store::insert_flavor(&c.pool, &flavor).await?;
+    c.create_flavor(&flavor).await?;
     Ok(Json(json!({"flavor": views::flavor(&base(&c), &flavor, v)})))
 }
 
 pub async fn delete(c: Shared, Caller(_): Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    if !store::delete_flavor(&c.pool, &id).await? {
-        return Err(oxistack_core::Error::NotFound(format!("Flavor {id} could not be found.")).into());
-    }
+    c.delete_flavor(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }

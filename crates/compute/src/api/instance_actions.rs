@@ -18,11 +18,8 @@ async fn server(
     id: &str,
     v: ApiVersion,
 ) -> ApiResult<store::Instance> {
-    let found = if v >= V2_21 { store::instance_any(&c.pool, id).await? } else { store::instance(&c.pool, id).await? };
-    match found {
-        Some(i) if ctx.is_admin() || ctx.project_id() == Some(i.project_id.as_str()) => Ok(i),
-        _ => Err(NovaFault(Error::NotFound(format!("Instance {id} could not be found.")))),
-    }
+    let found = if v >= V2_21 { c.instance_any(ctx, id).await } else { c.instance(ctx, id).await };
+    found.map_err(NovaFault)
 }
 
 fn view(a: &ActionRow, v: ApiVersion) -> Map<String, Value> {

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use super::{bad, ApiResult, Body, Caller, Params, Shared};
 use crate::microversion::{ApiVersion, V2_2, V2_92};
-use crate::store;
 use crate::views;
 
 pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): Body) -> ApiResult<Response> {
@@ -37,9 +36,8 @@ pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): B
 }
 
 pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion, params: Params) -> ApiResult<Json<Value>> {
-    let uid = c.keypair_owner(&ctx, params.get("user_id").map(String::as_str))?;
-    let items: Vec<Value> =
-        store::keypairs(&c.pool, &uid).await?.iter().map(|k| json!({"keypair": views::keypair(k, v, false)})).collect();
+    let keypairs = c.keypairs(&ctx, params.get("user_id").map(String::as_str)).await?;
+    let items: Vec<Value> = keypairs.iter().map(|k| json!({"keypair": views::keypair(k, v, false)})).collect();
     Ok(Json(json!({"keypairs": items})))
 }
 
@@ -61,9 +59,6 @@ pub async fn delete(
     Path(name): Path<String>,
     params: Params,
 ) -> ApiResult<StatusCode> {
-    let uid = c.keypair_owner(&ctx, params.get("user_id").map(String::as_str))?;
-    if !store::delete_keypair(&c.pool, &uid, &name).await? {
-        return Err(oxistack_core::Error::NotFound(format!("Keypair {name} not found for user {uid}")).into());
-    }
+    c.delete_keypair(&ctx, params.get("user_id").map(String::as_str), &name).await?;
     Ok(if v >= V2_2 { StatusCode::NO_CONTENT } else { StatusCode::ACCEPTED })
 }

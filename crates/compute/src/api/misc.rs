@@ -8,7 +8,7 @@ use oxistack_core::error::Error;
 
 use super::{base, ApiResult, Caller, NovaFault, Shared};
 use crate::microversion::{ApiVersion, MAX, MIN, V2_36};
-use crate::{quotas, store};
+use crate::quotas;
 
 fn v21(compute: &crate::Compute) -> Value {
     json!({
@@ -47,7 +47,7 @@ pub async fn version(c: Shared) -> Json<Value> {
 
 pub async fn limits(c: Shared, Caller(ctx): Caller, v: ApiVersion) -> ApiResult<Json<Value>> {
     let project = ctx.project_id().unwrap_or_default();
-    let (instances, cores, ram) = store::usage(&c.pool, project).await?;
+    let (instances, cores, ram) = quotas::usage(&c.pool, project).await?;
     let q = quotas::limits(&c.pool, project).await?;
     let mut absolute = json!({
         "maxServerMeta": q["metadata_items"], "maxPersonality": 5, "maxPersonalitySize": 10240,

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{bad, ApiResult, Body, Caller, Shared};
 use crate::microversion::{ApiVersion, V2_36, V2_50, V2_57};
-use crate::{quotas, store};
+use crate::quotas;
 
 pub async fn show(c: Shared, Caller(_): Caller, v: ApiVersion, Path(project): Path<String>) -> ApiResult<Json<Value>> {
     let limits = quotas::limits(&c.pool, &project).await?;
@@ -22,7 +22,7 @@ pub async fn detail(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let limits = quotas::limits(&c.pool, &project).await?;
-    let (instances, cores, ram) = store::usage(&c.pool, &project).await?;
+    let (instances, cores, ram) = quotas::usage(&c.pool, &project).await?;
     let used = |k: &str| match k {
         "instances" => instances,
         "cores" => cores,

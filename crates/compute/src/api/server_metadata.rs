@@ -10,8 +10,7 @@ use oxistack_core::error::Error;
 
 use super::{bad, ApiResult, Body, Caller, NovaFault, Shared};
 use crate::microversion::{ApiVersion, V2_26};
-use crate::service::now;
-use crate::{quotas, store};
+use crate::store;
 
 fn metadata_of(i: &store::Instance) -> Map<String, Value> {
     i.metadata.0.clone()
@@ -31,13 +30,7 @@ fn parse_items(body: &Value, key: &str) -> ApiResult<Map<String, Value>> {
 }
 
 async fn save(c: &crate::Compute, i: &store::Instance, m: Map<String, Value>) -> ApiResult<Map<String, Value>> {
-    let limit = quotas::limits(&c.pool, &i.project_id).await?.get("metadata_items").copied().unwrap_or(-1);
-    if !quotas::fits(limit, 0, m.len() as i64) {
-        return Err(NovaFault(Error::Forbidden(
-            "Quota exceeded for metadata_items: too many metadata items for this server.".into(),
-        )));
-    }
-    store::set_metadata(&c.pool, &i.id, &m, &now()).await?;
+    c.set_server_metadata(i, &m).await.map_err(NovaFault)?;
     Ok(m)
 }
 
@@ -112,11 +105,7 @@ fn check_tag(t: &str) -> ApiResult<()> {
 }
 
 async fn save_tags(c: &crate::Compute, id: &str, tags: &[String]) -> ApiResult<()> {
-    if tags.len() > 50 {
-        return Err(bad("The number of tags exceeded the per-server limit 50"));
-    }
-    store::set_tags(&c.pool, id, tags, &now()).await?;
-    Ok(())
+    Ok(c.set_server_tags(id, tags).await?)
 }
 
 pub async fn tags(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {

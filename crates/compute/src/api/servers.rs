@@ -399,7 +399,7 @@ pub async fn update(
         access_ipv4: &access_ipv4,
         access_ipv6: &access_ipv6,
     };
-    crate::store::set_descriptive(&c.pool, &id, &change, &crate::service::now()).await?;
+    c.describe_server(&id, &change).await?;
     let i = c.instance(&ctx, &id).await?;
     Ok(Json(json!({"server": views::server_after_change(&base(&c), &i, v, &ctx)})))
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{bad, ApiResult, Caller, Params, Shared};
 use crate::microversion::{ApiVersion, V2_40};
-use crate::store::{self, Instance};
+use crate::store::Instance;
 
 /// Nova accepts `2012-10-08T20:10:44.587336`, with a space or a `T`, with or
 /// without fractions and zone.
@@ -77,7 +77,7 @@ async fn usages(
     // From 2.40 the instances counted are paged with `marker` and `limit`
     // (Nova's max_limit, 1000, when none is given), and a full page links
     // to the next.
-    let mut instances = store::instances_any(&c.pool, project).await?;
+    let mut instances = c.instances_ever(project).await?;
     let mut next = None;
     if v >= V2_40 {
         if let Some(marker) = params.get("marker") {

@@ -248,6 +248,24 @@ pub async fn instances_on(pool: &Pool, host: &str) -> Result<Vec<Instance>> {
         .await?)
 }
 
+/// An instance's states, as the power sync compares them with its driver's.
+#[derive(Clone, Debug, FromRow)]
+pub struct PowerRecord {
+    pub id: String,
+    pub vm_state: VmState,
+    pub task_state: Option<TaskState>,
+    pub power_state: PowerState,
+}
+
+/// The states of the live instances on `host`: the power sync's periodic
+/// read, which goes over every instance of the host and so reads no more.
+pub async fn power_records(pool: &Pool, host: &str) -> Result<Vec<PowerRecord>> {
+    Ok(db::query_as("SELECT id, vm_state, task_state, power_state FROM instances WHERE host = ? AND deleted = FALSE")
+        .bind(host)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// What a server list narrows to in SQL. Conditions the database cannot
 /// answer exactly (a name pattern, tags) are given here as what a match must
 /// contain, and checked exactly by the caller.
@@ -776,8 +794,10 @@ pub struct Work {
     pub kind: String,
     pub action_id: i64,
     pub created_at: String,
-    /// What a handed-over build needs of its create request (JSON).
+    /// What a handed-over build or move needs of its request (JSON).
     pub payload: Option<String>,
+    /// A question's answer (JSON), once the host's server gave it.
+    pub answer: Option<String>,
 }
 
 pub async fn insert_work(pool: &Pool, w: &Work) -> Result<()> {
@@ -797,12 +817,25 @@ pub async fn insert_work(pool: &Pool, w: &Work) -> Result<()> {
     Ok(())
 }
 
-/// The work waiting for `host`, oldest first.
+/// The work waiting for `host`, oldest first (answered questions are done).
 pub async fn work_for(pool: &Pool, host: &str) -> Result<Vec<Work>> {
-    Ok(db::query_as("SELECT * FROM compute_work WHERE host = ? ORDER BY created_at, id")
+    Ok(db::query_as("SELECT * FROM compute_work WHERE host = ? AND answer IS NULL ORDER BY created_at, id")
         .bind(host)
         .fetch_all(pool)
         .await?)
+}
+
+/// Answers the question of work row `id`.
+pub async fn answer_work(pool: &Pool, id: &str, answer: &str) -> Result<()> {
+    db::query("UPDATE compute_work SET answer = ? WHERE id = ?").bind(answer).bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// The answer to the question of work row `id`: `None` while there is none.
+pub async fn work_answer(pool: &Pool, id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        db::query_as("SELECT answer FROM compute_work WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    Ok(row.and_then(|(a,)| a))
 }
 
 pub async fn delete_work(pool: &Pool, id: &str) -> Result<()> {

@@ -74,7 +74,7 @@ pub async fn list_quotas(State(api): ApiState, Caller(ctx): Caller) -> Result<Js
     if !ctx.is_admin() {
         return Err(NeutronError::policy("get", "quota"));
     }
-    let projects = crate::store::quotas::projects(&api.network.pool).await?;
+    let projects = api.network.projects_with_quotas().await?;
     let mut out = vec![];
     for p in projects {
         let mut q = json!(api.network.quota(&p).await?);

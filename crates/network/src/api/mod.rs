@@ -413,14 +413,7 @@ async fn current_tags<R: Resource>(api: &Api, ctx: &Context, verb: &str, id: &st
 }
 
 async fn write_tags<R: Resource>(api: &Api, id: &str, tags: &[String]) -> Result<()> {
-    for t in tags {
-        if t.is_empty() || t.len() > 255 || t.contains(',') {
-            return Err(NeutronError::bad_request(format!(
-                "Invalid input for tags. Reason: '{t}' is not a valid tag."
-            )));
-        }
-    }
-    crate::store::set_tags(&api.network.pool, R::TABLE, id, tags, &crate::now()).await
+    api.network.set_tags(R::TABLE, id, tags).await
 }
 
 async fn tags<R: Resource>(State(api): ApiState, Caller(ctx): Caller, Path(id): Path<String>) -> Result<Json<Value>> {

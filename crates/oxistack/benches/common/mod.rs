@@ -156,6 +156,25 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET path`: how long from the request until the whole answer is in
+    /// (what the server takes, not the client's parse of the body), its
+    /// status and its body.
+    pub async fn get_timed(&self, path: &str) -> (std::time::Duration, u16, Value) {
+        let start = std::time::Instant::now();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token)
+            .header("openstack-api-version", "compute 2.96")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.bytes().await.unwrap();
+        let took = start.elapsed();
+        (took, status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     /// A small raw image (4 KiB of zeros), active.
     pub async fn raw_image(&self) -> String {
         let body = json!({"name": "b", "disk_format": "raw", "container_format": "bare"});
