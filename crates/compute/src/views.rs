@@ -166,7 +166,7 @@ pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
     }
     if let Some(fault) = &i.fault {
         if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
-            m.insert("fault".into(), serde_json::from_str(fault).unwrap_or(Value::Null));
+            m.insert("fault".into(), fault.0.clone());
         }
     }
     Value::Object(m)

@@ -6,16 +6,23 @@
 //! through [`oxistack_core::context::TokenValidator`].
 
 pub mod api;
+pub mod app_creds;
+pub mod assignments;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod compliance;
+pub mod domains;
+pub mod groups;
 pub mod password;
 pub mod policy;
+pub mod projects;
 pub mod roles;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]
 pub mod store;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 

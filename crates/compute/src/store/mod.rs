@@ -125,7 +125,8 @@ pub struct Instance {
     pub config_drive: String,
     pub access_ipv4: String,
     pub access_ipv6: String,
-    pub fault: Option<String>,
+    /// Why it is in ERROR: Nova's fault (`code`, `message`, `created`).
+    pub fault: Option<JsonText<serde_json::Value>>,
     pub launched_at: Option<String>,
     pub terminated_at: Option<String>,
     pub created_at: String,

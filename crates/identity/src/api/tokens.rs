@@ -11,8 +11,6 @@ use oxistack_core::error::Error;
 
 use super::{link, list_body, query_flag, ApiResult, Body, Caller, KeystoneError, Params, Shared};
 use crate::auth::Validated;
-use crate::roles::{self, Target};
-use crate::store::{self, Domain, Filter, Project};
 use crate::{policy, Identity};
 
 const X_SUBJECT_TOKEN: &str = "x-subject-token";
@@ -73,38 +71,20 @@ pub async fn catalog(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> 
     })))
 }
 
-/// The enabled projects on which `user_id` holds a role.
-pub async fn projects_of(id: &Identity, user_id: &str) -> ApiResult<Vec<Project>> {
-    let mut out = vec![];
-    for p in store::list::<Project>(&id.pool, "projects", Filter::default().flag("enabled", Some(true))).await? {
-        let target = Target::Project { id: &p.id, domain_id: &p.domain_id };
-        if !roles::effective_roles(&id.pool, user_id, &target).await?.is_empty() {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
 /// `GET /v3/auth/projects`
 pub async fn projects(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> {
-    let items = projects_of(&id, &ctx.user_id).await?.iter().map(|p| super::projects::view(&id, p)).collect();
+    let items = id.projects_of(&ctx.user_id).await?.iter().map(|p| super::projects::view(&id, p)).collect();
     Ok(list_body("projects", items, link(&id, "auth/projects")))
 }
 
 /// `GET /v3/auth/domains`
 pub async fn domains(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> {
-    let mut items = vec![];
-    for d in store::list::<Domain>(&id.pool, "domains", Filter::default().flag("enabled", Some(true))).await? {
-        if !roles::effective_roles(&id.pool, &ctx.user_id, &Target::Domain(&d.id)).await?.is_empty() {
-            items.push(super::domains::view(&id, &d));
-        }
-    }
+    let items = id.domains_of(&ctx.user_id).await?.iter().map(|d| super::domains::view(&id, d)).collect();
     Ok(list_body("domains", items, link(&id, "auth/domains")))
 }
 
 /// `GET /v3/auth/system`
 pub async fn system(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> {
-    let has = !roles::effective_roles(&id.pool, &ctx.user_id, &Target::System).await?.is_empty();
-    let system = if has { vec![json!({"all": true})] } else { vec![] };
+    let system = if id.has_system_role(&ctx.user_id).await? { vec![json!({"all": true})] } else { vec![] };
     Ok(Json(json!({"system": system, "links": {"self": link(&id, "auth/system")}})))
 }
