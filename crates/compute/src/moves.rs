@@ -84,10 +84,9 @@ impl Compute {
         Ok(())
     }
 
-    /// A move another server handed to this host. Its row goes as it starts:
-    /// one a restart cuts short is reconciled as a local one is.
+    /// A move another server handed to this host (its row already gone,
+    /// see `Compute::do_work`).
     pub(crate) async fn take_move(&self, work: &store::Work) -> Result<()> {
-        store::delete_work(&self.pool, &work.id).await?;
         let Some(inst) = store::instance(&self.pool, &work.instance_id).await? else { return Ok(()) };
         let mv: Move = serde_json::from_str(work.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("a handed-over move without its request: {e}"))?;

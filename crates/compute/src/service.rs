@@ -485,11 +485,13 @@ impl Compute {
     pub async fn do_work(&self) -> Result<()> {
         for w in store::work_for(&self.pool, &self.config.host).await? {
             match w.kind.as_str() {
-                crate::boot::BUILD => {
-                    // The row goes as the build starts: one a restart cuts
-                    // short ends in ERROR in `reconcile`, as a local one does.
+                kind @ (crate::boot::BUILD | crate::moves::MOVE) => {
+                    // The row goes as the work starts: work a restart cuts
+                    // short is reconciled in `reconcile`, as local work is.
                     store::delete_work(&self.pool, &w.id).await?;
-                    if let Err(e) = self.take_build(&w).await {
+                    let taken =
+                        if kind == crate::boot::BUILD { self.take_build(&w).await } else { self.take_move(&w).await };
+                    if let Err(e) = taken {
                         let now = now();
                         let fault = json!({"code": 500, "message": e.public_message(), "created": now}).to_string();
                         store::set_error(&self.pool, &w.instance_id, &fault, &now).await?;
@@ -502,14 +504,6 @@ impl Compute {
                         Err(e) => json!({ "error": e.to_string() }),
                     };
                     store::answer_work(&self.pool, &w.id, &answer.to_string()).await?;
-                    continue;
-                }
-                crate::moves::MOVE => {
-                    if let Err(e) = self.take_move(&w).await {
-                        let now = now();
-                        let fault = json!({"code": 500, "message": e.public_message(), "created": now}).to_string();
-                        store::set_error(&self.pool, &w.instance_id, &fault, &now).await?;
-                    }
                     continue;
                 }
                 "delete" => {
