@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use oxistack_core::context::Context;
 use oxistack_core::{Error, Result};
@@ -63,30 +63,50 @@ pub struct RequestedNetwork {
 }
 
 /// Nova's `addresses`: per network, the fixed then the floating address.
-pub fn addresses(vifs: &[Vif]) -> Value {
-    let mut out = Map::new();
-    for vif in vifs {
-        let entry = |addr: IpAddr, kind: &str| {
-            json!({"version": if addr.is_ipv4() { 4 } else { 6 }, "addr": addr.to_string(), "OS-EXT-IPS:type": kind,
-                   "OS-EXT-IPS-MAC:mac_addr": vif.mac})
-        };
-        if let Value::Array(list) = out.entry(vif.network.clone()).or_insert_with(|| json!([])) {
+pub struct Addresses<'a>(pub &'a [Vif]);
+
+#[derive(Serialize)]
+struct Address<'a> {
+    version: u8,
+    addr: IpAddr,
+    #[serde(rename = "OS-EXT-IPS:type")]
+    kind: &'static str,
+    #[serde(rename = "OS-EXT-IPS-MAC:mac_addr")]
+    mac: &'a str,
+}
+
+impl Serialize for Addresses<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut by_network: std::collections::BTreeMap<&str, Vec<Address>> = Default::default();
+        for vif in self.0 {
+            let entry =
+                |addr: IpAddr, kind| Address { version: if addr.is_ipv4() { 4 } else { 6 }, addr, kind, mac: &vif.mac };
+            let list = by_network.entry(&vif.network).or_default();
             list.push(entry(vif.fixed_ip.into(), "fixed"));
             list.extend(vif.fixed_ips_v6.iter().map(|a| entry((*a).into(), "fixed")));
             if let Some(f) = vif.floating_ip {
                 list.push(entry(f.into(), "floating"));
             }
         }
+        by_network.serialize(s)
     }
-    Value::Object(out)
 }
 
-/// The server body's `security_groups`.
-pub fn security_groups(vifs: &[Vif]) -> Value {
-    let mut names: Vec<&str> = vifs.iter().flat_map(|v| v.security_groups.iter().map(String::as_str)).collect();
-    names.sort();
-    names.dedup();
-    Value::Array(names.into_iter().map(|n| json!({ "name": n })).collect())
+/// The server body's `security_groups`: each name once.
+pub struct SecurityGroups<'a>(pub &'a [Vif]);
+
+#[derive(Serialize)]
+struct GroupName<'a> {
+    name: &'a str,
+}
+
+impl Serialize for SecurityGroups<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut names: Vec<&str> = self.0.iter().flat_map(|v| v.security_groups.iter().map(String::as_str)).collect();
+        names.sort();
+        names.dedup();
+        s.collect_seq(names.into_iter().map(|name| GroupName { name }))
+    }
 }
 
 fn neutron(e: NeutronError) -> Error {
@@ -422,11 +442,11 @@ mod tests {
             preserve: false,
         };
         let info = [vif("private", "default"), vif("barnet", "default")];
-        let a = addresses(&info);
+        let a = json!(Addresses(&info));
         assert_eq!(a["private"][0]["addr"], "10.0.0.10");
         assert_eq!(a["private"][0]["OS-EXT-IPS:type"], "fixed");
         assert_eq!(a["private"][1]["addr"], "127.42.0.2");
         assert_eq!(a["private"][1]["OS-EXT-IPS:type"], "floating");
-        assert_eq!(security_groups(&info), json!([{"name": "default"}]));
+        assert_eq!(json!(SecurityGroups(&info)), json!([{"name": "default"}]));
     }
 }

@@ -1,6 +1,8 @@
 //! Response bodies, shaped for the requested microversion: a field appears
 //! from its version on (absent before, which Nova distinguishes from null).
 
+use serde::ser::SerializeMap;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use oxistack_core::context::Context;
@@ -10,11 +12,7 @@ use crate::states::{status, VmState};
 use crate::store::{Flavor, Instance, Keypair};
 
 pub fn links(base: &str, collection: &str, id: &str) -> Value {
-    let root = base.trim_end_matches("/v2.1");
-    json!([
-        {"rel": "self", "href": format!("{base}/{collection}/{id}")},
-        {"rel": "bookmark", "href": format!("{root}/{collection}/{id}")},
-    ])
+    json!(self_and_bookmark(base, collection, id))
 }
 
 pub fn flavor(base: &str, f: &Flavor, v: ApiVersion) -> Value {
@@ -80,96 +78,168 @@ pub fn host_id(project_id: &str, host: Option<&str>) -> String {
     }
 }
 
-pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
-    let f = &i.flavor;
+/// A server's body as `show` and `servers/detail` answer it, written
+/// straight to the response: a page of 1,000 is not built as a tree of JSON
+/// values first.
+pub struct ServerView<'a> {
+    pub base: &'a str,
+    pub instance: &'a Instance,
+    pub version: ApiVersion,
+    pub ctx: &'a Context,
+}
+
+#[derive(Serialize)]
+struct Link<'a> {
+    rel: &'a str,
+    href: String,
+}
+
+/// A bookmark link alone, as the image and flavor references of a server.
+fn bookmark(root: &str, collection: &str, id: &str) -> [Link<'static>; 1] {
+    [Link { rel: "bookmark", href: format!("{root}/{collection}/{id}") }]
+}
+
+fn self_and_bookmark(base: &str, collection: &str, id: &str) -> [Link<'static>; 2] {
     let root = base.trim_end_matches("/v2.1");
-    let mut m = Map::new();
-    m.insert("id".into(), json!(i.id));
-    m.insert("name".into(), json!(i.name));
-    m.insert("status".into(), json!(status(i.vm_state, i.task_state)));
-    m.insert("tenant_id".into(), json!(i.project_id));
-    m.insert("user_id".into(), json!(i.user_id));
-    m.insert("metadata".into(), json!(i.metadata));
-    m.insert("hostId".into(), json!(host_id(&i.project_id, i.host.as_deref())));
-    let mut image =
-        json!({"id": i.image_ref, "links": [{"rel": "bookmark", "href": format!("{root}/images/{}", i.image_ref)}]});
-    if v >= V2_98 {
-        // The image's properties as booted; none are recorded yet.
-        image["properties"] = json!({});
-    }
-    m.insert("image".into(), image);
-    // 2.47: the flavor is embedded as it was at boot.
-    let flavor = if v >= V2_47 {
-        json!({"vcpus": f.vcpus, "ram": f.ram, "disk": f.disk, "ephemeral": f.ephemeral, "swap": f.swap,
-               "original_name": f.name, "extra_specs": f.extra_specs})
-    } else {
-        json!({"id": f.id, "links": [{"rel": "bookmark", "href": format!("{root}/flavors/{}", f.id)}]})
-    };
-    m.insert("flavor".into(), flavor);
-    m.insert("created".into(), json!(i.created_at));
-    m.insert("updated".into(), json!(i.updated_at));
-    m.insert("addresses".into(), crate::network::addresses(&i.network_info));
-    m.insert("accessIPv4".into(), json!(i.access_ipv4));
-    m.insert("accessIPv6".into(), json!(i.access_ipv6));
-    m.insert("links".into(), links(base, "servers", &i.id));
-    m.insert("OS-DCF:diskConfig".into(), json!("MANUAL"));
-    m.insert("progress".into(), json!(if i.vm_state == VmState::Building { 0 } else { 100 }));
-    m.insert("OS-EXT-AZ:availability_zone".into(), json!(i.availability_zone));
-    m.insert("config_drive".into(), json!(i.config_drive));
-    m.insert("key_name".into(), json!(i.key_name));
-    m.insert("OS-SRV-USG:launched_at".into(), json!(i.launched_at));
-    m.insert("OS-SRV-USG:terminated_at".into(), json!(i.terminated_at));
-    m.insert("security_groups".into(), crate::network::security_groups(&i.network_info));
-    m.insert("OS-EXT-STS:task_state".into(), json!(i.task_state));
-    m.insert("OS-EXT-STS:vm_state".into(), json!(i.vm_state));
-    m.insert("OS-EXT-STS:power_state".into(), json!(i.power_state));
-    m.insert("os-extended-volumes:volumes_attached".into(), json!([]));
-    if ctx.is_admin() {
-        m.insert("OS-EXT-SRV-ATTR:host".into(), json!(i.host));
-        m.insert("OS-EXT-SRV-ATTR:instance_name".into(), json!(format!("instance-{}", &i.id[..8])));
-        m.insert("OS-EXT-SRV-ATTR:hypervisor_hostname".into(), json!(i.host));
-        if v >= V2_3 {
-            m.insert("OS-EXT-SRV-ATTR:reservation_id".into(), json!(i.reservation_id));
-            m.insert("OS-EXT-SRV-ATTR:launch_index".into(), json!(i.launch_index));
-            m.insert("OS-EXT-SRV-ATTR:kernel_id".into(), json!(""));
-            m.insert("OS-EXT-SRV-ATTR:ramdisk_id".into(), json!(""));
-            m.insert("OS-EXT-SRV-ATTR:root_device_name".into(), json!("/dev/vda"));
-            m.insert("OS-EXT-SRV-ATTR:user_data".into(), json!(i.user_data));
+    [
+        Link { rel: "self", href: format!("{base}/{collection}/{id}") },
+        Link { rel: "bookmark", href: format!("{root}/{collection}/{id}") },
+    ]
+}
+
+#[derive(Serialize)]
+struct ImageRef<'a> {
+    id: &'a str,
+    links: [Link<'static>; 1],
+    /// 2.98: the image's properties as booted; none are recorded yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<Map<String, Value>>,
+}
+
+/// The flavor in a server: from 2.47 embedded as it was at boot, before
+/// that a reference.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FlavorRef<'a> {
+    Embedded {
+        vcpus: i64,
+        ram: i64,
+        disk: i64,
+        ephemeral: i64,
+        swap: i64,
+        original_name: &'a str,
+        extra_specs: &'a crate::store::Metadata,
+    },
+    Reference {
+        id: &'a str,
+        links: [Link<'static>; 1],
+    },
+}
+
+impl Serialize for ServerView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (i, v, admin) = (self.instance, self.version, self.ctx.is_admin());
+        let f = &i.flavor;
+        let root = self.base.trim_end_matches("/v2.1");
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &i.id)?;
+        m.serialize_entry("name", &i.name)?;
+        m.serialize_entry("status", status(i.vm_state, i.task_state))?;
+        m.serialize_entry("tenant_id", &i.project_id)?;
+        m.serialize_entry("user_id", &i.user_id)?;
+        m.serialize_entry("metadata", &i.metadata)?;
+        m.serialize_entry("hostId", &host_id(&i.project_id, i.host.as_deref()))?;
+        let image = ImageRef {
+            id: &i.image_ref,
+            links: bookmark(root, "images", &i.image_ref),
+            properties: (v >= V2_98).then(Map::new),
+        };
+        m.serialize_entry("image", &image)?;
+        let flavor = if v >= V2_47 {
+            FlavorRef::Embedded {
+                vcpus: f.vcpus,
+                ram: f.ram,
+                disk: f.disk,
+                ephemeral: f.ephemeral,
+                swap: f.swap,
+                original_name: &f.name,
+                extra_specs: &f.extra_specs,
+            }
+        } else {
+            FlavorRef::Reference { id: &f.id, links: bookmark(root, "flavors", &f.id) }
+        };
+        m.serialize_entry("flavor", &flavor)?;
+        m.serialize_entry("created", &i.created_at)?;
+        m.serialize_entry("updated", &i.updated_at)?;
+        m.serialize_entry("addresses", &crate::network::Addresses(&i.network_info))?;
+        m.serialize_entry("accessIPv4", &i.access_ipv4)?;
+        m.serialize_entry("accessIPv6", &i.access_ipv6)?;
+        m.serialize_entry("links", &self_and_bookmark(self.base, "servers", &i.id))?;
+        m.serialize_entry("OS-DCF:diskConfig", "MANUAL")?;
+        m.serialize_entry("progress", &if i.vm_state == VmState::Building { 0 } else { 100 })?;
+        m.serialize_entry("OS-EXT-AZ:availability_zone", &i.availability_zone)?;
+        m.serialize_entry("config_drive", &i.config_drive)?;
+        m.serialize_entry("key_name", &i.key_name)?;
+        m.serialize_entry("OS-SRV-USG:launched_at", &i.launched_at)?;
+        m.serialize_entry("OS-SRV-USG:terminated_at", &i.terminated_at)?;
+        m.serialize_entry("security_groups", &crate::network::SecurityGroups(&i.network_info))?;
+        m.serialize_entry("OS-EXT-STS:task_state", &i.task_state)?;
+        m.serialize_entry("OS-EXT-STS:vm_state", &i.vm_state)?;
+        m.serialize_entry("OS-EXT-STS:power_state", &i.power_state)?;
+        m.serialize_entry("os-extended-volumes:volumes_attached", &[(); 0])?;
+        if admin {
+            m.serialize_entry("OS-EXT-SRV-ATTR:host", &i.host)?;
+            m.serialize_entry("OS-EXT-SRV-ATTR:instance_name", &format!("instance-{}", &i.id[..8]))?;
+            m.serialize_entry("OS-EXT-SRV-ATTR:hypervisor_hostname", &i.host)?;
+            if v >= V2_3 {
+                m.serialize_entry("OS-EXT-SRV-ATTR:reservation_id", &i.reservation_id)?;
+                m.serialize_entry("OS-EXT-SRV-ATTR:launch_index", &i.launch_index)?;
+                m.serialize_entry("OS-EXT-SRV-ATTR:kernel_id", "")?;
+                m.serialize_entry("OS-EXT-SRV-ATTR:ramdisk_id", "")?;
+                m.serialize_entry("OS-EXT-SRV-ATTR:root_device_name", "/dev/vda")?;
+                m.serialize_entry("OS-EXT-SRV-ATTR:user_data", &i.user_data)?;
+            }
+            if v >= V2_16 {
+                m.serialize_entry("host_status", if i.host.is_some() { "UP" } else { "" })?;
+            }
         }
-        if v >= V2_16 {
-            m.insert("host_status".into(), json!(if i.host.is_some() { "UP" } else { "" }));
+        if admin && v >= V2_3 || v >= V2_90 {
+            m.serialize_entry("OS-EXT-SRV-ATTR:hostname", &i.hostname)?;
         }
-    }
-    if ctx.is_admin() && v >= V2_3 || v >= V2_90 {
-        m.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(i.hostname));
-    }
-    if v >= V2_9 {
-        m.insert("locked".into(), json!(i.locked));
-    }
-    if v >= V2_73 {
-        m.insert("locked_reason".into(), json!(i.locked_reason));
-    }
-    if v >= V2_19 {
-        m.insert("description".into(), json!(i.description));
-    }
-    if v >= V2_26 {
-        m.insert("tags".into(), json!(i.tags));
-    }
-    if v >= V2_63 {
-        m.insert("trusted_image_certificates".into(), Value::Null);
-    }
-    if v >= V2_96 {
-        m.insert("pinned_availability_zone".into(), json!(i.pinned_availability_zone));
-    }
-    if v >= V2_100 {
-        m.insert("scheduler_hints".into(), json!({}));
-    }
-    if let Some(fault) = &i.fault {
-        if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
-            m.insert("fault".into(), fault.0.clone());
+        if v >= V2_9 {
+            m.serialize_entry("locked", &i.locked)?;
         }
+        if v >= V2_73 {
+            m.serialize_entry("locked_reason", &i.locked_reason)?;
+        }
+        if v >= V2_19 {
+            m.serialize_entry("description", &i.description)?;
+        }
+        if v >= V2_26 {
+            m.serialize_entry("tags", &i.tags)?;
+        }
+        if v >= V2_63 {
+            m.serialize_entry("trusted_image_certificates", &())?;
+        }
+        if v >= V2_96 {
+            m.serialize_entry("pinned_availability_zone", &i.pinned_availability_zone)?;
+        }
+        if v >= V2_100 {
+            m.serialize_entry("scheduler_hints", &Map::new())?;
+        }
+        if let Some(fault) = &i.fault {
+            if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
+                m.serialize_entry("fault", &fault.0)?;
+            }
+        }
+        m.end()
     }
-    Value::Object(m)
+}
+
+/// One server's body as a JSON value, for answers that add to it.
+pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
+    // A view of strings, numbers and string-keyed maps always converts.
+    serde_json::to_value(ServerView { base, instance: i, version: v, ctx }).unwrap_or_default()
 }
 
 /// The server in the answer to an update or a rebuild: before 2.75 only the
@@ -212,6 +282,14 @@ pub fn server_after_change(base: &str, i: &Instance, v: ApiVersion, ctx: &Contex
     full
 }
 
-pub fn server_brief(base: &str, i: &Instance) -> Value {
-    json!({"id": i.id, "name": i.name, "links": links(base, "servers", &i.id)})
+/// A server in `GET /servers`: its id, name and links.
+#[derive(Serialize)]
+pub struct ServerBrief<'a> {
+    id: &'a str,
+    name: &'a str,
+    links: [Link<'static>; 2],
+}
+
+pub fn server_brief<'a>(base: &str, i: &'a Instance) -> ServerBrief<'a> {
+    ServerBrief { id: &i.id, name: &i.name, links: self_and_bookmark(base, "servers", &i.id) }
 }

@@ -323,31 +323,44 @@ async fn select(
     Ok((rows, next, params))
 }
 
-fn with_next(
-    mut body: Value,
+/// A page of a server list, written as it is serialized.
+#[derive(serde::Serialize)]
+pub struct ServerPage<T> {
+    servers: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    servers_links: Option<Value>,
+}
+
+fn page<T>(
+    servers: Vec<T>,
     c: &crate::Compute,
     path: &str,
     next: Option<String>,
     params: Vec<(String, String)>,
-) -> Value {
-    if let Some(marker) = next {
-        body["servers_links"] = super::next_link(c, path, params, marker);
-    }
-    body
+) -> Json<ServerPage<T>> {
+    let servers_links = next.map(|marker| super::next_link(c, path, params, marker));
+    Json(ServerPage { servers, servers_links })
 }
 
-pub async fn list(c: Shared, Caller(ctx): Caller, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list(c: Shared, Caller(ctx): Caller, RawQuery(q): RawQuery) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let (rows, next, params) = select(&c, &ctx, q).await?;
     let b = base(&c);
-    let body = json!({"servers": rows.iter().map(|i| views::server_brief(&b, i)).collect::<Vec<_>>()});
-    Ok(Json(with_next(body, &c, "servers", next, params)))
+    let servers = rows.iter().map(|i| views::server_brief(&b, i)).collect();
+    Ok(page(servers, &c, "servers", next, params).into_response())
 }
 
-pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn detail(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    RawQuery(q): RawQuery,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let (rows, next, params) = select(&c, &ctx, q).await?;
     let b = base(&c);
-    let body = json!({"servers": rows.iter().map(|i| views::server(&b, i, v, &ctx)).collect::<Vec<_>>()});
-    Ok(Json(with_next(body, &c, "servers/detail", next, params)))
+    let servers = rows.iter().map(|instance| views::ServerView { base: &b, instance, version: v, ctx: &ctx }).collect();
+    Ok(page(servers, &c, "servers/detail", next, params).into_response())
 }
 
 pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
