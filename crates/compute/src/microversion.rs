@@ -2,21 +2,17 @@
 //! headers, and the headers every answer carries. Behaviour tied to a version
 //! names its constant here, so `grep V2_47` finds all of it.
 
-use axum::extract::{FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use oxistack_core::error::Error;
+use oxistack_core::microversion;
 
 use crate::api::NovaFault;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ApiVersion {
-    pub major: u16,
-    pub minor: u16,
-}
+pub use oxistack_core::microversion::Version as ApiVersion;
 
 const fn v(minor: u16) -> ApiVersion {
     ApiVersion { major: 2, minor }
@@ -104,87 +100,22 @@ pub const V2_98: ApiVersion = v(98);
 /// 2.100: `scheduler_hints` in server show.
 pub const V2_100: ApiVersion = v(100);
 
-impl std::fmt::Display for ApiVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-impl ApiVersion {
-    /// Reads `OpenStack-API-Version: compute X.Y`, else the legacy
-    /// `X-OpenStack-Nova-API-Version`; none means 2.1, `latest` the maximum.
-    pub fn from_headers(headers: &HeaderMap) -> Result<ApiVersion, Error> {
-        let requested = headers
-            .get_all("openstack-api-version")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .find_map(|item| {
-                let mut parts = item.split_whitespace();
-                match (parts.next(), parts.next()) {
-                    (Some(service), Some(version)) if service.eq_ignore_ascii_case("compute") => {
-                        Some(version.to_owned())
-                    }
-                    _ => None,
-                }
-            })
-            .or_else(|| {
-                headers.get("x-openstack-nova-api-version").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
-            });
-        let Some(text) = requested else { return Ok(MIN) };
-        if text.eq_ignore_ascii_case("latest") {
-            return Ok(MAX);
-        }
-        let parsed =
-            text.split_once('.').and_then(|(a, b)| Some(ApiVersion { major: a.parse().ok()?, minor: b.parse().ok()? }));
-        let Some(version) = parsed else {
-            return Err(Error::BadRequest(format!(
-                "API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
-            )));
-        };
-        if version < MIN || version > MAX {
-            return Err(Error::NotAcceptable(format!(
-                "Version {version} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."
-            )));
-        }
-        Ok(version)
-    }
-
-    /// A method that exists from `since` on: below it, a bare 404 as in Nova.
-    pub fn require(self, since: ApiVersion) -> Result<(), Error> {
-        if self >= since {
-            Ok(())
-        } else {
-            Err(Error::NotFound("The resource could not be found.".into()))
-        }
-    }
-
-    /// For a method removed at `until` (the proxies removed at 2.36): the
-    /// same bare 404 from then on.
-    pub fn require_before(self, until: ApiVersion) -> Result<(), Error> {
-        if self < until {
-            Ok(())
-        } else {
-            Err(Error::NotFound("The resource could not be found.".into()))
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
-    type Rejection = NovaFault;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<ApiVersion>() {
-            Some(v) => Ok(*v),
-            None => Ok(ApiVersion::from_headers(&parts.headers)?),
-        }
+/// Reads `OpenStack-API-Version: compute X.Y`, else the legacy
+/// `X-OpenStack-Nova-API-Version`; none means 2.1, `latest` the maximum.
+pub fn from_headers(headers: &HeaderMap) -> Result<ApiVersion, Error> {
+    let requested = microversion::requested(headers, "compute").or_else(|| {
+        headers.get("x-openstack-nova-api-version").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
+    });
+    match requested {
+        Some(text) => microversion::parse(&text, MIN, MAX),
+        None => Ok(MIN),
     }
 }
 
 /// Checks the requested version once, and puts the version headers on every
 /// answer, errors included.
 pub async fn layer(mut req: Request, next: Next) -> Response {
-    let version = match ApiVersion::from_headers(req.headers()) {
+    let version = match from_headers(req.headers()) {
         Ok(v) => v,
         Err(e) => {
             let mut res = NovaFault(e).into_response();
@@ -222,15 +153,15 @@ mod tests {
 
     #[test]
     fn versions_are_read_compared_and_bounded() {
-        assert_eq!(ApiVersion::from_headers(&headers(&[])).unwrap(), MIN);
-        assert_eq!(ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute 2.47")])).unwrap(), V2_47);
-        assert_eq!(ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute latest")])).unwrap(), MAX);
-        assert_eq!(ApiVersion::from_headers(&headers(&[("x-openstack-nova-api-version", "2.9")])).unwrap(), V2_9);
+        assert_eq!(from_headers(&headers(&[])).unwrap(), MIN);
+        assert_eq!(from_headers(&headers(&[("openstack-api-version", "compute 2.47")])).unwrap(), V2_47);
+        assert_eq!(from_headers(&headers(&[("openstack-api-version", "compute latest")])).unwrap(), MAX);
+        assert_eq!(from_headers(&headers(&[("x-openstack-nova-api-version", "2.9")])).unwrap(), V2_9);
         assert!(v(10) > V2_9, "2.10 comes after 2.9");
-        let e = ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute 2.200")])).unwrap_err();
+        let e = from_headers(&headers(&[("openstack-api-version", "compute 2.200")])).unwrap_err();
         assert_eq!(e.to_string(), "Version 2.200 is not supported by the API. Minimum is 2.1 and maximum is 2.104.");
         assert!(matches!(
-            ApiVersion::from_headers(&headers(&[("openstack-api-version", "compute two")])),
+            from_headers(&headers(&[("openstack-api-version", "compute two")])),
             Err(Error::BadRequest(_))
         ));
         assert!(V2_47.require(V2_55).is_err() && V2_55.require(V2_55).is_ok());

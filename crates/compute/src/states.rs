@@ -4,63 +4,11 @@
 //! status the API shows for them. They are kept as Nova's text (and the power
 //! state as its number) in the instance's row.
 
-use oxistack_core::db::{Bind, Param, ParamType, TextColumn};
+use oxistack_core::db::{Bind, Param, ParamType};
 
 pub use crate::virt::PowerState;
 
-/// Declares an enum of Nova's state names, with their text and a column type.
-macro_rules! named_states {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)*
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)*
-                }
-            }
-
-            pub fn parse(text: &str) -> Option<$name> {
-                match text {
-                    $($text => Some($name::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        /// As Nova's API shows it (`OS-EXT-STS:vm_state`, `OS-EXT-STS:task_state`).
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl TextColumn for $name {
-            fn to_text(&self) -> String {
-                self.as_str().to_owned()
-            }
-            fn from_text(text: &str) -> Result<Self, String> {
-                $name::parse(text).ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)))
-            }
-        }
-
-        oxistack_core::text_column!($name);
-    };
-}
-
-named_states! {
+oxistack_core::text_enum! {
     /// Where an instance is in its life.
     VmState {
         Active => "active",
@@ -78,7 +26,7 @@ named_states! {
     }
 }
 
-named_states! {
+oxistack_core::text_enum! {
     /// What an operation is doing to an instance.
     TaskState {
         Scheduling => "scheduling",

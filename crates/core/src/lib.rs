@@ -9,6 +9,8 @@ pub mod context;
 #[allow(clippy::disallowed_methods)]
 pub mod db;
 pub mod error;
+pub mod fault;
+pub mod microversion;
 pub mod middleware;
 pub mod policy;
 #[cfg(any(test, feature = "testing"))]

@@ -45,6 +45,7 @@ pub enum Service {
     Network,
     Image,
     Identity,
+    BlockStorage,
 }
 
 /// What a rule is checked against: the owner of the thing acted on.
@@ -104,10 +105,11 @@ fn reads_domain(ctx: &Context, domain: Option<&str>) -> bool {
 
 use Check::{Admin, Any, DomainReader as DReader, DomainReaderOrOwner as DOwner, Owner, User};
 use Check::{ProjectMember as Member, ProjectReader as Reader};
-use Service::{Compute, Identity, Image, Network};
+use Service::{BlockStorage as Volume, Compute, Identity, Image, Network};
 
 /// Every rule served, as upstream's defaults (`nova/policies/`,
-/// `neutron/conf/policies/`, `glance/policies/`) set them.
+/// `neutron/conf/policies/`, `glance/policies/`, `cinder/policies/`) set
+/// them.
 const RULES: &[(&str, Service, Check)] = &[
     // Compute: servers and their sub-resources.
     ("os_compute_api:servers:index", Compute, Reader),
@@ -387,6 +389,46 @@ const RULES: &[(&str, Service, Check)] = &[
     ("get_member", Image, Reader),
     ("modify_member", Image, Member),
     ("delete_member", Image, Member),
+    // Block Storage.
+    ("volume:create", Volume, Member),
+    ("volume:create_from_image", Volume, Member),
+    ("volume:get", Volume, Reader),
+    ("volume:get_all", Volume, Reader),
+    ("volume:update", Volume, Member),
+    ("volume:delete", Volume, Member),
+    ("volume:force_delete", Volume, Admin),
+    ("volume:extend", Volume, Member),
+    ("volume:extend_attached_volume", Volume, Member),
+    ("volume:retype", Volume, Member),
+    ("volume:update_readonly_flag", Volume, Member),
+    ("volume:get_volume_metadata", Volume, Reader),
+    ("volume:create_volume_metadata", Volume, Member),
+    ("volume:update_volume_metadata", Volume, Member),
+    ("volume:delete_volume_metadata", Volume, Member),
+    ("volume_extension:volume_admin_actions:reset_status", Volume, Admin),
+    ("volume_extension:volume_admin_actions:force_delete", Volume, Admin),
+    ("volume_extension:volume_host_attribute", Volume, Admin),
+    ("volume_extension:volume_mig_status_attribute", Volume, Admin),
+    ("volume_extension:volume_tenant_attribute", Volume, Reader),
+    ("volume_extension:type_get", Volume, Reader),
+    ("volume_extension:type_get_all", Volume, Reader),
+    ("volume_extension:type_create", Volume, Admin),
+    ("volume_extension:type_update", Volume, Admin),
+    ("volume_extension:type_delete", Volume, Admin),
+    ("volume_extension:types_extra_specs:index", Volume, Reader),
+    ("volume_extension:types_extra_specs:show", Volume, Reader),
+    ("volume_extension:types_extra_specs:create", Volume, Admin),
+    ("volume_extension:types_extra_specs:update", Volume, Admin),
+    ("volume_extension:types_extra_specs:delete", Volume, Admin),
+    ("volume_extension:volume_type_access", Volume, Member),
+    ("volume_extension:volume_type_access:addProjectAccess", Volume, Admin),
+    ("volume_extension:volume_type_access:removeProjectAccess", Volume, Admin),
+    ("volume_extension:volume_type_access:get_all_for_type", Volume, Admin),
+    ("volume_extension:quotas:show", Volume, Reader),
+    ("volume_extension:quotas:update", Volume, Admin),
+    ("volume_extension:quotas:delete", Volume, Admin),
+    ("limits_extension:used_limits", Volume, Reader),
+    ("volume_extension:services:index", Volume, Admin),
 ];
 
 /// The rule's service and check; `None` for a name not in the table.

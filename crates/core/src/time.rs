@@ -11,6 +11,11 @@ pub fn keystone(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Cinder's format: microseconds and no zone, e.g. `2018-11-28T06:21:12.715987`.
+pub fn micros_no_zone(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
 /// Seconds and a `Z`, e.g. `2015-08-27T09:49:58Z` (Keystone v2.0, Nova, Glance).
 pub fn iso_seconds(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)

@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -164,29 +163,10 @@ impl From<sqlx::Error> for NovaFault {
     }
 }
 
-/// Nova's fault names by status (`wsgi.Fault._fault_names`).
-fn fault_name(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "badRequest",
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "itemNotFound",
-        405 => "badMethod",
-        406 => "notAcceptable",
-        409 => "conflictingRequest",
-        413 | 429 => "overLimit",
-        415 => "badMediaType",
-        501 => "notImplemented",
-        503 => "serviceUnavailable",
-        _ => "computeFault",
-    }
-}
-
 impl IntoResponse for NovaFault {
     fn into_response(self) -> Response {
         let status = self.0.status();
-        let body = json!({ fault_name(status): {"code": status.as_u16(), "message": self.0.public_message()} });
-        (status, Json(body)).into_response()
+        (status, Json(oxistack_core::fault::body(status, self.0.public_message()))).into_response()
     }
 }
 

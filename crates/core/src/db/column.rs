@@ -59,6 +59,60 @@ macro_rules! text_column {
     };
 }
 
+/// Declares an enum of an API's names for something (Nova's vm states,
+/// Cinder's volume statuses): each variant's text, `ALL`, `parse`, its
+/// serialization as that text, and a column type kept as the text.
+#[macro_export]
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl $crate::db::TextColumn for $name {
+            fn to_text(&self) -> String {
+                self.as_str().to_owned()
+            }
+            fn from_text(text: &str) -> Result<Self, String> {
+                $name::parse(text).ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)))
+            }
+        }
+
+        $crate::text_column!($name);
+    };
+}
+
 /// A serde value kept as JSON text (a flavor's copy, tags, metadata); an
 /// empty column reads as the value's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]

@@ -309,6 +309,12 @@ where
         self
     }
 
+    /// Binds values in order (those a [`super::Select`] built).
+    pub fn bind_all(mut self, values: Vec<Param>) -> Self {
+        self.inner = self.inner.bind_all(values);
+        self
+    }
+
     pub async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<T>, sqlx::Error> {
         Ok(self.inner.fetch_all(on).await?.into_iter().map(|(v,)| v).collect())
     }
