@@ -115,6 +115,17 @@ class Matrix:
         return self.made(self.call("admin", "POST", "/identity/v3/projects", {"project": {
             "name": f"p{time.monotonic_ns()}"}}), "project")
 
+    def volume(self):
+        vid = self.made(self.call("member", "POST", f"{V}/volumes", {"volume": {"size": 1, "name": "v"}}), "volume")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = self.get("member", f"{V}/volumes/{vid}").json()["volume"]["status"]
+            if status == "available":
+                return vid
+            assert status == "creating", status
+            time.sleep(0.1)
+        raise AssertionError(f"volume {vid} never became available")
+
     def flavor(self):
         return self.made(self.call("admin", "POST", "/compute/v2.1/flavors", {"flavor": {
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
@@ -139,6 +150,7 @@ def expect(reader, member, admin, other):
 # (resource, operation, what to make first (a Matrix method, or None), the request, the statuses).
 S = "/compute/v2.1/servers"
 N = "/network/v2.0"
+V = "/volume/v3"
 ROWS = [
     ("server", "list", None, lambda m, _: ("GET", f"{S}/detail", None), expect(200, 200, 200, 200)),
     ("server", "show", "server", lambda m, i: ("GET", f"{S}/{i}", None), expect(200, 200, 200, 404)),
@@ -289,6 +301,31 @@ ROWS += [
      expect(403, 200, 200, 403)),
     ("identity project", "create", None, lambda m, _: ("POST", "/identity/v3/projects", {"project": {
         "name": f"p{time.monotonic_ns()}"}}), expect(403, 403, 201, 403)),
+    ("volume", "list", None, lambda m, _: ("GET", f"{V}/volumes/detail", None), expect(200, 200, 200, 200)),
+    ("volume", "show", "volume", lambda m, i: ("GET", f"{V}/volumes/{i}", None), expect(200, 200, 200, 404)),
+    ("volume", "create", None, lambda m, _: ("POST", f"{V}/volumes", {"volume": {"size": 1}}),
+     expect(403, 202, 202, 202)),
+    ("volume", "update", "volume", lambda m, i: ("PUT", f"{V}/volumes/{i}", {"volume": {"name": "y"}}),
+     expect(403, 200, 200, 404)),
+    ("volume", "delete", "volume", lambda m, i: ("DELETE", f"{V}/volumes/{i}", None), expect(403, 202, 202, 404)),
+    ("volume", "extend", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {"os-extend": {"new_size": 2}}),
+     expect(403, 202, 202, 404)),
+    ("volume", "reset status", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {
+        "os-reset_status": {"status": "available"}}), expect(403, 403, 202, 404)),
+    ("volume", "force delete", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {"os-force_delete": {}}),
+     expect(403, 403, 202, 404)),
+    ("volume metadata", "update", "volume", lambda m, i: ("PUT", f"{V}/volumes/{i}/metadata/k", {"meta": {"k": "v"}}),
+     expect(403, 200, 200, 404)),
+    ("volume metadata", "list", "volume", lambda m, i: ("GET", f"{V}/volumes/{i}/metadata", None),
+     expect(200, 200, 200, 404)),
+    ("volume type", "list", None, lambda m, _: ("GET", f"{V}/types", None), expect(200, 200, 200, 200)),
+    ("volume type", "create", None, lambda m, _: ("POST", f"{V}/types", {"volume_type": {
+        "name": f"t{time.monotonic_ns()}"}}), expect(403, 403, 200, 403)),
+    ("volume quota", "show own", None, lambda m, _: ("GET", f"{V}/os-quota-sets/{m.alpha}", None),
+     expect(200, 200, 200, 403)),
+    ("volume quota", "update", None, lambda m, _: ("PUT", f"{V}/os-quota-sets/{m.beta}",
+                                                   {"quota_set": {"volumes": 20}}), expect(403, 403, 200, 403)),
+    ("volume service", "list", None, lambda m, _: ("GET", f"{V}/os-services", None), expect(403, 403, 200, 403)),
 ]
 
 
@@ -310,6 +347,8 @@ def matrix(tmp_path_factory):
     unlimited = {"network": -1, "subnet": -1, "port": -1, "router": -1, "floatingip": -1, "security_group": -1,
                  "security_group_rule": -1}
     assert m.call("admin", "PUT", f"/network/v2.0/quotas/{m.alpha}", {"quota": unlimited}).status_code == 200
+    unlimited = {"volumes": -1, "gigabytes": -1}
+    assert m.call("admin", "PUT", f"{V}/os-quota-sets/{m.alpha}", {"quota_set": unlimited}).status_code == 200
     yield m
     cloud.stop()
 

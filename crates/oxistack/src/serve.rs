@@ -21,6 +21,8 @@ use oxistack_identity::catalog::CatalogEntry;
 use oxistack_identity::{Identity, IdentityConfig, DEFAULT_REGION};
 use oxistack_image::{Image, ImageConfig};
 use oxistack_network::{Network, NetworkConfig};
+use oxistack_volume::backend::FileBackend;
+use oxistack_volume::{Volume, VolumeConfig};
 
 use crate::config::ServeConfig;
 use crate::rc::{self, Credentials};
@@ -116,6 +118,13 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         },
     )
     .await?;
+    let volume_url = format!("{public_url}/volume");
+    let volume = Volume::open(
+        pool.clone(),
+        VolumeConfig { host: args.host.clone(), availability_zone: "nova".into(), url: volume_url.clone() },
+        Arc::new(FileBackend::open(&dir.join("volumes")).context("opening the volume store")?),
+    )
+    .await?;
     compute.spawn_power_sync(Duration::from_secs(10));
     // Nova's `report_interval`.
     compute.spawn_heartbeat(Duration::from_secs(10));
@@ -137,6 +146,9 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         CatalogEntry { service_type: "image".into(), name: "glance".into(), url: image_url.clone() },
         CatalogEntry { service_type: "compute".into(), name: "nova".into(), url: format!("{compute_url}/v2.1") },
         CatalogEntry { service_type: "network".into(), name: "neutron".into(), url: network_url.clone() },
+        // Block Storage under both of the types clients look for.
+        CatalogEntry { service_type: "block-storage".into(), name: "cinder".into(), url: format!("{volume_url}/v3") },
+        CatalogEntry { service_type: "volumev3".into(), name: "cinderv3".into(), url: format!("{volume_url}/v3") },
     ];
     identity.bootstrap(set_password.then_some(password.as_str()), &services).await?;
 
@@ -146,6 +158,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         .nest("/compute", oxistack_compute::api::router(compute.clone(), identity.clone()))
         .nest("/console", oxistack_compute::consoles::router(compute))
         .nest("/network", oxistack_network::api::router(network.clone(), identity.clone(), network_url))
+        .nest("/volume", oxistack_volume::api::router(volume, identity.clone()))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
     let admin_project = oxistack_identity::store::find_project_by_name(&pool, "default", "admin")

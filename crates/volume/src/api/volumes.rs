@@ -1,0 +1,426 @@
+//! `/volumes`: create, list, show, update, delete, actions and metadata.
+
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use oxistack_core::context::Context;
+
+use super::{bad, base, boolean, integer, string_map, text, ApiResult, Body, Caller, CinderFault, Shared};
+use crate::microversion::*;
+use crate::status::VolumeStatus;
+use crate::store::{VolumeOrder, VolumeRow};
+use crate::views::{self, VolumeView};
+use crate::volumes::{CreateVolume, VolumeQuery, VolumeUpdate};
+use crate::Volume;
+
+/// The keys a create body may hold (from 3.53 no others).
+const CREATE_KEYS: &[&str] = &[
+    "size",
+    "name",
+    "display_name",
+    "description",
+    "display_description",
+    "volume_type",
+    "availability_zone",
+    "snapshot_id",
+    "source_volid",
+    "consistencygroup_id",
+    "group_id",
+    "backup_id",
+    "imageRef",
+    "image_id",
+    "metadata",
+    "multiattach",
+];
+
+/// The filters a project's user may list by (`resource_filters.json`).
+const FILTERS: &[&str] = &[
+    "name",
+    "status",
+    "metadata",
+    "bootable",
+    "migration_status",
+    "availability_zone",
+    "group_id",
+    "size",
+    "created_at",
+    "updated_at",
+    "consumes_quota",
+];
+const PAGING: &[&str] = &["limit", "marker", "offset", "sort", "sort_key", "sort_dir", "all_tenants", "with_count"];
+
+fn read_create(body: &Value, v: ApiVersion) -> ApiResult<CreateVolume> {
+    let vol = body.get("volume").and_then(Value::as_object).ok_or_else(|| bad("'volume' is a required property"))?;
+    if v >= V3_53 {
+        let extra: Vec<&str> = vol.keys().filter(|k| !CREATE_KEYS.contains(&k.as_str())).map(String::as_str).collect();
+        if !extra.is_empty() {
+            return Err(bad(format!(
+                "Additional properties are not allowed ({} {} unexpected)",
+                extra.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "),
+                if extra.len() == 1 { "was" } else { "were" }
+            )));
+        }
+    }
+    if vol.get("multiattach").and_then(boolean) == Some(true) {
+        return Err(bad("multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes."));
+    }
+    let size = match vol.get("size") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(integer(s).ok_or_else(|| {
+            bad(format!(
+                "Invalid input for field/attribute size. Value: {s}. {s} is not valid under any of the given schemas"
+            ))
+        })?),
+    };
+    let either = |a: &str, b: &str| -> ApiResult<Option<String>> { Ok(text(vol, a)?.or(text(vol, b)?)) };
+    Ok(CreateVolume {
+        size,
+        name: either("name", "display_name")?.map(|n| n.trim().to_owned()),
+        description: either("description", "display_description")?,
+        volume_type: text(vol, "volume_type")?,
+        availability_zone: text(vol, "availability_zone")?,
+        metadata: string_map(vol, "metadata")?,
+        snapshot_id: text(vol, "snapshot_id")?,
+        source_volid: text(vol, "source_volid")?,
+        image_ref: either("imageRef", "image_id")?,
+        backup_id: text(vol, "backup_id")?,
+    })
+}
+
+/// The type name a volume shows.
+async fn type_name(c: &Volume, v: &VolumeRow) -> ApiResult<String> {
+    Ok(c.type_of(&v.volume_type_id).await?.map(|t| t.name).unwrap_or_else(|| v.volume_type_id.clone()))
+}
+
+async fn render(c: &Volume, ctx: &Context, v: &VolumeRow, version: ApiVersion, extended: bool) -> ApiResult<Value> {
+    let name = type_name(c, v).await?;
+    let b = base(c, ctx);
+    let view = VolumeView { volume: v, type_name: &name, base: &b, version, ctx, extended };
+    Ok(serde_json::to_value(view).unwrap_or_default())
+}
+
+pub async fn create(c: Shared, Caller(ctx): Caller, v: ApiVersion, Body(body): Body) -> ApiResult<Response> {
+    let created = c.create_volume(&ctx, read_create(&body, v).map_err(|e| e.0)).await?;
+    let view = render(&c, &ctx, &created, v, false).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "volume": view }))).into_response())
+}
+
+/// A list request as read: the query, whether to count, and its
+/// parameters (for the next page's link).
+struct ListRequest {
+    query: VolumeQuery,
+    with_count: bool,
+    params: Vec<(String, String)>,
+}
+
+/// A list's query: filters, order and page, as Cinder reads them.
+fn read_query(ctx: &Context, v: ApiVersion, q: Option<&str>) -> ApiResult<ListRequest> {
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(q.unwrap_or("")).map_err(|e| bad(format!("Invalid query: {e}")))?;
+    let mut query = VolumeQuery::default();
+    let mut with_count = false;
+    let mut invalid = vec![];
+    let (mut sort_key, mut sort_dir, mut sort) = (None, None, None);
+    for (k, val) in &params {
+        match k.as_str() {
+            "limit" => {
+                let n: i64 = val.parse().map_err(|_| bad("limit param must be an integer"))?;
+                if n < 0 {
+                    return Err(bad("limit param must be positive"));
+                }
+                query.limit = Some(n as usize);
+            }
+            "marker" => query.marker = Some(val.clone()),
+            "sort" => sort = Some(val.clone()),
+            "sort_key" => sort_key = Some(val.clone()),
+            "sort_dir" => sort_dir = Some(val.clone()),
+            "all_tenants" => query.all_tenants = boolean(&Value::from(val.as_str())).unwrap_or(false),
+            "project_id" if ctx.is_admin() => query.project = Some(val.clone()),
+            "with_count" if v >= V3_45 => with_count = boolean(&Value::from(val.as_str())).unwrap_or(false),
+            "name" => query.filter.name = Some(val.clone()),
+            // A status no volume can have matches none.
+            "status" => query.filter.statuses = Some(VolumeStatus::parse(&val.to_lowercase()).into_iter().collect()),
+            "bootable" => {
+                query.filter.bootable = Some(
+                    boolean(&Value::from(val.as_str()))
+                        .ok_or_else(|| bad(format!("Invalid input received: 'bootable = {val}'")))?,
+                )
+            }
+            "availability_zone" => query.filter.availability_zone = Some(val.clone()),
+            "size" => {
+                query.filter.size =
+                    Some(val.parse().map_err(|_| bad(format!("Invalid input received: 'size = {val}'")))?)
+            }
+            "metadata" => query.filter.metadata = python_dict(val)?,
+            other if PAGING.contains(&other) || FILTERS.contains(&other) => {}
+            other => invalid.push(other.to_owned()),
+        }
+    }
+    // From 3.31 a filter a user may not use is refused; before, ignored.
+    if !invalid.is_empty() && !ctx.is_admin() && v >= V3_31 {
+        return Err(bad(format!("Invalid filters {} are found in query options.", invalid.join(","))));
+    }
+    if sort.is_some() && (sort_key.is_some() || sort_dir.is_some()) {
+        return Err(bad(
+            "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.",
+        ));
+    }
+    let (key, dir) = match sort {
+        Some(s) => {
+            let first = s.split(',').next().unwrap_or_default().to_owned();
+            match first.split_once(':') {
+                Some((k, d)) => (k.trim().to_owned(), Some(d.trim().to_owned())),
+                None => (first.trim().to_owned(), None),
+            }
+        }
+        None => (sort_key.unwrap_or_else(|| "created_at".into()), sort_dir),
+    };
+    query.order = VolumeOrder::parse(&key).ok_or_else(|| bad("Invalid input received: Invalid sort key"))?;
+    query.ascending = match dir.as_deref().map(str::to_lowercase).as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(bad("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'")),
+    };
+    Ok(ListRequest { query, with_count, params })
+}
+
+/// A metadata filter as clients send it: a Python dict literal
+/// (`{'k': 'v'}`), or JSON.
+fn python_dict(text: &str) -> ApiResult<crate::store::Metadata> {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+        .map_err(|_| bad(format!("Invalid input received: Invalid metadata filter {text}")))
+}
+
+fn page_body(
+    c: &Volume,
+    ctx: &Context,
+    path: &str,
+    volumes: Vec<Value>,
+    next: Option<String>,
+    params: Vec<(String, String)>,
+    count: Option<usize>,
+) -> Value {
+    let mut body = json!({ "volumes": volumes });
+    if let Some(marker) = next {
+        let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
+        params.push(("marker".into(), marker));
+        let q = serde_urlencoded::to_string(&params).unwrap_or_default();
+        body["volumes_links"] = json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(c, ctx).v3)}]);
+    }
+    if let Some(n) = count {
+        body["count"] = json!(n);
+    }
+    body
+}
+
+pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let ListRequest { query, with_count, params } = read_query(&ctx, v, q.as_deref())?;
+    let count = if with_count { Some(c.count_volumes(&ctx, &query).await?) } else { None };
+    let (rows, next) = c.list_volumes(&ctx, query).await?;
+    let b = base(&c, &ctx);
+    let volumes = rows.iter().map(|r| views::volume_summary(&b, r)).collect();
+    Ok(Json(page_body(&c, &ctx, "volumes", volumes, next, params, count)))
+}
+
+pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let ListRequest { query, with_count, params } = read_query(&ctx, v, q.as_deref())?;
+    let count = if with_count { Some(c.count_volumes(&ctx, &query).await?) } else { None };
+    let (rows, next) = c.list_volumes(&ctx, query).await?;
+    let mut volumes = Vec::with_capacity(rows.len());
+    for r in &rows {
+        volumes.push(render(&c, &ctx, r, v, true).await?);
+    }
+    Ok(Json(page_body(&c, &ctx, "volumes/detail", volumes, next, params, count)))
+}
+
+pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let vol = c.volume(&ctx, &id).await?;
+    Ok(Json(json!({ "volume": render(&c, &ctx, &vol, v, true).await? })))
+}
+
+fn read_update(body: &Value) -> ApiResult<VolumeUpdate> {
+    let vol = body.get("volume").and_then(Value::as_object).ok_or_else(|| bad("'volume' is a required property"))?;
+    const KEYS: &[&str] = &["name", "description", "display_name", "display_description", "metadata"];
+    if let Some(k) = vol.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(bad(format!("Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let given = |a: &str, b: &str| vol.contains_key(a) || vol.contains_key(b);
+    let pick = |a: &str, b: &str| -> ApiResult<Option<String>> { Ok(text(vol, a)?.or(text(vol, b)?)) };
+    Ok(VolumeUpdate {
+        name: if given("name", "display_name") { Some(pick("name", "display_name")?) } else { None },
+        description: if given("description", "display_description") {
+            Some(pick("description", "display_description")?)
+        } else {
+            None
+        },
+        metadata: if vol.contains_key("metadata") { Some(string_map(vol, "metadata")?) } else { None },
+    })
+}
+
+pub async fn update(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let vol = c.update_volume(&ctx, &id, read_update(&body).map_err(|e| e.0)).await?;
+    Ok(Json(json!({ "volume": render(&c, &ctx, &vol, v, true).await? })))
+}
+
+pub async fn delete(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
+    let flag = |name: &str| params.iter().any(|(k, v)| k == name && boolean(&Value::from(v.as_str())) == Some(true));
+    // `cascade` deletes the volume's snapshots too; none are served yet.
+    c.delete_volume(&ctx, &id, flag("force")).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /volumes/{id}/action`: one action per body.
+pub async fn action(
+    c: Shared,
+    Caller(ctx): Caller,
+    v: ApiVersion,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let map = body.as_object().cloned().unwrap_or_default();
+    if map.len() != 1 {
+        return Err(bad("Malformed request body"));
+    }
+    let (name, args) = map.into_iter().next().unwrap_or_default();
+    let empty = Map::new();
+    let args_map = args.as_object().unwrap_or(&empty);
+    match name.as_str() {
+        "os-extend" => {
+            let new_size = args_map.get("new_size").and_then(integer).filter(|n| *n >= 1).ok_or_else(|| {
+                bad("Invalid input for field/attribute new_size. Value: None. 'new_size' is a required property")
+            })?;
+            c.extend(&ctx, &id, new_size, v >= V3_42).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-set_bootable" => {
+            let b = args_map
+                .get("bootable")
+                .and_then(boolean)
+                .ok_or_else(|| bad("Invalid input for field/attribute bootable. 'bootable' is a required property"))?;
+            c.set_bootable(&ctx, &id, b).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        "os-reset_status" => {
+            let status = args_map.get("status").and_then(Value::as_str);
+            if status.is_none() && !args_map.contains_key("attach_status") && !args_map.contains_key("migration_status")
+            {
+                return Err(bad("Must specify 'status', 'attach_status' or 'migration_status' for update."));
+            }
+            c.reset_status(&ctx, &id, status).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-retype" => {
+            let new_type = args_map
+                .get("new_type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("Invalid input for field/attribute os-retype. 'new_type' is a required property"))?;
+            match args_map.get("migration_policy").and_then(Value::as_str) {
+                None | Some("never") | Some("on-demand") => {}
+                Some(other) => {
+                    return Err(bad(format!(
+                        "Invalid input for field/attribute migration_policy. Value: {other}. '{other}' is not one of ['on-demand', 'never']"
+                    )))
+                }
+            }
+            c.retype(&ctx, &id, new_type).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-force_delete" => {
+            c.force_delete(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        other => Err(bad(format!(
+            "There is no such action: {other}. Verify the request body and Content-Type header and try again."
+        ))),
+    }
+}
+
+fn metadata_body(body: &Value, key: &str) -> ApiResult<crate::store::Metadata> {
+    let map = body.as_object().cloned().unwrap_or_default();
+    if !map.contains_key(key) {
+        return Err(bad(format!("'{key}' is a required property")));
+    }
+    string_map(&map, key)
+}
+
+pub async fn metadata(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "metadata": c.metadata(&ctx, &id).await? })))
+}
+
+/// `POST` merges the body's metadata into the volume's, `PUT` replaces it.
+async fn put_metadata(c: &Volume, ctx: &Context, id: &str, body: &Value, replace: bool) -> ApiResult<Json<Value>> {
+    let items = metadata_body(body, "metadata")?;
+    Ok(Json(json!({ "metadata": c.set_metadata(ctx, id, items, replace).await? })))
+}
+
+pub async fn merge_metadata(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    put_metadata(&c, &ctx, &id, &body, false).await
+}
+
+pub async fn replace_metadata(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    put_metadata(&c, &ctx, &id, &body, true).await
+}
+
+pub async fn metadata_item(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let all = c.metadata(&ctx, &id).await?;
+    let value = all.get(&key).ok_or_else(|| {
+        CinderFault(oxistack_core::Error::NotFound(format!("Volume {id} has no metadata with key {key}.")))
+    })?;
+    Ok(Json(json!({ "meta": { key: value } })))
+}
+
+pub async fn set_metadata_item(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path((id, key)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let meta = metadata_body(&body, "meta")?;
+    if meta.len() > 1 {
+        return Err(bad("Request body contains too many items"));
+    }
+    let Some(value) = meta.get(&key).cloned() else {
+        return Err(bad("Request body and URI mismatch"));
+    };
+    c.set_metadata(&ctx, &id, meta, false).await?;
+    Ok(Json(json!({ "meta": { key: value } })))
+}
+
+pub async fn delete_metadata_item(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    c.delete_metadata_item(&ctx, &id, &key).await?;
+    Ok(StatusCode::OK)
+}

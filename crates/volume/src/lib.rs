@@ -1,0 +1,81 @@
+//! Block Storage: a Cinder v3-compatible API over a volume backend.
+//!
+//! Owns the volumes, volume types and volume quota tables and the volumes'
+//! data (through [`backend::VolumeBackend`]). `api/` parses and renders;
+//! `volumes`, `types` and `quotas` hold the policy checks, rules and status
+//! changes; `store` holds the SQL. Every status a step leaves a volume in is
+//! written before the step starts, so [`Volume::open`] finds what a stopped
+//! server left in flight and ends it as cinder-volume's start does.
+
+pub mod api;
+pub mod backend;
+pub mod microversion;
+pub mod quotas;
+pub mod status;
+// The one module of the crate with SQL (see clippy.toml).
+#[allow(clippy::disallowed_methods)]
+pub mod store;
+pub mod types;
+pub mod views;
+pub mod volumes;
+
+use std::sync::Arc;
+
+use oxistack_core::db::{self, Migration, Migrations, Pool};
+
+use crate::backend::VolumeBackend;
+use crate::status::VolumeStatus;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_volume.sql") }],
+    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") }],
+};
+
+#[derive(Clone, Debug)]
+pub struct VolumeConfig {
+    /// This server's host: the backend whose volumes it serves.
+    pub host: String,
+    pub availability_zone: String,
+    /// The service's public URL (`.../volume`), the base of links.
+    pub url: String,
+}
+
+/// The Block Storage service.
+pub struct Volume {
+    pub pool: Pool,
+    pub config: VolumeConfig,
+    pub backend: Arc<dyn VolumeBackend>,
+}
+
+impl Volume {
+    /// Opens the service: its tables, the default volume type, and the
+    /// volumes a stopped server left in flight on this host.
+    pub async fn open(pool: Pool, config: VolumeConfig, backend: Arc<dyn VolumeBackend>) -> anyhow::Result<Arc<Self>> {
+        db::migrate(&pool, "volume", &MIGRATIONS).await?;
+        let volume = Arc::new(Volume { pool, config, backend });
+        volume.ensure_default_type().await?;
+        volume.reconcile().await?;
+        Ok(volume)
+    }
+
+    /// Ends what the last run left half done: a create or extend cut short
+    /// is an error of that volume, a delete is finished.
+    async fn reconcile(self: &Arc<Self>) -> anyhow::Result<()> {
+        let transitional: Vec<VolumeStatus> =
+            VolumeStatus::ALL.iter().copied().filter(|s| s.after_restart().is_some()).collect();
+        for v in store::volumes_in(&self.pool, &self.config.host, &transitional).await? {
+            match v.status.after_restart() {
+                Some(Some(to)) => {
+                    tracing::warn!(volume = %v.id, from = %v.status, to = %to, "volume work was cut short by a stop");
+                    store::transition(&self.pool, &v.id, &[v.status], to, Default::default(), &views::now()).await?;
+                }
+                Some(None) => {
+                    tracing::warn!(volume = %v.id, "finishing a delete cut short by a stop");
+                    self.finish_delete(v.id.clone()).await;
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! Volume quotas per project, as Cinder's quota engine keeps them: global
+//! limits (`volumes`, `gigabytes`, `snapshots`, `backups`, ...) and one
+//! `volumes_`, `gigabytes_` and `snapshots_` limit per volume type, -1 for
+//! none. A check and the row it counts happen under one claim of the
+//! database (see `Volume::create_volume`).
+
+use std::collections::BTreeMap;
+
+use oxistack_core::context::Context;
+use oxistack_core::error::{Error, Result};
+use oxistack_core::policy::{enforce, Target};
+
+use crate::store::{self, TypeRow, Usage};
+use crate::Volume;
+
+/// Cinder's default limits (`cinder/quota.py` options).
+pub const DEFAULTS: &[(&str, i64)] = &[
+    ("volumes", 10),
+    ("snapshots", 10),
+    ("gigabytes", 1000),
+    ("backups", 10),
+    ("backup_gigabytes", 1000),
+    ("per_volume_gigabytes", -1),
+    ("groups", 10),
+];
+
+/// The per-type resources, each unlimited by default.
+const PER_TYPE: &[&str] = &["volumes", "gigabytes", "snapshots"];
+
+/// One resource's limit and what the project uses of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Held {
+    pub limit: i64,
+    pub in_use: i64,
+    pub reserved: i64,
+}
+
+fn over_limit(message: String) -> Error {
+    Error::PayloadTooLarge(message)
+}
+
+/// Whether `gigabytes` more GiB and `volumes` more volumes pass the
+/// limits named (the GiB first, as Cinder's engine reports them).
+fn over(
+    limits: &BTreeMap<String, i64>,
+    gb_resource: &str,
+    gb_used: i64,
+    gigabytes: i64,
+    count_resource: &str,
+    count_used: i64,
+    volumes: i64,
+) -> Result<()> {
+    let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
+    let (gb_limit, count_limit) = (limit(gb_resource), limit(count_resource));
+    if gigabytes > 0 && gb_limit >= 0 && gb_used + gigabytes > gb_limit {
+        return Err(over_limit(format!(
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed {gb_resource} quota. Requested {gigabytes}G, quota is {gb_limit}G and {gb_used}G has been consumed."
+        )));
+    }
+    if volumes > 0 && count_limit >= 0 && count_used + volumes > count_limit {
+        return Err(over_limit(format!(
+            "VolumeLimitExceeded: Maximum number of volumes allowed ({count_limit}) exceeded for quota '{count_resource}'."
+        )));
+    }
+    Ok(())
+}
+
+impl Volume {
+    /// Every resource's default limit, the per-type ones for each type.
+    async fn defaults(&self) -> Result<BTreeMap<String, i64>> {
+        let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        for t in store::types(&self.pool, None).await? {
+            for r in PER_TYPE {
+                limits.insert(format!("{r}_{}", t.name), -1);
+            }
+        }
+        Ok(limits)
+    }
+
+    /// A project's limits: its own where set, the defaults elsewhere.
+    async fn limits(&self, project: &str) -> Result<BTreeMap<String, i64>> {
+        let mut limits = self.defaults().await?;
+        for (k, v) in store::quotas(&self.pool, project).await? {
+            if let Some(slot) = limits.get_mut(&k) {
+                *slot = v;
+            }
+        }
+        Ok(limits)
+    }
+
+    fn in_use(usage: &Usage, types: &[TypeRow], resource: &str) -> i64 {
+        match resource {
+            "volumes" => usage.volumes,
+            "gigabytes" => usage.gigabytes,
+            other => types
+                .iter()
+                .find_map(|t| {
+                    let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
+                    if other == format!("volumes_{}", t.name) {
+                        Some(count)
+                    } else if other == format!("gigabytes_{}", t.name) {
+                        Some(gb)
+                    } else {
+                        None
+                    }
+                })
+                .unwrap_or(0),
+        }
+    }
+
+    /// Whether `project` has room for `volumes` more volumes and
+    /// `gigabytes` GiB more, in all and of type `t`: the 413 of Cinder's
+    /// quota engine if not.
+    pub(crate) async fn check_room(&self, project: &str, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
+        if volumes > 0 {
+            self.check_per_volume(project, gigabytes).await?;
+        }
+        let usage = store::usage(&self.pool, project).await?;
+        let limits = self.limits(project).await?;
+        over(&limits, "gigabytes", usage.gigabytes, gigabytes, "volumes", usage.volumes, volumes)?;
+        self.check_type_room(project, t, volumes, gigabytes).await
+    }
+
+    /// The same for type `t`'s own limits alone (a retype moves a volume
+    /// between types, not into the project).
+    pub(crate) async fn check_type_room(&self, project: &str, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
+        let usage = store::usage(&self.pool, project).await?;
+        let limits = self.limits(project).await?;
+        let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
+        over(&limits, &format!("gigabytes_{}", t.name), gb, gigabytes, &format!("volumes_{}", t.name), count, volumes)
+    }
+
+    /// `per_volume_gigabytes`: the largest volume a project may have.
+    pub(crate) async fn check_per_volume(&self, project: &str, size: i64) -> Result<()> {
+        let limit = self.limits(project).await?.get("per_volume_gigabytes").copied().unwrap_or(-1);
+        if limit >= 0 && size > limit {
+            return Err(over_limit(format!(
+                "VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed limit {limit}G."
+            )));
+        }
+        Ok(())
+    }
+
+    /// A project's limits and usage (`os-quota-sets/{project}`).
+    pub async fn quota_set(&self, ctx: &Context, project: &str) -> Result<BTreeMap<String, Held>> {
+        enforce(ctx, "volume_extension:quotas:show", &Target::project(project))?;
+        let limits = self.limits(project).await?;
+        let usage = store::usage(&self.pool, project).await?;
+        let types = store::types(&self.pool, None).await?;
+        Ok(limits
+            .into_iter()
+            .map(|(k, limit)| {
+                let in_use = Self::in_use(&usage, &types, &k);
+                (k, Held { limit, in_use, reserved: 0 })
+            })
+            .collect())
+    }
+
+    pub async fn default_quota_set(&self, ctx: &Context, project: &str) -> Result<BTreeMap<String, i64>> {
+        enforce(ctx, "volume_extension:quotas:show", &Target::project(project))?;
+        self.defaults().await
+    }
+
+    /// Sets a project's limits (admins); the limits after.
+    pub async fn update_quota_set(
+        &self,
+        ctx: &Context,
+        project: &str,
+        asked: Result<BTreeMap<String, i64>>,
+    ) -> Result<BTreeMap<String, i64>> {
+        enforce(ctx, "volume_extension:quotas:update", &Target::project(project))?;
+        let asked = asked?;
+        let known = self.defaults().await?;
+        let bad: Vec<&str> = asked.keys().filter(|k| !known.contains_key(*k)).map(String::as_str).collect();
+        if !bad.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "Invalid input received: Bad key(s) in quota set: {}",
+                bad.join(", ")
+            )));
+        }
+        let usage = store::usage(&self.pool, project).await?;
+        let types = store::types(&self.pool, None).await?;
+        for (k, limit) in &asked {
+            if *limit < -1 {
+                return Err(Error::BadRequest(format!(
+                    "Invalid input for field/attribute {k}. Value: {limit}. {limit} is less than the minimum of -1"
+                )));
+            }
+            let used = Self::in_use(&usage, &types, k);
+            if k != "per_volume_gigabytes" && *limit != -1 && *limit < used {
+                return Err(Error::BadRequest(format!(
+                    "Quota {k} limit must be equal or greater than existing resources. Current usage is {used} and the requested limit is {limit}."
+                )));
+            }
+        }
+        store::set_quotas(&self.pool, project, &asked).await?;
+        self.limits(project).await
+    }
+
+    pub async fn delete_quota_set(&self, ctx: &Context, project: &str) -> Result<()> {
+        enforce(ctx, "volume_extension:quotas:delete", &Target::project(project))?;
+        store::delete_quotas(&self.pool, project).await
+    }
+
+    /// `GET /limits`: the caller's project's absolute limits and usage.
+    pub async fn absolute_limits(&self, ctx: &Context) -> Result<BTreeMap<&'static str, i64>> {
+        let project = ctx.project_id().unwrap_or_default();
+        enforce(ctx, "limits_extension:used_limits", &Target::project(project))?;
+        let limits = self.limits(project).await?;
+        let usage = store::usage(&self.pool, project).await?;
+        let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
+        Ok(BTreeMap::from([
+            ("maxTotalVolumes", limit("volumes")),
+            ("maxTotalSnapshots", limit("snapshots")),
+            ("maxTotalVolumeGigabytes", limit("gigabytes")),
+            ("maxTotalBackups", limit("backups")),
+            ("maxTotalBackupGigabytes", limit("backup_gigabytes")),
+            ("totalVolumesUsed", usage.volumes),
+            ("totalGigabytesUsed", usage.gigabytes),
+            ("totalSnapshotsUsed", 0),
+            ("totalBackupsUsed", 0),
+            ("totalBackupGigabytesUsed", 0),
+        ]))
+    }
+}

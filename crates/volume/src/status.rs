@@ -1,0 +1,48 @@
+//! A volume's status as Cinder names it (`cinder/objects/fields.py`
+//! `VolumeStatus`). Each transitional status is written before the step it
+//! names starts, so a restart finds what was in flight.
+
+oxistack_core::text_enum! {
+    VolumeStatus {
+        Creating => "creating",
+        Available => "available",
+        Reserved => "reserved",
+        Attaching => "attaching",
+        Detaching => "detaching",
+        InUse => "in-use",
+        Maintenance => "maintenance",
+        Deleting => "deleting",
+        AwaitingTransfer => "awaiting-transfer",
+        Error => "error",
+        ErrorDeleting => "error_deleting",
+        BackingUp => "backing-up",
+        RestoringBackup => "restoring-backup",
+        ErrorBackingUp => "error_backing-up",
+        ErrorRestoring => "error_restoring",
+        ErrorExtending => "error_extending",
+        Downloading => "downloading",
+        Uploading => "uploading",
+        Retyping => "retyping",
+        Extending => "extending",
+    }
+}
+
+impl VolumeStatus {
+    /// The statuses a volume may be deleted from without `force`
+    /// (`cinder/volume/api.py` `API.delete`).
+    pub const DELETABLE: &'static [VolumeStatus] =
+        &[VolumeStatus::Available, VolumeStatus::Error, VolumeStatus::ErrorRestoring, VolumeStatus::ErrorExtending];
+
+    /// What a status left by a stopped server becomes at the next start,
+    /// as cinder-volume's `init_host` decides: work on data that was cut
+    /// short is an error of that work; a delete is finished (`None`).
+    pub fn after_restart(self) -> Option<Option<VolumeStatus>> {
+        use VolumeStatus::*;
+        match self {
+            Creating | Downloading => Some(Some(Error)),
+            Extending => Some(Some(ErrorExtending)),
+            Deleting => Some(None),
+            _ => None,
+        }
+    }
+}

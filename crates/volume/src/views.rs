@@ -1,0 +1,131 @@
+//! Response bodies as Cinder's view builders shape them, per microversion
+//! and per caller (admins see where a volume lives).
+
+use serde::ser::SerializeMap;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use oxistack_core::context::Context;
+
+use crate::microversion::*;
+use crate::store::{TypeRow, VolumeRow};
+
+/// Cinder's timestamps: microseconds, no zone.
+pub fn now() -> String {
+    oxistack_core::time::micros_no_zone(oxistack_core::time::now())
+}
+
+/// The service's link bases: `<url>/v3/<project>` and `<url>/<project>`.
+#[derive(Clone, Debug)]
+pub struct Base {
+    pub v3: String,
+    pub bookmark: String,
+}
+
+impl Base {
+    pub fn new(url: &str, project: &str) -> Base {
+        let url = url.trim_end_matches('/');
+        Base { v3: format!("{url}/v3/{project}"), bookmark: format!("{url}/{project}") }
+    }
+
+    pub fn links(&self, collection: &str, id: &str) -> Value {
+        json!([
+            {"href": format!("{}/{collection}/{id}", self.v3), "rel": "self"},
+            {"href": format!("{}/{collection}/{id}", self.bookmark), "rel": "bookmark"},
+        ])
+    }
+}
+
+/// A volume's detail view, written straight to the response.
+pub struct VolumeView<'a> {
+    pub volume: &'a VolumeRow,
+    /// Its type's name (a volume's type is never gone while it exists).
+    pub type_name: &'a str,
+    pub base: &'a Base,
+    pub version: ApiVersion,
+    pub ctx: &'a Context,
+    /// Show and detail add the extension attributes; create answers
+    /// without them.
+    pub extended: bool,
+}
+
+impl Serialize for VolumeView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (v, ver, admin) = (self.volume, self.version, self.ctx.is_admin());
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &v.id)?;
+        m.serialize_entry("status", &v.status)?;
+        m.serialize_entry("size", &v.size)?;
+        m.serialize_entry("availability_zone", &v.availability_zone)?;
+        m.serialize_entry("created_at", &v.created_at)?;
+        m.serialize_entry("updated_at", &v.updated_at)?;
+        m.serialize_entry("name", &v.name)?;
+        m.serialize_entry("description", &v.description)?;
+        m.serialize_entry("volume_type", self.type_name)?;
+        m.serialize_entry("snapshot_id", &v.snapshot_id)?;
+        m.serialize_entry("source_volid", &v.source_volid)?;
+        m.serialize_entry("metadata", &v.metadata)?;
+        m.serialize_entry("links", &self.base.links("volumes", &v.id))?;
+        m.serialize_entry("user_id", &v.user_id)?;
+        m.serialize_entry("bootable", if v.bootable { "true" } else { "false" })?;
+        m.serialize_entry("encrypted", &false)?;
+        m.serialize_entry("replication_status", &None::<&str>)?;
+        m.serialize_entry("consistencygroup_id", &None::<&str>)?;
+        m.serialize_entry("multiattach", &v.multiattach)?;
+        m.serialize_entry("attachments", &[(); 0])?;
+        if admin {
+            m.serialize_entry("migration_status", &None::<&str>)?;
+        }
+        if ver >= V3_13 {
+            m.serialize_entry("group_id", &None::<&str>)?;
+        }
+        if ver >= V3_21 && admin {
+            m.serialize_entry("provider_id", &None::<&str>)?;
+        }
+        if ver >= V3_48 {
+            // Volumes are files of this host: no target is shared.
+            m.serialize_entry("shared_targets", &false)?;
+            m.serialize_entry("service_uuid", &None::<&str>)?;
+        }
+        if ver >= V3_61 && admin {
+            m.serialize_entry("cluster_name", &None::<&str>)?;
+        }
+        if ver >= V3_63 {
+            m.serialize_entry("volume_type_id", &v.volume_type_id)?;
+        }
+        if ver >= V3_65 {
+            m.serialize_entry("consumes_quota", &true)?;
+        }
+        if self.extended {
+            if admin {
+                m.serialize_entry("os-vol-host-attr:host", &format!("{}@file#file", v.host))?;
+                m.serialize_entry("os-vol-mig-status-attr:migstat", &None::<&str>)?;
+                m.serialize_entry("os-vol-mig-status-attr:name_id", &None::<&str>)?;
+            }
+            m.serialize_entry("os-vol-tenant-attr:tenant_id", &v.project_id)?;
+        }
+        m.end()
+    }
+}
+
+/// A volume in `GET /volumes`.
+pub fn volume_summary(base: &Base, v: &VolumeRow) -> Value {
+    json!({"id": v.id, "name": v.name, "links": base.links("volumes", &v.id)})
+}
+
+pub fn volume_type(t: &TypeRow, ctx: &Context) -> Value {
+    let mut body = json!({
+        "id": t.id,
+        "name": t.name,
+        "description": t.description,
+        "is_public": t.is_public,
+        "extra_specs": t.extra_specs,
+        "qos_specs_id": null,
+    });
+    // Cinder's `volume_extension:volume_type_access`: project members
+    // and admins.
+    if ctx.is_admin() || ctx.has_role("member") {
+        body["os-volume-type-access:is_public"] = json!(t.is_public);
+    }
+    body
+}

@@ -1,0 +1,537 @@
+//! The Block Storage API in-process, on a fresh database of either engine
+//! (OXISTACK_TEST_POSTGRES picks PostgreSQL) and a file backend in a
+//! temporary directory. Tokens map to callers through a stand-in for
+//! Identity, whose token checks are tested there.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use oxistack_core::context::SharedValidator;
+use oxistack_core::testing::Callers;
+use oxistack_volume::backend::{Connection, FileBackend, VolumeBackend};
+use oxistack_volume::{api, Volume, VolumeConfig};
+
+const PA: &str = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
+const PB: &str = "9f8e7d6c5b4a40312213f4e5d6c7b8a9";
+
+fn caller(user: &str, project: &str, roles: &[&str]) -> oxistack_core::Context {
+    oxistack_core::testing::caller(user, project, roles)
+}
+
+fn validator() -> SharedValidator {
+    Arc::new(Callers(HashMap::from([
+        ("admin", caller("admin", PA, &["admin", "member", "reader"])),
+        ("alice", caller("alice", PA, &["member", "reader"])),
+        ("reader", caller("rita", PA, &["reader"])),
+        ("bob", caller("bob", PB, &["member", "reader"])),
+    ])))
+}
+
+struct Dir(std::path::PathBuf);
+
+impl Dir {
+    fn new() -> Dir {
+        let p = std::env::temp_dir().join(format!("oxistack-volume-it-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config() -> VolumeConfig {
+    VolumeConfig { host: "h1".into(), availability_zone: "nova".into(), url: "http://cloud.test/volume".into() }
+}
+
+async fn app() -> (Router, Dir) {
+    let dir = Dir::new();
+    let pool = oxistack_core::testing::database().await;
+    let backend = Arc::new(FileBackend::open(&dir.0).unwrap());
+    let volume = Volume::open(pool, config(), backend).await.unwrap();
+    (api::router(volume, validator()), dir)
+}
+
+async fn call_v(
+    app: &Router,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    version: &str,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path).header("x-auth-token", token);
+    if !version.is_empty() {
+        req = req.header("openstack-api-version", format!("volume {version}"));
+    }
+    let req = match body {
+        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn call(app: &Router, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    call_v(app, token, method, path, body, "3.71").await
+}
+
+/// Creates a volume as `token` and waits until it is available.
+async fn volume(app: &Router, token: &str, size: i64) -> String {
+    let (status, r) = call(app, token, Method::POST, "/v3/volumes", Some(json!({"volume": {"size": size}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let id = r["volume"]["id"].as_str().unwrap().to_owned();
+    wait_status(app, token, &id, "available").await;
+    id
+}
+
+async fn wait_status(app: &Router, token: &str, id: &str, want: &str) -> Value {
+    for _ in 0..200 {
+        let (status, r) = call(app, token, Method::GET, &format!("/v3/volumes/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        if r["volume"]["status"] == want {
+            return r["volume"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("volume {id} never became {want}");
+}
+
+#[tokio::test]
+async fn versions_are_discovered_and_bounded() {
+    let (app, _dir) = app().await;
+    let (status, r) = call_v(&app, "alice", Method::GET, "/", None, "").await;
+    assert_eq!(status, StatusCode::MULTIPLE_CHOICES);
+    let v = &r["versions"][0];
+    assert_eq!(
+        (v["id"].as_str(), v["version"].as_str(), v["min_version"].as_str()),
+        (Some("v3.0"), Some("3.71"), Some("3.0"))
+    );
+    assert!(v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["rel"] == "self" && l["href"] == "http://cloud.test/volume/v3/"));
+    let (status, r) = call_v(&app, "alice", Method::GET, "/v3/volumes", None, "3.99").await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        r["computeFault"]["message"],
+        "Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.71."
+    );
+    let (status, r) = call_v(&app, "alice", Method::GET, "/v3/volumes", None, "3.x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let req = Request::builder().uri("/v3/volumes").header("x-auth-token", "alice").body(Body::empty()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.headers()["openstack-api-version"], "volume 3.0");
+}
+
+#[tokio::test]
+async fn a_volume_is_made_listed_changed_grown_and_deleted() {
+    let (app, dir) = app().await;
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        &format!("/v3/{PA}/volumes"),
+        Some(json!({"volume": {
+        "size": "1", "name": " v1 ", "description": null, "volume_type": null, "metadata": {"k": "v"},
+        "availability_zone": null, "imageRef": null, "snapshot_id": null, "source_volid": null,
+        "consistencygroup_id": null, "backup_id": null}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let created = &r["volume"];
+    assert_eq!(created["status"], "creating");
+    assert_eq!(created["name"], "v1");
+    assert_eq!(created["volume_type"], "__DEFAULT__");
+    assert_eq!(created["bootable"], "false");
+    assert!(created.get("os-vol-tenant-attr:tenant_id").is_none(), "create answers without the extensions");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let shown = wait_status(&app, "alice", &id, "available").await;
+    assert_eq!(shown["os-vol-tenant-attr:tenant_id"], PA);
+    assert!(shown.get("os-vol-host-attr:host").is_none(), "only admins see the host");
+    assert_eq!(shown["links"][0]["href"], format!("http://cloud.test/volume/v3/{PA}/volumes/{id}"));
+    assert_eq!(shown["metadata"], json!({"k": "v"}));
+    let file = dir.0.join(format!("volume-{id}"));
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 1 << 30);
+
+    let (_, r) = call(&app, "admin", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(r["volume"]["os-vol-host-attr:host"], "h1@file#file");
+    let (_, r) = call_v(&app, "alice", Method::GET, &format!("/v3/volumes/{id}"), None, "3.0").await;
+    assert!(r["volume"].get("volume_type_id").is_none() && r["volume"].get("group_id").is_none(), "{r}");
+
+    let (status, r) = call(&app, "alice", Method::GET, "/v3/volumes", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["volumes"], json!([{"id": id, "name": "v1", "links": shown["links"]}]));
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/volumes/detail?metadata=%7B%27k%27%3A+%27v%27%7D", None).await;
+    assert_eq!(r["volumes"].as_array().unwrap().len(), 1, "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/volumes/detail?metadata=%7B%27k%27%3A+%27w%27%7D", None).await;
+    assert_eq!(r["volumes"], json!([]));
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/volumes/detail?status=error", None).await;
+    assert_eq!(r["volumes"], json!([]));
+
+    let (status, r) =
+        call(&app, "alice", Method::PUT, &format!("/v3/volumes/{id}"), Some(json!({"volume": {"name": "v2"}}))).await;
+    assert_eq!((status, r["volume"]["name"].as_str()), (StatusCode::OK, Some("v2")));
+    let (status, r) =
+        call(&app, "alice", Method::PUT, &format!("/v3/volumes/{id}/metadata/x"), Some(json!({"meta": {"x": "y"}})))
+            .await;
+    assert_eq!((status, &r), (StatusCode::OK, &json!({"meta": {"x": "y"}})));
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{id}/metadata"), None).await;
+    assert_eq!(r, json!({"metadata": {"k": "v", "x": "y"}}));
+    let (status, _) =
+        call(&app, "alice", Method::PUT, &format!("/v3/volumes/{id}/metadata/x"), Some(json!({"meta": {"z": "y"}})))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let action = format!("/v3/volumes/{id}/action");
+    let (status, r) = call(&app, "alice", Method::POST, &action, Some(json!({"os-extend": {"new_size": 1}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (status, _) = call(&app, "alice", Method::POST, &action, Some(json!({"os-extend": {"new_size": 3}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let grown = wait_status(&app, "alice", &id, "available").await;
+    assert_eq!(grown["size"], 3);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 3 << 30);
+    let (status, _) =
+        call(&app, "alice", Method::POST, &action, Some(json!({"os-set_bootable": {"bootable": "True"}}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(r["volume"]["bootable"], "true");
+    let (status, r) =
+        call(&app, "alice", Method::POST, &action, Some(json!({"os-reset_status": {"status": "error"}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(
+        r["forbidden"]["message"],
+        "Policy doesn't allow volume_extension:volume_admin_actions:reset_status to be performed."
+    );
+    let (status, _) =
+        call(&app, "admin", Method::POST, &action, Some(json!({"os-reset_status": {"status": "in-use"}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, r) = call(&app, "alice", Method::POST, &action, Some(json!({"os-frobnicate": {}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(r["badRequest"]["message"].as_str().unwrap().starts_with("There is no such action: os-frobnicate"));
+
+    let (status, _) =
+        call(&app, "alice", Method::DELETE, &format!("/v3/volumes/{id}?cascade=False&force=False"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        let (status, _) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, r) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(r["itemNotFound"]["message"], format!("Volume {id} could not be found."));
+    assert!(!file.exists());
+}
+
+#[tokio::test]
+async fn other_projects_and_readers_get_what_cinder_gives_them() {
+    let (app, _dir) = app().await;
+    let id = volume(&app, "alice", 1).await;
+    for (method, path, body) in [
+        (Method::GET, format!("/v3/volumes/{id}"), None),
+        (Method::PUT, format!("/v3/volumes/{id}"), Some(json!({"volume": {"name": "x"}}))),
+        (Method::DELETE, format!("/v3/volumes/{id}"), None),
+        (Method::POST, format!("/v3/volumes/{id}/action"), Some(json!({"os-extend": {"new_size": 2}}))),
+        (Method::GET, format!("/v3/volumes/{id}/metadata"), None),
+    ] {
+        let (status, r) = call(&app, "bob", method.clone(), &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {r}");
+        assert!(!r.to_string().contains("alice"));
+    }
+    let (_, r) = call(&app, "bob", Method::GET, "/v3/volumes/detail?all_tenants=1", None).await;
+    assert_eq!(r["volumes"], json!([]), "all_tenants of a non-admin is ignored");
+    let (_, r) = call(&app, "admin", Method::GET, "/v3/volumes/detail?all_tenants=1", None).await;
+    assert_eq!(r["volumes"].as_array().unwrap().len(), 1);
+    // A project in the URL is the caller's own.
+    let (status, r) = call(&app, "bob", Method::GET, &format!("/v3/{PA}/volumes"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(r["badRequest"]["message"], "Malformed request url");
+
+    let (status, _) = call(&app, "reader", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) = call(&app, "reader", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(r["forbidden"]["message"], "Policy doesn't allow volume:create to be performed.");
+    let (status, _) = call(&app, "reader", Method::DELETE, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, "alice", Method::DELETE, &format!("/v3/volumes/{id}?force=true"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forced delete is the admins'");
+    let (status, _) = call(&app, "bob", Method::GET, &format!("/v3/os-quota-sets/{PA}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &app,
+        "alice",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"volumes": 99}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn quotas_hold_under_concurrent_creates() {
+    let (app, _dir) = app().await;
+    let (status, r) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"volumes": 5, "gigabytes": 100}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!((r["quota_set"]["volumes"].as_i64(), r["quota_set"].get("id")), (Some(5), None));
+    let creates = (0..12).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await
+        })
+    });
+    let mut accepted = 0;
+    for c in creates {
+        let (status, r) = c.await.unwrap();
+        match status {
+            StatusCode::ACCEPTED => accepted += 1,
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                assert_eq!(
+                    r["overLimit"]["message"],
+                    "VolumeLimitExceeded: Maximum number of volumes allowed (5) exceeded for quota 'volumes'."
+                );
+                assert_eq!(r["overLimit"]["retryAfter"], "0");
+            }
+            other => panic!("{other}: {r}"),
+        }
+    }
+    assert_eq!(accepted, 5);
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/os-quota-sets/{PA}?usage=True"), None).await;
+    assert_eq!(r["quota_set"]["volumes"], json!({"limit": 5, "in_use": 5, "reserved": 0}));
+    assert_eq!(r["quota_set"]["gigabytes"]["in_use"], 5);
+    let (status, r) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"volumes": 2}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (status, r) =
+        call(&app, "admin", Method::PUT, &format!("/v3/os-quota-sets/{PA}"), Some(json!({"quota_set": {"bogus": 2}})))
+            .await;
+    assert_eq!(
+        (status, r["badRequest"]["message"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Invalid input received: Bad key(s) in quota set: bogus"))
+    );
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/limits", None).await;
+    assert_eq!(
+        (r["limits"]["absolute"]["maxTotalVolumes"].as_i64(), r["limits"]["absolute"]["totalVolumesUsed"].as_i64()),
+        (Some(5), Some(5))
+    );
+    // Bob's project is not counted with Alice's.
+    let (status, _) = call(&app, "bob", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn lists_page_in_order_with_links_and_counts() {
+    let (app, _dir) = app().await;
+    let mut made = vec![];
+    for _ in 0..5 {
+        made.push(volume(&app, "alice", 1).await);
+    }
+    let mut seen = vec![];
+    let mut path = "/v3/volumes/detail?limit=2".to_owned();
+    loop {
+        let (status, r) = call(&app, "alice", Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        seen.extend(r["volumes"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()));
+        match r["volumes_links"][0]["href"].as_str() {
+            Some(next) => {
+                path = next.trim_start_matches("http://cloud.test/volume").replace(&format!("/v3/{PA}"), "/v3")
+            }
+            None => break,
+        }
+    }
+    made.reverse();
+    assert_eq!(seen, made, "newest first, each once");
+    let (_, r) =
+        call(&app, "alice", Method::GET, "/v3/volumes?with_count=true&limit=1&sort=created_at:asc", None).await;
+    assert_eq!((r["count"].as_i64(), r["volumes"][0]["id"].as_str()), (Some(5), Some(made[4].as_str())));
+    let (status, _) = call(&app, "alice", Method::GET, "/v3/volumes?sort=bogus", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, r) = call(&app, "alice", Method::GET, "/v3/volumes?bogus=1", None).await;
+    assert_eq!(
+        (status, r["badRequest"]["message"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Invalid filters bogus are found in query options."))
+    );
+    let (status, _) = call(&app, "alice", Method::GET, "/v3/volumes?marker=nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn types_are_the_admins_and_private_ones_are_given() {
+    let (app, _dir) = app().await;
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/types", Some(json!({"volume_type": {"name": "fast"}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+    let (status, r) = call(
+        &app,
+        "admin",
+        Method::POST,
+        "/v3/types",
+        Some(json!({"volume_type": {
+        "name": "fast", "os-volume-type-access:is_public": false, "extra_specs": {"k": "v"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let fast = r["volume_type"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["volume_type"]["is_public"], false);
+    let (status, _) =
+        call(&app, "admin", Method::POST, "/v3/types", Some(json!({"volume_type": {"name": "fast"}}))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = call(&app, "alice", Method::GET, &format!("/v3/types/{fast}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/types", None).await;
+    let names: Vec<&str> = r["volume_types"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["__DEFAULT__"]);
+    let (status, _) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1, "volume_type": "fast"}})))
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        "admin",
+        Method::POST,
+        &format!("/v3/types/{fast}/action"),
+        Some(json!({"addProjectAccess": {"project": PA}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1, "volume_type": "fast"}})))
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["volume"]["volume_type"], "fast");
+    let (_, r) = call(&app, "bob", Method::GET, "/v3/types", None).await;
+    assert_eq!(r["volume_types"].as_array().unwrap().len(), 1, "bob was given nothing");
+    // A retype moves a volume into a type the project may use, within that
+    // type's quota.
+    let plain = volume(&app, "alice", 1).await;
+    let retype = |t: &str| json!({"os-retype": {"new_type": t, "migration_policy": "never"}});
+    let (status, _) =
+        call(&app, "bob", Method::POST, &format!("/v3/volumes/{plain}/action"), Some(retype("fast"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"volumes_fast": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) =
+        call(&app, "alice", Method::POST, &format!("/v3/volumes/{plain}/action"), Some(retype("fast"))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{r}");
+    assert_eq!(
+        r["overLimit"]["message"],
+        "VolumeLimitExceeded: Maximum number of volumes allowed (1) exceeded for quota 'volumes_fast'."
+    );
+    let (status, _) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"volumes_fast": -1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) =
+        call(&app, "alice", Method::POST, &format!("/v3/volumes/{plain}/action"), Some(retype("fast"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{plain}"), None).await;
+    assert_eq!(r["volume"]["volume_type"], "fast");
+    let (status, _) =
+        call(&app, "alice", Method::POST, &format!("/v3/volumes/{plain}/action"), Some(retype("fast"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the same type again");
+    let (status, _) =
+        call(&app, "alice", Method::POST, &format!("/v3/volumes/{plain}/action"), Some(retype("nope"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, r) = call(&app, "admin", Method::DELETE, &format!("/v3/types/{fast}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/types/default", None).await;
+    assert_eq!(r["volume_type"]["name"], "__DEFAULT__");
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/types/{fast}/extra_specs"), None).await;
+    assert_eq!(r, json!({"extra_specs": {"k": "v"}}));
+}
+
+/// A backend whose creates wait until they are let go, so a test can stop
+/// the service while a volume is being made.
+struct Held {
+    inner: FileBackend,
+    gate: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl VolumeBackend for Held {
+    fn create(&self, id: &str, size_gib: u64) -> std::io::Result<()> {
+        let _ = self.gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        self.inner.create(id, size_gib)
+    }
+    fn extend(&self, id: &str, size_gib: u64) -> std::io::Result<()> {
+        self.inner.extend(id, size_gib)
+    }
+    fn delete(&self, id: &str) -> std::io::Result<()> {
+        self.inner.delete(id)
+    }
+    fn connection(&self, id: &str) -> Connection {
+        self.inner.connection(id)
+    }
+    fn exists(&self, id: &str) -> bool {
+        self.inner.exists(id)
+    }
+}
+
+#[tokio::test]
+async fn a_start_ends_what_a_stop_cut_short() {
+    let dir = Dir::new();
+    let pool = oxistack_core::testing::database().await;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let held = Arc::new(Held { inner: FileBackend::open(&dir.0).unwrap(), gate: Mutex::new(rx) });
+    let first = api::router(Volume::open(pool.clone(), config(), held).await.unwrap(), validator());
+    let (status, r) = call(&first, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let id = r["volume"]["id"].as_str().unwrap().to_owned();
+    // The server stops while the backend makes the volume; the next start
+    // on the same database finds it creating.
+    let second = api::router(
+        Volume::open(pool, config(), Arc::new(FileBackend::open(&dir.0).unwrap())).await.unwrap(),
+        validator(),
+    );
+    let (_, r) = call(&second, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(r["volume"]["status"], "error", "{r}");
+    // The first server's late finish does not overwrite what the start decided.
+    tx.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, r) = call(&second, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(r["volume"]["status"], "error");
+    let (status, _) = call(&second, "alice", Method::DELETE, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "an errored volume is deleted");
+}

@@ -1,0 +1,174 @@
+"""Block Storage through the real clients, as users start them: python-
+openstackclient, python-cinderclient and openstacksdk from PyPI, against a
+freshly started `oxistack serve` (its file backend in the data dir)."""
+
+import json
+import subprocess
+import sys
+import time
+
+import requests
+
+
+def wait_for(cloud, name_or_id, status, rc=None, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        shown = cloud.openstack_json("volume", "show", name_or_id, rc=rc)
+        if shown["status"] == status:
+            return shown
+        assert shown["status"] in ("creating", "extending", "deleting"), shown
+        time.sleep(0.2)
+    raise AssertionError(f"volume {name_or_id} never became {status}")
+
+
+def cinder(cloud, *args, rc=None, check=True):
+    res = subprocess.run(["cinder", *args], capture_output=True, text=True, env=cloud.rc_env(rc), timeout=120)
+    if check and res.returncode != 0:
+        raise AssertionError(f"cinder {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
+    return res
+
+
+def test_openstackclient_makes_changes_grows_and_deletes_volumes(cloud):
+    created = cloud.openstack_json("volume", "create", "--size", "1", "--property", "role=data", "v1")
+    assert created["status"] == "creating" and created["size"] == 1 and created["type"] == "__DEFAULT__", created
+    shown = wait_for(cloud, "v1", "available")
+    assert shown["properties"] == {"role": "data"} and shown["bootable"] is False, shown
+    # The volume's data is a file of its size in the data dir, the server's alone.
+    data = cloud.data_dir / "volumes" / f"volume-{shown['id']}"
+    assert data.stat().st_size == 1 << 30 and data.stat().st_mode & 0o777 == 0o600
+    listed = cloud.openstack_json("volume", "list")
+    assert [(v["Name"], v["Status"], v["Size"]) for v in listed] == [("v1", "available", 1)], listed
+
+    cloud.openstack("volume", "set", "--name", "v2", "--description", "d", "--property", "tier=gold", "--size", "3",
+                    "--bootable", "v1")
+    shown = wait_for(cloud, "v2", "available")
+    assert (shown["size"], shown["description"], shown["bootable"]) == (3, "d", True), shown
+    assert shown["properties"] == {"role": "data", "tier": "gold"}
+    assert data.stat().st_size == 3 << 30
+    res = cloud.openstack("volume", "set", "--size", "2", "v2", check=False)
+    assert res.returncode != 0, "a volume does not shrink"
+
+    # Types are the admin's; a private one is given to projects.
+    cloud.openstack("volume", "type", "create", "--private", "--property", "tier=fast", "fast")
+    fast = cloud.openstack_json("volume", "create", "--size", "1", "--type", "fast", "f1")
+    assert fast["type"] == "fast"
+    types = {t["Name"] for t in cloud.openstack_json("volume", "type", "list")}
+    assert types == {"__DEFAULT__", "fast"}, types
+    wait_for(cloud, "f1", "available")
+    cloud.openstack("volume", "set", "--type", "fast", "--retype-policy", "never", "v2")
+    assert cloud.openstack_json("volume", "show", "v2")["type"] == "fast"
+
+    cloud.openstack("volume", "delete", "v2", "f1")
+    deadline = time.time() + 60
+    while cloud.openstack_json("volume", "list") and time.time() < deadline:
+        time.sleep(0.2)
+    assert cloud.openstack_json("volume", "list") == []
+    assert not data.exists()
+    res = cloud.openstack("volume", "show", "v2", check=False)
+    assert res.returncode != 0 and "No Volume found for v2" in res.stderr, res.stderr
+
+
+def test_cinderclient_speaks_the_newest_microversion(cloud):
+    out = cinder(cloud, "create", "1", "--name", "c1").stdout
+    assert "c1" in out, out
+    deadline = time.time() + 60
+    while "available" not in cinder(cloud, "show", "c1").stdout and time.time() < deadline:
+        time.sleep(0.2)
+    listed = cinder(cloud, "list").stdout
+    assert "c1" in listed and "available" in listed and "__DEFAULT__" in listed, listed
+    cinder(cloud, "extend", "c1", "2")
+    deadline = time.time() + 60
+    while "| size                           | 2" not in cinder(cloud, "show", "c1").stdout and time.time() < deadline:
+        time.sleep(0.2)
+    assert "| size                           | 2" in cinder(cloud, "show", "c1").stdout
+    assert "__DEFAULT__" in cinder(cloud, "type-list").stdout
+    quota = cinder(cloud, "quota-show", cloud.rc_env()["OS_PROJECT_NAME"], check=False)
+    usage = cinder(cloud, "quota-usage", cloud.openstack_json("project", "show", "admin")["id"]).stdout
+    assert "volumes" in usage and "gigabytes" in usage, (quota.stderr, usage)
+    cinder(cloud, "delete", "c1")
+    res = cinder(cloud, "show", "no-such-volume", check=False)
+    assert res.returncode != 0 and "No volume with a name or ID of 'no-such-volume' exists." in res.stderr, res.stderr
+
+
+def test_openstacksdk_waits_for_its_volumes(cloud):
+    script = """
+import time
+import openstack
+conn = openstack.connect()
+v = conn.block_storage.create_volume(size=1, name="sdk1")
+v = conn.block_storage.wait_for_status(v, status="available", wait=60)
+conn.block_storage.extend_volume(v, 2)
+# The SDK's wait starts from the object it holds, which an extend does not
+# refresh: read the volume again until it has grown.
+for _ in range(300):
+    v = conn.block_storage.get_volume(v.id)
+    if v.size == 2 and v.status == "available":
+        break
+    time.sleep(0.2)
+assert v.size == 2 and v.status == "available", v
+assert [x.name for x in conn.block_storage.volumes()] == ["sdk1"]
+conn.block_storage.delete_volume(v)
+conn.block_storage.wait_for_delete(v, wait=60)
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=cloud.rc_env(),
+                         timeout=180)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_quotas_refuse_with_413_and_other_projects_see_nothing(cloud):
+    c = cloud.openstack
+    c("project", "create", "p1")
+    c("user", "create", "--password", "pw1", "u1")
+    c("role", "add", "--project", "p1", "--user", "u1", "member")
+    c("project", "create", "p2")
+    c("user", "create", "--password", "pw2", "u2")
+    c("role", "add", "--project", "p2", "--user", "u2", "member")
+    u1, u2 = cloud.user_rc("u1", "p1", "pw1"), cloud.user_rc("u2", "p2", "pw2")
+    c("quota", "set", "--volumes", "1", "--gigabytes", "5", "p1")
+    mine = cloud.openstack_json("volume", "create", "--size", "1", "mine", rc=u1)
+    res = c("volume", "create", "--size", "1", "second", rc=u1, check=False)
+    assert res.returncode != 0 and "413" in res.stderr and "VolumeLimitExceeded" in res.stderr, res.stderr
+    res = c("volume", "create", "--size", "9", "big", rc=u2, check=False)
+    assert res.returncode == 0, "p2's quota is its own"
+    wait_for(cloud, "mine", "available", rc=u1)
+    res = c("volume", "set", "--size", "6", "mine", rc=u1, check=False)
+    assert res.returncode != 0 and "VolumeSizeExceedsAvailableQuota" in res.stderr, res.stderr
+    # u2 neither sees nor touches u1's volume.
+    assert "mine" not in c("volume", "list", rc=u2).stdout
+    res = c("volume", "show", mine["id"], rc=u2, check=False)
+    assert res.returncode != 0 and f"No Volume found for {mine['id']}" in res.stderr, res.stderr
+    res = c("volume", "delete", mine["id"], rc=u2, check=False)
+    assert res.returncode != 0
+    assert cloud.openstack_json("volume", "show", mine["id"], rc=u1)["status"] == "available"
+    # A member changes no types and no quotas.
+    res = c("volume", "type", "create", "t1", rc=u1, check=False)
+    assert res.returncode != 0 and "volume_extension:type_create" in res.stderr, res.stderr
+    res = c("quota", "set", "--volumes", "50", "p1", rc=u1, check=False)
+    assert res.returncode != 0
+
+
+def test_versions_and_errors_are_cinders(cloud):
+    r = requests.get(f"{cloud.url}/volume/", timeout=10)
+    assert r.status_code == 300 and r.headers["OpenStack-API-Version"] == "volume 3.0"
+    version = r.json()["versions"][0]
+    assert (version["version"], version["min_version"]) == ("3.71", "3.0")
+    token = cloud.openstack_json("token", "issue")["id"]
+    h = {"X-Auth-Token": token, "OpenStack-API-Version": "volume 3.72"}
+    r = requests.get(f"{cloud.url}/volume/v3/volumes", headers=h, timeout=10)
+    assert r.status_code == 406 and "computeFault" in r.json(), r.text
+    h["OpenStack-API-Version"] = "volume 3.71"
+    r = requests.post(f"{cloud.url}/volume/v3/volumes", headers=h, data="{not json", timeout=10)
+    assert r.status_code == 400 and r.json() == {"badRequest": {"code": 400, "message": "Malformed request body"}}
+    r = requests.post(f"{cloud.url}/volume/v3/volumes", headers=h, json={"volume": {"size": 0}}, timeout=10)
+    assert r.status_code == 400 and "Invalid volume size" in r.json()["badRequest"]["message"], r.text
+    r = requests.post(f"{cloud.url}/volume/v3/volumes", headers=h, json={"volume": {"size": 1, "bogus": 1}},
+                      timeout=10)
+    assert r.status_code == 400 and "'bogus' was unexpected" in r.text, r.text
+    r = requests.get(f"{cloud.url}/volume/v3/volumes/{'0' * 32}", headers=h, timeout=10)
+    assert r.status_code == 404 and r.json()["itemNotFound"]["message"] == f"Volume {'0' * 32} could not be found."
+    assert r.headers["OpenStack-API-Version"] == "volume 3.71"
+    # The server keeps serving after all of that.
+    assert requests.get(f"{cloud.url}/volume/v3/volumes", headers=h, timeout=10).status_code == 200
+    catalog = json.loads(cloud.openstack("catalog", "list", "-f", "json").stdout)
+    assert {"block-storage", "volumev3"} <= {c["Type"] for c in catalog}, catalog
