@@ -38,6 +38,11 @@ pub struct FileBackend {
 
 const GIB: u64 = 1 << 30;
 
+/// A size in GiB as bytes; a size no file can have is an error, not a wrap.
+fn bytes(size_gib: u64) -> io::Result<u64> {
+    size_gib.checked_mul(GIB).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the size is too large"))
+}
+
 impl FileBackend {
     pub fn open(dir: &Path) -> io::Result<FileBackend> {
         use std::os::unix::fs::DirBuilderExt;
@@ -65,15 +70,16 @@ impl VolumeBackend for FileBackend {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(id)?;
         let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
-        file.set_len(size_gib * GIB)?;
+        file.set_len(bytes(size_gib)?)?;
         file.sync_all()?;
         self.sync_dir()
     }
 
     fn extend(&self, id: &str, size_gib: u64) -> io::Result<()> {
         let file = std::fs::OpenOptions::new().write(true).open(self.path(id)?)?;
-        if file.metadata()?.len() < size_gib * GIB {
-            file.set_len(size_gib * GIB)?;
+        let size = bytes(size_gib)?;
+        if file.metadata()?.len() < size {
+            file.set_len(size)?;
         }
         file.sync_all()
     }
@@ -114,6 +120,7 @@ mod tests {
         b.extend(&id, 3).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * GIB);
         assert!(b.path("../../etc/passwd").is_err());
+        assert!(b.create(&uuid::Uuid::new_v4().to_string(), u64::MAX).is_err(), "no wrapping size");
         b.delete(&id).unwrap();
         b.delete(&id).unwrap();
         assert!(!b.exists(&id));

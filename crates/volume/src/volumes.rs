@@ -18,6 +18,9 @@ use crate::Volume;
 /// limit is given.
 pub const MAX_LIMIT: usize = 1000;
 
+/// The largest size Cinder's schema takes, in GiB.
+pub const MAX_SIZE: i64 = 2_147_483_647;
+
 /// A create request, as the API read it.
 #[derive(Clone, Debug, Default)]
 pub struct CreateVolume {
@@ -170,7 +173,7 @@ impl Volume {
             }
         }
         let size = match req.size {
-            Some(s) if s > 0 => s,
+            Some(s) if s > 0 && s <= MAX_SIZE => s,
             other => {
                 let shown = other.map(|s| s.to_string()).unwrap_or_else(|| "None".into());
                 return Err(Error::BadRequest(format!(
@@ -347,6 +350,11 @@ impl Volume {
             return Err(invalid_volume(format!(
                 "Volume {id} status must be '{{'status': 'available'}}' to extend, currently {}.",
                 v.status
+            )));
+        }
+        if new_size > MAX_SIZE {
+            return Err(Error::BadRequest(format!(
+                "Invalid input for field/attribute new_size. Value: {new_size}. {new_size} is greater than the maximum of {MAX_SIZE}"
             )));
         }
         if new_size <= v.size {

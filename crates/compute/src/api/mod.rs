@@ -166,7 +166,8 @@ impl From<sqlx::Error> for NovaFault {
 impl IntoResponse for NovaFault {
     fn into_response(self) -> Response {
         let status = self.0.status();
-        (status, Json(oxistack_core::fault::body(status, self.0.public_message()))).into_response()
+        (status, Json(oxistack_core::fault::body(oxistack_core::fault::Dialect::Nova, status, self.0.public_message())))
+            .into_response()
     }
 }
 

@@ -120,7 +120,8 @@ impl From<Error> for CinderFault {
 impl IntoResponse for CinderFault {
     fn into_response(self) -> Response {
         let status = self.0.status();
-        let mut body = oxistack_core::fault::body(status, self.0.public_message());
+        let mut body =
+            oxistack_core::fault::body(oxistack_core::fault::Dialect::Cinder, status, self.0.public_message());
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             body["overLimit"]["retryAfter"] = json!("0");
             let mut res = (status, Json(body)).into_response();

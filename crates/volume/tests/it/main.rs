@@ -200,6 +200,14 @@ async fn a_volume_is_made_listed_changed_grown_and_deleted() {
     let action = format!("/v3/volumes/{id}/action");
     let (status, r) = call(&app, "alice", Method::POST, &action, Some(json!({"os-extend": {"new_size": 1}}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (status, r) =
+        call(&app, "alice", Method::POST, &action, Some(json!({"os-extend": {"new_size": i64::MAX}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    for size in [json!(0), json!(-1), json!(i64::MAX), json!("x"), json!(2_147_483_648i64)] {
+        let (status, r) =
+            call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": size}}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "size {size}: {r}");
+    }
     let (status, _) = call(&app, "alice", Method::POST, &action, Some(json!({"os-extend": {"new_size": 3}}))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let grown = wait_status(&app, "alice", &id, "available").await;
