@@ -65,6 +65,22 @@ fn over(
     Ok(())
 }
 
+/// Type `t`'s own limits: `gigabytes_<t>` and `volumes_<t>`.
+fn type_room(limits: &BTreeMap<String, i64>, usage: &Usage, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
+    let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
+    over(limits, &format!("gigabytes_{}", t.name), gb, gigabytes, &format!("volumes_{}", t.name), count, volumes)
+}
+
+fn per_volume(limits: &BTreeMap<String, i64>, size: i64) -> Result<()> {
+    let limit = limits.get("per_volume_gigabytes").copied().unwrap_or(-1);
+    if limit >= 0 && size > limit {
+        return Err(over_limit(format!(
+            "VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed limit {limit}G."
+        )));
+    }
+    Ok(())
+}
+
 impl Volume {
     /// Every resource's default limit, the per-type ones for each type.
     async fn defaults(&self) -> Result<BTreeMap<String, i64>> {
@@ -110,35 +126,27 @@ impl Volume {
 
     /// Whether `project` has room for `volumes` more volumes and
     /// `gigabytes` GiB more, in all and of type `t`: the 413 of Cinder's
-    /// quota engine if not.
+    /// quota engine if not. Its limits and usage are read once.
     pub(crate) async fn check_room(&self, project: &str, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
+        let limits = self.limits(project).await?;
         if volumes > 0 {
-            self.check_per_volume(project, gigabytes).await?;
+            per_volume(&limits, gigabytes)?;
         }
         let usage = store::usage(&self.pool, project).await?;
-        let limits = self.limits(project).await?;
         over(&limits, "gigabytes", usage.gigabytes, gigabytes, "volumes", usage.volumes, volumes)?;
-        self.check_type_room(project, t, volumes, gigabytes).await
+        type_room(&limits, &usage, t, volumes, gigabytes)
     }
 
     /// The same for type `t`'s own limits alone (a retype moves a volume
     /// between types, not into the project).
     pub(crate) async fn check_type_room(&self, project: &str, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
         let usage = store::usage(&self.pool, project).await?;
-        let limits = self.limits(project).await?;
-        let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
-        over(&limits, &format!("gigabytes_{}", t.name), gb, gigabytes, &format!("volumes_{}", t.name), count, volumes)
+        type_room(&self.limits(project).await?, &usage, t, volumes, gigabytes)
     }
 
     /// `per_volume_gigabytes`: the largest volume a project may have.
     pub(crate) async fn check_per_volume(&self, project: &str, size: i64) -> Result<()> {
-        let limit = self.limits(project).await?.get("per_volume_gigabytes").copied().unwrap_or(-1);
-        if limit >= 0 && size > limit {
-            return Err(over_limit(format!(
-                "VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed limit {limit}G."
-            )));
-        }
-        Ok(())
+        per_volume(&self.limits(project).await?, size)
     }
 
     /// A project's limits and usage (`os-quota-sets/{project}`).

@@ -76,7 +76,7 @@ impl Volume {
 
     /// A type by id or, failing that, by name, as Cinder's lookups take
     /// either; absent when `ctx` may not use it.
-    async fn find_type(&self, ctx: &Context, id_or_name: &str) -> Result<Option<TypeRow>> {
+    pub(crate) async fn find_type(&self, ctx: &Context, id_or_name: &str) -> Result<Option<TypeRow>> {
         let found = match store::volume_type(&self.pool, id_or_name).await? {
             Some(t) => Some(t),
             None => store::type_named(&self.pool, id_or_name).await?,
@@ -85,11 +85,6 @@ impl Volume {
             Some(t) if self.may_use(ctx, &t).await? => Ok(Some(t)),
             _ => Ok(None),
         }
-    }
-
-    /// A type `ctx` may put volumes in, by id or name.
-    pub(crate) async fn usable_type(&self, ctx: &Context, id_or_name: &str) -> Result<Option<TypeRow>> {
-        self.find_type(ctx, id_or_name).await
     }
 
     /// The type a new volume gets: the one asked for, else the default.
@@ -108,9 +103,10 @@ impl Volume {
         self.find_type(ctx, id).await?.ok_or_else(|| store::type_not_found(id))
     }
 
-    /// The type of a volume, which its owner sees whatever its access.
-    pub async fn type_of(&self, type_id: &str) -> Result<Option<TypeRow>> {
-        store::volume_type(&self.pool, type_id).await
+    /// Every type's name by id: what volumes show as their type, which
+    /// their owners see whatever their access.
+    pub async fn type_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        Ok(store::types(&self.pool, None).await?.into_iter().map(|t| (t.id, t.name)).collect())
     }
 
     pub async fn volume_types(&self, ctx: &Context) -> Result<Vec<TypeRow>> {

@@ -406,7 +406,7 @@ impl Volume {
                 v.status
             )));
         }
-        let to = self.usable_type(ctx, new_type).await?.ok_or_else(|| {
+        let to = self.find_type(ctx, new_type).await?.ok_or_else(|| {
             Error::BadRequest(format!("Invalid input received: Invalid volume_type passed: {new_type}."))
         })?;
         if to.id == v.volume_type_id {
