@@ -165,6 +165,28 @@ def test_a_hostile_image_in_the_store_is_refused_at_boot(cloud):
         refused_at_boot(cloud, mallory, hostile, fmt, good)
 
 
+def test_a_hostile_image_in_the_store_makes_no_volume(cloud):
+    """Block Storage opens images too: a volume from an image passes the same
+    gate on the stored file before any qemu-img reads it, and a refusal
+    makes no volume and names nothing of the host."""
+    mallory = Tenant(cloud, "mallory")
+    volumes = f"{cloud.url}/volume/v3/volumes"
+    for hostile, fmt, good in [("hostile-descriptor-relative.vmdk", "vmdk", "good-sparse.vmdk"),
+                               ("hostile-backing-file.qcow2", "qcow2", "good.qcow2"),
+                               ("hostile-data-file.qcow2", "qcow2", "good.qcow2"),
+                               ("good.qcow2", "raw", "good.raw")]:
+        iid = mallory.create_image("innocent", fmt)
+        assert mallory.put(iid, (CORPUS / good).read_bytes()).status_code == 204
+        shutil.copyfile(CORPUS / hostile, cloud.data_dir / "images" / iid)
+        r = requests.post(volumes, headers=mallory.h, json={"volume": {"size": 1, "imageRef": iid}}, timeout=30)
+        assert r.status_code == 400 and f"Image {iid} is refused" in r.text, (hostile, r.text)
+        message = r.json()["badRequest"]["message"]
+        for leaked in ["passwd", "admin-openrc", "qemu-img", str(cloud.data_dir), "/"]:
+            assert leaked not in message.replace(f"Image {iid}", ""), message
+    assert requests.get(volumes, headers=mallory.h, timeout=10).json()["volumes"] == []
+    assert list((cloud.data_dir / "volumes").iterdir()) == []
+
+
 def test_the_vmdk_descriptor_attack_is_real(tmp_path):
     """The attack's file really is one: `qemu-img` itself, told it is a VMDK,
     follows the extent to the host file. This is what the gate stops."""

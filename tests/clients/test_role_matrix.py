@@ -126,6 +126,18 @@ class Matrix:
             time.sleep(0.1)
         raise AssertionError(f"volume {vid} never became available")
 
+    def snapshot(self):
+        body = {"snapshot": {"volume_id": self.volume(), "name": "s"}}
+        sid = self.made(self.call("member", "POST", f"{V}/snapshots", body), "snapshot")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = self.get("member", f"{V}/snapshots/{sid}").json()["snapshot"]["status"]
+            if status == "available":
+                return sid
+            assert status == "creating", status
+            time.sleep(0.1)
+        raise AssertionError(f"snapshot {sid} never became available")
+
     def flavor(self):
         return self.made(self.call("admin", "POST", "/compute/v2.1/flavors", {"flavor": {
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
@@ -318,6 +330,24 @@ ROWS += [
      expect(403, 200, 200, 404)),
     ("volume metadata", "list", "volume", lambda m, i: ("GET", f"{V}/volumes/{i}/metadata", None),
      expect(200, 200, 200, 404)),
+    ("volume", "create from volume", "volume", lambda m, i: ("POST", f"{V}/volumes", {"volume": {
+        "source_volid": i}}), expect(403, 202, 202, 404)),
+    ("volume", "create from image", None, lambda m, _: ("POST", f"{V}/volumes", {"volume": {
+        "size": 1, "imageRef": m.image_active}}), expect(403, 202, 202, 202)),
+    ("volume snapshot", "list", None, lambda m, _: ("GET", f"{V}/snapshots/detail", None),
+     expect(200, 200, 200, 200)),
+    ("volume snapshot", "show", "snapshot", lambda m, i: ("GET", f"{V}/snapshots/{i}", None),
+     expect(200, 200, 200, 404)),
+    ("volume snapshot", "create", "volume", lambda m, i: ("POST", f"{V}/snapshots", {"snapshot": {
+        "volume_id": i}}), expect(403, 202, 202, 404)),
+    ("volume snapshot", "update", "snapshot", lambda m, i: ("PUT", f"{V}/snapshots/{i}", {"snapshot": {
+        "name": "y"}}), expect(403, 200, 200, 404)),
+    ("volume snapshot", "delete", "snapshot", lambda m, i: ("DELETE", f"{V}/snapshots/{i}", None),
+     expect(403, 202, 202, 404)),
+    ("volume snapshot", "reset status", "snapshot", lambda m, i: ("POST", f"{V}/snapshots/{i}/action", {
+        "os-reset_status": {"status": "error"}}), expect(403, 403, 202, 404)),
+    ("volume snapshot metadata", "update", "snapshot", lambda m, i: (
+        "PUT", f"{V}/snapshots/{i}/metadata/k", {"meta": {"k": "v"}}), expect(403, 200, 200, 404)),
     ("volume type", "list", None, lambda m, _: ("GET", f"{V}/types", None), expect(200, 200, 200, 200)),
     ("volume type", "create", None, lambda m, _: ("POST", f"{V}/types", {"volume_type": {
         "name": f"t{time.monotonic_ns()}"}}), expect(403, 403, 200, 403)),
@@ -347,7 +377,7 @@ def matrix(tmp_path_factory):
     unlimited = {"network": -1, "subnet": -1, "port": -1, "router": -1, "floatingip": -1, "security_group": -1,
                  "security_group_rule": -1}
     assert m.call("admin", "PUT", f"/network/v2.0/quotas/{m.alpha}", {"quota": unlimited}).status_code == 200
-    unlimited = {"volumes": -1, "gigabytes": -1}
+    unlimited = {"volumes": -1, "gigabytes": -1, "snapshots": -1}
     assert m.call("admin", "PUT", f"{V}/os-quota-sets/{m.alpha}", {"quota_set": unlimited}).status_code == 200
     yield m
     cloud.stop()

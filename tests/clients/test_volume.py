@@ -3,6 +3,7 @@ openstackclient, python-cinderclient and openstacksdk from PyPI, against a
 freshly started `oxistack serve` (its file backend in the data dir)."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -172,3 +173,133 @@ def test_versions_and_errors_are_cinders(cloud):
     assert requests.get(f"{cloud.url}/volume/v3/volumes", headers=h, timeout=10).status_code == 200
     catalog = json.loads(cloud.openstack("catalog", "list", "-f", "json").stdout)
     assert {"block-storage", "volumev3"} <= {c["Type"] for c in catalog}, catalog
+
+
+def wait_snapshot(cloud, name_or_id, status, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        shown = cloud.openstack_json("volume", "snapshot", "show", name_or_id)
+        if shown["status"] == status:
+            return shown
+        assert shown["status"] in ("creating", "deleting"), shown
+        time.sleep(0.2)
+    raise AssertionError(f"snapshot {name_or_id} never became {status}")
+
+
+def wait_gone(cloud, *what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cloud.openstack(*what, check=False).returncode != 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} is still there")
+
+
+def test_snapshots_and_copies_through_the_clients(cloud):
+    v1 = cloud.openstack_json("volume", "create", "--size", "1", "v1")
+    wait_for(cloud, "v1", "available")
+    data = cloud.data_dir / "volumes" / f"volume-{v1['id']}"
+    with open(data, "r+b") as f:
+        f.seek(1 << 20)
+        f.write(b"kept by the snapshot")
+    snap = cloud.openstack_json("volume", "snapshot", "create", "--volume", "v1", "--description", "daily", "s1")
+    assert snap["status"] == "creating" and snap["size"] == 1 and snap["volume_id"] == v1["id"], snap
+    shown = wait_snapshot(cloud, "s1", "available")
+    assert (shown["description"], shown["properties"]) == ("daily", {}), shown
+    with open(data, "r+b") as f:
+        f.seek(1 << 20)
+        f.write(b"written after it.....")
+    listed = cloud.openstack_json("volume", "snapshot", "list")
+    assert [(s["Name"], s["Status"], s["Size"]) for s in listed] == [("s1", "available", 1)], listed
+    cloud.openstack("volume", "snapshot", "set", "--name", "s2", "--property", "k=v", "s1")
+    assert cloud.openstack_json("volume", "snapshot", "show", "s2")["properties"] == {"k": "v"}
+
+    # New volumes from the snapshot and from the volume: each holds what its
+    # source held, the type and size of the source unless asked otherwise.
+    from_snap = cloud.openstack_json("volume", "create", "--snapshot", "s2", "--size", "1", "fs")
+    clone = cloud.openstack_json("volume", "create", "--source", "v1", "--size", "2", "cl")
+    assert from_snap["snapshot_id"] == snap["id"] and clone["source_volid"] == v1["id"], (from_snap, clone)
+    wait_for(cloud, "fs", "available")
+    assert wait_for(cloud, "cl", "available")["size"] == 2
+
+    def held(volume):
+        with open(cloud.data_dir / "volumes" / f"volume-{volume['id']}", "rb") as f:
+            f.seek(1 << 20)
+            return f.read(20)
+    assert held(from_snap) == b"kept by the snapshot"
+    assert held(clone) == b"written after it...."
+    res = cloud.openstack("volume", "create", "--snapshot", "s2", "--size", "1", "--source", "v1", "both",
+                          check=False)
+    assert res.returncode != 0
+
+    # python-cinderclient lists them too; a volume with a snapshot stays.
+    assert "s2" in cinder(cloud, "snapshot-list").stdout
+    res = cloud.openstack("volume", "delete", "v1", check=False)
+    assert res.returncode != 0 and "dependent snapshots" in res.stderr, res.stderr
+    cloud.openstack("volume", "snapshot", "delete", "s2")
+    wait_gone(cloud, "volume", "snapshot", "show", "s2")
+    assert not (cloud.data_dir / "volumes" / f"snapshot-{snap['id']}").exists()
+    cloud.openstack("volume", "delete", "v1", "fs", "cl")
+    wait_gone(cloud, "volume", "show", "cl")
+
+
+def test_openstacksdk_snapshots_and_cascades(cloud):
+    script = """
+import openstack
+conn = openstack.connect()
+v = conn.block_storage.create_volume(size=1, name="sdk1")
+v = conn.block_storage.wait_for_status(v, status="available", wait=60)
+s = conn.block_storage.create_snapshot(volume_id=v.id, name="sdk-snap")
+s = conn.block_storage.wait_for_status(s, status="available", wait=60)
+assert [x.name for x in conn.block_storage.snapshots()] == ["sdk-snap"]
+conn.block_storage.delete_volume(v, cascade=True)
+conn.block_storage.wait_for_delete(v, wait=60)
+assert list(conn.block_storage.snapshots()) == []
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=cloud.rc_env(),
+                         timeout=180)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_a_volume_from_an_image_holds_the_image(cloud, tmp_path):
+    raw = tmp_path / "disk.raw"
+    with open(raw, "wb") as f:
+        f.write(os.urandom(3 << 20))
+    image = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(image)], check=True)
+    img = cloud.openstack_json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                               "--file", str(image), "--property", "os_distro=test", "img1")
+    created = cloud.openstack_json("volume", "create", "--image", "img1", "--size", "1", "vi")
+    assert created["status"] == "creating", created
+    shown = wait_for(cloud, "vi", "available")
+    assert shown["bootable"] is True, shown
+    meta = shown["volume_image_metadata"]
+    assert (meta["image_id"], meta["image_name"], meta["disk_format"], meta["os_distro"]) == \
+        (img["id"], "img1", "qcow2", "test"), meta
+    data = cloud.data_dir / "volumes" / f"volume-{shown['id']}"
+    assert data.stat().st_size == 1 << 30
+    with open(data, "rb") as f:
+        assert f.read(3 << 20) == raw.read_bytes(), "the volume holds the image's data, converted to raw"
+    # python-cinderclient takes the image too, its size from the image when
+    # none is given.
+    out = cinder(cloud, "create", "--image", "img1", "--name", "vc", "1").stdout
+    assert "vc" in out, out
+    wait_for(cloud, "vc", "available")
+    # No volume is made from an image the caller cannot see or that is
+    # smaller than it.
+    c = cloud.openstack
+    c("project", "create", "p1")
+    c("user", "create", "--password", "pw1", "u1")
+    c("role", "add", "--project", "p1", "--user", "u1", "member")
+    u1 = cloud.user_rc("u1", "p1", "pw1")
+    c("image", "set", "--private", "img1")
+    token = cloud.openstack_json("token", "issue", rc=u1)["id"]
+    r = requests.post(f"{cloud.url}/volume/v3/volumes", headers={"X-Auth-Token": token},
+                      json={"volume": {"size": 1, "imageRef": img["id"]}}, timeout=10)
+    assert r.status_code == 400 and "unable to access requested image" in r.text, r.text
+    c("image", "set", "--min-disk", "5", "img1")
+    r = requests.post(f"{cloud.url}/volume/v3/volumes",
+                      headers={"X-Auth-Token": cloud.openstack_json("token", "issue")["id"]},
+                      json={"volume": {"size": 1, "imageRef": img["id"]}}, timeout=10)
+    assert r.status_code == 400 and "cannot be smaller than the image size 5GB" in r.text, r.text

@@ -123,6 +123,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         pool.clone(),
         VolumeConfig { host: args.host.clone(), availability_zone: "nova".into(), url: volume_url.clone() },
         Arc::new(FileBackend::open(&dir.join("volumes")).context("opening the volume store")?),
+        image.clone(),
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));

@@ -5,103 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use qemu_img::{check_untrusted, info, qemu_format};
 
-/// The disk formats that can boot here, as Glance names them, and QEMU's
-/// names: only those the format inspector proves self-contained.
-fn qemu_format(disk_format: &str) -> Option<&'static str> {
-    Some(match disk_format {
-        "raw" => "raw",
-        "qcow2" => "qcow2",
-        "vmdk" => "vmdk",
-        "vdi" => "vdi",
-        "vhd" => "vpc",
-        _ => return None,
-    })
-}
-
-/// Resource limits of one `qemu-img` run, as Nova's `qemu_img_info` sets
-/// them with prlimit: a crafted image can neither make it spin nor make it
-/// take the host's memory.
-#[derive(Clone, Copy)]
-struct Limits {
-    cpu_seconds: Option<u64>,
-    address_space: u64,
-}
-
-/// For reading headers (`info`): Nova's 30 s of CPU and 1 GiB.
-const READ_LIMITS: Limits = Limits { cpu_seconds: Some(30), address_space: 1 << 30 };
-/// For work that is proportional to the image (convert, create, resize).
-const WORK_LIMITS: Limits = Limits { cpu_seconds: None, address_space: 4 << 30 };
-
-pub async fn qemu_img<I, S>(args: I) -> Result<String, String>
+async fn qemu_img<I, S>(args: I) -> Result<String, String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    run_qemu_img(args, WORK_LIMITS).await
-}
-
-/// Runs `qemu-img` under `limits`. What it prints is logged, never
-/// returned: it may name host paths, and errors end up in faults users read.
-async fn run_qemu_img<I, S>(args: I, limits: Limits) -> Result<String, String>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let verb = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut command = tokio::process::Command::new("qemu-img");
-    command.args(&args);
-    // SAFETY: the closure only calls setrlimit, which is async-signal-safe,
-    // between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = |resource, value: u64| {
-                let rlim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
-                if libc::setrlimit(resource, &rlim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            };
-            limit(libc::RLIMIT_AS, limits.address_space)?;
-            if let Some(cpu) = limits.cpu_seconds {
-                limit(libc::RLIMIT_CPU, cpu)?;
-            }
-            Ok(())
-        });
-    }
-    let out = command.output().await.map_err(|e| {
-        tracing::error!(error = %e, "running qemu-img failed");
-        format!("qemu-img {verb} could not run")
-    })?;
-    if !out.status.success() {
-        tracing::warn!(?args, status = %out.status, stderr = %String::from_utf8_lossy(&out.stderr).trim(), "qemu-img failed");
-        return Err(format!("qemu-img {verb} failed"));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// `qemu-img info` of `path` read as `format`.
-async fn info(path: &Path, format: &str) -> Result<Value, String> {
-    let out = run_qemu_img(
-        ["info".as_ref(), "--output=json".as_ref(), "-f".as_ref(), format.as_ref(), path.as_os_str()],
-        READ_LIMITS,
-    )
-    .await?;
-    serde_json::from_str(&out).map_err(|e| format!("qemu-img info: {e}"))
-}
-
-/// Refuses what would let an image read the host's files (CVE-2024-32498
-/// and the older backing-file reads).
-pub fn check_untrusted(info: &Value) -> Result<(), String> {
-    if info.get("backing-filename").is_some() {
-        return Err("the image names a backing file; such images are refused".into());
-    }
-    if info.pointer("/format-specific/data/data-file").is_some() {
-        return Err("the image names an external data file; such images are refused".into());
-    }
-    Ok(())
+    qemu_img::run(args, qemu_img::WORK_LIMITS).await
 }
 
 /// The image's qcow2 base in `cache`, converted from `source` on first use.
@@ -198,24 +109,4 @@ pub async fn flatten(disk: &Path, dest: &Path) -> Result<(), String> {
     ])
     .await
     .map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn backing_files_and_data_files_are_refused() {
-        assert!(check_untrusted(&json!({"format": "qcow2", "virtual-size": 1})).is_ok());
-        assert!(check_untrusted(&json!({"backing-filename": "/etc/shadow"})).is_err());
-        assert!(check_untrusted(&json!({"format-specific": {"data": {"data-file": "/dev/sda"}}})).is_err());
-    }
-
-    #[test]
-    fn only_disk_formats_boot() {
-        assert_eq!(qemu_format("vhd"), Some("vpc"));
-        assert_eq!(qemu_format("iso"), None);
-        assert_eq!(qemu_format("ami"), None);
-    }
 }

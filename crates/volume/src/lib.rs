@@ -1,8 +1,9 @@
 //! Block Storage: a Cinder v3-compatible API over a volume backend.
 //!
-//! Owns the volumes, volume types and volume quota tables and the volumes'
-//! data (through [`backend::VolumeBackend`]). `api/` parses and renders;
-//! `volumes`, `types` and `quotas` hold the policy checks, rules and status
+//! Owns the volumes, snapshots, volume types and volume quota tables and the
+//! volumes' data (through [`backend::VolumeBackend`]). `api/` parses and
+//! renders; `volumes`, `snapshots`, `types` and `quotas` hold the policy
+//! checks, rules and status
 //! changes; `store` holds the SQL. Every status a step leaves a volume in is
 //! written before the step starts, so [`Volume::open`] finds what a stopped
 //! server left in flight and ends it as cinder-volume's start does.
@@ -11,6 +12,8 @@ pub mod api;
 pub mod backend;
 pub mod microversion;
 pub mod quotas;
+pub mod snapshots;
+pub mod sources;
 pub mod status;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]
@@ -24,11 +27,17 @@ use std::sync::Arc;
 use oxistack_core::db::{self, Migration, Migrations, Pool};
 
 use crate::backend::VolumeBackend;
-use crate::status::VolumeStatus;
+use crate::status::{SnapshotStatus, VolumeStatus};
 
 pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_volume.sql") }],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") }],
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_volume.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_snapshots.sql") },
+    ],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_snapshots.sql") },
+    ],
 };
 
 #[derive(Clone, Debug)]
@@ -45,22 +54,45 @@ pub struct Volume {
     pub pool: Pool,
     pub config: VolumeConfig,
     pub backend: Arc<dyn VolumeBackend>,
+    /// Where volumes made from images read them, with the caller's rights.
+    pub images: Arc<oxistack_image::Image>,
 }
 
 impl Volume {
     /// Opens the service: its tables, the default volume type, and the
     /// volumes a stopped server left in flight on this host.
-    pub async fn open(pool: Pool, config: VolumeConfig, backend: Arc<dyn VolumeBackend>) -> anyhow::Result<Arc<Self>> {
+    pub async fn open(
+        pool: Pool,
+        config: VolumeConfig,
+        backend: Arc<dyn VolumeBackend>,
+        images: Arc<oxistack_image::Image>,
+    ) -> anyhow::Result<Arc<Self>> {
         db::migrate(&pool, "volume", &MIGRATIONS).await?;
-        let volume = Arc::new(Volume { pool, config, backend });
+        let volume = Arc::new(Volume { pool, config, backend, images });
         volume.ensure_default_type().await?;
         volume.reconcile().await?;
         Ok(volume)
     }
 
     /// Ends what the last run left half done: a create or extend cut short
-    /// is an error of that volume, a delete is finished.
+    /// is an error of that volume or snapshot, a delete is finished (a
+    /// snapshot's first: a volume's delete follows its snapshots').
     async fn reconcile(self: &Arc<Self>) -> anyhow::Result<()> {
+        let transitional: Vec<SnapshotStatus> =
+            SnapshotStatus::ALL.iter().copied().filter(|s| s.after_restart().is_some()).collect();
+        for s in store::snapshots_in(&self.pool, &self.config.host, &transitional).await? {
+            match s.status.after_restart() {
+                Some(Some(to)) => {
+                    tracing::warn!(snapshot = %s.id, from = %s.status, to = %to, "snapshot work was cut short by a stop");
+                    store::snapshot_transition(&self.pool, &s.id, &[s.status], to, &views::now()).await?;
+                }
+                Some(None) => {
+                    tracing::warn!(snapshot = %s.id, "finishing a delete cut short by a stop");
+                    self.finish_snapshot_delete(s.id.clone()).await;
+                }
+                None => {}
+            }
+        }
         let transitional: Vec<VolumeStatus> =
             VolumeStatus::ALL.iter().copied().filter(|s| s.after_restart().is_some()).collect();
         for v in store::volumes_in(&self.pool, &self.config.host, &transitional).await? {

@@ -20,10 +20,14 @@ pub const MAX: ApiVersion = v(71);
 
 /// 3.13: volumes show `group_id`.
 pub const V3_13: ApiVersion = v(13);
+/// 3.14: snapshots show `group_snapshot_id`.
+pub const V3_14: ApiVersion = v(14);
 /// 3.21: admins see a volume's `provider_id`.
 pub const V3_21: ApiVersion = v(21);
 /// 3.31: a filter a user may not list by is refused, not ignored.
 pub const V3_31: ApiVersion = v(31);
+/// 3.41: snapshots show `user_id`.
+pub const V3_41: ApiVersion = v(41);
 /// 3.42: in-use volumes may be extended.
 pub const V3_42: ApiVersion = v(42);
 /// 3.45: lists count their volumes with `with_count`.

@@ -10,7 +10,7 @@ use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::policy::{enforce, Target};
 
-use crate::store::{self, TypeRow, Usage};
+use crate::store::{self, TypeRow, TypeUsed, Usage};
 use crate::Volume;
 
 /// Cinder's default limits (`cinder/quota.py` options).
@@ -67,8 +67,35 @@ fn over(
 
 /// Type `t`'s own limits: `gigabytes_<t>` and `volumes_<t>`.
 fn type_room(limits: &BTreeMap<String, i64>, usage: &Usage, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
-    let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
-    over(limits, &format!("gigabytes_{}", t.name), gb, gigabytes, &format!("volumes_{}", t.name), count, volumes)
+    let used = usage.by_type.get(&t.id).copied().unwrap_or_default();
+    over(
+        limits,
+        &format!("gigabytes_{}", t.name),
+        used.gigabytes,
+        gigabytes,
+        &format!("volumes_{}", t.name),
+        used.volumes,
+        volumes,
+    )
+}
+
+/// One more snapshot of `gigabytes` GiB of type `t`: `snapshots`,
+/// `gigabytes` and their per-type limits.
+fn snapshot_room(limits: &BTreeMap<String, i64>, usage: &Usage, t: &TypeRow, gigabytes: i64) -> Result<()> {
+    let used = usage.by_type.get(&t.id).copied().unwrap_or_default();
+    let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
+    for (resource, in_use) in
+        [("snapshots".to_owned(), usage.snapshots), (format!("snapshots_{}", t.name), used.snapshots)]
+    {
+        let l = limit(&resource);
+        if l >= 0 && in_use + 1 > l {
+            return Err(over_limit(format!(
+                "SnapshotLimitExceeded: Maximum number of snapshots allowed ({l}) exceeded for quota '{resource}'."
+            )));
+        }
+    }
+    over(limits, "gigabytes", usage.gigabytes, gigabytes, "snapshots", 0, 0)?;
+    over(limits, &format!("gigabytes_{}", t.name), used.gigabytes, gigabytes, "snapshots", 0, 0)
 }
 
 fn per_volume(limits: &BTreeMap<String, i64>, size: i64) -> Result<()> {
@@ -107,17 +134,17 @@ impl Volume {
     fn in_use(usage: &Usage, types: &[TypeRow], resource: &str) -> i64 {
         match resource {
             "volumes" => usage.volumes,
+            "snapshots" => usage.snapshots,
             "gigabytes" => usage.gigabytes,
             other => types
                 .iter()
                 .find_map(|t| {
-                    let (count, gb) = usage.by_type.get(&t.id).copied().unwrap_or_default();
-                    if other == format!("volumes_{}", t.name) {
-                        Some(count)
-                    } else if other == format!("gigabytes_{}", t.name) {
-                        Some(gb)
-                    } else {
-                        None
+                    let used: TypeUsed = usage.by_type.get(&t.id).copied().unwrap_or_default();
+                    match other.strip_suffix(t.name.as_str())?.strip_suffix('_')? {
+                        "volumes" => Some(used.volumes),
+                        "snapshots" => Some(used.snapshots),
+                        "gigabytes" => Some(used.gigabytes),
+                        _ => None,
                     }
                 })
                 .unwrap_or(0),
@@ -142,6 +169,13 @@ impl Volume {
     pub(crate) async fn check_type_room(&self, project: &str, t: &TypeRow, volumes: i64, gigabytes: i64) -> Result<()> {
         let usage = store::usage(&self.pool, project).await?;
         type_room(&self.limits(project).await?, &usage, t, volumes, gigabytes)
+    }
+
+    /// Whether `project` has room for one more snapshot of `gigabytes` GiB
+    /// of a volume of type `t`.
+    pub(crate) async fn check_snapshot_room(&self, project: &str, t: &TypeRow, gigabytes: i64) -> Result<()> {
+        let usage = store::usage(&self.pool, project).await?;
+        snapshot_room(&self.limits(project).await?, &usage, t, gigabytes)
     }
 
     /// `per_volume_gigabytes`: the largest volume a project may have.
@@ -225,7 +259,7 @@ impl Volume {
             ("maxTotalBackupGigabytes", limit("backup_gigabytes")),
             ("totalVolumesUsed", usage.volumes),
             ("totalGigabytesUsed", usage.gigabytes),
-            ("totalSnapshotsUsed", 0),
+            ("totalSnapshotsUsed", usage.snapshots),
             ("totalBackupsUsed", 0),
             ("totalBackupGigabytesUsed", 0),
         ]))

@@ -46,3 +46,28 @@ impl VolumeStatus {
         }
     }
 }
+
+oxistack_core::text_enum! {
+    /// A snapshot's status (`cinder/objects/fields.py` `SnapshotStatus`).
+    SnapshotStatus {
+        Creating => "creating",
+        Available => "available",
+        Deleting => "deleting",
+        Error => "error",
+        ErrorDeleting => "error_deleting",
+        BackingUp => "backing-up",
+        Restoring => "restoring",
+    }
+}
+
+impl SnapshotStatus {
+    /// As [`VolumeStatus::after_restart`]: a copy cut short is an error,
+    /// a delete is finished.
+    pub fn after_restart(self) -> Option<Option<SnapshotStatus>> {
+        match self {
+            SnapshotStatus::Creating => Some(Some(SnapshotStatus::Error)),
+            SnapshotStatus::Deleting => Some(None),
+            _ => None,
+        }
+    }
+}

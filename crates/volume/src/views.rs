@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use oxistack_core::context::Context;
 
 use crate::microversion::*;
-use crate::store::{TypeRow, VolumeRow};
+use crate::store::{SnapshotRow, TypeRow, VolumeRow};
 
 /// Cinder's timestamps: microseconds, no zone.
 pub fn now() -> String {
@@ -103,6 +103,9 @@ impl Serialize for VolumeView<'_> {
                 m.serialize_entry("os-vol-mig-status-attr:name_id", &None::<&str>)?;
             }
             m.serialize_entry("os-vol-tenant-attr:tenant_id", &v.project_id)?;
+            if !v.image_metadata.0.is_empty() {
+                m.serialize_entry("volume_image_metadata", &v.image_metadata)?;
+            }
         }
         m.end()
     }
@@ -126,6 +129,37 @@ pub fn volume_type(t: &TypeRow, ctx: &Context) -> Value {
     // and admins.
     if ctx.is_admin() || ctx.has_role("member") {
         body["os-volume-type-access:is_public"] = json!(t.is_public);
+    }
+    body
+}
+
+/// A snapshot as Cinder's view builder shows it; show and detail add the
+/// extended attributes (`extended`).
+pub fn snapshot(s: &SnapshotRow, version: ApiVersion, extended: bool) -> Value {
+    let mut body = json!({
+        "id": s.id,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "name": s.name,
+        "description": s.description,
+        "volume_id": s.volume_id,
+        "status": s.status.as_str(),
+        "size": s.size,
+        "metadata": s.metadata,
+    });
+    if version >= V3_14 {
+        body["group_snapshot_id"] = Value::Null;
+    }
+    if version >= V3_41 {
+        body["user_id"] = json!(s.user_id);
+    }
+    if version >= V3_65 {
+        body["consumes_quota"] = json!(true);
+    }
+    if extended {
+        let progress = if s.status == crate::status::SnapshotStatus::Available { "100%" } else { "0%" };
+        body["os-extended-snapshot-attributes:progress"] = json!(progress);
+        body["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
     }
     body
 }

@@ -9,7 +9,8 @@ use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::policy::{enforce, Target};
 
-use crate::status::VolumeStatus;
+use crate::sources::{fill, Source};
+use crate::status::{SnapshotStatus, VolumeStatus};
 use crate::store::{self, Change, Metadata, VolumeFilter, VolumeOrder, VolumeRow};
 use crate::views::now;
 use crate::Volume;
@@ -162,25 +163,13 @@ impl Volume {
         let req = req?;
         let project =
             ctx.project_id().ok_or_else(|| Error::BadRequest("A project-scoped token is required.".into()))?;
-        for (what, given) in [
-            ("an image", &req.image_ref),
-            ("a snapshot", &req.snapshot_id),
-            ("another volume", &req.source_volid),
-            ("a backup", &req.backup_id),
-        ] {
-            if given.is_some() {
-                return Err(Error::NotImplemented(format!("Creating a volume from {what} is not served yet.")));
-            }
+        let source = self.resolve_source(ctx, &req).await?;
+        let size = source.size(req.size)?;
+        if size > MAX_SIZE {
+            return Err(Error::BadRequest(format!(
+                "Invalid input for field/attribute size. Value: {size}. {size} is greater than the maximum of {MAX_SIZE}"
+            )));
         }
-        let size = match req.size {
-            Some(s) if s > 0 && s <= MAX_SIZE => s,
-            other => {
-                let shown = other.map(|s| s.to_string()).unwrap_or_else(|| "None".into());
-                return Err(Error::BadRequest(format!(
-                    "Invalid input received: Invalid volume size provided for create request: {shown} (size argument must be an integer (or string representation of an integer) and greater than zero)."
-                )));
-            }
-        };
         check_metadata(&req.metadata)?;
         let zone = match req.availability_zone {
             Some(z) if z != self.config.availability_zone => {
@@ -188,7 +177,10 @@ impl Volume {
             }
             _ => self.config.availability_zone.clone(),
         };
-        let volume_type = self.type_for_create(ctx, req.volume_type.as_deref()).await?;
+        let volume_type = match (&req.volume_type, &source.volume_type) {
+            (None, Some(t)) => t.clone(),
+            (asked, _) => self.type_for_create(ctx, asked.as_deref()).await?,
+        };
         let multiattach = volume_type.extra_specs.get("multiattach").is_some_and(|v| v == "<is> True");
         let now = now();
         let row = VolumeRow {
@@ -201,15 +193,16 @@ impl Volume {
             status: VolumeStatus::Creating,
             volume_type_id: volume_type.id.clone(),
             availability_zone: zone,
-            bootable: false,
+            bootable: source.bootable,
             multiattach,
             metadata: oxistack_core::db::JsonText(req.metadata),
-            snapshot_id: None,
-            source_volid: None,
-            image_id: None,
+            snapshot_id: source.snapshot_id.clone(),
+            source_volid: source.source_volid.clone(),
+            image_id: source.image_id.clone(),
             host: self.config.host.clone(),
             created_at: now,
             updated_at: None,
+            image_metadata: oxistack_core::db::JsonText(source.image_metadata.clone()),
         };
         // The quota check and the row it counts are one step across every
         // server on the database.
@@ -221,15 +214,26 @@ impl Volume {
         claim.release().await;
         let this = self.clone();
         let id = row.id.clone();
-        tokio::spawn(async move { this.finish_create(id, size).await });
+        tokio::spawn(async move { this.finish_create(id, size, source.source).await });
         Ok(row)
     }
 
-    /// The backend's part of a create: `creating → available`, or `error`.
-    async fn finish_create(self: Arc<Self>, id: String, size: i64) {
+    /// The backend's part of a create: `creating → available`, or `error`
+    /// (`creating → downloading → available` from an image).
+    async fn finish_create(self: Arc<Self>, id: String, size: i64, source: Source) {
+        let mut from = VolumeStatus::Creating;
+        if matches!(source, Source::Image { .. }) {
+            if let Err(e) =
+                store::transition(&self.pool, &id, &[from], VolumeStatus::Downloading, Change::default(), &now()).await
+            {
+                tracing::error!(volume = %id, error = %e, "could not record a volume's download");
+                return;
+            }
+            from = VolumeStatus::Downloading;
+        }
         let backend = self.backend.clone();
         let vid = id.clone();
-        let made = tokio::task::spawn_blocking(move || backend.create(&vid, size as u64)).await;
+        let made = tokio::task::spawn_blocking(move || fill(backend.as_ref(), &vid, size as u64, &source)).await;
         let to = match made {
             Ok(Ok(())) => VolumeStatus::Available,
             Ok(Err(e)) => {
@@ -241,7 +245,7 @@ impl Volume {
                 VolumeStatus::Error
             }
         };
-        self.settle(&id, VolumeStatus::Creating, to, Change::default()).await;
+        self.settle(&id, from, to, Change::default()).await;
     }
 
     /// Ends a step: from its transitional status to where it led.
@@ -273,19 +277,20 @@ impl Volume {
         Ok(v)
     }
 
-    pub async fn delete_volume(self: &Arc<Self>, ctx: &Context, id: &str, force: bool) -> Result<()> {
+    /// `DELETE /volumes/{id}`; `cascade` deletes its snapshots with it.
+    pub async fn delete_volume(self: &Arc<Self>, ctx: &Context, id: &str, force: bool, cascade: bool) -> Result<()> {
         let rule = if force { "volume:force_delete" } else { "volume:delete" };
         let v = self.checked(ctx, id, rule).await?;
-        self.begin_delete(v, force).await
+        self.begin_delete(v, force, cascade).await
     }
 
     /// `os-force_delete`: a delete without the status check.
     pub async fn force_delete(self: &Arc<Self>, ctx: &Context, id: &str) -> Result<()> {
         let v = self.checked(ctx, id, "volume_extension:volume_admin_actions:force_delete").await?;
-        self.begin_delete(v, true).await
+        self.begin_delete(v, true, false).await
     }
 
-    async fn begin_delete(self: &Arc<Self>, v: VolumeRow, force: bool) -> Result<()> {
+    async fn begin_delete(self: &Arc<Self>, v: VolumeRow, force: bool, cascade: bool) -> Result<()> {
         const WHY: &str = "must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
         let from: Vec<VolumeStatus> = if force {
             VolumeStatus::ALL
@@ -304,8 +309,29 @@ impl Volume {
         } else {
             VolumeStatus::DELETABLE.to_vec()
         };
+        // A snapshot is made under the same claim, so none appears between
+        // this look and the volume's move to `deleting`.
+        let claim = self.pool.lock(&format!("volume-quota:{}", v.project_id)).await?;
+        let snapshots = store::snapshots_of(&self.pool, &v.id).await?;
+        if !snapshots.is_empty() && !cascade {
+            return Err(invalid_volume(format!("Volume {} still has {} dependent snapshots.", v.id, snapshots.len())));
+        }
+        if let Some(busy) =
+            snapshots.iter().find(|s| !matches!(s.status, SnapshotStatus::Available | SnapshotStatus::Error))
+        {
+            return Err(invalid_volume(format!(
+                "Snapshot {} of volume {} is {}; a cascade deletes only available or error snapshots.",
+                busy.id, v.id, busy.status
+            )));
+        }
         let moved =
             store::transition(&self.pool, &v.id, &from, VolumeStatus::Deleting, Change::default(), &now()).await?;
+        if moved {
+            for s in &snapshots {
+                store::snapshot_transition(&self.pool, &s.id, &[s.status], SnapshotStatus::Deleting, &now()).await?;
+            }
+        }
+        claim.release().await;
         if !moved {
             return Err(if force {
                 invalid_volume(format!("Volume  {WHY}"))
@@ -320,9 +346,23 @@ impl Volume {
         Ok(())
     }
 
-    /// The backend's part of a delete: the data, then the row; or
-    /// `error_deleting`.
+    /// The backend's part of a delete: the snapshots a cascade deletes,
+    /// the data, then the row; or `error_deleting`.
     pub(crate) async fn finish_delete(self: &Arc<Self>, id: String) {
+        let snapshots = match store::snapshots_of(&self.pool, &id).await {
+            Ok(snapshots) => snapshots,
+            Err(e) => {
+                tracing::error!(volume = %id, error = %e, "could not read a deleted volume's snapshots");
+                return self.settle(&id, VolumeStatus::Deleting, VolumeStatus::ErrorDeleting, Change::default()).await;
+            }
+        };
+        for s in snapshots {
+            self.finish_snapshot_delete(s.id).await;
+        }
+        if !store::snapshots_of(&self.pool, &id).await.is_ok_and(|left| left.is_empty()) {
+            tracing::error!(volume = %id, "a deleted volume's snapshots could not all be deleted");
+            return self.settle(&id, VolumeStatus::Deleting, VolumeStatus::ErrorDeleting, Change::default()).await;
+        }
         let backend = self.backend.clone();
         let vid = id.clone();
         match tokio::task::spawn_blocking(move || backend.delete(&vid)).await {

@@ -3,8 +3,10 @@
 //! and render. Every resource is served both under `/v3/{project_id}` and,
 //! as from 3.67, under `/v3`.
 
+mod metadata;
 mod misc;
 mod quotas;
+mod snapshots;
 mod types;
 mod volumes;
 
@@ -38,11 +40,23 @@ pub fn router(volume: Arc<Volume>, validator: SharedValidator) -> Router {
         .route("/volumes/{id}/action", post(volumes::action))
         .route(
             "/volumes/{id}/metadata",
-            get(volumes::metadata).post(volumes::merge_metadata).put(volumes::replace_metadata),
+            get(metadata::index::<false>).post(metadata::merge::<false>).put(metadata::replace::<false>),
         )
         .route(
             "/volumes/{id}/metadata/{key}",
-            get(volumes::metadata_item).put(volumes::set_metadata_item).delete(volumes::delete_metadata_item),
+            get(metadata::item::<false>).put(metadata::set_item::<false>).delete(metadata::delete_item::<false>),
+        )
+        .route("/snapshots", get(snapshots::list).post(snapshots::create))
+        .route("/snapshots/detail", get(snapshots::detail))
+        .route("/snapshots/{id}", get(snapshots::show).put(snapshots::update).delete(snapshots::delete))
+        .route("/snapshots/{id}/action", post(snapshots::action))
+        .route(
+            "/snapshots/{id}/metadata",
+            get(metadata::index::<true>).post(metadata::merge::<true>).put(metadata::replace::<true>),
+        )
+        .route(
+            "/snapshots/{id}/metadata/{key}",
+            get(metadata::item::<true>).put(metadata::set_item::<true>).delete(metadata::delete_item::<true>),
         )
         .route("/types", get(types::list).post(types::create))
         .route("/types/{id}", get(types::show).put(types::update).delete(types::delete))
@@ -220,4 +234,55 @@ pub fn integer(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A list's `limit`: a whole number, not negative.
+pub fn limit(text: &str) -> ApiResult<usize> {
+    let n: i64 = text.parse().map_err(|_| bad("limit param must be an integer"))?;
+    if n < 0 {
+        return Err(bad("limit param must be positive"));
+    }
+    Ok(n as usize)
+}
+
+/// A metadata filter as clients send it: a Python dict literal
+/// (`{'k': 'v'}`), or JSON.
+pub fn python_dict(text: &str) -> ApiResult<crate::store::Metadata> {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+        .map_err(|_| bad(format!("Invalid input received: Invalid metadata filter {text}")))
+}
+
+/// A page of `key` (`volumes`, `snapshots`) with its next link
+/// (`<key>_links`) when there may be more, and its count when asked.
+#[allow(clippy::too_many_arguments)]
+pub fn page_body(
+    c: &Volume,
+    ctx: &Context,
+    key: &str,
+    path: &str,
+    items: Vec<Value>,
+    next: Option<String>,
+    params: Vec<(String, String)>,
+    count: Option<usize>,
+) -> Value {
+    let mut body = json!({ key: items });
+    if let Some(marker) = next {
+        let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
+        params.push(("marker".into(), marker));
+        let q = serde_urlencoded::to_string(&params).unwrap_or_default();
+        body[format!("{key}_links")] = json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(c, ctx).v3)}]);
+    }
+    if let Some(n) = count {
+        body["count"] = json!(n);
+    }
+    body
+}
+
+pub fn metadata_body(body: &Value, key: &str) -> ApiResult<crate::store::Metadata> {
+    let map = body.as_object().cloned().unwrap_or_default();
+    if !map.contains_key(key) {
+        return Err(bad(format!("'{key}' is a required property")));
+    }
+    string_map(&map, key)
 }

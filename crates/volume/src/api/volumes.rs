@@ -8,7 +8,9 @@ use serde_json::{json, Map, Value};
 
 use oxistack_core::context::Context;
 
-use super::{bad, base, boolean, integer, string_map, text, ApiResult, Body, Caller, CinderFault, Shared};
+use super::{
+    bad, base, boolean, integer, limit, page_body, python_dict, string_map, text, ApiResult, Body, Caller, Shared,
+};
 use crate::microversion::*;
 use crate::status::VolumeStatus;
 use crate::store::{VolumeOrder, VolumeRow};
@@ -140,13 +142,7 @@ fn read_query(ctx: &Context, v: ApiVersion, q: Option<&str>) -> ApiResult<ListRe
     let (mut sort_key, mut sort_dir, mut sort) = (None, None, None);
     for (k, val) in &params {
         match k.as_str() {
-            "limit" => {
-                let n: i64 = val.parse().map_err(|_| bad("limit param must be an integer"))?;
-                if n < 0 {
-                    return Err(bad("limit param must be positive"));
-                }
-                query.limit = Some(n as usize);
-            }
+            "limit" => query.limit = Some(limit(val)?),
             "marker" => query.marker = Some(val.clone()),
             "sort" => sort = Some(val.clone()),
             "sort_key" => sort_key = Some(val.clone()),
@@ -201,43 +197,13 @@ fn read_query(ctx: &Context, v: ApiVersion, q: Option<&str>) -> ApiResult<ListRe
     Ok(ListRequest { query, with_count, params })
 }
 
-/// A metadata filter as clients send it: a Python dict literal
-/// (`{'k': 'v'}`), or JSON.
-fn python_dict(text: &str) -> ApiResult<crate::store::Metadata> {
-    serde_json::from_str(text)
-        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
-        .map_err(|_| bad(format!("Invalid input received: Invalid metadata filter {text}")))
-}
-
-fn page_body(
-    c: &Volume,
-    ctx: &Context,
-    path: &str,
-    volumes: Vec<Value>,
-    next: Option<String>,
-    params: Vec<(String, String)>,
-    count: Option<usize>,
-) -> Value {
-    let mut body = json!({ "volumes": volumes });
-    if let Some(marker) = next {
-        let mut params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "marker").collect();
-        params.push(("marker".into(), marker));
-        let q = serde_urlencoded::to_string(&params).unwrap_or_default();
-        body["volumes_links"] = json!([{"rel": "next", "href": format!("{}/{path}?{q}", base(c, ctx).v3)}]);
-    }
-    if let Some(n) = count {
-        body["count"] = json!(n);
-    }
-    body
-}
-
 pub async fn list(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
     let ListRequest { query, with_count, params } = read_query(&ctx, v, q.as_deref())?;
     let count = if with_count { Some(c.count_volumes(&ctx, &query).await?) } else { None };
     let (rows, next) = c.list_volumes(&ctx, query).await?;
     let b = base(&c, &ctx);
     let volumes = rows.iter().map(|r| views::volume_summary(&b, r)).collect();
-    Ok(Json(page_body(&c, &ctx, "volumes", volumes, next, params, count)))
+    Ok(Json(page_body(&c, &ctx, "volumes", "volumes", volumes, next, params, count)))
 }
 
 pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
@@ -245,7 +211,7 @@ pub async fn detail(c: Shared, Caller(ctx): Caller, v: ApiVersion, RawQuery(q): 
     let count = if with_count { Some(c.count_volumes(&ctx, &query).await?) } else { None };
     let (rows, next) = c.list_volumes(&ctx, query).await?;
     let volumes = render_all(&c, &ctx, &rows, v, true).await?;
-    Ok(Json(page_body(&c, &ctx, "volumes/detail", volumes, next, params, count)))
+    Ok(Json(page_body(&c, &ctx, "volumes", "volumes/detail", volumes, next, params, count)))
 }
 
 pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -291,8 +257,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let flag = |name: &str| params.iter().any(|(k, v)| k == name && boolean(&Value::from(v.as_str())) == Some(true));
-    // `cascade` deletes the volume's snapshots too; none are served yet.
-    c.delete_volume(&ctx, &id, flag("force")).await?;
+    c.delete_volume(&ctx, &id, flag("force"), flag("cascade")).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -360,78 +325,4 @@ pub async fn action(
             "There is no such action: {other}. Verify the request body and Content-Type header and try again."
         ))),
     }
-}
-
-fn metadata_body(body: &Value, key: &str) -> ApiResult<crate::store::Metadata> {
-    let map = body.as_object().cloned().unwrap_or_default();
-    if !map.contains_key(key) {
-        return Err(bad(format!("'{key}' is a required property")));
-    }
-    string_map(&map, key)
-}
-
-pub async fn metadata(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "metadata": c.metadata(&ctx, &id).await? })))
-}
-
-/// `POST` merges the body's metadata into the volume's, `PUT` replaces it.
-async fn put_metadata(c: &Volume, ctx: &Context, id: &str, body: &Value, replace: bool) -> ApiResult<Json<Value>> {
-    let items = metadata_body(body, "metadata")?;
-    Ok(Json(json!({ "metadata": c.set_metadata(ctx, id, items, replace).await? })))
-}
-
-pub async fn merge_metadata(
-    c: Shared,
-    Caller(ctx): Caller,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Json<Value>> {
-    put_metadata(&c, &ctx, &id, &body, false).await
-}
-
-pub async fn replace_metadata(
-    c: Shared,
-    Caller(ctx): Caller,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Json<Value>> {
-    put_metadata(&c, &ctx, &id, &body, true).await
-}
-
-pub async fn metadata_item(
-    c: Shared,
-    Caller(ctx): Caller,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let all = c.metadata(&ctx, &id).await?;
-    let value = all.get(&key).ok_or_else(|| {
-        CinderFault(oxistack_core::Error::NotFound(format!("Volume {id} has no metadata with key {key}.")))
-    })?;
-    Ok(Json(json!({ "meta": { key: value } })))
-}
-
-pub async fn set_metadata_item(
-    c: Shared,
-    Caller(ctx): Caller,
-    Path((id, key)): Path<(String, String)>,
-    Body(body): Body,
-) -> ApiResult<Json<Value>> {
-    let meta = metadata_body(&body, "meta")?;
-    if meta.len() > 1 {
-        return Err(bad("Request body contains too many items"));
-    }
-    let Some(value) = meta.get(&key).cloned() else {
-        return Err(bad("Request body and URI mismatch"));
-    };
-    c.set_metadata(&ctx, &id, meta, false).await?;
-    Ok(Json(json!({ "meta": { key: value } })))
-}
-
-pub async fn delete_metadata_item(
-    c: Shared,
-    Caller(ctx): Caller,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    c.delete_metadata_item(&ctx, &id, &key).await?;
-    Ok(StatusCode::OK)
 }

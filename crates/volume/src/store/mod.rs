@@ -10,6 +10,9 @@ use sqlx::FromRow;
 
 use crate::status::VolumeStatus;
 
+mod snapshots;
+pub use snapshots::*;
+
 /// Keys to string values (volume metadata, a type's extra specs).
 pub type Metadata = BTreeMap<String, String>;
 
@@ -34,6 +37,8 @@ pub struct VolumeRow {
     pub host: String,
     pub created_at: String,
     pub updated_at: Option<String>,
+    /// What the volume keeps of the image it was made from.
+    pub image_metadata: JsonText<Metadata>,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -59,8 +64,8 @@ pub async fn insert_volume(tx: &mut Tx, v: &VolumeRow) -> Result<()> {
     db::query(
         "INSERT INTO volumes (id, project_id, user_id, name, description, size, status, volume_type_id,
             availability_zone, bootable, multiattach, metadata, snapshot_id, source_volid, image_id, host,
-            created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            created_at, updated_at, image_metadata)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.id)
     .bind(&v.project_id)
@@ -80,6 +85,7 @@ pub async fn insert_volume(tx: &mut Tx, v: &VolumeRow) -> Result<()> {
     .bind(&v.host)
     .bind(&v.created_at)
     .bind(&v.updated_at)
+    .bind(&v.image_metadata)
     .execute(tx)
     .await?;
     Ok(())
@@ -227,10 +233,14 @@ fn filtered(head: &str, filter: &VolumeFilter) -> Select {
     if let Some(t) = &filter.volume_type_id {
         select = select.eq("volume_type_id", t.as_str());
     }
-    // The metadata column is a JSON object written by serde_json, keys and
-    // values escaped: `"key":"value"` occurs in it exactly when the volume
-    // has that item.
-    for (k, v) in &filter.metadata {
+    with_metadata(select, &filter.metadata)
+}
+
+/// Rows whose `metadata` has every item of `items`. The column is a JSON
+/// object written by serde_json, keys and values escaped: `"key":"value"`
+/// occurs in it exactly when the row has that item.
+fn with_metadata(mut select: Select, items: &Metadata) -> Select {
+    for (k, v) in items {
         select = select.contains("metadata", &format!("{}:{}", serde_json::json!(k), serde_json::json!(v)));
     }
     select
@@ -267,13 +277,22 @@ pub async fn volumes_page(
     Ok(db::query_as(&sql).bind_all(params).fetch_all(pool).await?)
 }
 
-/// What a project's volumes hold: their number and GiB, all of them and
-/// by type.
+/// What a project's volumes and snapshots hold, as Cinder's quotas count
+/// them: `gigabytes` are the volumes' and the snapshots' GiB together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub volumes: i64,
+    pub snapshots: i64,
     pub gigabytes: i64,
-    pub by_type: BTreeMap<String, (i64, i64)>,
+    pub by_type: BTreeMap<String, TypeUsed>,
+}
+
+/// One volume type's share of a [`Usage`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TypeUsed {
+    pub volumes: i64,
+    pub snapshots: i64,
+    pub gigabytes: i64,
 }
 
 #[derive(FromRow)]
@@ -291,11 +310,28 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<Usage> {
     .bind(project)
     .fetch_all(pool)
     .await?;
+    // A snapshot counts against its volume's type.
+    let snapshots: Vec<TypeUsage> = db::query_as(
+        "SELECT v.volume_type_id, COUNT(*) AS count, CAST(COALESCE(SUM(s.size), 0) AS BIGINT) AS gigabytes
+         FROM volume_snapshots s JOIN volumes v ON v.id = s.volume_id WHERE s.project_id = ? GROUP BY v.volume_type_id",
+    )
+    .bind(project)
+    .fetch_all(pool)
+    .await?;
     let mut usage = Usage::default();
     for r in rows {
         usage.volumes += r.count;
         usage.gigabytes += r.gigabytes;
-        usage.by_type.insert(r.volume_type_id, (r.count, r.gigabytes));
+        let t = usage.by_type.entry(r.volume_type_id).or_default();
+        t.volumes += r.count;
+        t.gigabytes += r.gigabytes;
+    }
+    for r in snapshots {
+        usage.snapshots += r.count;
+        usage.gigabytes += r.gigabytes;
+        let t = usage.by_type.entry(r.volume_type_id).or_default();
+        t.snapshots += r.count;
+        t.gigabytes += r.gigabytes;
     }
     Ok(usage)
 }

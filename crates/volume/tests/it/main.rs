@@ -4,6 +4,7 @@
 //! Identity, whose token checks are tested there.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tower::ServiceExt;
 
 use oxistack_core::context::SharedValidator;
 use oxistack_core::testing::Callers;
+use oxistack_image::{Image, ImageConfig};
 use oxistack_volume::backend::{Connection, FileBackend, VolumeBackend};
 use oxistack_volume::{api, Volume, VolumeConfig};
 
@@ -58,8 +60,15 @@ async fn app() -> (Router, Dir) {
     let dir = Dir::new();
     let pool = oxistack_core::testing::database().await;
     let backend = Arc::new(FileBackend::open(&dir.0).unwrap());
-    let volume = Volume::open(pool, config(), backend).await.unwrap();
+    let volume = service(pool, &dir, backend).await;
     (api::router(volume, validator()), dir)
+}
+
+/// The service on `pool`, its images kept under `dir`.
+async fn service(pool: oxistack_core::db::Pool, dir: &Dir, backend: Arc<dyn VolumeBackend>) -> Arc<Volume> {
+    let images = ImageConfig { store_dir: dir.0.join("images"), quota_bytes: None };
+    let image = Image::open(pool.clone(), images).await.unwrap();
+    Volume::open(pool, config(), backend, image).await.unwrap()
 }
 
 async fn call_v(
@@ -503,6 +512,21 @@ impl VolumeBackend for Held {
         let _ = self.gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
         self.inner.create(id, size_gib)
     }
+    fn create_from_image(&self, id: &str, size_gib: u64, source: &Path, disk_format: &str) -> std::io::Result<()> {
+        self.inner.create_from_image(id, size_gib, source, disk_format)
+    }
+    fn clone_volume(&self, source: &str, id: &str, size_gib: u64) -> std::io::Result<()> {
+        self.inner.clone_volume(source, id, size_gib)
+    }
+    fn create_snapshot(&self, volume: &str, snapshot: &str) -> std::io::Result<()> {
+        self.inner.create_snapshot(volume, snapshot)
+    }
+    fn create_from_snapshot(&self, snapshot: &str, id: &str, size_gib: u64) -> std::io::Result<()> {
+        self.inner.create_from_snapshot(snapshot, id, size_gib)
+    }
+    fn delete_snapshot(&self, snapshot: &str) -> std::io::Result<()> {
+        self.inner.delete_snapshot(snapshot)
+    }
     fn extend(&self, id: &str, size_gib: u64) -> std::io::Result<()> {
         self.inner.extend(id, size_gib)
     }
@@ -523,16 +547,13 @@ async fn a_start_ends_what_a_stop_cut_short() {
     let pool = oxistack_core::testing::database().await;
     let (tx, rx) = std::sync::mpsc::channel();
     let held = Arc::new(Held { inner: FileBackend::open(&dir.0).unwrap(), gate: Mutex::new(rx) });
-    let first = api::router(Volume::open(pool.clone(), config(), held).await.unwrap(), validator());
+    let first = api::router(service(pool.clone(), &dir, held).await, validator());
     let (status, r) = call(&first, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{r}");
     let id = r["volume"]["id"].as_str().unwrap().to_owned();
     // The server stops while the backend makes the volume; the next start
     // on the same database finds it creating.
-    let second = api::router(
-        Volume::open(pool, config(), Arc::new(FileBackend::open(&dir.0).unwrap())).await.unwrap(),
-        validator(),
-    );
+    let second = api::router(service(pool, &dir, Arc::new(FileBackend::open(&dir.0).unwrap())).await, validator());
     let (_, r) = call(&second, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await;
     assert_eq!(r["volume"]["status"], "error", "{r}");
     // The first server's late finish does not overwrite what the start decided.
@@ -542,4 +563,180 @@ async fn a_start_ends_what_a_stop_cut_short() {
     assert_eq!(r["volume"]["status"], "error");
     let (status, _) = call(&second, "alice", Method::DELETE, &format!("/v3/volumes/{id}"), None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "an errored volume is deleted");
+}
+
+async fn wait_snapshot(app: &Router, token: &str, id: &str, want: &str) -> Value {
+    for _ in 0..200 {
+        let (status, r) = call(app, token, Method::GET, &format!("/v3/snapshots/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        if r["snapshot"]["status"] == want {
+            return r["snapshot"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("snapshot {id} never became {want}");
+}
+
+#[tokio::test]
+async fn snapshots_keep_data_and_volumes_are_made_from_them_and_from_volumes() {
+    use std::os::unix::fs::FileExt;
+    let (app, dir) = app().await;
+    let vol = volume(&app, "alice", 1).await;
+    let file = std::fs::OpenOptions::new().write(true).open(dir.0.join(format!("volume-{vol}"))).unwrap();
+    file.write_all_at(b"before", 4096).unwrap();
+
+    let body = json!({"snapshot": {"volume_id": vol, "name": "s1", "metadata": {"k": "v"}, "force": "False"}});
+    let (status, r) = call(&app, "alice", Method::POST, &format!("/v3/{PA}/snapshots"), Some(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let created = &r["snapshot"];
+    assert_eq!((created["status"].as_str(), created["size"].as_i64()), (Some("creating"), Some(1)));
+    assert_eq!(created["user_id"], "alice");
+    let snap = created["id"].as_str().unwrap().to_owned();
+    let shown = wait_snapshot(&app, "alice", &snap, "available").await;
+    assert_eq!(shown["os-extended-snapshot-attributes:project_id"], PA);
+    assert_eq!(shown["metadata"], json!({"k": "v"}));
+    file.write_all_at(b"after!", 4096).unwrap();
+
+    // Another project neither sees nor snapshots it; a reader cannot make one.
+    let (status, _) = call(&app, "bob", Method::GET, &format!("/v3/snapshots/{snap}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        call(&app, "bob", Method::POST, "/v3/snapshots", Some(json!({"snapshot": {"volume_id": vol}}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        call(&app, "reader", Method::POST, "/v3/snapshots", Some(json!({"snapshot": {"volume_id": vol}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, r) = call(&app, "bob", Method::GET, "/v3/snapshots/detail", None).await;
+    assert_eq!(r["snapshots"], json!([]));
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/snapshots?volume_id={vol}"), None).await;
+    assert_eq!(r["snapshots"].as_array().unwrap().len(), 1, "{r}");
+    assert!(r["snapshots"][0].get("os-extended-snapshot-attributes:progress").is_none(), "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/snapshots/detail?status=deleting", None).await;
+    assert_eq!(r["snapshots"], json!([]));
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/limits", None).await;
+    assert_eq!(r["limits"]["absolute"]["totalSnapshotsUsed"], 1, "{r}");
+    assert_eq!(r["limits"]["absolute"]["totalGigabytesUsed"], 2, "a snapshot's GiB count: {r}");
+
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::PUT,
+        &format!("/v3/snapshots/{snap}"),
+        Some(json!({"snapshot": {"name": "s2", "description": "d"}})),
+    )
+    .await;
+    assert_eq!((status, r["snapshot"]["name"].as_str()), (StatusCode::OK, Some("s2")), "{r}");
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::PUT,
+        &format!("/v3/snapshots/{snap}/metadata/x"),
+        Some(json!({"meta": {"x": "y"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/snapshots/{snap}/metadata"), None).await;
+    assert_eq!(r["metadata"], json!({"k": "v", "x": "y"}));
+
+    // A volume from the snapshot has what was written before it, one from
+    // the volume what is there now; neither may be smaller than its source.
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"snapshot_id": snap, "size": null}})))
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let from_snap = r["volume"]["id"].as_str().unwrap().to_owned();
+    assert_eq!((r["volume"]["size"].as_i64(), r["volume"]["snapshot_id"].as_str()), (Some(1), Some(snap.as_str())));
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"source_volid": vol, "size": 2}})))
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let clone = r["volume"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["volume"]["source_volid"], vol.as_str());
+    wait_status(&app, "alice", &from_snap, "available").await;
+    wait_status(&app, "alice", &clone, "available").await;
+    let read = |id: &str| {
+        let mut buf = [0u8; 6];
+        std::fs::File::open(dir.0.join(format!("volume-{id}"))).unwrap().read_exact_at(&mut buf, 4096).unwrap();
+        buf
+    };
+    assert_eq!(&read(&from_snap), b"before");
+    assert_eq!(&read(&clone), b"after!");
+    assert_eq!(std::fs::metadata(dir.0.join(format!("volume-{clone}"))).unwrap().len(), 2 << 30);
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"snapshot_id": snap, "size": 0}})))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (status, r) =
+        call(&app, "bob", Method::POST, "/v3/volumes", Some(json!({"volume": {"source_volid": vol}}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another project's volume is no source: {r}");
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        "/v3/volumes",
+        Some(json!({"volume": {"source_volid": vol, "snapshot_id": snap}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+
+    // A volume with a snapshot is not deleted, unless with cascade.
+    let (status, r) = call(&app, "alice", Method::DELETE, &format!("/v3/volumes/{vol}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r["badRequest"]["message"].as_str().unwrap().contains("dependent snapshots"), "{r}");
+    let (status, _) = call(&app, "alice", Method::DELETE, &format!("/v3/volumes/{vol}?cascade=true"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        let (status, _) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{vol}"), None).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _) = call(&app, "alice", Method::GET, &format!("/v3/snapshots/{snap}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the cascade deleted the snapshot");
+    assert!(!dir.0.join(format!("snapshot-{snap}")).exists());
+    assert!(!dir.0.join(format!("volume-{vol}")).exists());
+}
+
+#[tokio::test]
+async fn snapshot_quotas_and_admin_actions() {
+    let (app, _dir) = app().await;
+    let vol = volume(&app, "alice", 1).await;
+    let (status, _) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"snapshots": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json!({"snapshot": {"volume_id": vol}});
+    let (status, r) = call(&app, "alice", Method::POST, "/v3/snapshots", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let snap = r["snapshot"]["id"].as_str().unwrap().to_owned();
+    let (status, r) = call(&app, "alice", Method::POST, "/v3/snapshots", Some(body)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{r}");
+    assert!(r["overLimit"]["message"].as_str().unwrap().contains("SnapshotLimitExceeded"), "{r}");
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/os-quota-sets/{PA}?usage=true"), None).await;
+    assert_eq!(r["quota_set"]["snapshots"]["in_use"], 1, "{r}");
+    wait_snapshot(&app, "alice", &snap, "available").await;
+
+    let reset = json!({"os-reset_status": {"status": "error"}});
+    let (status, _) =
+        call(&app, "alice", Method::POST, &format!("/v3/snapshots/{snap}/action"), Some(reset.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, "admin", Method::POST, &format!("/v3/snapshots/{snap}/action"), Some(reset)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    wait_snapshot(&app, "alice", &snap, "error").await;
+    let (status, _) = call(&app, "alice", Method::DELETE, &format!("/v3/snapshots/{snap}"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "an errored snapshot is deleted");
+    for _ in 0..200 {
+        let (status, _) = call(&app, "alice", Method::GET, &format!("/v3/snapshots/{snap}"), None).await;
+        if status == StatusCode::NOT_FOUND {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("snapshot {snap} was never deleted");
 }
