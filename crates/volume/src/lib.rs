@@ -9,6 +9,7 @@
 //! server left in flight and ends it as cinder-volume's start does.
 
 pub mod api;
+pub mod attachments;
 pub mod backend;
 pub mod microversion;
 pub mod quotas;
@@ -33,10 +34,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_volume.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_snapshots.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_attachments.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_snapshots.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/postgres/0003_attachments.sql") },
     ],
 };
 

@@ -24,12 +24,16 @@ pub const V3_13: ApiVersion = v(13);
 pub const V3_14: ApiVersion = v(14);
 /// 3.21: admins see a volume's `provider_id`.
 pub const V3_21: ApiVersion = v(21);
+/// 3.27: the attachments API.
+pub const V3_27: ApiVersion = v(27);
 /// 3.31: a filter a user may not list by is refused, not ignored.
 pub const V3_31: ApiVersion = v(31);
 /// 3.41: snapshots show `user_id`.
 pub const V3_41: ApiVersion = v(41);
 /// 3.42: in-use volumes may be extended.
 pub const V3_42: ApiVersion = v(42);
+/// 3.44: attachments are completed (`os-complete`).
+pub const V3_44: ApiVersion = v(44);
 /// 3.45: lists count their volumes with `with_count`.
 pub const V3_45: ApiVersion = v(45);
 /// 3.48: `shared_targets` and `service_uuid`.

@@ -71,3 +71,16 @@ impl SnapshotStatus {
         }
     }
 }
+
+oxistack_core::text_enum! {
+    /// An attachment's status (`cinder/objects/fields.py`
+    /// `VolumeAttachStatus`).
+    AttachStatus {
+        Reserved => "reserved",
+        Attaching => "attaching",
+        Attached => "attached",
+        Detaching => "detaching",
+        ErrorAttaching => "error_attaching",
+        ErrorDetaching => "error_detaching",
+    }
+}

@@ -7,8 +7,10 @@ use serde_json::{json, Value};
 
 use oxistack_core::context::Context;
 
+use crate::backend::Connection;
 use crate::microversion::*;
-use crate::store::{SnapshotRow, TypeRow, VolumeRow};
+use crate::status::AttachStatus;
+use crate::store::{AttachmentRow, SnapshotRow, TypeRow, VolumeRow};
 
 /// Cinder's timestamps: microseconds, no zone.
 pub fn now() -> String {
@@ -44,6 +46,8 @@ pub struct VolumeView<'a> {
     pub base: &'a Base,
     pub version: ApiVersion,
     pub ctx: &'a Context,
+    /// Its attachments (those attached are shown).
+    pub attachments: &'a [AttachmentRow],
     /// Show and detail add the extension attributes; create answers
     /// without them.
     pub extended: bool,
@@ -72,7 +76,23 @@ impl Serialize for VolumeView<'_> {
         m.serialize_entry("replication_status", &None::<&str>)?;
         m.serialize_entry("consistencygroup_id", &None::<&str>)?;
         m.serialize_entry("multiattach", &v.multiattach)?;
-        m.serialize_entry("attachments", &[(); 0])?;
+        let attached: Vec<Value> = self
+            .attachments
+            .iter()
+            .filter(|a| a.attach_status == AttachStatus::Attached)
+            .map(|a| {
+                json!({
+                    "id": v.id,
+                    "attachment_id": a.id,
+                    "volume_id": v.id,
+                    "server_id": a.instance_uuid,
+                    "host_name": a.attached_host,
+                    "device": a.mountpoint,
+                    "attached_at": a.attach_time,
+                })
+            })
+            .collect();
+        m.serialize_entry("attachments", &attached)?;
         if admin {
             m.serialize_entry("migration_status", &None::<&str>)?;
         }
@@ -162,4 +182,31 @@ pub fn snapshot(s: &SnapshotRow, version: ApiVersion, extended: bool) -> Value {
         body["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
     }
     body
+}
+
+/// An attachment in `GET /attachments`.
+pub fn attachment_summary(a: &AttachmentRow) -> Value {
+    json!({"id": a.id, "status": a.attach_status.as_str(), "instance": a.instance_uuid, "volume_id": a.volume_id})
+}
+
+/// An attachment's detail view; `connection` when the request connected it.
+/// A file backend's path is the host's business: only admins see it.
+pub fn attachment(a: &AttachmentRow, connection: Option<&Connection>, ctx: &Context) -> Value {
+    let connection_info = connection.map(|c| {
+        let mut info = json!(c);
+        if !ctx.is_admin() {
+            info["data"] = json!({});
+        }
+        info
+    });
+    json!({
+        "id": a.id,
+        "status": a.attach_status.as_str(),
+        "instance": a.instance_uuid,
+        "volume_id": a.volume_id,
+        "attached_at": a.attach_time,
+        "detached_at": null,
+        "attach_mode": a.attach_mode,
+        "connection_info": connection_info,
+    })
 }

@@ -290,7 +290,7 @@ impl Volume {
         self.begin_delete(v, true, false).await
     }
 
-    async fn begin_delete(self: &Arc<Self>, v: VolumeRow, force: bool, cascade: bool) -> Result<()> {
+    pub(crate) async fn begin_delete(self: &Arc<Self>, v: VolumeRow, force: bool, cascade: bool) -> Result<()> {
         const WHY: &str = "must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
         let from: Vec<VolumeStatus> = if force {
             VolumeStatus::ALL
@@ -300,6 +300,7 @@ impl Volume {
                     !matches!(
                         s,
                         VolumeStatus::InUse
+                            | VolumeStatus::Reserved
                             | VolumeStatus::Attaching
                             | VolumeStatus::Detaching
                             | VolumeStatus::Deleting
@@ -312,6 +313,9 @@ impl Volume {
         // A snapshot is made under the same claim, so none appears between
         // this look and the volume's move to `deleting`.
         let claim = self.pool.lock(&format!("volume-quota:{}", v.project_id)).await?;
+        if !store::attachments_of(&self.pool, &v.id).await?.is_empty() {
+            return Err(invalid_volume(format!("Volume {} is attached or reserved for a server; {WHY}", v.id)));
+        }
         let snapshots = store::snapshots_of(&self.pool, &v.id).await?;
         if !snapshots.is_empty() && !cascade {
             return Err(invalid_volume(format!("Volume {} still has {} dependent snapshots.", v.id, snapshots.len())));
@@ -473,9 +477,8 @@ impl Volume {
     }
 
     /// `os-reset_status` (admins): any status but `deleting`, and `in-use`
-    /// only for a volume with attachments (none are served yet, nor
-    /// migrations: an `attach_status` or `migration_status` alone changes
-    /// nothing).
+    /// only for a volume with attachments (no migrations are served: an
+    /// `attach_status` or `migration_status` alone changes nothing).
     pub async fn reset_status(&self, ctx: &Context, id: &str, status: Option<&str>) -> Result<()> {
         let v = self.checked(ctx, id, "volume_extension:volume_admin_actions:reset_status").await?;
         let Some(status) = status else { return Ok(()) };
@@ -483,7 +486,7 @@ impl Volume {
             .ok_or_else(|| Error::BadRequest(format!("Invalid input for field/attribute status. Value: {status}.")))?;
         match to {
             VolumeStatus::Deleting => return Err(Error::BadRequest("Cannot reset-state to deleting".into())),
-            VolumeStatus::InUse => {
+            VolumeStatus::InUse if store::attachments_of(&self.pool, id).await?.is_empty() => {
                 return Err(Error::BadRequest(
                     "Cannot reset-state to in-use because volume does not have any attachments.".into(),
                 ))

@@ -3,6 +3,7 @@
 //! and render. Every resource is served both under `/v3/{project_id}` and,
 //! as from 3.67, under `/v3`.
 
+mod attachments;
 mod metadata;
 mod misc;
 mod quotas;
@@ -46,6 +47,10 @@ pub fn router(volume: Arc<Volume>, validator: SharedValidator) -> Router {
             "/volumes/{id}/metadata/{key}",
             get(metadata::item::<false>).put(metadata::set_item::<false>).delete(metadata::delete_item::<false>),
         )
+        .route("/attachments", get(attachments::list).post(attachments::create))
+        .route("/attachments/detail", get(attachments::detail))
+        .route("/attachments/{id}", get(attachments::show).put(attachments::update).delete(attachments::delete))
+        .route("/attachments/{id}/action", post(attachments::action))
         .route("/snapshots", get(snapshots::list).post(snapshots::create))
         .route("/snapshots/detail", get(snapshots::detail))
         .route("/snapshots/{id}", get(snapshots::show).put(snapshots::update).delete(snapshots::delete))

@@ -103,12 +103,15 @@ async fn render_all(
     extended: bool,
 ) -> ApiResult<Vec<Value>> {
     let names = c.type_names().await?;
+    let ids: Vec<&str> = volumes.iter().map(|v| v.id.as_str()).collect();
+    let all_attachments = c.attachments_of_all(&ids).await?;
     let b = base(c, ctx);
     Ok(volumes
         .iter()
         .map(|v| {
             let type_name = names.get(&v.volume_type_id).map_or(v.volume_type_id.as_str(), String::as_str);
-            let view = VolumeView { volume: v, type_name, base: &b, version, ctx, extended };
+            let attachments: Vec<_> = all_attachments.iter().filter(|a| a.volume_id == v.id).cloned().collect();
+            let view = VolumeView { volume: v, type_name, base: &b, version, ctx, attachments: &attachments, extended };
             serde_json::to_value(view).unwrap_or_default()
         })
         .collect())
@@ -319,6 +322,50 @@ pub async fn action(
         }
         "os-force_delete" => {
             c.force_delete(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-reserve" => {
+            c.legacy_reserve(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-unreserve" => {
+            c.legacy_unreserve(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-initialize_connection" => {
+            let connector = args_map
+                .get("connector")
+                .filter(|c| c.is_object())
+                .cloned()
+                .ok_or_else(|| bad("Must specify 'connector'"))?;
+            let connection = c.legacy_initialize_connection(&ctx, &id, connector).await?;
+            let mut info = json!(connection);
+            // A file backend's path is the host's business.
+            if !ctx.is_admin() {
+                info["data"] = json!({});
+            }
+            Ok(Json(json!({ "connection_info": info })).into_response())
+        }
+        "os-attach" => {
+            let field = |k: &str| args_map.get(k).and_then(Value::as_str);
+            let mode = field("mode").unwrap_or("rw");
+            c.legacy_attach(&ctx, &id, field("instance_uuid"), field("mountpoint"), mode).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-begin_detaching" => {
+            c.legacy_begin_detaching(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-roll_detaching" => {
+            c.legacy_roll_detaching(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-detach" => {
+            c.legacy_detach(&ctx, &id, args_map.get("attachment_id").and_then(Value::as_str)).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-terminate_connection" => {
+            c.legacy_terminate_connection(&ctx, &id).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         other => Err(bad(format!(

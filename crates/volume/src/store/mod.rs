@@ -10,7 +10,9 @@ use sqlx::FromRow;
 
 use crate::status::VolumeStatus;
 
+mod attachments;
 mod snapshots;
+pub use attachments::*;
 pub use snapshots::*;
 
 /// Keys to string values (volume metadata, a type's extra specs).

@@ -740,3 +740,126 @@ async fn snapshot_quotas_and_admin_actions() {
     }
     panic!("snapshot {snap} was never deleted");
 }
+
+#[tokio::test]
+async fn attachments_reserve_connect_complete_and_end() {
+    let (app, dir) = app().await;
+    let vol = volume(&app, "alice", 1).await;
+    let server = "5b4c4b4e-8a9e-4c61-9b1e-0d6f1f1a2b3c";
+    let (status, r) = call_v(
+        &app,
+        "alice",
+        Method::POST,
+        "/v3/attachments",
+        Some(json!({"attachment": {
+        "volume_uuid": vol, "instance_uuid": server}})),
+        "3.26",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no attachments API before 3.27: {r}");
+    let (status, r) = call(
+        &app,
+        "bob",
+        Method::POST,
+        "/v3/attachments",
+        Some(json!({"attachment": {
+        "volume_uuid": vol, "instance_uuid": server}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another project's volume is not there: {r}");
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        "/v3/attachments",
+        Some(json!({"attachment": {
+        "volume_uuid": vol, "instance_uuid": server}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let att = r["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (r["attachment"]["status"].as_str(), r["attachment"]["instance"].as_str()),
+        (Some("reserved"), Some(server))
+    );
+    assert_eq!(wait_status(&app, "alice", &vol, "reserved").await["attachments"], json!([]));
+    // A volume that is not multiattach is one server's.
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        "/v3/attachments",
+        Some(json!({"attachment": {
+        "volume_uuid": vol, "instance_uuid": "another"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+
+    let connector = json!({"attachment": {"connector": {"host": "h1", "initiator": "x"}}});
+    let (status, r) =
+        call(&app, "alice", Method::PUT, &format!("/v3/attachments/{att}"), Some(connector.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["attachment"]["connection_info"],
+        json!({"driver_volume_type": "file", "data": {}}),
+        "no host path to a member"
+    );
+    let (_, r) = call(&app, "admin", Method::PUT, &format!("/v3/attachments/{att}"), Some(connector)).await;
+    let path = dir.0.join(format!("volume-{vol}"));
+    assert_eq!(r["attachment"]["connection_info"]["data"]["device_path"], path.to_str().unwrap());
+    wait_status(&app, "alice", &vol, "attaching").await;
+    let (status, _) =
+        call(&app, "reader", Method::POST, &format!("/v3/attachments/{att}/action"), Some(json!({"os-complete": {}})))
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        call(&app, "alice", Method::POST, &format!("/v3/attachments/{att}/action"), Some(json!({"os-complete": {}})))
+            .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let shown = wait_status(&app, "alice", &vol, "in-use").await;
+    let a = &shown["attachments"][0];
+    assert_eq!(
+        (a["attachment_id"].as_str(), a["server_id"].as_str(), a["host_name"].as_str()),
+        (Some(att.as_str()), Some(server), Some("h1"))
+    );
+    // An in-use volume is neither deleted nor force-deleted.
+    let (status, r) = call(&app, "alice", Method::DELETE, &format!("/v3/volumes/{vol}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    let (status, _) =
+        call(&app, "admin", Method::POST, &format!("/v3/volumes/{vol}/action"), Some(json!({"os-force_delete": {}})))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/attachments", None).await;
+    assert_eq!(r["attachments"], json!([{"id": att, "status": "attached", "instance": server, "volume_id": vol}]));
+    let (_, r) = call(&app, "bob", Method::GET, "/v3/attachments", None).await;
+    assert_eq!(r["attachments"], json!([]));
+    let (status, _) = call(&app, "bob", Method::DELETE, &format!("/v3/attachments/{att}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, r) = call(&app, "alice", Method::DELETE, &format!("/v3/attachments/{att}"), None).await;
+    assert_eq!((status, &r), (StatusCode::OK, &json!({"attachments": []})));
+    wait_status(&app, "alice", &vol, "available").await;
+
+    // The legacy actions walk the same steps.
+    for (action, args, status) in [
+        ("os-reserve", json!({}), "reserved"),
+        ("os-attach", json!({"instance_uuid": server, "mountpoint": "/dev/vdb"}), "in-use"),
+        ("os-begin_detaching", json!({}), "detaching"),
+        ("os-roll_detaching", json!({}), "in-use"),
+        ("os-begin_detaching", json!({}), "detaching"),
+        ("os-detach", json!({}), "available"),
+    ] {
+        let (code, r) =
+            call(&app, "alice", Method::POST, &format!("/v3/volumes/{vol}/action"), Some(json!({action: args}))).await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{action}: {r}");
+        wait_status(&app, "alice", &vol, status).await;
+    }
+    let (code, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        &format!("/v3/volumes/{vol}/action"),
+        Some(json!({"os-initialize_connection": {"connector": {"host": "h1"}}})),
+    )
+    .await;
+    assert_eq!((code, &r["connection_info"]["driver_volume_type"]), (StatusCode::OK, &json!("file")), "{r}");
+}
