@@ -163,6 +163,7 @@ def expect(reader, member, admin, other):
 S = "/compute/v2.1/servers"
 N = "/network/v2.0"
 V = "/volume/v3"
+CINDER_3_44 = {"OpenStack-API-Version": "volume 3.44"}
 ROWS = [
     ("server", "list", None, lambda m, _: ("GET", f"{S}/detail", None), expect(200, 200, 200, 200)),
     ("server", "show", "server", lambda m, i: ("GET", f"{S}/{i}", None), expect(200, 200, 200, 404)),
@@ -348,6 +349,16 @@ ROWS += [
         "os-reset_status": {"status": "error"}}), expect(403, 403, 202, 404)),
     ("volume snapshot metadata", "update", "snapshot", lambda m, i: (
         "PUT", f"{V}/snapshots/{i}/metadata/k", {"meta": {"k": "v"}}), expect(403, 200, 200, 404)),
+    ("volume attachment", "create", "volume", lambda m, i: ("POST", f"{V}/attachments", {"attachment": {
+        "volume_uuid": i}}, CINDER_3_44), expect(403, 200, 200, 404)),
+    ("volume attachment", "list", None, lambda m, _: ("GET", f"{V}/attachments", None, CINDER_3_44),
+     expect(200, 200, 200, 200)),
+    ("volume", "reserve", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {"os-reserve": {}}),
+     expect(403, 202, 202, 404)),
+    ("server volume", "attach", "server", lambda m, i: ("POST", f"{S}/{i}/os-volume_attachments", {
+        "volumeAttachment": {"volumeId": m.volume()}}), expect(403, 200, 200, 404)),
+    ("server volume", "list", "server", lambda m, i: ("GET", f"{S}/{i}/os-volume_attachments", None),
+     expect(200, 200, 200, 404)),
     ("volume type", "list", None, lambda m, _: ("GET", f"{V}/types", None), expect(200, 200, 200, 200)),
     ("volume type", "create", None, lambda m, _: ("POST", f"{V}/types", {"volume_type": {
         "name": f"t{time.monotonic_ns()}"}}), expect(403, 403, 200, 403)),

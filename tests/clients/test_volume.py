@@ -303,3 +303,50 @@ def test_a_volume_from_an_image_holds_the_image(cloud, tmp_path):
                       headers={"X-Auth-Token": cloud.openstack_json("token", "issue")["id"]},
                       json={"volume": {"size": 1, "imageRef": img["id"]}}, timeout=10)
     assert r.status_code == 400 and "cannot be smaller than the image size 5GB" in r.text, r.text
+
+
+def test_volumes_attach_to_servers_through_the_clients(cloud, tmp_path):
+    from test_compute import image_id, nova
+    from test_nova_cli import NATIVE, normalise, run
+    image = image_id(cloud, tmp_path)
+    for name in ("s1", "s2"):
+        cloud.openstack_json("server", "create", "--flavor", "m1.tiny", "--image", image, "--nic", "none", "--wait",
+                             name)
+    vol = cloud.openstack_json("volume", "create", "--size", "1", "v1")
+    wait_for(cloud, "v1", "available")
+
+    # python-openstackclient: server add volume, then the volume is in use
+    # by that server, and neither a second server nor a delete takes it.
+    cloud.openstack("server", "add", "volume", "--device", "/dev/vdb", "s1", "v1")
+    shown = wait_for(cloud, "v1", "in-use")
+    s1 = cloud.openstack_json("server", "show", "s1")
+    assert [(a["server_id"], a["device"]) for a in shown["attachments"]] == [(s1["id"], "/dev/vdb")], shown
+    listed = cloud.openstack_json("server", "volume", "list", "s1")
+    assert [(v["Volume ID"], v["Device"]) for v in listed] == [(vol["id"], "/dev/vdb")], listed
+    res = cloud.openstack("server", "add", "volume", "s2", "v1", check=False)
+    assert res.returncode != 0 and "400" in res.stderr, res.stderr
+    res = cloud.openstack("volume", "delete", "v1", check=False)
+    assert res.returncode != 0 and "400" in res.stderr, res.stderr
+    cloud.openstack("server", "remove", "volume", "s1", "v1")
+    wait_for(cloud, "v1", "available")
+
+    # python-novaclient and the native nova: attach, list word for word, detach.
+    out = nova(cloud, "volume-attach", "s2", vol["id"]).stdout
+    assert vol["id"] in out and "/dev/vdb" in out, out
+    wait_for(cloud, "v1", "in-use")
+    python = nova(cloud, "volume-attachments", "s2").stdout
+    native = run(cloud, NATIVE, "volume-attachments", "s2")
+    assert native.returncode == 0, native.stderr
+    assert normalise(native.stdout) == normalise(python), (native.stdout, python)
+    assert vol["id"] in python and "/dev/vdb" in python, python
+    res = run(cloud, NATIVE, "volume-detach", "s2", vol["id"])
+    assert res.returncode == 0 and res.stdout == "", (res.stdout, res.stderr)
+    wait_for(cloud, "v1", "available")
+    res = run(cloud, NATIVE, "volume-attach", "s2", vol["id"], "/dev/vdc")
+    assert res.returncode == 0 and "/dev/vdc" in res.stdout, res.stderr
+    wait_for(cloud, "v1", "in-use")
+
+    # A server's delete lets its volumes go.
+    cloud.openstack("server", "delete", "--wait", "s2")
+    wait_for(cloud, "v1", "available")
+    assert cloud.openstack_json("volume", "show", "v1")["attachments"] == []

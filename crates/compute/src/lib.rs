@@ -30,12 +30,14 @@ pub mod states;
 pub mod store;
 pub mod views;
 pub mod virt;
+pub mod volumes;
 
 use std::sync::Arc;
 
 use oxistack_core::db::{self, Migration, Migrations, Pool};
 use oxistack_image::Image;
 use oxistack_network::Network;
+use oxistack_volume::Volume;
 
 use crate::service::SharedDriver;
 
@@ -63,6 +65,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 20, sql: include_str!("../migrations/sqlite/0020_serial_proxy_url.sql") },
         Migration { version: 21, sql: include_str!("../migrations/sqlite/0021_listing_indexes_in_order.sql") },
         Migration { version: 22, sql: include_str!("../migrations/sqlite/0022_work_answers.sql") },
+        Migration { version: 23, sql: include_str!("../migrations/sqlite/0023_volume_attachments.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
@@ -73,6 +76,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 6, sql: include_str!("../migrations/postgres/0006_serial_proxy_url.sql") },
         Migration { version: 7, sql: include_str!("../migrations/postgres/0007_listing_indexes_in_order.sql") },
         Migration { version: 8, sql: include_str!("../migrations/postgres/0008_work_answers.sql") },
+        Migration { version: 9, sql: include_str!("../migrations/postgres/0009_volume_attachments.sql") },
     ],
 };
 
@@ -98,6 +102,8 @@ pub struct Compute {
     pub driver: SharedDriver,
     pub image: Arc<Image>,
     pub network: Arc<Network>,
+    /// Block Storage, whose volumes instances attach.
+    pub volume: Arc<Volume>,
     pub config: ComputeConfig,
 }
 
@@ -109,10 +115,11 @@ impl Compute {
         driver: SharedDriver,
         image: Arc<Image>,
         network: Arc<Network>,
+        volume: Arc<Volume>,
         config: ComputeConfig,
     ) -> anyhow::Result<Arc<Self>> {
         db::migrate(&pool, "compute", &MIGRATIONS).await?;
-        let compute = Arc::new(Compute { pool, driver, image, network, config });
+        let compute = Arc::new(Compute { pool, driver, image, network, volume, config });
         // Neutron's `network-changed` events: a floating IP or a rule changed
         // what reaches an instance.
         let weak = Arc::downgrade(&compute);
@@ -129,6 +136,7 @@ impl Compute {
         }
         compute.report_node().await?;
         compute.reconcile().await?;
+        compute.reconcile_volumes().await?;
         Ok(compute)
     }
 }

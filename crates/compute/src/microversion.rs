@@ -57,6 +57,8 @@ pub const V2_51: ApiVersion = v(51);
 pub const V2_48: ApiVersion = v(48);
 /// 2.50: quota class sets show server group quotas, not network ones.
 pub const V2_50: ApiVersion = v(50);
+/// 2.49: a volume attachment may be given a `tag`.
+pub const V2_49: ApiVersion = v(49);
 /// 2.52: tags may be given on create.
 pub const V2_52: ApiVersion = v(52);
 /// 2.53: services and hypervisors are named by UUID.
@@ -75,9 +77,9 @@ pub const V2_62: ApiVersion = v(62);
 pub const V2_63: ApiVersion = v(63);
 /// 2.64: server groups have one `policy` with `rules`.
 pub const V2_64: ApiVersion = v(64);
-/// 2.71: `server_groups` in server show.
-/// os-interface attachments carry a `tag`.
+/// 2.70: os-interface and volume attachments show their `tag`.
 pub const V2_70: ApiVersion = v(70);
+/// 2.71: `server_groups` in server show.
 pub const V2_71: ApiVersion = v(71);
 /// 2.73: `locked_reason`.
 pub const V2_73: ApiVersion = v(73);
@@ -85,10 +87,14 @@ pub const V2_73: ApiVersion = v(73);
 pub const V2_74: ApiVersion = v(74);
 /// 2.75: flavor `swap` is 0 rather than "" when there is none.
 pub const V2_75: ApiVersion = v(75);
+/// 2.79: a volume attachment's `delete_on_termination`.
+pub const V2_79: ApiVersion = v(79);
 /// 2.84: instance action events have `details`.
 pub const V2_84: ApiVersion = v(84);
 /// 2.88: hypervisors no longer show resource use; statistics are gone.
 pub const V2_88: ApiVersion = v(88);
+/// 2.89: volume attachments show `attachment_id` and `bdm_uuid`, not `id`.
+pub const V2_89: ApiVersion = v(89);
 /// 2.90: `OS-EXT-SRV-ATTR:hostname` for everyone.
 pub const V2_90: ApiVersion = v(90);
 /// 2.92: keypairs are imported only (no generation).

@@ -359,7 +359,7 @@ impl crate::Compute {
         Ok(out)
     }
 
-    fn can_plug(&self, inst: &crate::store::Instance, action: &str) -> Result<()> {
+    pub(crate) fn can_plug(&self, inst: &crate::store::Instance, action: &str) -> Result<()> {
         use crate::states::VmState::{Active, Paused, Stopped};
         if !matches!(inst.vm_state, Active | Paused | Stopped) || inst.task_state.is_some() {
             return Err(Error::Conflict(format!(

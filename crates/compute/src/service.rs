@@ -411,9 +411,10 @@ impl Compute {
         if !self.runs(&inst) {
             return self.hand_over(&inst, "delete", record, None).await;
         }
-        let (pool, driver, net) = (self.pool.clone(), self.driver.clone(), self.network.clone());
+        let (pool, driver, net, volume) =
+            (self.pool.clone(), self.driver.clone(), self.network.clone(), self.volume.clone());
         let id = id.to_owned();
-        tokio::spawn(async move { complete_delete(&pool, driver.as_ref(), &net, &id, record).await });
+        tokio::spawn(async move { complete_delete(&pool, driver.as_ref(), &net, &volume, &id, record).await });
         Ok(())
     }
 
@@ -507,7 +508,15 @@ impl Compute {
                     continue;
                 }
                 "delete" => {
-                    complete_delete(&self.pool, self.driver.as_ref(), &self.network, &w.instance_id, w.action_id).await
+                    complete_delete(
+                        &self.pool,
+                        self.driver.as_ref(),
+                        &self.network,
+                        &self.volume,
+                        &w.instance_id,
+                        w.action_id,
+                    )
+                    .await
                 }
                 task => {
                     let action = ACTIONS.iter().find(|a| a.task.as_str() == task);
@@ -682,14 +691,25 @@ const QUESTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30)
 /// The actions a server may hand to another, found by their task_state.
 const ACTIONS: &[&Action] = &[&STOP, &START, &REBOOT, &HARD_REBOOT, &PAUSE, &UNPAUSE, &SUSPEND, &RESUME];
 
-/// The driver's part of a delete: the guest goes, then its ports.
-async fn complete_delete(pool: &Pool, driver: &dyn VirtDriver, net: &Network, id: &str, record: i64) {
+/// The driver's part of a delete: the guest goes, then its ports and its
+/// volumes' attachments.
+async fn complete_delete(
+    pool: &Pool,
+    driver: &dyn VirtDriver,
+    net: &Network,
+    volume: &Arc<oxistack_volume::Volume>,
+    id: &str,
+    record: i64,
+) {
     let outcome = driver.destroy(id).await;
     match &outcome {
         Err(e) => tracing::error!(instance = %id, error = %e, "destroying a deleted instance failed"),
         Ok(()) => {
             if let Err(e) = network::release(net, pool, id).await {
                 tracing::error!(instance = %id, error = %e, "releasing a deleted instance's addresses failed");
+            }
+            if let Err(e) = crate::volumes::release_volumes(pool, volume, id).await {
+                tracing::error!(instance = %id, error = %e, "ending a deleted instance's volume attachments failed");
             }
         }
     }

@@ -52,6 +52,16 @@ pub struct InstanceSpec {
     pub launched_at: String,
 }
 
+/// A volume as a hypervisor plugs it: Block Storage's connection, the
+/// device the API reports, and the serial the guest sees it by (the
+/// volume's id, as `/dev/disk/by-id/virtio-<first 20 characters>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachedVolume {
+    pub volume_id: String,
+    pub device: String,
+    pub connection: oxistack_volume::backend::Connection,
+}
+
 /// A host's size: vCPUs, RAM and disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capacity {
@@ -144,6 +154,17 @@ pub trait VirtDriver: Send + Sync {
         let _ = (id, vif);
         Box::pin(async { Ok(()) })
     }
+    /// Plugs a volume into the instance: at once if it runs, at its next
+    /// start if not.
+    fn attach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, volume);
+        Box::pin(async { Err(DriverError::NotSupported("attaching volumes")) })
+    }
+    /// Unplugs a volume; one the instance does not have is already unplugged.
+    fn detach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        let _ = (id, volume);
+        Box::pin(async { Err(DriverError::NotSupported("detaching volumes")) })
+    }
     /// The disk format of this driver's snapshots; `None` when its instances
     /// have no disks of their own (a snapshot then holds the boot image).
     fn snapshot_format(&self) -> Option<&'static str> {
@@ -163,10 +184,19 @@ pub trait VirtDriver: Send + Sync {
     fn adopt<'a>(&'a self, spec: &'a InstanceSpec, power: PowerState) -> BoxFuture<'a, DriverResult<()>>;
 }
 
-/// Nova's fake driver: keeps each instance's power state in memory and answers at once.
+/// Nova's fake driver: keeps each instance's power state and volumes in
+/// memory and answers at once.
 #[derive(Default)]
 pub struct FakeDriver {
     instances: Mutex<HashMap<String, PowerState>>,
+    volumes: Mutex<HashMap<String, Vec<AttachedVolume>>>,
+}
+
+impl FakeDriver {
+    /// The volumes instance `id` has plugged in.
+    pub fn volumes(&self, id: &str) -> Vec<AttachedVolume> {
+        self.volumes.lock().map(|v| v.get(id).cloned().unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 impl FakeDriver {
@@ -202,6 +232,31 @@ impl VirtDriver for FakeDriver {
     fn destroy<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?.remove(id);
+            self.volumes.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?.remove(id);
+            Ok(())
+        })
+    }
+
+    fn attach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            if !self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?.contains_key(id)
+            {
+                return Err(DriverError::NotFound(id.to_owned()));
+            }
+            let mut all = self.volumes.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            let plugged = all.entry(id.to_owned()).or_default();
+            plugged.retain(|v| v.volume_id != volume.volume_id);
+            plugged.push(volume.clone());
+            Ok(())
+        })
+    }
+
+    fn detach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let mut all = self.volumes.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            if let Some(plugged) = all.get_mut(id) {
+                plugged.retain(|v| v.volume_id != volume.volume_id);
+            }
             Ok(())
         })
     }

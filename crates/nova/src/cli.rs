@@ -239,6 +239,31 @@ pub enum Command {
     InstanceActionList { server: String },
     /// List interfaces attached to a server.
     InterfaceList { server: String },
+    /// Attach a volume to a server.
+    VolumeAttach {
+        /// Name or ID of server.
+        server: String,
+        /// ID of the volume to attach.
+        volume: String,
+        /// Name of the device e.g. /dev/vdb. Use "auto" for autoassign.
+        device: Option<String>,
+        /// Tag for the attached volume.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Specify if the attached volume should be deleted when the server
+        /// is destroyed.
+        #[arg(long = "delete-on-termination")]
+        delete_on_termination: bool,
+    },
+    /// Detach a volume from a server.
+    VolumeDetach {
+        /// Name or ID of server.
+        server: String,
+        /// ID of the volume to detach.
+        volume: String,
+    },
+    /// List all the volumes attached to a server.
+    VolumeAttachments { server: String },
     /// SSH into a server.
     Ssh(SshArgs),
     /// Create a new key pair for use with servers.

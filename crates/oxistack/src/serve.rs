@@ -101,6 +101,14 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         NetworkConfig { public_cidr: args.public_range.to_string(), private_cidr: "10.0.0.0/24".into() },
     )
     .await?;
+    let volume_url = format!("{public_url}/volume");
+    let volume = Volume::open(
+        pool.clone(),
+        VolumeConfig { host: args.host.clone(), availability_zone: "nova".into(), url: volume_url.clone() },
+        Arc::new(FileBackend::open(&dir.join("volumes")).context("opening the volume store")?),
+        image.clone(),
+    )
+    .await?;
     let driver = compute_driver(&args)?;
     let compute_url = format!("{public_url}/compute");
     let compute = Compute::open(
@@ -108,6 +116,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         driver,
         image.clone(),
         network.clone(),
+        volume.clone(),
         ComputeConfig {
             host: args.host.clone(),
             availability_zone: "nova".into(),
@@ -116,14 +125,6 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
             allocation_ratios: args.allocation_ratios,
             force_config_drive: args.force_config_drive,
         },
-    )
-    .await?;
-    let volume_url = format!("{public_url}/volume");
-    let volume = Volume::open(
-        pool.clone(),
-        VolumeConfig { host: args.host.clone(), availability_zone: "nova".into(), url: volume_url.clone() },
-        Arc::new(FileBackend::open(&dir.join("volumes")).context("opening the volume store")?),
-        image.clone(),
     )
     .await?;
     compute.spawn_power_sync(Duration::from_secs(10));

@@ -20,6 +20,7 @@ mod server_groups;
 mod server_metadata;
 mod servers;
 mod usage;
+mod volume_attachments;
 
 use std::sync::Arc;
 
@@ -108,6 +109,14 @@ pub fn router(compute: Arc<Compute>, validator: SharedValidator) -> Router {
         .route("/v2.1/servers/{id}/remote-consoles", post(remote_consoles::create))
         .route("/v2.1/servers/{id}/os-interface", get(interfaces::list).post(interfaces::create))
         .route("/v2.1/servers/{id}/os-interface/{port}", get(interfaces::show).delete(interfaces::delete))
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments",
+            get(volume_attachments::list).post(volume_attachments::create),
+        )
+        .route(
+            "/v2.1/servers/{id}/os-volume_attachments/{volume}",
+            get(volume_attachments::show).put(volume_attachments::update).delete(volume_attachments::delete),
+        )
         .route("/v2.1/servers/{id}/os-instance-actions", get(instance_actions::list))
         .route("/v2.1/servers/{id}/os-instance-actions/{request_id}", get(instance_actions::show))
         .route(

@@ -32,6 +32,13 @@ pub fn route_rule(method: &Method, route: &str) -> Option<&'static str> {
         ("POST", "/v2.1/servers/{id}/os-interface") => "os_compute_api:os-attach-interfaces:create",
         ("GET", "/v2.1/servers/{id}/os-interface/{port}") => "os_compute_api:os-attach-interfaces:show",
         ("DELETE", "/v2.1/servers/{id}/os-interface/{port}") => "os_compute_api:os-attach-interfaces:delete",
+        ("GET", "/v2.1/servers/{id}/os-volume_attachments") => "os_compute_api:os-volumes-attachments:index",
+        ("POST", "/v2.1/servers/{id}/os-volume_attachments") => "os_compute_api:os-volumes-attachments:create",
+        ("GET", "/v2.1/servers/{id}/os-volume_attachments/{volume}") => "os_compute_api:os-volumes-attachments:show",
+        ("PUT", "/v2.1/servers/{id}/os-volume_attachments/{volume}") => "os_compute_api:os-volumes-attachments:update",
+        ("DELETE", "/v2.1/servers/{id}/os-volume_attachments/{volume}") => {
+            "os_compute_api:os-volumes-attachments:delete"
+        }
         ("GET", "/v2.1/servers/{id}/os-instance-actions") => "os_compute_api:os-instance-actions:list",
         ("GET", "/v2.1/servers/{id}/os-instance-actions/{request_id}") => "os_compute_api:os-instance-actions:show",
         ("GET", "/v2.1/servers/{id}/metadata") => "os_compute_api:server-metadata:index",

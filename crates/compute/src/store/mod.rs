@@ -7,6 +7,7 @@ pub mod aggregates;
 pub mod nodes;
 pub mod quotas;
 pub mod server_groups;
+pub mod volumes;
 
 use oxistack_core::db::{self, JsonText, Param, Pool, Select, TextColumn};
 use oxistack_core::error::{Error, OnUnique, Result};

@@ -20,6 +20,9 @@ use oxistack_image::{Image, ImageConfig};
 
 struct Cloud {
     app: Router,
+    /// Block Storage, on the same database.
+    volume_app: Router,
+    driver: Arc<FakeDriver>,
     image_id: String,
     _dir: std::path::PathBuf,
 }
@@ -53,12 +56,27 @@ async fn cloud() -> Cloud {
     .await
     .unwrap();
     network.bootstrap("p1").await.unwrap();
-    let compute = Compute::open(pool, Arc::new(FakeDriver::default()), image, network, config).await.unwrap();
+    let volume_config = oxistack_volume::VolumeConfig {
+        host: "oxistack".into(),
+        availability_zone: "nova".into(),
+        url: "http://cloud.test/volume".into(),
+    };
+    let backend = Arc::new(oxistack_volume::backend::FileBackend::open(&dir.join("volumes")).unwrap());
+    let volume = oxistack_volume::Volume::open(pool.clone(), volume_config, backend, image.clone()).await.unwrap();
+    let driver = Arc::new(FakeDriver::default());
+    let compute = Compute::open(pool, driver.clone(), image, network, volume.clone(), config).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([
         ("admin", admin),
         ("member", caller("member-user", "p1", &["member", "reader"])),
+        ("other", caller("other-user", "p2", &["member", "reader"])),
     ])));
-    Cloud { app: api::router(compute, callers), image_id: img.id, _dir: dir }
+    Cloud {
+        app: api::router(compute, callers.clone()),
+        volume_app: oxistack_volume::api::router(volume, callers),
+        driver,
+        image_id: img.id,
+        _dir: dir,
+    }
 }
 
 impl Cloud {
@@ -108,6 +126,43 @@ impl Cloud {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         panic!("server {id} did not become ACTIVE");
+    }
+}
+
+impl Cloud {
+    async fn call_volume(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-auth-token", token)
+            .header("openstack-api-version", "volume 3.71")
+            .header("content-type", "application/json");
+        let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+        let res = self.volume_app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A volume of `token`'s project, waited for until it is `want`.
+    async fn volume_status(&self, token: &str, id: &str, want: &str) -> Value {
+        for _ in 0..200 {
+            let (_, r) = self.call_volume(token, Method::GET, &format!("/v3/volumes/{id}"), None).await;
+            if r["volume"]["status"] == want {
+                return r["volume"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("volume {id} never became {want}");
+    }
+
+    async fn new_volume(&self, token: &str) -> String {
+        let (status, r) =
+            self.call_volume(token, Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+        let id = r["volume"]["id"].as_str().unwrap().to_owned();
+        self.volume_status(token, &id, "available").await;
+        id
     }
 }
 
@@ -771,4 +826,91 @@ async fn aggregates_match_samples_and_give_the_host_its_zone() {
     let boot = json!({"server": {"name": "z", "imageRef": c.image_id, "flavorRef": "1", "networks": "none", "availability_zone": "nova"}});
     let (status, _) = c.call("member", "2.96", Method::POST, "/v2.1/servers", Some(boot)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn volumes_attach_detach_and_end_with_their_servers() {
+    let c = cloud().await;
+    let server = c.boot("2.1", "servers/").await;
+    let vol = c.new_volume("admin").await;
+    let path = format!("/v2.1/servers/{server}/os-volume_attachments");
+    let mut req = sample("os-volume_attachments/v2.79/attach-volume-to-server-req");
+    req["volumeAttachment"]["volumeId"] = json!(vol);
+    req["volumeAttachment"].as_object_mut().unwrap().remove("device");
+    let (status, r) = c.call("admin", "2.79", Method::POST, &path, Some(req.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_shape("os-volume_attachments/v2.79/attach-volume-to-server-resp", &r);
+    assert_eq!(
+        (r["volumeAttachment"]["device"].as_str(), r["volumeAttachment"]["tag"].as_str()),
+        (Some("/dev/vdb"), Some("foo"))
+    );
+    // Block Storage says it is in use by the server; the driver has it.
+    let shown = c.volume_status("admin", &vol, "in-use").await;
+    assert_eq!(
+        (shown["attachments"][0]["server_id"].as_str(), shown["attachments"][0]["device"].as_str()),
+        (Some(server.as_str()), Some("/dev/vdb"))
+    );
+    let plugged = c.driver.volumes(&server);
+    assert_eq!(plugged.len(), 1);
+    assert_eq!(plugged[0].volume_id, vol);
+
+    let (_, r) = c.call("admin", "2.89", Method::GET, &path, None).await;
+    // The sample lists two volumes, the first without a tag.
+    assert_shape_except("os-volume_attachments/v2.89/list-volume-attachments-resp", &r, &["[1]", "[0].tag"]);
+    let (status, r) = c.call("admin", "2.1", Method::GET, &format!("{path}/{vol}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_shape("os-volume_attachments/volume-attachment-detail-resp", &r);
+    // A second attach of a volume that is not multiattach is refused, and
+    // so is a tag before 2.49 or an invalid volume id.
+    let other = c.boot("2.1", "servers/").await;
+    let other_path = format!("/v2.1/servers/{other}/os-volume_attachments");
+    let (status, r) =
+        c.call("admin", "2.1", Method::POST, &other_path, Some(json!({"volumeAttachment": {"volumeId": vol}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    assert!(c.driver.volumes(&other).is_empty());
+    let (status, _) = c.call("admin", "2.48", Method::POST, &other_path, Some(req.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) =
+        c.call("admin", "2.1", Method::POST, &other_path, Some(json!({"volumeAttachment": {"volumeId": "x"}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Another project's volume is not found; an in-use volume is not deleted.
+    let theirs = c.new_volume("other").await;
+    let (status, r) = c
+        .call("member", "2.1", Method::POST, &other_path, Some(json!({"volumeAttachment": {"volumeId": theirs}})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{r}");
+    let (status, _) = c.call_volume("admin", Method::DELETE, &format!("/v3/volumes/{vol}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Detached, the volume is available and goes to the other server.
+    let (status, _) = c.call("admin", "2.1", Method::DELETE, &format!("{path}/{vol}"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    c.volume_status("admin", &vol, "available").await;
+    assert!(c.driver.volumes(&server).is_empty());
+    let (status, _) = c.call("admin", "2.1", Method::DELETE, &format!("{path}/{vol}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, r) = c.call("admin", "2.79", Method::POST, &other_path, Some(req)).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (_, actions) =
+        c.call("admin", "2.1", Method::GET, &format!("/v2.1/servers/{server}/os-instance-actions"), None).await;
+    let names: Vec<&str> =
+        actions["instanceActions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert!(names.contains(&"attach_volume") && names.contains(&"detach_volume"), "{names:?}");
+
+    // The server's delete ends the attachment; delete_on_termination deletes it.
+    let keep = c.new_volume("admin").await;
+    let (status, _) =
+        c.call("admin", "2.1", Method::POST, &other_path, Some(json!({"volumeAttachment": {"volumeId": keep}}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = c.call("admin", "2.1", Method::DELETE, &format!("/v2.1/servers/{other}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    c.volume_status("admin", &keep, "available").await;
+    for _ in 0..200 {
+        let (status, _) = c.call_volume("admin", Method::GET, &format!("/v3/volumes/{vol}"), None).await;
+        if status == StatusCode::NOT_FOUND {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("a delete_on_termination volume outlived its server");
 }

@@ -74,6 +74,11 @@ pub async fn run(s: &mut Session, command: Command) -> Result<()> {
         C::InstanceAction { server, request_id } => servers::instance_actions(s, &server, Some(&request_id)).await,
         C::InstanceActionList { server } => servers::instance_actions(s, &server, None).await,
         C::InterfaceList { server } => servers::interface_list(s, &server).await,
+        C::VolumeAttach { server, volume, device, tag, delete_on_termination } => {
+            servers::volume_attach(s, &server, &volume, device.as_deref(), tag.as_deref(), delete_on_termination).await
+        }
+        C::VolumeDetach { server, volume } => servers::volume_detach(s, &server, &volume).await,
+        C::VolumeAttachments { server } => servers::volume_attachments(s, &server).await,
         C::Ssh(a) => servers::ssh(s, &a).await,
         C::KeypairAdd { name, pub_key, key_type, user } => {
             keypairs::add(s, &name, pub_key.as_deref(), &key_type, user.as_deref()).await

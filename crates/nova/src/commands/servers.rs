@@ -819,6 +819,77 @@ pub async fn interface_list(s: &mut Session, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// `nova volume-attach`: the attachment's fields as a Property/Value table;
+/// `--tag` from 2.49 and `--delete-on-termination` from 2.79, as
+/// python-novaclient offers them.
+pub async fn volume_attach(
+    s: &mut Session,
+    key: &str,
+    volume: &str,
+    device: Option<&str>,
+    tag: Option<&str>,
+    delete_on_termination: bool,
+) -> Result<()> {
+    let server = find::server(s, key).await?;
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    let mut attachment = json!({"volumeId": volume});
+    if let Some(d) = device.filter(|d| *d != "auto") {
+        attachment["device"] = json!(d);
+    }
+    if let Some(t) = tag {
+        if !s.version.at_least(2, 49) {
+            return Err(Error::command("--tag needs microversion 2.49 or later"));
+        }
+        attachment["tag"] = json!(t);
+    }
+    if delete_on_termination {
+        if !s.version.at_least(2, 79) {
+            return Err(Error::command("--delete-on-termination needs microversion 2.79 or later"));
+        }
+        attachment["delete_on_termination"] = json!(true);
+    }
+    let answer =
+        s.post(&format!("/servers/{id}/os-volume_attachments"), &json!({"volumeAttachment": attachment})).await?;
+    let empty = serde_json::Map::new();
+    table::print_dict(answer["volumeAttachment"].as_object().unwrap_or(&empty));
+    Ok(())
+}
+
+/// `nova volume-detach`: prints nothing.
+pub async fn volume_detach(s: &mut Session, key: &str, volume: &str) -> Result<()> {
+    let server = find::server(s, key).await?;
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    s.delete(&format!("/servers/{id}/os-volume_attachments/{volume}")).await?;
+    Ok(())
+}
+
+/// `nova volume-attachments`: python-novaclient's columns for the session's
+/// microversion.
+pub async fn volume_attachments(s: &mut Session, key: &str) -> Result<()> {
+    let server = find::server(s, key).await?;
+    let id = server["id"].as_str().unwrap_or_default().to_owned();
+    let answer = s.get(&format!("/servers/{id}/os-volume_attachments")).await?;
+    let mut columns: Vec<(&str, &str)> =
+        vec![("ID", "id"), ("DEVICE", "device"), ("SERVER ID", "serverId"), ("VOLUME ID", "volumeId")];
+    if s.version.at_least(2, 89) {
+        columns.remove(0);
+        columns.push(("ATTACHMENT ID", "attachment_id"));
+        columns.push(("BDM UUID", "bdm_uuid"));
+    }
+    if s.version.at_least(2, 70) {
+        columns.push(("TAG", "tag"));
+    }
+    if s.version.at_least(2, 79) {
+        columns.push(("DELETE ON TERMINATION", "delete_on_termination"));
+    }
+    let mut t = Table::new(&columns.iter().map(|(h, _)| *h).collect::<Vec<_>>());
+    for a in answer["volumeAttachments"].as_array().into_iter().flatten() {
+        t.push(columns.iter().map(|(_, k)| table::cell(a.get(*k))).collect());
+    }
+    t.print();
+    Ok(())
+}
+
 /// `nova ssh`, as python-novaclient had it: the server's one network (or
 /// `--network`), its floating address (or `--address-type fixed`,
 /// `--private`) of the IP version asked, then `ssh` with the extra options.

@@ -1,0 +1,85 @@
+//! The `block_device_mappings` table: the volumes attached to instances.
+
+use oxistack_core::db::{self, Pool};
+use oxistack_core::error::Result;
+use sqlx::FromRow;
+
+oxistack_core::text_enum! {
+    /// The step a volume's attach or detach is at.
+    BdmStatus {
+        Attaching => "attaching",
+        Attached => "attached",
+        Detaching => "detaching",
+    }
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Bdm {
+    pub id: String,
+    pub instance_uuid: String,
+    pub volume_id: String,
+    /// The Block Storage attachment this mapping holds.
+    pub attachment_id: String,
+    pub device_name: String,
+    pub tag: Option<String>,
+    pub delete_on_termination: bool,
+    pub status: BdmStatus,
+    pub created_at: String,
+}
+
+pub async fn insert_bdm(pool: &Pool, b: &Bdm) -> Result<()> {
+    db::query(
+        "INSERT INTO block_device_mappings (id, instance_uuid, volume_id, attachment_id, device_name, tag,
+            delete_on_termination, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&b.id)
+    .bind(&b.instance_uuid)
+    .bind(&b.volume_id)
+    .bind(&b.attachment_id)
+    .bind(&b.device_name)
+    .bind(&b.tag)
+    .bind(b.delete_on_termination)
+    .bind(b.status)
+    .bind(&b.created_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// An instance's volumes, in the order they were attached.
+pub async fn bdms_of(pool: &Pool, instance: &str) -> Result<Vec<Bdm>> {
+    Ok(db::query_as("SELECT * FROM block_device_mappings WHERE instance_uuid = ? ORDER BY created_at, id")
+        .bind(instance)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// The mappings in `status` on `host`'s instances, and those of deleted
+/// instances there, for the reconciliation at start.
+pub async fn bdms_to_reconcile(pool: &Pool, host: &str) -> Result<Vec<(Bdm, bool)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        bdm: Bdm,
+        deleted: bool,
+    }
+    let rows: Vec<Row> = db::query_as(
+        "SELECT b.*, i.deleted FROM block_device_mappings b JOIN instances i ON i.id = b.instance_uuid
+         WHERE i.host = ? AND (b.status <> ? OR i.deleted = TRUE) ORDER BY b.created_at, b.id",
+    )
+    .bind(host)
+    .bind(BdmStatus::Attached)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.bdm, r.deleted)).collect())
+}
+
+pub async fn set_bdm_status(pool: &Pool, id: &str, status: BdmStatus) -> Result<()> {
+    db::query("UPDATE block_device_mappings SET status = ? WHERE id = ?").bind(status).bind(id).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn delete_bdm(pool: &Pool, id: &str) -> Result<()> {
+    db::query("DELETE FROM block_device_mappings WHERE id = ?").bind(id).execute(pool).await?;
+    Ok(())
+}
