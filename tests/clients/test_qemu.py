@@ -247,6 +247,69 @@ def test_walkthrough_boots_a_vm_that_ssh_reaches(qemu_cloud):
     assert table_rows(nova(cloud, "list").stdout) == []
 
 
+def guest_disk(key, ip, volume_id, present=True, timeout=60):
+    """The guest's name for the disk whose serial is the volume id's first
+    20 characters (as /dev/disk/by-id/virtio-<serial> names it), once it is
+    there (or "" once it is gone, when not `present`)."""
+    find = ("for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = " + volume_id[:20] +
+            " ] && echo ${d##*/}; done; true")
+    deadline = time.time() + timeout
+    while True:
+        res = ssh(key, ip, find)
+        assert res.returncode == 0, res.stderr
+        name = res.stdout.strip()
+        if bool(name) == present:
+            return name
+        if time.time() > deadline:
+            raise AssertionError(f"the guest at {ip} {'never saw' if present else 'still has'} volume {volume_id}")
+        time.sleep(1)
+
+
+def test_a_volume_keeps_its_data_from_one_guest_to_the_next(qemu_cloud):
+    """A volume hot-plugged into a running guest (PCIe, virtio-blk): the
+    guest makes a file system and a file on it; detached, attached to a
+    second guest, the file is there."""
+    cloud = qemu_cloud
+    key = keypair(cloud)
+    for name in ("vm-a", "vm-b"):
+        nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud), name)
+    ips = {}
+    for name in ("vm-a", "vm-b"):
+        wait_status(cloud, name, "ACTIVE", timeout=BOOT_TIMEOUT)
+        ips[name] = floating_ip(cloud, name)
+        assert ssh_until(key, ips[name], "hostname") == name
+    vol = cloud.openstack_json("volume", "create", "--size", "1", "data")
+    deadline = time.time() + 60
+    while cloud.openstack_json("volume", "show", "data")["status"] != "available":
+        assert time.time() < deadline
+        time.sleep(0.5)
+
+    nova(cloud, "volume-attach", "vm-a", vol["id"])
+    assert cloud.openstack_json("volume", "show", "data")["status"] == "in-use"
+    disk = guest_disk(key, ips["vm-a"], vol["id"])
+    out = ssh(key, ips["vm-a"], f"mkdosfs /dev/{disk} >/dev/null && mkdir -p /mnt/v && mount -t vfat /dev/{disk} /mnt/v"
+              " && echo written-in-vm-a > /mnt/v/proof && umount /mnt/v && sync && echo done", timeout=60)
+    assert out.stdout.strip() == "done", out.stderr
+    nova(cloud, "volume-detach", "vm-a", vol["id"])
+    assert cloud.openstack_json("volume", "show", "data")["status"] == "available"
+    assert guest_disk(key, ips["vm-a"], vol["id"], present=False) == ""
+
+    cloud.openstack("server", "add", "volume", "vm-b", "data")
+    disk = guest_disk(key, ips["vm-b"], vol["id"])
+    out = ssh(key, ips["vm-b"], f"mkdir -p /mnt/v && mount -t vfat /dev/{disk} /mnt/v && cat /mnt/v/proof", timeout=60)
+    assert out.stdout.strip() == "written-in-vm-a", out.stderr
+    # The volume stays with vm-b through a stop and start.
+    ssh(key, ips["vm-b"], "umount /mnt/v; sync")
+    nova(cloud, "stop", "vm-b")
+    wait_status(cloud, "vm-b", "SHUTOFF", timeout=BOOT_TIMEOUT)
+    nova(cloud, "start", "vm-b")
+    wait_status(cloud, "vm-b", "ACTIVE", timeout=BOOT_TIMEOUT)
+    ssh_until(key, ips["vm-b"], "hostname")
+    disk = guest_disk(key, ips["vm-b"], vol["id"])
+    out = ssh(key, ips["vm-b"], f"mkdir -p /mnt/v && mount -t vfat /dev/{disk} /mnt/v && cat /mnt/v/proof", timeout=60)
+    assert out.stdout.strip() == "written-in-vm-a", out.stderr
+
+
 def test_instances_outlive_a_killed_service(qemu_cloud):
     cloud = qemu_cloud
     key = keypair(cloud)

@@ -339,6 +339,7 @@ mod tests {
                 security_groups: vec!["default".into()],
                 preserve: false,
             }],
+            volumes: vec![],
             launched_at: "2026-01-01T00:00:00Z".into(),
         }
     }

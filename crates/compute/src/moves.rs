@@ -101,7 +101,8 @@ impl Compute {
 
     /// The driver's part of `mv` on `inst`, and where it leaves the instance.
     fn run_move(&self, inst: Instance, mv: Move) -> impl Future<Output = Result<Outcome>> + Send + 'static {
-        let (driver, image, pool) = (self.driver.clone(), self.image.clone(), self.pool.clone());
+        let (driver, image, pool, volume) =
+            (self.driver.clone(), self.image.clone(), self.pool.clone(), self.volume.clone());
         let (host, scratch) = (self.config.host.clone(), self.config.state_path.join("snapshots"));
         async move {
             let failed = |e: crate::virt::DriverError| Error::Internal(e.into());
@@ -110,6 +111,7 @@ impl Compute {
                     // The new image is inspected before the old disk is let go.
                     let spec = InstanceSpec {
                         admin_pass: Some(admin_pass),
+                        volumes: crate::volumes::attached(&pool, &volume, &inst.id).await?,
                         ..instance_spec(&image, &inst, &inst.flavor, &image_ref).await?
                     };
                     driver.destroy(&inst.id).await.map_err(failed)?;
@@ -159,10 +161,11 @@ impl Compute {
                 }
                 Move::Unshelve { ctx } => {
                     let boot_from = inst.shelved_image_id.as_deref().unwrap_or(&inst.image_ref);
-                    driver
-                        .spawn(&instance_spec(&image, &inst, &inst.flavor, boot_from).await?)
-                        .await
-                        .map_err(failed)?;
+                    let spec = InstanceSpec {
+                        volumes: crate::volumes::attached(&pool, &volume, &inst.id).await?,
+                        ..instance_spec(&image, &inst, &inst.flavor, boot_from).await?
+                    };
+                    driver.spawn(&spec).await.map_err(failed)?;
                     if let Some(snapshot) = &inst.shelved_image_id {
                         store::set_shelved_image(&pool, &inst.id, None).await?;
                         if let Err(e) = image.delete(&ctx, snapshot).await {

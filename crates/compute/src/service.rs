@@ -99,6 +99,7 @@ fn describe(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
         config_drive: inst.config_drive == "True",
         admin_pass: None,
         vifs: inst.network_info.0.clone(),
+        volumes: vec![],
         launched_at: inst.launched_at.clone().unwrap_or_else(now),
     }
 }

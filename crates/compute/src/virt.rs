@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub use crate::network::Vif;
+pub use oxistack_volume::backend::Connection;
 
 /// Nova's power states, as `OS-EXT-STS:power_state` shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct InstanceSpec {
     /// Nova, it is never stored, so the metadata service never has it).
     pub admin_pass: Option<String>,
     pub vifs: Vec<Vif>,
+    /// The volumes attached (a rebuild or unshelve boots with them).
+    pub volumes: Vec<AttachedVolume>,
     pub launched_at: String,
 }
 
@@ -59,7 +62,7 @@ pub struct InstanceSpec {
 pub struct AttachedVolume {
     pub volume_id: String,
     pub device: String,
-    pub connection: oxistack_volume::backend::Connection,
+    pub connection: Connection,
 }
 
 /// A host's size: vCPUs, RAM and disk.
@@ -225,6 +228,8 @@ impl VirtDriver for FakeDriver {
         Box::pin(async move {
             let mut all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
             all.insert(spec.id.clone(), PowerState::Running);
+            let mut volumes = self.volumes.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
+            volumes.insert(spec.id.clone(), spec.volumes.clone());
             Ok(())
         })
     }

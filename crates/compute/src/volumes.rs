@@ -78,6 +78,21 @@ async fn end_mapping(pool: &Pool, volume: &Arc<Volume>, bdm: &Bdm) -> Result<()>
     bdms::delete_bdm(pool, &bdm.id).await
 }
 
+/// The volumes an instance has attached, as its driver plugs them (a
+/// rebuild or an unshelve boots with them).
+pub(crate) async fn attached(pool: &Pool, volume: &Volume, instance: &str) -> Result<Vec<AttachedVolume>> {
+    Ok(bdms::bdms_of(pool, instance)
+        .await?
+        .into_iter()
+        .filter(|b| b.status != BdmStatus::Attaching)
+        .map(|b| AttachedVolume {
+            connection: volume.backend.connection(&b.volume_id),
+            volume_id: b.volume_id,
+            device: b.device_name,
+        })
+        .collect())
+}
+
 fn not_attached(volume_id: &str) -> Error {
     Error::NotFound(format!("No volume Block Device Mapping with id {volume_id}."))
 }

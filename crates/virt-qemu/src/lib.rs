@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use oxistack_compute::virt::Vif;
-use oxistack_compute::virt::{BoxFuture, DriverError, DriverResult, InstanceSpec, PowerState, VirtDriver};
+use oxistack_compute::virt::{
+    AttachedVolume, BoxFuture, Connection, DriverError, DriverResult, InstanceSpec, PowerState, VirtDriver,
+};
 
 /// How long a guest gets to power off on ACPI's request before it is stopped
 /// by force (Nova's `shutdown_timeout`).
@@ -82,7 +84,34 @@ struct Launch {
     /// kept across a suspend, whose saved state expects the same devices.
     #[serde(default)]
     nic_slots: Vec<Option<String>>,
+    /// Block Storage volumes attached to the instance.
+    #[serde(default)]
+    volumes: Vec<LaunchVolume>,
+    /// The PCIe root ports volumes sit on, by volume id (`None`: free for
+    /// one attached later). Laid out anew at each cold boot and kept across
+    /// a suspend, as `nic_slots`; `None` in launches from before volumes
+    /// could be attached, whose saved state has no such ports.
+    #[serde(default)]
+    volume_slots: Option<Vec<Option<String>>>,
 }
+
+/// A volume as QEMU opens it: always as raw data (what a tenant writes
+/// into a volume is never probed for a format), named to the guest by a
+/// serial of the volume id's first 20 characters.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct LaunchVolume {
+    id: String,
+    path: PathBuf,
+}
+
+impl LaunchVolume {
+    fn serial(&self) -> String {
+        self.id.chars().take(20).collect()
+    }
+}
+
+/// Root ports left free at boot for volumes attached later.
+const SPARE_VOLUME_SLOTS: usize = 4;
 
 /// Launch files from before the config drive was optional always had one.
 fn attached() -> bool {
@@ -110,6 +139,19 @@ impl Launch {
     fn slot_of(&self, mac: &str) -> Option<usize> {
         self.slots().iter().position(|m| m.as_deref() == Some(mac))
     }
+
+    fn fresh_volume_slots(volumes: &[LaunchVolume]) -> Vec<Option<String>> {
+        volumes.iter().map(|v| Some(v.id.clone())).chain(std::iter::repeat_n(None, SPARE_VOLUME_SLOTS)).collect()
+    }
+
+    fn volume_slot_of(&self, volume: &str) -> Option<usize> {
+        self.volume_slots.as_ref()?.iter().position(|v| v.as_deref() == Some(volume))
+    }
+}
+
+/// A path in a QEMU option string, its commas doubled.
+fn option_path(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
 }
 
 /// The files of one instance.
@@ -334,6 +376,22 @@ impl QemuDriver {
                 a.extend(["-netdev".into(), self.netdev(slot, vif, &l.id).option(), "-device".into(), nic(slot, vif)]);
             }
         }
+        // Each volume on a root port of its own too, so that it can be
+        // plugged and unplugged while the guest runs.
+        for (slot, volume) in l.volume_slots.iter().flatten().enumerate() {
+            a.extend(["-device".into(), format!("pcie-root-port,id=volslot{slot},bus=pcie.0,chassis={}", 64 + slot)]);
+            if let Some(v) = volume.as_ref().and_then(|id| l.volumes.iter().find(|v| &v.id == id)) {
+                a.extend([
+                    "-blockdev".into(),
+                    format!(
+                        "driver=raw,node-name=volnode{slot},file.driver=file,file.filename={}",
+                        option_path(&v.path)
+                    ),
+                    "-device".into(),
+                    format!("virtio-blk-pci,id=vol{slot},drive=volnode{slot},bus=volslot{slot},serial={}", v.serial()),
+                ]);
+            }
+        }
         if let Some(state) = incoming {
             a.extend(["-incoming".into(), format!("exec:cat {}", shell_quote(&state.display().to_string()))]);
         }
@@ -386,11 +444,28 @@ impl QemuDriver {
         }
     }
 
+    /// Waits up to 20 seconds for the guest to let device `id` go after a
+    /// `device_del` (the guest's own hot-unplug ends it).
+    async fn wait_released(files: &Files, id: &str, what: &str) -> DriverResult<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let devices = Self::qmp(files, "qom-list", Some(json!({"path": "/machine/peripheral"}))).await?;
+            if !devices.as_array().into_iter().flatten().any(|d| d["name"] == id) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(failed(format!("the guest did not release the {what}")));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Starts the instance's QEMU; it daemonizes once its monitor listens.
     async fn launch(&self, files: &Files, l: &Launch, incoming: Option<&Path>) -> DriverResult<()> {
         let mut l = l.clone();
         if incoming.is_none() {
             l.nic_slots = Launch::fresh_slots(&l.vifs);
+            l.volume_slots = Some(Launch::fresh_volume_slots(&l.volumes));
             Self::write_launch(files, &l)?;
         }
         let l = &l;
@@ -573,6 +648,15 @@ impl VirtDriver for QemuDriver {
                     rescue: false,
                     config_drive: spec.config_drive,
                     nic_slots: Vec::new(),
+                    volumes: spec
+                        .volumes
+                        .iter()
+                        .map(|v| {
+                            let Connection::File { device_path } = &v.connection;
+                            LaunchVolume { id: v.volume_id.clone(), path: device_path.clone() }
+                        })
+                        .collect(),
+                    volume_slots: None,
                 },
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&files.dir);
@@ -831,24 +915,72 @@ impl VirtDriver for QemuDriver {
             let mut launch = Self::read_launch(&files)?;
             if let (Some(slot), Some(_)) = (launch.slot_of(&vif.mac), Self::pid(&files, id)) {
                 Self::hmp(&files, &format!("device_del nic{slot}")).await?;
-                let deadline = Instant::now() + Duration::from_secs(20);
-                loop {
-                    let devices = Self::qmp(&files, "qom-list", Some(json!({"path": "/machine/peripheral"}))).await?;
-                    let present = devices.as_array().into_iter().flatten().any(|d| d["name"] == format!("nic{slot}"));
-                    if !present {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        return Err(failed("the guest did not release the interface"));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+                Self::wait_released(&files, &format!("nic{slot}"), "interface").await?;
                 Self::hmp(&files, &format!("netdev_del net{slot}")).await?;
                 let mut slots = launch.slots();
                 slots[slot] = None;
                 launch.nic_slots = slots;
             }
             launch.vifs.retain(|v| v.mac != vif.mac);
+            Self::write_launch(&files, &launch)
+        })
+    }
+
+    /// A running guest gets the volume on a free root port (PCIe hotplug);
+    /// a stopped or suspended one at its next cold boot.
+    fn attach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let mut launch = Self::read_launch(&files)?;
+            let Connection::File { device_path } = &volume.connection;
+            let v = LaunchVolume { id: volume.volume_id.clone(), path: device_path.clone() };
+            if launch.volumes.contains(&v) {
+                return Ok(());
+            }
+            if Self::pid(&files, id).is_some() {
+                let mut slots = launch.volume_slots.clone().unwrap_or_default();
+                let slot = slots
+                    .iter()
+                    .position(Option::is_none)
+                    .ok_or_else(|| failed("every PCIe slot for volumes is taken; stop and start the server"))?;
+                let node = format!("volnode{slot}");
+                let file = json!({"driver": "file", "filename": v.path});
+                Self::qmp(&files, "blockdev-add", Some(json!({"driver": "raw", "node-name": node, "file": file})))
+                    .await?;
+                let device = json!({
+                    "driver": "virtio-blk-pci",
+                    "id": format!("vol{slot}"),
+                    "drive": node,
+                    "bus": format!("volslot{slot}"),
+                    "serial": v.serial(),
+                });
+                if let Err(e) = Self::qmp(&files, "device_add", Some(device)).await {
+                    let _ = Self::qmp(&files, "blockdev-del", Some(json!({"node-name": node}))).await;
+                    return Err(e);
+                }
+                slots[slot] = Some(v.id.clone());
+                launch.volume_slots = Some(slots);
+            }
+            launch.volumes.push(v);
+            Self::write_launch(&files, &launch)
+        })
+    }
+
+    /// A running guest is asked to release the volume (PCIe hot-unplug) and
+    /// must within 20 seconds; a stopped one boots without it.
+    fn detach_volume<'a>(&'a self, id: &'a str, volume: &'a AttachedVolume) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let files = self.existing(id)?;
+            let mut launch = Self::read_launch(&files)?;
+            if let (Some(slot), Some(_)) = (launch.volume_slot_of(&volume.volume_id), Self::pid(&files, id)) {
+                Self::qmp(&files, "device_del", Some(json!({"id": format!("vol{slot}")}))).await?;
+                Self::wait_released(&files, &format!("vol{slot}"), "volume").await?;
+                Self::qmp(&files, "blockdev-del", Some(json!({"node-name": format!("volnode{slot}")}))).await?;
+                if let Some(slots) = launch.volume_slots.as_mut() {
+                    slots[slot] = None;
+                }
+            }
+            launch.volumes.retain(|v| v.id != volume.volume_id);
             Self::write_launch(&files, &launch)
         })
     }
@@ -983,6 +1115,8 @@ mod tests {
             rescue: false,
             config_drive: true,
             nic_slots: Vec::new(),
+            volumes: Vec::new(),
+            volume_slots: None,
         }
     }
 
@@ -1015,6 +1149,21 @@ mod tests {
         assert!(!without.contains("config.iso"));
         let resumed = d.args(&files, &launch(), Some(Path::new("/i/x/suspended.state"))).join(" ");
         assert!(resumed.contains("-incoming exec:cat '/i/x/suspended.state'"));
+        assert!(!a.contains("volslot"), "a launch from before volumes has no volume ports");
+        // Volumes are raw whatever they hold, each on a port of its own,
+        // named to the guest by their id.
+        let volume = LaunchVolume { id: "0123456789abcdef0123456789".into(), path: "/d/volumes/a,b".into() };
+        let with = Launch {
+            volume_slots: Some(Launch::fresh_volume_slots(std::slice::from_ref(&volume))),
+            volumes: vec![volume],
+            ..launch()
+        };
+        let a = d.args(&files, &with, None).join(" ");
+        assert!(a.contains(
+            "-blockdev driver=raw,node-name=volnode0,file.driver=file,file.filename=/d/volumes/a,,b -device \
+             virtio-blk-pci,id=vol0,drive=volnode0,bus=volslot0,serial=0123456789abcdef0123"
+        ));
+        assert!(a.contains("-device pcie-root-port,id=volslot4,bus=pcie.0,chassis=68") && !a.contains("volslot5"));
     }
 
     #[test]

@@ -22,14 +22,20 @@ struct Cloud {
     app: Router,
     /// Block Storage, on the same database.
     volume_app: Router,
+    volume: Arc<oxistack_volume::Volume>,
     driver: Arc<FakeDriver>,
     image_id: String,
-    _dir: std::path::PathBuf,
+    pool: oxistack_core::db::Pool,
+    dir: std::path::PathBuf,
+    /// The first start's cloud removes the directory; a restart's leaves it.
+    owns_dir: bool,
 }
 
 impl Drop for Cloud {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self._dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -41,6 +47,13 @@ async fn cloud() -> Cloud {
     let body = json!({"name": "cirros", "disk_format": "raw", "container_format": "bare"});
     let img = image.create(&admin, body.as_object().unwrap()).await.unwrap();
     image.upload(&admin, &img.id, Body::from(vec![0u8; 1024])).await.unwrap();
+    start(pool, dir, img.id, true).await
+}
+
+/// The services on `pool` and `dir`, as a server's start opens them.
+async fn start(pool: oxistack_core::db::Pool, dir: std::path::PathBuf, image_id: String, owns_dir: bool) -> Cloud {
+    let image = Image::open(pool.clone(), ImageConfig { store_dir: dir.clone(), quota_bytes: None }).await.unwrap();
+    let admin = caller("admin-user", "p1", &["admin", "member", "reader"]);
     let config = ComputeConfig {
         host: "oxistack".into(),
         availability_zone: "nova".into(),
@@ -64,7 +77,7 @@ async fn cloud() -> Cloud {
     let backend = Arc::new(oxistack_volume::backend::FileBackend::open(&dir.join("volumes")).unwrap());
     let volume = oxistack_volume::Volume::open(pool.clone(), volume_config, backend, image.clone()).await.unwrap();
     let driver = Arc::new(FakeDriver::default());
-    let compute = Compute::open(pool, driver.clone(), image, network, volume.clone(), config).await.unwrap();
+    let compute = Compute::open(pool.clone(), driver.clone(), image, network, volume.clone(), config).await.unwrap();
     let callers: SharedValidator = Arc::new(Callers(HashMap::from([
         ("admin", admin),
         ("member", caller("member-user", "p1", &["member", "reader"])),
@@ -72,10 +85,13 @@ async fn cloud() -> Cloud {
     ])));
     Cloud {
         app: api::router(compute, callers.clone()),
-        volume_app: oxistack_volume::api::router(volume, callers),
+        volume_app: oxistack_volume::api::router(volume.clone(), callers),
+        volume,
         driver,
-        image_id: img.id,
-        _dir: dir,
+        image_id,
+        pool,
+        dir,
+        owns_dir,
     }
 }
 
@@ -913,4 +929,53 @@ async fn volumes_attach_detach_and_end_with_their_servers() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("a delete_on_termination volume outlived its server");
+}
+
+#[tokio::test]
+async fn a_start_undoes_an_attach_and_finishes_a_detach_cut_short() {
+    use oxistack_compute::store::volumes::{insert_bdm, Bdm, BdmStatus};
+    let c = cloud().await;
+    let server = c.boot("2.1", "servers/").await;
+    let (attaching, detaching) = (c.new_volume("admin").await, c.new_volume("admin").await);
+    let path = format!("/v2.1/servers/{server}/os-volume_attachments");
+    let (status, _) =
+        c.call("admin", "2.1", Method::POST, &path, Some(json!({"volumeAttachment": {"volumeId": detaching}}))).await;
+    assert_eq!(status, StatusCode::OK);
+    // A stop after an attach was recorded and before the driver plugged it
+    // in: the volume reserved, the mapping `attaching`.
+    let admin = caller("admin-user", "p1", &["admin", "member", "reader"]);
+    let reserved = c.volume.reserve(&admin, &attaching, Some(&server), "rw").await.unwrap();
+    let bdm = Bdm {
+        id: uuid::Uuid::new_v4().to_string(),
+        instance_uuid: server.clone(),
+        volume_id: attaching.clone(),
+        attachment_id: reserved.id,
+        device_name: "/dev/vdc".into(),
+        tag: None,
+        delete_on_termination: false,
+        status: BdmStatus::Attaching,
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    insert_bdm(&c.pool, &bdm).await.unwrap();
+    c.volume_status("admin", &attaching, "reserved").await;
+    // And a detach that had begun.
+    let (_, r) = c.call("admin", "2.89", Method::GET, &path, None).await;
+    let held = r["volumeAttachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["volumeId"] == detaching.as_str())
+        .unwrap()
+        .clone();
+    oxistack_compute::store::volumes::set_bdm_status(&c.pool, held["bdm_uuid"].as_str().unwrap(), BdmStatus::Detaching)
+        .await
+        .unwrap();
+    c.volume.begin_detaching(held["attachment_id"].as_str().unwrap()).await.unwrap();
+    c.volume_status("admin", &detaching, "detaching").await;
+
+    let after = start(c.pool.clone(), c.dir.clone(), c.image_id.clone(), false).await;
+    after.volume_status("admin", &attaching, "available").await;
+    after.volume_status("admin", &detaching, "available").await;
+    let (_, r) = after.call("admin", "2.1", Method::GET, &path, None).await;
+    assert_eq!(r["volumeAttachments"], json!([]), "no mapping is left half done");
 }

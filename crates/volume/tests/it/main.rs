@@ -513,6 +513,7 @@ impl VolumeBackend for Held {
         self.inner.create(id, size_gib)
     }
     fn create_from_image(&self, id: &str, size_gib: u64, source: &Path, disk_format: &str) -> std::io::Result<()> {
+        let _ = self.gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
         self.inner.create_from_image(id, size_gib, source, disk_format)
     }
     fn clone_volume(&self, source: &str, id: &str, size_gib: u64) -> std::io::Result<()> {
@@ -862,4 +863,45 @@ async fn attachments_reserve_connect_complete_and_end() {
     )
     .await;
     assert_eq!((code, &r["connection_info"]["driver_volume_type"]), (StatusCode::OK, &json!("file")), "{r}");
+}
+
+#[tokio::test]
+async fn a_start_ends_a_download_from_an_image_cut_short() {
+    let dir = Dir::new();
+    let pool = oxistack_core::testing::database().await;
+    let images = ImageConfig { store_dir: dir.0.join("images"), quota_bytes: None };
+    let image = Image::open(pool.clone(), images).await.unwrap();
+    let admin = caller("admin", PA, &["admin", "member", "reader"]);
+    let body = json!({"name": "img", "disk_format": "raw", "container_format": "bare", "visibility": "public"});
+    let img = image.create(&admin, body.as_object().unwrap()).await.unwrap();
+    image.upload(&admin, &img.id, axum::body::Body::from(vec![7u8; 1 << 20])).await.unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let held = Arc::new(Held { inner: FileBackend::open(&dir.0).unwrap(), gate: Mutex::new(rx) });
+    let first = api::router(service(pool.clone(), &dir, held).await, validator());
+    let (status, r) =
+        call(&first, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"imageRef": img.id}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let id = r["volume"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_status(&first, "alice", &id, "downloading").await["bootable"], "true");
+    // The server stops while the image is copied; the next start finds the
+    // volume downloading and makes it an error, which is deleted whole.
+    let second = api::router(service(pool, &dir, Arc::new(FileBackend::open(&dir.0).unwrap())).await, validator());
+    wait_status(&second, "alice", &id, "error").await;
+    let (status, _) = call(&second, "alice", Method::DELETE, &format!("/v3/volumes/{id}"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        if call(&second, "alice", Method::GET, &format!("/v3/volumes/{id}"), None).await.0 == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("volume-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The stopped server's copy is let go only now: a killed process never
+    // finishes it.
+    drop(tx);
 }
