@@ -138,6 +138,18 @@ class Matrix:
             time.sleep(0.1)
         raise AssertionError(f"snapshot {sid} never became available")
 
+    def backup(self):
+        body = {"backup": {"volume_id": self.volume(), "name": "b"}}
+        bid = self.made(self.call("member", "POST", f"{V}/backups", body), "backup")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = self.get("member", f"{V}/backups/{bid}").json()["backup"]["status"]
+            if status == "available":
+                return bid
+            assert status == "creating", status
+            time.sleep(0.1)
+        raise AssertionError(f"backup {bid} never became available")
+
     def flavor(self):
         return self.made(self.call("admin", "POST", "/compute/v2.1/flavors", {"flavor": {
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
@@ -359,6 +371,14 @@ ROWS += [
         "volumeAttachment": {"volumeId": m.volume()}}), expect(403, 200, 200, 404)),
     ("server volume", "list", "server", lambda m, i: ("GET", f"{S}/{i}/os-volume_attachments", None),
      expect(200, 200, 200, 404)),
+    ("volume backup", "create", "volume", lambda m, i: ("POST", f"{V}/backups", {"backup": {"volume_id": i}}),
+     expect(403, 202, 202, 404)),
+    ("volume backup", "list", None, lambda m, _: ("GET", f"{V}/backups/detail", None), expect(200, 200, 200, 200)),
+    ("volume backup", "show", "backup", lambda m, i: ("GET", f"{V}/backups/{i}", None), expect(200, 200, 200, 404)),
+    ("volume backup", "restore", "backup", lambda m, i: ("POST", f"{V}/backups/{i}/restore", {"restore": {}}),
+     expect(403, 202, 202, 404)),
+    ("volume backup", "delete", "backup", lambda m, i: ("DELETE", f"{V}/backups/{i}", None),
+     expect(403, 202, 202, 404)),
     ("volume type", "list", None, lambda m, _: ("GET", f"{V}/types", None), expect(200, 200, 200, 200)),
     ("volume type", "create", None, lambda m, _: ("POST", f"{V}/types", {"volume_type": {
         "name": f"t{time.monotonic_ns()}"}}), expect(403, 403, 200, 403)),
@@ -388,7 +408,7 @@ def matrix(tmp_path_factory):
     unlimited = {"network": -1, "subnet": -1, "port": -1, "router": -1, "floatingip": -1, "security_group": -1,
                  "security_group_rule": -1}
     assert m.call("admin", "PUT", f"/network/v2.0/quotas/{m.alpha}", {"quota": unlimited}).status_code == 200
-    unlimited = {"volumes": -1, "gigabytes": -1, "snapshots": -1}
+    unlimited = {"volumes": -1, "gigabytes": -1, "snapshots": -1, "backups": -1, "backup_gigabytes": -1}
     assert m.call("admin", "PUT", f"{V}/os-quota-sets/{m.alpha}", {"quota_set": unlimited}).status_code == 200
     yield m
     cloud.stop()

@@ -350,3 +350,45 @@ def test_volumes_attach_to_servers_through_the_clients(cloud, tmp_path):
     cloud.openstack("server", "delete", "--wait", "s2")
     wait_for(cloud, "v1", "available")
     assert cloud.openstack_json("volume", "show", "v1")["attachments"] == []
+
+
+def test_backups_through_the_clients(cloud):
+    v1 = cloud.openstack_json("volume", "create", "--size", "1", "v1")
+    wait_for(cloud, "v1", "available")
+    data = cloud.data_dir / "volumes" / f"volume-{v1['id']}"
+    with open(data, "r+b") as f:
+        f.seek(4096)
+        f.write(b"before the backup")
+    backup = cloud.openstack_json("volume", "backup", "create", "--name", "b1", "v1")
+    deadline = time.time() + 60
+    while cloud.openstack_json("volume", "backup", "show", "b1")["status"] != "available":
+        assert time.time() < deadline, "the backup never became available"
+        time.sleep(0.2)
+    wait_for(cloud, "v1", "available")
+    listed = cloud.openstack_json("volume", "backup", "list")
+    assert [(b["Name"], b["Status"], b["Size"]) for b in listed] == [("b1", "available", 1)], listed
+    with open(data, "r+b") as f:
+        f.seek(4096)
+        f.write(b"after the backup!")
+    # Restored over the volume it came from, the old data is back.
+    cloud.openstack("volume", "backup", "restore", "--force", "b1", "v1")
+    deadline = time.time() + 60
+    while True:
+        status = cloud.openstack_json("volume", "show", "v1")["status"]
+        if status == "available":
+            break
+        assert status == "restoring-backup" and time.time() < deadline, status
+        time.sleep(0.2)
+    with open(data, "rb") as f:
+        f.seek(4096)
+        assert f.read(17) == b"before the backup"
+    # python-cinderclient lists and restores it into a new volume.
+    assert "b1" in cinder(cloud, "backup-list").stdout
+    out = cinder(cloud, "backup-restore", "--name", "from-b1", backup["id"]).stdout
+    assert "from-b1" in out, out
+    deadline = time.time() + 60
+    while cloud.openstack_json("volume", "show", "from-b1")["status"] != "available":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    cloud.openstack("volume", "backup", "delete", "b1")
+    wait_gone(cloud, "volume", "backup", "show", "b1")

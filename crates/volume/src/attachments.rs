@@ -59,7 +59,7 @@ impl Volume {
     }
 
     /// Sets the volume's status from its attachments (under its claim).
-    async fn follow_attachments(&self, volume_id: &str) -> Result<()> {
+    pub(crate) async fn follow_attachments(&self, volume_id: &str) -> Result<()> {
         let Some(v) = store::volume(&self.pool, volume_id).await? else { return Ok(()) };
         if !FOLLOWS_ATTACHMENTS.contains(&v.status) {
             return Ok(());

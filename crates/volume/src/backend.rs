@@ -34,6 +34,12 @@ pub trait VolumeBackend: Send + Sync {
     fn create_from_snapshot(&self, snapshot: &str, id: &str, size_gib: u64) -> io::Result<()>;
     /// Removes a snapshot; one that is not there is already removed.
     fn delete_snapshot(&self, snapshot: &str) -> io::Result<()>;
+    /// Keeps what volume `volume` holds now as backup `backup`.
+    fn create_backup(&self, volume: &str, backup: &str) -> io::Result<()>;
+    /// Writes backup `backup` over volume `id`, which is `size_gib` GiB.
+    fn restore_backup(&self, backup: &str, id: &str, size_gib: u64) -> io::Result<()>;
+    /// Removes a backup; one that is not there is already removed.
+    fn delete_backup(&self, backup: &str) -> io::Result<()>;
     /// Grows a volume to `size_gib` GiB, its data kept.
     fn extend(&self, id: &str, size_gib: u64) -> io::Result<()>;
     /// Removes a volume; one that is not there is already removed.
@@ -43,7 +49,8 @@ pub trait VolumeBackend: Send + Sync {
     fn exists(&self, id: &str) -> bool;
 }
 
-/// Sparse raw files, `<dir>/volume-<id>` and `<dir>/snapshot-<id>`,
+/// Sparse raw files, `<dir>/volume-<id>`, `<dir>/snapshot-<id>` and
+/// `<dir>/backup-<id>` (until backups go to the Object Storage service),
 /// readable by the server alone. Copies (snapshots, clones) share the
 /// data's blocks where the file system can (a reflink), and otherwise copy
 /// only what is not a hole.
@@ -232,6 +239,18 @@ impl VolumeBackend for FileBackend {
 
     fn delete_snapshot(&self, snapshot: &str) -> io::Result<()> {
         self.remove(&self.file("snapshot", snapshot)?)
+    }
+
+    fn create_backup(&self, volume: &str, backup: &str) -> io::Result<()> {
+        self.copy(&self.path(volume)?, &self.file("backup", backup)?, None)
+    }
+
+    fn restore_backup(&self, backup: &str, id: &str, size_gib: u64) -> io::Result<()> {
+        self.copy(&self.file("backup", backup)?, &self.path(id)?, Some(size_gib))
+    }
+
+    fn delete_backup(&self, backup: &str) -> io::Result<()> {
+        self.remove(&self.file("backup", backup)?)
     }
 
     fn extend(&self, id: &str, size_gib: u64) -> io::Result<()> {

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod attachments;
 pub mod backend;
+pub mod backups;
 pub mod microversion;
 pub mod quotas;
 pub mod snapshots;
@@ -28,18 +29,20 @@ use std::sync::Arc;
 use oxistack_core::db::{self, Migration, Migrations, Pool};
 
 use crate::backend::VolumeBackend;
-use crate::status::{SnapshotStatus, VolumeStatus};
+use crate::status::{BackupStatus, SnapshotStatus, VolumeStatus};
 
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_volume.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_snapshots.sql") },
         Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_attachments.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_backups.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_snapshots.sql") },
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_attachments.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/postgres/0004_backups.sql") },
     ],
 };
 
@@ -77,10 +80,28 @@ impl Volume {
         Ok(volume)
     }
 
-    /// Ends what the last run left half done: a create or extend cut short
-    /// is an error of that volume or snapshot, a delete is finished (a
-    /// snapshot's first: a volume's delete follows its snapshots').
+    /// Ends what the last run left half done: a create, extend or restore
+    /// cut short is an error of that volume, snapshot or backup, a backup's
+    /// read leaves its volume as it was, a delete is finished (a snapshot's
+    /// first: a volume's delete follows its snapshots').
     async fn reconcile(self: &Arc<Self>) -> anyhow::Result<()> {
+        let transitional: Vec<BackupStatus> =
+            BackupStatus::ALL.iter().copied().filter(|s| s.after_restart().is_some()).collect();
+        for b in store::backups_in(&self.pool, &self.config.host, &transitional).await? {
+            match b.status.after_restart() {
+                Some(Some(to)) => {
+                    tracing::warn!(backup = %b.id, from = %b.status, to = %to, "backup work was cut short by a stop");
+                    let reason =
+                        (to == BackupStatus::Error).then_some("The backup was cut short by a stop of the service.");
+                    store::backup_transition(&self.pool, &b.id, &[b.status], to, reason, &views::now()).await?;
+                }
+                Some(None) => {
+                    tracing::warn!(backup = %b.id, "finishing a delete cut short by a stop");
+                    self.finish_backup_delete(b.id.clone()).await;
+                }
+                None => {}
+            }
+        }
         let transitional: Vec<SnapshotStatus> =
             SnapshotStatus::ALL.iter().copied().filter(|s| s.after_restart().is_some()).collect();
         for s in store::snapshots_in(&self.pool, &self.config.host, &transitional).await? {
@@ -103,6 +124,9 @@ impl Volume {
                 Some(Some(to)) => {
                     tracing::warn!(volume = %v.id, from = %v.status, to = %to, "volume work was cut short by a stop");
                     store::transition(&self.pool, &v.id, &[v.status], to, Default::default(), &views::now()).await?;
+                    if v.status == VolumeStatus::BackingUp {
+                        self.follow_attachments(&v.id).await?;
+                    }
                 }
                 Some(None) => {
                     tracing::warn!(volume = %v.id, "finishing a delete cut short by a stop");

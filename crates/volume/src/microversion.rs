@@ -22,6 +22,8 @@ pub const MAX: ApiVersion = v(71);
 pub const V3_13: ApiVersion = v(13);
 /// 3.14: snapshots show `group_snapshot_id`.
 pub const V3_14: ApiVersion = v(14);
+/// 3.18: admins see a backup's project.
+pub const V3_18: ApiVersion = v(18);
 /// 3.21: admins see a volume's `provider_id`.
 pub const V3_21: ApiVersion = v(21);
 /// 3.27: the attachments API.
@@ -32,6 +34,8 @@ pub const V3_31: ApiVersion = v(31);
 pub const V3_41: ApiVersion = v(41);
 /// 3.42: in-use volumes may be extended.
 pub const V3_42: ApiVersion = v(42);
+/// 3.43: backups have metadata.
+pub const V3_43: ApiVersion = v(43);
 /// 3.44: attachments are completed (`os-complete`).
 pub const V3_44: ApiVersion = v(44);
 /// 3.45: lists count their volumes with `with_count`.
@@ -40,10 +44,14 @@ pub const V3_45: ApiVersion = v(45);
 pub const V3_48: ApiVersion = v(48);
 /// 3.53: unknown keys in a create body are refused.
 pub const V3_53: ApiVersion = v(53);
+/// 3.56: backups show `user_id`.
+pub const V3_56: ApiVersion = v(56);
 /// 3.61: admins see `cluster_name`.
 pub const V3_61: ApiVersion = v(61);
 /// 3.63: `volume_type_id`.
 pub const V3_63: ApiVersion = v(63);
+/// 3.64: backups show `encryption_key_id`.
+pub const V3_64: ApiVersion = v(64);
 /// 3.65: `consumes_quota`.
 pub const V3_65: ApiVersion = v(65);
 /// 3.69: `shared_targets` may be null.

@@ -121,7 +121,7 @@ impl Volume {
     }
 
     /// A project's limits: its own where set, the defaults elsewhere.
-    async fn limits(&self, project: &str) -> Result<BTreeMap<String, i64>> {
+    pub(crate) async fn limits(&self, project: &str) -> Result<BTreeMap<String, i64>> {
         let mut limits = self.defaults().await?;
         for (k, v) in store::quotas(&self.pool, project).await? {
             if let Some(slot) = limits.get_mut(&k) {
@@ -136,6 +136,8 @@ impl Volume {
             "volumes" => usage.volumes,
             "snapshots" => usage.snapshots,
             "gigabytes" => usage.gigabytes,
+            "backups" => usage.backups,
+            "backup_gigabytes" => usage.backup_gigabytes,
             other => types
                 .iter()
                 .find_map(|t| {
@@ -260,8 +262,8 @@ impl Volume {
             ("totalVolumesUsed", usage.volumes),
             ("totalGigabytesUsed", usage.gigabytes),
             ("totalSnapshotsUsed", usage.snapshots),
-            ("totalBackupsUsed", 0),
-            ("totalBackupGigabytesUsed", 0),
+            ("totalBackupsUsed", usage.backups),
+            ("totalBackupGigabytesUsed", usage.backup_gigabytes),
         ]))
     }
 }

@@ -25,6 +25,7 @@ pub enum Source {
     Image { path: PathBuf, disk_format: String },
     Snapshot(String),
     Volume(String),
+    Backup(String),
 }
 
 /// A checked source: what the backend copies, the smallest size the volume
@@ -75,6 +76,7 @@ impl Resolved {
                 Source::Image { .. } => "image",
                 Source::Snapshot(_) => "snapshot",
                 Source::Volume(_) => "original volume",
+                Source::Backup(_) => "backup",
             };
             return Err(Error::BadRequest(format!(
                 "Invalid input received: Volume size '{size}'GB cannot be smaller than the {what} size {}GB. They must be >= original {what} size.",
@@ -92,6 +94,7 @@ pub(crate) fn fill(backend: &dyn VolumeBackend, id: &str, size: u64, source: &So
         Source::Image { path, disk_format } => backend.create_from_image(id, size, path, disk_format),
         Source::Snapshot(s) => backend.create_from_snapshot(s, id, size),
         Source::Volume(v) => backend.clone_volume(v, id, size),
+        Source::Backup(b) => backend.restore_backup(b, id, size),
     }
 }
 
@@ -102,14 +105,30 @@ fn ceil_gib(bytes: u64) -> i64 {
 impl Volume {
     /// The one source a create names, checked.
     pub(crate) async fn resolve_source(&self, ctx: &Context, req: &CreateVolume) -> Result<Resolved> {
-        if req.backup_id.is_some() {
-            return Err(Error::NotImplemented("Creating a volume from a backup is not served yet.".into()));
-        }
-        let named = [&req.image_ref, &req.snapshot_id, &req.source_volid].iter().filter(|s| s.is_some()).count();
+        let named = [&req.image_ref, &req.snapshot_id, &req.source_volid, &req.backup_id]
+            .iter()
+            .filter(|s| s.is_some())
+            .count();
         if named > 1 {
             return Err(Error::BadRequest(
-                "Invalid input received: Only one of snapshot_id, source_volid and imageRef may be given.".into(),
+                "Invalid input received: Only one of snapshot_id, source_volid, backup_id and imageRef may be given."
+                    .into(),
             ));
+        }
+        if let Some(id) = &req.backup_id {
+            let b = self.backup(ctx, id).await?;
+            if b.status != crate::status::BackupStatus::Available {
+                return Err(Error::BadRequest(format!(
+                    "Invalid backup: Backup status must be available, currently {}.",
+                    b.status
+                )));
+            }
+            return Ok(Resolved {
+                source: Source::Backup(b.id),
+                min_size: b.size,
+                default_size: Some(b.size),
+                ..Resolved::blank()
+            });
         }
         if let Some(id) = &req.snapshot_id {
             let s = self.snapshot(ctx, id).await?;

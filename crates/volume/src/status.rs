@@ -41,6 +41,10 @@ impl VolumeStatus {
         match self {
             Creating | Downloading => Some(Some(Error)),
             Extending => Some(Some(ErrorExtending)),
+            // A backup's copy only read the volume: it is as it was (its
+            // attachments say whether in use).
+            BackingUp => Some(Some(Available)),
+            RestoringBackup => Some(Some(ErrorRestoring)),
             Deleting => Some(None),
             _ => None,
         }
@@ -82,5 +86,30 @@ oxistack_core::text_enum! {
         Detaching => "detaching",
         ErrorAttaching => "error_attaching",
         ErrorDetaching => "error_detaching",
+    }
+}
+
+oxistack_core::text_enum! {
+    /// A backup's status (`cinder/objects/fields.py` `BackupStatus`).
+    BackupStatus {
+        Creating => "creating",
+        Available => "available",
+        Deleting => "deleting",
+        Error => "error",
+        ErrorDeleting => "error_deleting",
+        Restoring => "restoring",
+    }
+}
+
+impl BackupStatus {
+    /// As cinder-backup's start decides: a copy cut short is an error, a
+    /// restore cut short leaves the backup as it was, a delete is finished.
+    pub fn after_restart(self) -> Option<Option<BackupStatus>> {
+        match self {
+            BackupStatus::Creating => Some(Some(BackupStatus::Error)),
+            BackupStatus::Restoring => Some(Some(BackupStatus::Available)),
+            BackupStatus::Deleting => Some(None),
+            _ => None,
+        }
     }
 }

@@ -10,7 +10,7 @@ use oxistack_core::context::Context;
 use crate::backend::Connection;
 use crate::microversion::*;
 use crate::status::AttachStatus;
-use crate::store::{AttachmentRow, SnapshotRow, TypeRow, VolumeRow};
+use crate::store::{AttachmentRow, BackupRow, SnapshotRow, TypeRow, VolumeRow};
 
 /// Cinder's timestamps: microseconds, no zone.
 pub fn now() -> String {
@@ -209,4 +209,45 @@ pub fn attachment(a: &AttachmentRow, connection: Option<&Connection>, ctx: &Cont
         "attach_mode": a.attach_mode,
         "connection_info": connection_info,
     })
+}
+
+/// A backup in `GET /backups` and a create's answer.
+pub fn backup_summary(base: &Base, b: &BackupRow) -> Value {
+    json!({"id": b.id, "name": b.name, "links": base.links("backups", &b.id)})
+}
+
+/// A backup's detail view at `version`.
+pub fn backup(base: &Base, b: &BackupRow, version: ApiVersion, ctx: &Context) -> Value {
+    let mut body = json!({
+        "id": b.id,
+        "name": b.name,
+        "description": b.description,
+        "status": b.status.as_str(),
+        "availability_zone": b.availability_zone,
+        "volume_id": b.volume_id,
+        "size": b.size,
+        "object_count": 0,
+        "container": b.container,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+        "data_timestamp": b.data_timestamp,
+        "snapshot_id": null,
+        "has_dependent_backups": false,
+        "is_incremental": false,
+        "fail_reason": b.fail_reason,
+        "links": base.links("backups", &b.id),
+    });
+    if version >= V3_18 && ctx.is_admin() {
+        body["os-backup-project-attr:project_id"] = json!(b.project_id);
+    }
+    if version >= V3_43 {
+        body["metadata"] = json!({});
+    }
+    if version >= V3_56 {
+        body["user_id"] = json!(b.user_id);
+    }
+    if version >= V3_64 {
+        body["encryption_key_id"] = Value::Null;
+    }
+    body
 }

@@ -4,6 +4,7 @@
 //! as from 3.67, under `/v3`.
 
 mod attachments;
+mod backups;
 mod metadata;
 mod misc;
 mod quotas;
@@ -51,6 +52,11 @@ pub fn router(volume: Arc<Volume>, validator: SharedValidator) -> Router {
         .route("/attachments/detail", get(attachments::detail))
         .route("/attachments/{id}", get(attachments::show).put(attachments::update).delete(attachments::delete))
         .route("/attachments/{id}/action", post(attachments::action))
+        .route("/backups", get(backups::list).post(backups::create))
+        .route("/backups/detail", get(backups::detail))
+        .route("/backups/{id}", get(backups::show).delete(backups::delete))
+        .route("/backups/{id}/restore", post(backups::restore))
+        .route("/backups/{id}/action", post(backups::action))
         .route("/snapshots", get(snapshots::list).post(snapshots::create))
         .route("/snapshots/detail", get(snapshots::detail))
         .route("/snapshots/{id}", get(snapshots::show).put(snapshots::update).delete(snapshots::delete))

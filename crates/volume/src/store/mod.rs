@@ -11,8 +11,10 @@ use sqlx::FromRow;
 use crate::status::VolumeStatus;
 
 mod attachments;
+mod backups;
 mod snapshots;
 pub use attachments::*;
+pub use backups::*;
 pub use snapshots::*;
 
 /// Keys to string values (volume metadata, a type's extra specs).
@@ -287,6 +289,8 @@ pub struct Usage {
     pub snapshots: i64,
     pub gigabytes: i64,
     pub by_type: BTreeMap<String, TypeUsed>,
+    pub backups: i64,
+    pub backup_gigabytes: i64,
 }
 
 /// One volume type's share of a [`Usage`].
@@ -328,6 +332,7 @@ pub async fn usage(pool: &Pool, project: &str) -> Result<Usage> {
         t.volumes += r.count;
         t.gigabytes += r.gigabytes;
     }
+    (usage.backups, usage.backup_gigabytes) = backup_usage(pool, project).await?;
     for r in snapshots {
         usage.snapshots += r.count;
         usage.gigabytes += r.gigabytes;

@@ -528,6 +528,15 @@ impl VolumeBackend for Held {
     fn delete_snapshot(&self, snapshot: &str) -> std::io::Result<()> {
         self.inner.delete_snapshot(snapshot)
     }
+    fn create_backup(&self, volume: &str, backup: &str) -> std::io::Result<()> {
+        self.inner.create_backup(volume, backup)
+    }
+    fn restore_backup(&self, backup: &str, id: &str, size_gib: u64) -> std::io::Result<()> {
+        self.inner.restore_backup(backup, id, size_gib)
+    }
+    fn delete_backup(&self, backup: &str) -> std::io::Result<()> {
+        self.inner.delete_backup(backup)
+    }
     fn extend(&self, id: &str, size_gib: u64) -> std::io::Result<()> {
         self.inner.extend(id, size_gib)
     }
@@ -904,4 +913,139 @@ async fn a_start_ends_a_download_from_an_image_cut_short() {
     // The stopped server's copy is let go only now: a killed process never
     // finishes it.
     drop(tx);
+}
+
+async fn wait_backup(app: &Router, token: &str, id: &str, want: &str) -> Value {
+    for _ in 0..200 {
+        let (status, r) = call(app, token, Method::GET, &format!("/v3/backups/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        if r["backup"]["status"] == want {
+            return r["backup"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("backup {id} never became {want}");
+}
+
+#[tokio::test]
+async fn backups_are_made_restored_and_counted() {
+    use std::os::unix::fs::FileExt;
+    let (app, dir) = app().await;
+    let vol = volume(&app, "alice", 1).await;
+    let write = |id: &str, data: &[u8]| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.0.join(format!("volume-{id}")))
+            .unwrap()
+            .write_all_at(data, 8192)
+            .unwrap()
+    };
+    let read = |id: &str| {
+        let mut buf = [0u8; 8];
+        std::fs::File::open(dir.0.join(format!("volume-{id}"))).unwrap().read_exact_at(&mut buf, 8192).unwrap();
+        buf
+    };
+    write(&vol, b"backedup");
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        "/v3/backups",
+        Some(json!({"backup": {
+        "volume_id": vol, "name": "b1", "description": null, "container": null, "incremental": false}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["backup"]["name"], "b1");
+    let backup = r["backup"]["id"].as_str().unwrap().to_owned();
+    let shown = wait_backup(&app, "alice", &backup, "available").await;
+    assert_eq!(
+        (shown["size"].as_i64(), shown["volume_id"].as_str(), shown["user_id"].as_str()),
+        (Some(1), Some(vol.as_str()), Some("alice"))
+    );
+    wait_status(&app, "alice", &vol, "available").await;
+    write(&vol, b"changed!");
+    let (_, r) = call(&app, "alice", Method::GET, "/v3/limits", None).await;
+    assert_eq!(
+        (
+            r["limits"]["absolute"]["totalBackupsUsed"].as_i64(),
+            r["limits"]["absolute"]["totalBackupGigabytesUsed"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    // Another project neither sees nor restores it; a reader makes none.
+    let (status, _) = call(&app, "bob", Method::GET, &format!("/v3/backups/{backup}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        call(&app, "bob", Method::POST, &format!("/v3/backups/{backup}/restore"), Some(json!({"restore": {}}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        call(&app, "reader", Method::POST, "/v3/backups", Some(json!({"backup": {"volume_id": vol}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, r) = call(&app, "bob", Method::GET, "/v3/backups/detail", None).await;
+    assert_eq!(r["backups"], json!([]));
+
+    // Restored into a new volume, and over the volume itself.
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        &format!("/v3/backups/{backup}/restore"),
+        Some(json!({"restore": {"name": "r1"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(
+        (r["restore"]["backup_id"].as_str(), r["restore"]["volume_name"].as_str()),
+        (Some(backup.as_str()), Some("r1"))
+    );
+    let restored = r["restore"]["volume_id"].as_str().unwrap().to_owned();
+    wait_status(&app, "alice", &restored, "available").await;
+    assert_eq!(&read(&restored), b"backedup");
+    let (status, r) = call(
+        &app,
+        "alice",
+        Method::POST,
+        &format!("/v3/backups/{backup}/restore"),
+        Some(json!({"restore": {"volume_id": vol}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    wait_backup(&app, "alice", &backup, "available").await;
+    wait_status(&app, "alice", &vol, "available").await;
+    assert_eq!(&read(&vol), b"backedup");
+    // A volume made from the backup (3.47) holds it too.
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/volumes", Some(json!({"volume": {"backup_id": backup}}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let from_backup = r["volume"]["id"].as_str().unwrap().to_owned();
+    wait_status(&app, "alice", &from_backup, "available").await;
+    assert_eq!(&read(&from_backup), b"backedup");
+
+    // The backups quota holds.
+    let (status, _) = call(
+        &app,
+        "admin",
+        Method::PUT,
+        &format!("/v3/os-quota-sets/{PA}"),
+        Some(json!({"quota_set": {"backups": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) =
+        call(&app, "alice", Method::POST, "/v3/backups", Some(json!({"backup": {"volume_id": vol}}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{r}");
+    assert!(r["overLimit"]["message"].as_str().unwrap().contains("BackupLimitExceeded"), "{r}");
+    wait_status(&app, "alice", &vol, "available").await;
+
+    let (status, _) = call(&app, "alice", Method::DELETE, &format!("/v3/backups/{backup}"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        if call(&app, "alice", Method::GET, &format!("/v3/backups/{backup}"), None).await.0 == StatusCode::NOT_FOUND {
+            assert!(!dir.0.join(format!("backup-{backup}")).exists());
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("backup {backup} was never deleted");
 }
