@@ -392,3 +392,36 @@ def test_backups_through_the_clients(cloud):
         time.sleep(0.2)
     cloud.openstack("volume", "backup", "delete", "b1")
     wait_gone(cloud, "volume", "backup", "show", "b1")
+
+
+def test_a_volume_becomes_an_image(cloud, tmp_path):
+    v1 = cloud.openstack_json("volume", "create", "--size", "1", "v1")
+    wait_for(cloud, "v1", "available")
+    data = cloud.data_dir / "volumes" / f"volume-{v1['id']}"
+    payload = os.urandom(1 << 20)
+    with open(data, "r+b") as f:
+        f.write(payload)
+    # python-openstackclient's `image create --volume` is Cinder's
+    # os-volume_upload_image; the image is the caller's and holds the data.
+    cloud.openstack("image", "create", "--volume", "v1", "--disk-format", "qcow2", "from-v1")
+    deadline = time.time() + 120
+    while True:
+        shown = cloud.openstack_json("image", "show", "from-v1")
+        if shown["status"] == "active":
+            break
+        assert shown["status"] in ("queued", "saving") and time.time() < deadline, shown
+        time.sleep(0.3)
+    assert shown["disk_format"] == "qcow2" and shown["min_disk"] == 1, shown
+    wait_for(cloud, "v1", "available")
+    cloud.openstack("image", "save", "--file", str(tmp_path / "img.qcow2"), "from-v1")
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(tmp_path / "img.qcow2"),
+                    str(tmp_path / "img.raw")], check=True)
+    with open(tmp_path / "img.raw", "rb") as f:
+        assert f.read(1 << 20) == payload
+    assert (tmp_path / "img.raw").stat().st_size == 1 << 30
+    # And the image boots a volume of its own again.
+    cloud.openstack("volume", "create", "--image", "from-v1", "--size", "1", "v2")
+    v2 = wait_for(cloud, "v2", "available")
+    with open(cloud.data_dir / "volumes" / f"volume-{v2['id']}", "rb") as f:
+        assert f.read(1 << 20) == payload
+    assert not list((cloud.data_dir / "volumes").glob("export-*")), "nothing of the upload is left behind"

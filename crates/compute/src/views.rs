@@ -9,6 +9,7 @@ use oxistack_core::context::Context;
 
 use crate::microversion::*;
 use crate::states::{status, VmState};
+use crate::store::volumes::Bdm;
 use crate::store::{Flavor, Instance, Keypair};
 
 pub fn links(base: &str, collection: &str, id: &str) -> Value {
@@ -86,6 +87,27 @@ pub struct ServerView<'a> {
     pub instance: &'a Instance,
     pub version: ApiVersion,
     pub ctx: &'a Context,
+    /// The volumes attached to it.
+    pub volumes: &'a [Bdm],
+}
+
+/// A server's `os-extended-volumes:volumes_attached`: each volume's id,
+/// and from 2.3 whether it goes with the server.
+struct VolumesAttached<'a>(&'a [Bdm], ApiVersion);
+
+impl Serialize for VolumesAttached<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for b in self.0 {
+            if self.1 >= V2_3 {
+                seq.serialize_element(&json!({"id": b.volume_id, "delete_on_termination": b.delete_on_termination}))?;
+            } else {
+                seq.serialize_element(&json!({"id": b.volume_id}))?;
+            }
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -186,7 +208,7 @@ impl Serialize for ServerView<'_> {
         m.serialize_entry("OS-EXT-STS:task_state", &i.task_state)?;
         m.serialize_entry("OS-EXT-STS:vm_state", &i.vm_state)?;
         m.serialize_entry("OS-EXT-STS:power_state", &i.power_state)?;
-        m.serialize_entry("os-extended-volumes:volumes_attached", &[(); 0])?;
+        m.serialize_entry("os-extended-volumes:volumes_attached", &VolumesAttached(self.volumes, v))?;
         if admin {
             m.serialize_entry("OS-EXT-SRV-ATTR:host", &i.host)?;
             m.serialize_entry("OS-EXT-SRV-ATTR:instance_name", &format!("instance-{}", &i.id[..8]))?;
@@ -237,16 +259,16 @@ impl Serialize for ServerView<'_> {
 }
 
 /// One server's body as a JSON value, for answers that add to it.
-pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
+pub fn server(base: &str, i: &Instance, v: ApiVersion, ctx: &Context, volumes: &[Bdm]) -> Value {
     // A view of strings, numbers and string-keyed maps always converts.
-    serde_json::to_value(ServerView { base, instance: i, version: v, ctx }).unwrap_or_default()
+    serde_json::to_value(ServerView { base, instance: i, version: v, ctx, volumes }).unwrap_or_default()
 }
 
 /// The server in the answer to an update or a rebuild: before 2.75 only the
 /// fields of Nova's response schema for those (no `OS-EXT-*`, no security
 /// groups, ...); from 2.75 the whole server, as `show` answers it.
-pub fn server_after_change(base: &str, i: &Instance, v: ApiVersion, ctx: &Context) -> Value {
-    let mut full = server(base, i, v, ctx);
+pub fn server_after_change(base: &str, i: &Instance, v: ApiVersion, ctx: &Context, volumes: &[Bdm]) -> Value {
+    let mut full = server(base, i, v, ctx, volumes);
     if v >= V2_75 {
         return full;
     }

@@ -108,6 +108,12 @@ impl Compute {
             .collect())
     }
 
+    /// The volumes attached to the instances `ids`, for their views (whose
+    /// visibility the caller checked).
+    pub async fn volumes_of(&self, ids: &[&str]) -> Result<Vec<Bdm>> {
+        bdms::bdms_of_all(&self.pool, ids).await
+    }
+
     pub async fn volume_attachment(&self, ctx: &Context, server_id: &str, volume_id: &str) -> Result<Bdm> {
         let all = self.volume_attachments(ctx, server_id).await?;
         all.into_iter().find(|b| b.volume_id == volume_id).ok_or_else(|| not_attached(volume_id))

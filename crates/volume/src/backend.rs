@@ -40,6 +40,11 @@ pub trait VolumeBackend: Send + Sync {
     fn restore_backup(&self, backup: &str, id: &str, size_gib: u64) -> io::Result<()>;
     /// Removes a backup; one that is not there is already removed.
     fn delete_backup(&self, backup: &str) -> io::Result<()>;
+    /// Writes volume `volume`'s data as an image of `disk_format` (raw or
+    /// qcow2) for image `image`: the file the image's data is read from.
+    fn export(&self, volume: &str, image: &str, disk_format: &str) -> io::Result<PathBuf>;
+    /// Removes what [`Self::export`] wrote for image `image`.
+    fn remove_export(&self, image: &str) -> io::Result<()>;
     /// Grows a volume to `size_gib` GiB, its data kept.
     fn extend(&self, id: &str, size_gib: u64) -> io::Result<()>;
     /// Removes a volume; one that is not there is already removed.
@@ -251,6 +256,43 @@ impl VolumeBackend for FileBackend {
 
     fn delete_backup(&self, backup: &str) -> io::Result<()> {
         self.remove(&self.file("backup", backup)?)
+    }
+
+    fn export(&self, volume: &str, image: &str, disk_format: &str) -> io::Result<PathBuf> {
+        let (source, dest) = (self.path(volume)?, self.file("export", image)?);
+        match disk_format {
+            "raw" => self.copy(&source, &dest, None)?,
+            "qcow2" => {
+                let part = Self::part(&dest);
+                drop(private_file(&part)?);
+                let converted = qemu_img::run_blocking(
+                    &[
+                        "convert".into(),
+                        "-f".into(),
+                        "raw".into(),
+                        "-O".into(),
+                        "qcow2".into(),
+                        source.into(),
+                        part.clone().into(),
+                    ],
+                    qemu_img::WORK_LIMITS,
+                )
+                .map_err(io::Error::other)
+                .and_then(|_| self.finish(&part, &dest, None));
+                if converted.is_err() {
+                    let _ = std::fs::remove_file(&part);
+                }
+                converted?
+            }
+            other => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("volumes are not written as {other}")))
+            }
+        }
+        Ok(dest)
+    }
+
+    fn remove_export(&self, image: &str) -> io::Result<()> {
+        self.remove(&self.file("export", image)?)
     }
 
     fn extend(&self, id: &str, size_gib: u64) -> io::Result<()> {

@@ -162,24 +162,9 @@ impl Volume {
         Ok(row)
     }
 
-    /// The volume a backup read is as it was: available, or in use when
-    /// its attachments say so.
+    /// The volume a backup read is as it was.
     pub(crate) async fn end_backing_up(&self, volume_id: &str) {
-        let ended = async {
-            store::transition(
-                &self.pool,
-                volume_id,
-                &[VolumeStatus::BackingUp],
-                VolumeStatus::Available,
-                Change::default(),
-                &now(),
-            )
-            .await?;
-            self.follow_attachments(volume_id).await
-        };
-        if let Err(e) = ended.await {
-            tracing::error!(volume = %volume_id, error = %e, "could not record the end of a volume's backup");
-        }
+        self.end_reading(volume_id, VolumeStatus::BackingUp).await
     }
 
     async fn settle_backup(&self, id: &str, from: BackupStatus, to: BackupStatus, reason: Option<&str>) {

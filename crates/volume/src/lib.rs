@@ -12,6 +12,7 @@ pub mod api;
 pub mod attachments;
 pub mod backend;
 pub mod backups;
+pub mod images;
 pub mod microversion;
 pub mod quotas;
 pub mod snapshots;
@@ -124,7 +125,7 @@ impl Volume {
                 Some(Some(to)) => {
                     tracing::warn!(volume = %v.id, from = %v.status, to = %to, "volume work was cut short by a stop");
                     store::transition(&self.pool, &v.id, &[v.status], to, Default::default(), &views::now()).await?;
-                    if v.status == VolumeStatus::BackingUp {
+                    if matches!(v.status, VolumeStatus::BackingUp | VolumeStatus::Uploading) {
                         self.follow_attachments(&v.id).await?;
                     }
                 }

@@ -18,6 +18,8 @@ const fn v(minor: u16) -> ApiVersion {
 pub const MIN: ApiVersion = v(0);
 pub const MAX: ApiVersion = v(71);
 
+/// 3.1: an upload to an image may set its `visibility` and `protected`.
+pub const V3_1: ApiVersion = v(1);
 /// 3.13: volumes show `group_id`.
 pub const V3_13: ApiVersion = v(13);
 /// 3.14: snapshots show `group_snapshot_id`.

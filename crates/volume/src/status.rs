@@ -43,7 +43,7 @@ impl VolumeStatus {
             Extending => Some(Some(ErrorExtending)),
             // A backup's copy only read the volume: it is as it was (its
             // attachments say whether in use).
-            BackingUp => Some(Some(Available)),
+            BackingUp | Uploading => Some(Some(Available)),
             RestoringBackup => Some(Some(ErrorRestoring)),
             Deleting => Some(None),
             _ => None,

@@ -107,7 +107,7 @@ impl Volume {
     }
 
     /// A volume `ctx` may act on under `rule`.
-    async fn checked(&self, ctx: &Context, id: &str, rule: &str) -> Result<VolumeRow> {
+    pub(crate) async fn checked(&self, ctx: &Context, id: &str, rule: &str) -> Result<VolumeRow> {
         let v = self.visible(ctx, id).await?;
         enforce(ctx, rule, &Target::project(&v.project_id))?;
         Ok(v)

@@ -99,7 +99,8 @@ pub async fn dispatch(
             };
             c.rebuild(&ctx, &id, image, new_name, &admin_pass).await?;
             let inst = c.instance(&ctx, &id).await?;
-            let mut server = crate::views::server_after_change(&super::base(&c), &inst, v, &ctx);
+            let volumes = c.volumes_of(&[inst.id.as_str()]).await?;
+            let mut server = crate::views::server_after_change(&super::base(&c), &inst, v, &ctx, &volumes);
             server["adminPass"] = json!(admin_pass);
             return Ok((StatusCode::ACCEPTED, Json(json!({"server": server}))).into_response());
         }

@@ -359,13 +359,22 @@ pub async fn detail(
     use axum::response::IntoResponse;
     let (rows, next, params) = select(&c, &ctx, q).await?;
     let b = base(&c);
-    let servers = rows.iter().map(|instance| views::ServerView { base: &b, instance, version: v, ctx: &ctx }).collect();
+    let ids: Vec<&str> = rows.iter().map(|i| i.id.as_str()).collect();
+    let volumes = c.volumes_of(&ids).await?;
+    let attached: Vec<Vec<_>> =
+        rows.iter().map(|i| volumes.iter().filter(|b| b.instance_uuid == i.id).cloned().collect()).collect();
+    let servers = rows
+        .iter()
+        .zip(&attached)
+        .map(|(instance, volumes)| views::ServerView { base: &b, instance, version: v, ctx: &ctx, volumes })
+        .collect();
     Ok(page(servers, &c, "servers/detail", next, params).into_response())
 }
 
 pub async fn show(c: Shared, Caller(ctx): Caller, v: ApiVersion, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let i = c.instance(&ctx, &id).await?;
-    let mut server = views::server(&base(&c), &i, v, &ctx);
+    let volumes = c.volumes_of(&[i.id.as_str()]).await?;
+    let mut server = views::server(&base(&c), &i, v, &ctx, &volumes);
     // 2.71: the server's groups, in show only.
     if v >= V2_71 {
         server["server_groups"] = json!(crate::server_groups::of_instance(&c.pool, &id).await?);
@@ -414,7 +423,8 @@ pub async fn update(
     };
     c.describe_server(&id, &change).await?;
     let i = c.instance(&ctx, &id).await?;
-    Ok(Json(json!({"server": views::server_after_change(&base(&c), &i, v, &ctx)})))
+    let volumes = c.volumes_of(&[i.id.as_str()]).await?;
+    Ok(Json(json!({"server": views::server_after_change(&base(&c), &i, v, &ctx, &volumes)})))
 }
 
 pub async fn delete(c: Shared, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {

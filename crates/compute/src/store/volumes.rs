@@ -54,6 +54,23 @@ pub async fn bdms_of(pool: &Pool, instance: &str) -> Result<Vec<Bdm>> {
         .await?)
 }
 
+/// The volumes attached to the instances `ids` (a page's).
+pub async fn bdms_of_all(pool: &Pool, ids: &[&str]) -> Result<Vec<Bdm>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT * FROM block_device_mappings WHERE instance_uuid IN ({marks}) AND status <> 'attaching'
+         ORDER BY created_at, id"
+    );
+    let mut q = db::query_as(&sql);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(pool).await?)
+}
+
 /// The mappings in `status` on `host`'s instances, and those of deleted
 /// instances there, for the reconciliation at start.
 pub async fn bdms_to_reconcile(pool: &Pool, host: &str) -> Result<Vec<(Bdm, bool)>> {

@@ -869,6 +869,14 @@ async fn volumes_attach_detach_and_end_with_their_servers() {
     let plugged = c.driver.volumes(&server);
     assert_eq!(plugged.len(), 1);
     assert_eq!(plugged[0].volume_id, vol);
+    let (_, r) = c.call("admin", "2.3", Method::GET, &format!("/v2.1/servers/{server}"), None).await;
+    assert_eq!(
+        r["server"]["os-extended-volumes:volumes_attached"],
+        json!([{"id": vol, "delete_on_termination": true}])
+    );
+    let (_, r) = c.call("admin", "2.1", Method::GET, "/v2.1/servers/detail", None).await;
+    let listed = r["servers"].as_array().unwrap().iter().find(|s| s["id"] == server.as_str()).unwrap().clone();
+    assert_eq!(listed["os-extended-volumes:volumes_attached"], json!([{"id": vol}]));
 
     let (_, r) = c.call("admin", "2.89", Method::GET, &path, None).await;
     // The sample lists two volumes, the first without a tag.

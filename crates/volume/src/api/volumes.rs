@@ -324,6 +324,51 @@ pub async fn action(
             c.force_delete(&ctx, &id).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
+        "os-volume_upload_image" => {
+            let text_arg = |k: &str| text(args_map, k);
+            let image_name = text_arg("image_name")?.ok_or_else(|| bad("'image_name' is a required property"))?;
+            let force = match args_map.get("force") {
+                None | Some(Value::Null) => false,
+                Some(f) => boolean(f).ok_or_else(|| bad(format!("Invalid value '{f}' for force.")))?,
+            };
+            let req = crate::images::UploadToImage {
+                image_name,
+                force,
+                disk_format: text_arg("disk_format")?.unwrap_or_else(|| "raw".into()),
+                container_format: text_arg("container_format")?.unwrap_or_else(|| "bare".into()),
+                visibility: if v >= V3_1 { text_arg("visibility")? } else { None },
+                protected: if v >= V3_1 { args_map.get("protected").and_then(boolean) } else { None },
+            };
+            let (vol, image) = c.upload_to_image(&ctx, &id, req).await?;
+            let volume_type = c.volume_type(&ctx, &vol.volume_type_id).await?;
+            let mut body = json!({
+                "id": vol.id,
+                "updated_at": vol.updated_at,
+                "status": vol.status,
+                "display_description": vol.description,
+                "size": vol.size,
+                "volume_type": views::volume_type(&volume_type, &ctx),
+                "image_id": image.id,
+                "container_format": image.container_format,
+                "disk_format": image.disk_format,
+                "image_name": image.name,
+            });
+            if v >= V3_1 {
+                body["visibility"] = json!(image.visibility);
+                body["protected"] = json!(image.protected);
+            }
+            Ok((StatusCode::ACCEPTED, Json(json!({ "os-volume_upload_image": body }))).into_response())
+        }
+        "os-show_image_metadata" => Ok(Json(json!({ "metadata": c.image_metadata(&ctx, &id).await? })).into_response()),
+        "os-set_image_metadata" => {
+            let items = string_map(args_map, "metadata")?;
+            Ok(Json(json!({ "metadata": c.set_image_metadata(&ctx, &id, items).await? })).into_response())
+        }
+        "os-unset_image_metadata" => {
+            let key = args_map.get("key").and_then(Value::as_str).ok_or_else(|| bad("'key' is a required property"))?;
+            c.unset_image_metadata(&ctx, &id, key).await?;
+            Ok(StatusCode::OK.into_response())
+        }
         "os-reserve" => {
             c.legacy_reserve(&ctx, &id).await?;
             Ok(StatusCode::ACCEPTED.into_response())

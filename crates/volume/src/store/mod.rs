@@ -113,6 +113,16 @@ pub async fn save_details(pool: &Pool, v: &VolumeRow, now: &str) -> Result<()> {
     Ok(())
 }
 
+pub async fn save_image_metadata(pool: &Pool, id: &str, items: &JsonText<Metadata>, now: &str) -> Result<()> {
+    db::query("UPDATE volumes SET image_metadata = ?, updated_at = ? WHERE id = ?")
+        .bind(items)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Moves a volume from one of `from` to `to` (and, when given, a new size
 /// and type), unless another request moved it first: whether it moved.
 pub async fn transition(

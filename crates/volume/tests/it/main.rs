@@ -537,6 +537,12 @@ impl VolumeBackend for Held {
     fn delete_backup(&self, backup: &str) -> std::io::Result<()> {
         self.inner.delete_backup(backup)
     }
+    fn export(&self, volume: &str, image: &str, disk_format: &str) -> std::io::Result<std::path::PathBuf> {
+        self.inner.export(volume, image, disk_format)
+    }
+    fn remove_export(&self, image: &str) -> std::io::Result<()> {
+        self.inner.remove_export(image)
+    }
     fn extend(&self, id: &str, size_gib: u64) -> std::io::Result<()> {
         self.inner.extend(id, size_gib)
     }
@@ -1048,4 +1054,42 @@ async fn backups_are_made_restored_and_counted() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("backup {backup} was never deleted");
+}
+
+#[tokio::test]
+async fn image_metadata_is_kept_set_and_unset() {
+    let (app, _dir) = app().await;
+    let vol = volume(&app, "alice", 1).await;
+    let path = format!("/v3/volumes/{vol}/action");
+    let act = |body: Value| call(&app, "alice", Method::POST, &path, Some(body));
+    let (status, r) =
+        act(json!({"os-set_image_metadata": {"metadata": {"os_distro": "debian", "hw_disk_bus": "virtio"}}})).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["metadata"], json!({"os_distro": "debian", "hw_disk_bus": "virtio"}));
+    let (status, _) = act(json!({"os-unset_image_metadata": {"key": "hw_disk_bus"}})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) = act(json!({"os-show_image_metadata": null})).await;
+    assert_eq!((status, &r["metadata"]), (StatusCode::OK, &json!({"os_distro": "debian"})));
+    let (_, r) = call(&app, "alice", Method::GET, &format!("/v3/volumes/{vol}"), None).await;
+    assert_eq!(r["volume"]["volume_image_metadata"], json!({"os_distro": "debian"}));
+    let (status, _) = act(json!({"os-unset_image_metadata": {"key": "nope"}})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        "reader",
+        Method::POST,
+        &format!("/v3/volumes/{vol}/action"),
+        Some(json!({"os-set_image_metadata": {"metadata": {"a": "b"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &app,
+        "bob",
+        Method::POST,
+        &format!("/v3/volumes/{vol}/action"),
+        Some(json!({"os-show_image_metadata": {}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -1,0 +1,145 @@
+//! Volumes and images: a volume written into a new image of the Image
+//! service (`os-volume_upload_image`, `uploading` while its data is read),
+//! and the image metadata a volume keeps of the image it was made from.
+
+use std::sync::Arc;
+
+use oxistack_core::context::Context;
+use oxistack_core::error::{Error, Result};
+use oxistack_core::policy::{enforce, Target};
+use serde_json::{json, Map, Value};
+
+use crate::status::VolumeStatus;
+use crate::store::{self, Change, Metadata, VolumeRow};
+use crate::views::now;
+use crate::Volume;
+
+/// An upload request, as the API read it.
+#[derive(Clone, Debug)]
+pub struct UploadToImage {
+    pub image_name: String,
+    /// Upload an `in-use` volume too.
+    pub force: bool,
+    pub disk_format: String,
+    pub container_format: String,
+    pub visibility: Option<String>,
+    pub protected: Option<bool>,
+}
+
+impl Volume {
+    /// `os-volume_upload_image`: a new image of the caller's project holds
+    /// the volume's data once the upload ends; the image's id at once.
+    pub async fn upload_to_image(
+        self: &Arc<Self>,
+        ctx: &Context,
+        id: &str,
+        req: UploadToImage,
+    ) -> Result<(VolumeRow, oxistack_image::store::ImageRow)> {
+        let v = self.checked(ctx, id, "volume_extension:volume_actions:upload_image").await?;
+        if req.visibility.as_deref() == Some("public") {
+            enforce(ctx, "volume_extension:volume_actions:upload_public", &Target::project(&v.project_id))?;
+        }
+        if !["raw", "qcow2"].contains(&req.disk_format.as_str()) {
+            return Err(Error::BadRequest(format!(
+                "Invalid input received: Invalid disk-format '{}' is specified. Allowed disk-formats are raw, qcow2.",
+                req.disk_format
+            )));
+        }
+        let from: &[VolumeStatus] =
+            if req.force { &[VolumeStatus::Available, VolumeStatus::InUse] } else { &[VolumeStatus::Available] };
+        if !from.contains(&v.status) {
+            return Err(Error::BadRequest(format!(
+                "Invalid volume: Volume {id} status must be available or in-use, but current status is: {}.",
+                v.status
+            )));
+        }
+        let mut fields: Map<String, Value> = Map::new();
+        fields.insert("name".into(), json!(req.image_name));
+        fields.insert("disk_format".into(), json!(req.disk_format));
+        fields.insert("container_format".into(), json!(req.container_format));
+        fields.insert("min_disk".into(), json!(v.size));
+        if let Some(vis) = &req.visibility {
+            fields.insert("visibility".into(), json!(vis));
+        }
+        if let Some(p) = req.protected {
+            fields.insert("protected".into(), json!(p));
+        }
+        let image = self.images.create(ctx, &fields).await?;
+        if !store::transition(&self.pool, id, from, VolumeStatus::Uploading, Change::default(), &now()).await? {
+            let _ = self.images.delete(ctx, &image.id).await;
+            return Err(Error::BadRequest(format!(
+                "Invalid volume: Volume {id} changed status while it was being uploaded."
+            )));
+        }
+        let (this, ctx, vid, iid, format) =
+            (self.clone(), ctx.clone(), v.id.clone(), image.id.clone(), req.disk_format.clone());
+        tokio::spawn(async move {
+            if let Err(e) = this.write_image(&ctx, &vid, &iid, &format).await {
+                tracing::error!(volume = %vid, image = %iid, error = %e, "uploading a volume to an image failed");
+                let _ = this.images.delete(&ctx, &iid).await;
+            }
+            this.end_reading(&vid, VolumeStatus::Uploading).await;
+        });
+        let mut shown = v;
+        shown.status = VolumeStatus::Uploading;
+        Ok((shown, image))
+    }
+
+    /// The backend writes the volume as the image's format; the Image
+    /// service takes the data as any upload (and inspects it).
+    async fn write_image(&self, ctx: &Context, volume: &str, image: &str, disk_format: &str) -> Result<()> {
+        let backend = self.backend.clone();
+        let (v, i, f) = (volume.to_owned(), image.to_owned(), disk_format.to_owned());
+        let path = tokio::task::spawn_blocking(move || backend.export(&v, &i, &f))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
+        let uploaded = async {
+            let file = tokio::fs::File::open(&path).await.map_err(anyhow::Error::from)?;
+            let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+            self.images.upload(ctx, image, body).await
+        }
+        .await;
+        let backend = self.backend.clone();
+        let i = image.to_owned();
+        let _ = tokio::task::spawn_blocking(move || backend.remove_export(&i)).await;
+        uploaded
+    }
+
+    /// A volume whose data was only read is as it was: available, or in
+    /// use when its attachments say so.
+    pub(crate) async fn end_reading(&self, volume_id: &str, during: VolumeStatus) {
+        let ended = async {
+            store::transition(&self.pool, volume_id, &[during], VolumeStatus::Available, Change::default(), &now())
+                .await?;
+            self.follow_attachments(volume_id).await
+        };
+        if let Err(e) = ended.await {
+            tracing::error!(volume = %volume_id, error = %e, "could not record the end of reading a volume");
+        }
+    }
+
+    /// `os-show_image_metadata`.
+    pub async fn image_metadata(&self, ctx: &Context, id: &str) -> Result<Metadata> {
+        Ok(self.checked(ctx, id, "volume_extension:volume_image_metadata:show").await?.image_metadata.0)
+    }
+
+    /// `os-set_image_metadata`: merged into what the volume keeps; the
+    /// whole after.
+    pub async fn set_image_metadata(&self, ctx: &Context, id: &str, items: Metadata) -> Result<Metadata> {
+        let mut v = self.checked(ctx, id, "volume_extension:volume_image_metadata:set").await?;
+        crate::volumes::check_metadata(&items)?;
+        v.image_metadata.0.extend(items);
+        store::save_image_metadata(&self.pool, &v.id, &v.image_metadata, &now()).await?;
+        Ok(v.image_metadata.0)
+    }
+
+    /// `os-unset_image_metadata`.
+    pub async fn unset_image_metadata(&self, ctx: &Context, id: &str, key: &str) -> Result<()> {
+        let mut v = self.checked(ctx, id, "volume_extension:volume_image_metadata:remove").await?;
+        if v.image_metadata.0.remove(key).is_none() {
+            return Err(Error::NotFound(format!("Glance metadata for volume {id} with key {key} could not be found.")));
+        }
+        store::save_image_metadata(&self.pool, &v.id, &v.image_metadata, &now()).await
+    }
+}
