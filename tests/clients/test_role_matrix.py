@@ -365,6 +365,8 @@ ROWS += [
         "volume_uuid": i}}, CINDER_3_44), expect(403, 200, 200, 404)),
     ("volume attachment", "list", None, lambda m, _: ("GET", f"{V}/attachments", None, CINDER_3_44),
      expect(200, 200, 200, 200)),
+    ("volume", "upload to image", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {
+        "os-volume_upload_image": {"image_name": "up", "disk_format": "qcow2"}}), expect(403, 202, 202, 404)),
     ("volume", "reserve", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {"os-reserve": {}}),
      expect(403, 202, 202, 404)),
     ("server volume", "attach", "server", lambda m, i: ("POST", f"{S}/{i}/os-volume_attachments", {

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 
-use common::{mib, rss_kib, Api, Server};
+use common::{floating_ip, mib, rss_kib, Api, Server};
 
 const SEQUENTIAL: usize = 5;
 const PARALLEL: &[usize] = &[2, 4, 6, 8];
@@ -57,16 +57,6 @@ impl Api {
             panic!("server {id}: no metadata source on its console")
         }
     }
-}
-
-fn floating_ip(server: &Value) -> String {
-    server["addresses"]["private"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["OS-EXT-IPS:type"] == "floating")
-        .map(|a| a["addr"].as_str().unwrap().to_owned())
-        .expect("a floating address")
 }
 
 fn ssh_ok(key: &Path, ip: &str) -> bool {
@@ -128,18 +118,7 @@ async fn main() {
     let (token, _) = server.admin_token().await;
     let api = Api { http: server.http.clone(), base: server.base.clone(), token };
 
-    let key = server.dir.join("id_ed25519");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(&key).status();
-    assert!(made.unwrap().success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let (status, _) = api
-        .send(
-            reqwest::Method::POST,
-            "/compute/v2.1/os-keypairs",
-            Some(json!({"keypair": {"name": "bench", "public_key": public}})),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let key = api.bench_keypair(&server.dir).await;
     let (_, images) = api.send(reqwest::Method::GET, "/image/v2/images?name=oxistack-test", None).await;
     let image = images["images"][0]["id"].as_str().unwrap().to_owned();
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{percentile_ms, Api, Server};
+use common::{floating_ip, percentile_ms, Api, Server};
 
 const CREATES: usize = 20;
 const FROM_IMAGE: usize = 10;
@@ -115,23 +115,12 @@ async fn main() {
     stats(&format!("from the test image ({image_mib:.0} MiB qcow2), 1 GiB"), from_image);
 
     // One guest; volumes plugged into it while it runs.
-    let key = server.dir.join("id_ed25519");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(&key).status();
-    assert!(made.unwrap().success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let body = json!({"keypair": {"name": "bench", "public_key": public}});
-    assert_eq!(api.send(reqwest::Method::POST, "/compute/v2.1/os-keypairs", Some(body)).await.0, 201);
+    let key = api.bench_keypair(&server.dir).await;
     let body = json!({"server": {"name": "bench", "imageRef": image, "flavorRef": "42", "networks": "auto",
                                  "key_name": "bench"}});
     let sid = api.boot_active(body, LIMIT, Duration::from_millis(50)).await;
     let (_, s) = api.send(reqwest::Method::GET, &format!("/compute/v2.1/servers/{sid}"), None).await;
-    let ip = s["server"]["addresses"]["private"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["OS-EXT-IPS:type"] == "floating")
-        .map(|a| a["addr"].as_str().unwrap().to_owned())
-        .unwrap();
+    let ip = floating_ip(&s["server"]);
     let start = Instant::now();
     while ssh(&key, &ip, "true").is_none() {
         assert!(start.elapsed() < LIMIT, "no SSH into the guest");

@@ -218,3 +218,33 @@ impl Api {
         }
     }
 }
+
+/// A server's floating address.
+pub fn floating_ip(server: &Value) -> String {
+    server["addresses"]["private"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["OS-EXT-IPS:type"] == "floating")
+        .map(|a| a["addr"].as_str().unwrap().to_owned())
+        .expect("a floating address")
+}
+
+impl Api {
+    /// A new SSH key in `dir`, imported as the admin's keypair `bench`; the
+    /// private key's path.
+    pub async fn bench_keypair(&self, dir: &std::path::Path) -> PathBuf {
+        let key = dir.join("id_ed25519");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", ""])
+            .arg("-f")
+            .arg(&key)
+            .status();
+        assert!(made.unwrap().success());
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let body = json!({"keypair": {"name": "bench", "public_key": public}});
+        let (status, _) = self.send(reqwest::Method::POST, "/compute/v2.1/os-keypairs", Some(body)).await;
+        assert_eq!(status, 201);
+        key
+    }
+}
