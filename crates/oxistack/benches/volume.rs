@@ -172,5 +172,12 @@ async fn main() {
     println!("|---|---|---|");
     println!("| inside the guest, on the volume | {guest_write:.0} | {guest_read:.0} |");
     println!("| the host, a file beside the volumes | {host_write:.0} | {host_read:.0} |");
+    // Instances outlive a stop of the service: the guest goes first.
+    api.send(reqwest::Method::DELETE, &format!("/compute/v2.1/servers/{sid}"), None).await;
+    let start = Instant::now();
+    while data.join("instances").join(&sid).exists() {
+        assert!(start.elapsed() < LIMIT, "the guest was not gone after {LIMIT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     server.stop();
 }
