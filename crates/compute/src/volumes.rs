@@ -85,12 +85,17 @@ pub(crate) async fn attached(pool: &Pool, volume: &Volume, instance: &str) -> Re
         .await?
         .into_iter()
         .filter(|b| b.status != BdmStatus::Attaching)
-        .map(|b| AttachedVolume {
-            connection: volume.backend.connection(&b.volume_id),
-            volume_id: b.volume_id,
-            device: b.device_name,
-        })
+        .map(|b| plugged(volume, &b))
         .collect())
+}
+
+/// A mapped volume as the driver plugs it: Block Storage's connection to it.
+fn plugged(volume: &Volume, bdm: &Bdm) -> AttachedVolume {
+    AttachedVolume {
+        volume_id: bdm.volume_id.clone(),
+        device: bdm.device_name.clone(),
+        connection: volume.backend.connection(&bdm.volume_id),
+    }
 }
 
 fn not_attached(volume_id: &str) -> Error {
@@ -198,11 +203,7 @@ impl Compute {
     }
 
     async fn unplug(&self, instance: &str, bdm: &Bdm) {
-        let volume = AttachedVolume {
-            volume_id: bdm.volume_id.clone(),
-            device: bdm.device_name.clone(),
-            connection: self.volume.backend.connection(&bdm.volume_id),
-        };
+        let volume = plugged(&self.volume, bdm);
         match self.driver.detach_volume(instance, &volume).await {
             Ok(()) | Err(crate::virt::DriverError::NotFound(_)) => {}
             Err(e) => tracing::warn!(instance, volume = %bdm.volume_id, error = %e, "unplugging a volume failed"),
@@ -227,11 +228,7 @@ impl Compute {
         let record = actions::start(&self.pool, ctx, &inst.id, "detach_volume", inst.host.as_deref()).await?;
         bdms::set_bdm_status(&self.pool, &bdm.id, BdmStatus::Detaching).await?;
         self.volume.begin_detaching(&bdm.attachment_id).await?;
-        let volume = AttachedVolume {
-            volume_id: bdm.volume_id.clone(),
-            device: bdm.device_name.clone(),
-            connection: self.volume.backend.connection(&bdm.volume_id),
-        };
+        let volume = plugged(&self.volume, &bdm);
         if let Err(e) = self.driver.detach_volume(&inst.id, &volume).await {
             let error = Error::Conflict(format!("Failed to detach volume {volume_id} from instance {}: {e}", inst.id));
             self.volume.roll_detaching(&bdm.attachment_id).await?;

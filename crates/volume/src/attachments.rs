@@ -244,19 +244,9 @@ impl Volume {
         store::attachments_in(&self.pool, project).await
     }
 
-    /// A volume's attachments, for Compute's view of a server's volumes.
-    pub async fn attachments_of(&self, volume_id: &str) -> Result<Vec<AttachmentRow>> {
-        store::attachments_of(&self.pool, volume_id).await
-    }
-
     /// The attachments of the volumes `ids`, for a page of volumes.
     pub(crate) async fn attachments_of_all(&self, ids: &[&str]) -> Result<Vec<AttachmentRow>> {
         store::attachments_of_all(&self.pool, ids).await
-    }
-
-    /// A volume as Compute sees it for an attach: visible to `ctx`.
-    pub async fn volume_for_attach(&self, ctx: &Context, id: &str) -> Result<VolumeRow> {
-        self.visible(ctx, id).await
     }
 
     /// Deletes a volume whose server ended with `delete_on_termination`

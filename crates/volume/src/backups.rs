@@ -146,13 +146,11 @@ impl Volume {
         let this = self.clone();
         let (bid, vid) = (row.id.clone(), v.id.clone());
         tokio::spawn(async move {
-            let backend = this.backend.clone();
             let (b, vol) = (bid.clone(), vid.clone());
-            let made = tokio::task::spawn_blocking(move || backend.create_backup(&vol, &b)).await;
-            let (to, reason) = match made {
-                Ok(Ok(())) => (BackupStatus::Available, None),
-                outcome => {
-                    tracing::error!(backup = %bid, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not back the volume up");
+            let (to, reason) = match this.on_backend(move |backend| backend.create_backup(&vol, &b)).await {
+                Ok(()) => (BackupStatus::Available, None),
+                Err(e) => {
+                    tracing::error!(backup = %bid, error = %e, "the backend could not back the volume up");
                     (BackupStatus::Error, Some("The volume's data could not be copied."))
                 }
             };
@@ -194,16 +192,15 @@ impl Volume {
     }
 
     pub(crate) async fn finish_backup_delete(&self, id: String) {
-        let backend = self.backend.clone();
         let bid = id.clone();
-        match tokio::task::spawn_blocking(move || backend.delete_backup(&bid)).await {
-            Ok(Ok(())) => {
+        match self.on_backend(move |b| b.delete_backup(&bid)).await {
+            Ok(()) => {
                 if let Err(e) = store::delete_backup_row(&self.pool, &id).await {
                     tracing::error!(backup = %id, error = %e, "could not remove a deleted backup's row");
                 }
             }
-            outcome => {
-                tracing::error!(backup = %id, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not delete the backup");
+            Err(e) => {
+                tracing::error!(backup = %id, error = %e, "the backend could not delete the backup");
                 self.settle_backup(&id, BackupStatus::Deleting, BackupStatus::ErrorDeleting, None).await;
             }
         }
@@ -278,13 +275,11 @@ impl Volume {
         let this = self.clone();
         let (bid, vid, size) = (b.id.clone(), target.id.clone(), target.size);
         tokio::spawn(async move {
-            let backend = this.backend.clone();
             let (bk, v) = (bid.clone(), vid.clone());
-            let restored = tokio::task::spawn_blocking(move || backend.restore_backup(&bk, &v, size as u64)).await;
-            let to = match restored {
-                Ok(Ok(())) => VolumeStatus::Available,
-                outcome => {
-                    tracing::error!(backup = %bid, volume = %vid, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not restore the backup");
+            let to = match this.on_backend(move |b| b.restore_backup(&bk, &v, size as u64)).await {
+                Ok(()) => VolumeStatus::Available,
+                Err(e) => {
+                    tracing::error!(backup = %bid, volume = %vid, error = %e, "the backend could not restore the backup");
                     VolumeStatus::ErrorRestoring
                 }
             };

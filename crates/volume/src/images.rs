@@ -88,21 +88,18 @@ impl Volume {
     /// The backend writes the volume as the image's format; the Image
     /// service takes the data as any upload (and inspects it).
     async fn write_image(&self, ctx: &Context, volume: &str, image: &str, disk_format: &str) -> Result<()> {
-        let backend = self.backend.clone();
         let (v, i, f) = (volume.to_owned(), image.to_owned(), disk_format.to_owned());
-        let path = tokio::task::spawn_blocking(move || backend.export(&v, &i, &f))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(anyhow::Error::from)?;
+        let path = self.on_backend(move |b| b.export(&v, &i, &f)).await.map_err(|e| anyhow::anyhow!(e))?;
         let uploaded = async {
             let file = tokio::fs::File::open(&path).await.map_err(anyhow::Error::from)?;
             let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
             self.images.upload(ctx, image, body).await
         }
         .await;
-        let backend = self.backend.clone();
         let i = image.to_owned();
-        let _ = tokio::task::spawn_blocking(move || backend.remove_export(&i)).await;
+        if let Err(e) = self.on_backend(move |b| b.remove_export(&i)).await {
+            tracing::warn!(image = %image, error = %e, "removing an upload's export failed");
+        }
         uploaded
     }
 

@@ -66,6 +66,21 @@ pub struct Volume {
 }
 
 impl Volume {
+    /// Runs `work` on the backend, on the blocking pool (backend calls do
+    /// file or network I/O): its answer, or its error (or the stopped
+    /// task's) as text for the log.
+    pub(crate) async fn on_backend<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn VolumeBackend) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let backend = self.backend.clone();
+        match tokio::task::spawn_blocking(move || work(backend.as_ref())).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("the backend's work stopped: {e}")),
+        }
+    }
+
     /// Opens the service: its tables, the default volume type, and the
     /// volumes a stopped server left in flight on this host.
     pub async fn open(

@@ -141,13 +141,11 @@ impl Volume {
         let this = self.clone();
         let (sid, vid) = (row.id.clone(), v.id.clone());
         tokio::spawn(async move {
-            let backend = this.backend.clone();
             let id = sid.clone();
-            let made = tokio::task::spawn_blocking(move || backend.create_snapshot(&vid, &id)).await;
-            let to = match made {
-                Ok(Ok(())) => SnapshotStatus::Available,
-                outcome => {
-                    tracing::error!(snapshot = %sid, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not make the snapshot");
+            let to = match this.on_backend(move |b| b.create_snapshot(&vid, &id)).await {
+                Ok(()) => SnapshotStatus::Available,
+                Err(e) => {
+                    tracing::error!(snapshot = %sid, error = %e, "the backend could not make the snapshot");
                     SnapshotStatus::Error
                 }
             };
@@ -207,16 +205,15 @@ impl Volume {
     /// The backend's part of a snapshot's delete: the data, then the row;
     /// or `error_deleting`.
     pub(crate) async fn finish_snapshot_delete(&self, id: String) {
-        let backend = self.backend.clone();
         let sid = id.clone();
-        match tokio::task::spawn_blocking(move || backend.delete_snapshot(&sid)).await {
-            Ok(Ok(())) => {
+        match self.on_backend(move |b| b.delete_snapshot(&sid)).await {
+            Ok(()) => {
                 if let Err(e) = store::delete_snapshot_row(&self.pool, &id).await {
                     tracing::error!(snapshot = %id, error = %e, "could not remove a deleted snapshot's row");
                 }
             }
-            outcome => {
-                tracing::error!(snapshot = %id, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not delete the snapshot");
+            Err(e) => {
+                tracing::error!(snapshot = %id, error = %e, "the backend could not delete the snapshot");
                 self.settle_snapshot(&id, SnapshotStatus::Deleting, SnapshotStatus::ErrorDeleting).await;
             }
         }

@@ -231,17 +231,11 @@ impl Volume {
             }
             from = VolumeStatus::Downloading;
         }
-        let backend = self.backend.clone();
         let vid = id.clone();
-        let made = tokio::task::spawn_blocking(move || fill(backend.as_ref(), &vid, size as u64, &source)).await;
-        let to = match made {
-            Ok(Ok(())) => VolumeStatus::Available,
-            Ok(Err(e)) => {
-                tracing::error!(volume = %id, error = %e, "the backend could not make the volume");
-                VolumeStatus::Error
-            }
+        let to = match self.on_backend(move |b| fill(b, &vid, size as u64, &source)).await {
+            Ok(()) => VolumeStatus::Available,
             Err(e) => {
-                tracing::error!(volume = %id, error = %e, "making the volume stopped");
+                tracing::error!(volume = %id, error = %e, "the backend could not make the volume");
                 VolumeStatus::Error
             }
         };
@@ -367,16 +361,15 @@ impl Volume {
             tracing::error!(volume = %id, "a deleted volume's snapshots could not all be deleted");
             return self.settle(&id, VolumeStatus::Deleting, VolumeStatus::ErrorDeleting, Change::default()).await;
         }
-        let backend = self.backend.clone();
         let vid = id.clone();
-        match tokio::task::spawn_blocking(move || backend.delete(&vid)).await {
-            Ok(Ok(())) => {
+        match self.on_backend(move |b| b.delete(&vid)).await {
+            Ok(()) => {
                 if let Err(e) = store::delete_volume(&self.pool, &id).await {
                     tracing::error!(volume = %id, error = %e, "could not remove a deleted volume's row");
                 }
             }
-            outcome => {
-                tracing::error!(volume = %id, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not delete the volume");
+            Err(e) => {
+                tracing::error!(volume = %id, error = %e, "the backend could not delete the volume");
                 self.settle(&id, VolumeStatus::Deleting, VolumeStatus::ErrorDeleting, Change::default()).await;
             }
         }
@@ -423,13 +416,11 @@ impl Volume {
         }
         let (this, id, back, old_size) = (self.clone(), id.to_owned(), v.status, v.size);
         tokio::spawn(async move {
-            let backend = this.backend.clone();
             let vid = id.clone();
-            let grown = tokio::task::spawn_blocking(move || backend.extend(&vid, new_size as u64)).await;
-            match grown {
-                Ok(Ok(())) => this.settle(&id, VolumeStatus::Extending, back, Change::default()).await,
-                outcome => {
-                    tracing::error!(volume = %id, outcome = ?outcome.map(|r| r.map_err(|e| e.to_string())), "the backend could not extend the volume");
+            match this.on_backend(move |b| b.extend(&vid, new_size as u64)).await {
+                Ok(()) => this.settle(&id, VolumeStatus::Extending, back, Change::default()).await,
+                Err(e) => {
+                    tracing::error!(volume = %id, error = %e, "the backend could not extend the volume");
                     let change = Change { size: Some(old_size), ..Default::default() };
                     this.settle(&id, VolumeStatus::Extending, VolumeStatus::ErrorExtending, change).await
                 }
