@@ -310,6 +310,41 @@ def test_a_volume_keeps_its_data_from_one_guest_to_the_next(qemu_cloud):
     assert out.stdout.strip() == "written-in-vm-a", out.stderr
 
 
+def test_a_server_boots_from_a_volume_and_the_next_one_finds_its_data(qemu_cloud):
+    """A server booted from a volume made from the test image (no disk of
+    its own on the host): the guest writes to its root disk; the server is
+    deleted, the volume kept, and a new server booted from it reads what
+    the first one wrote."""
+    cloud = qemu_cloud
+    key = keypair(cloud)
+    first = cloud.openstack_json("server", "create", "--flavor", "m1.tiny", "--image", image_id(cloud),
+                                 "--boot-from-volume", "1", "--key-name", "SSHKEY", "--wait", "bfv-a")
+    (root,) = cloud.openstack_json("server", "volume", "list", "bfv-a")
+    assert root["Device"] == "/dev/vda", root
+    volume = root["Volume ID"]
+    assert not (cloud.data_dir / "instances" / first["id"] / "disk.qcow2").exists(), "the root disk is the volume"
+    ip = floating_ip(cloud, "bfv-a")
+    assert ssh_until(key, ip, "hostname") == "bfv-a"
+    # The guest's boot disk is the volume: its serial is the volume's id.
+    disk = guest_disk(key, ip, volume)
+    out = ssh(key, ip, f"echo written-in-bfv-a | dd of=/dev/{disk} bs=1M seek=900 conv=fsync 2>/dev/null"
+              " && sync && echo done", timeout=60)
+    assert out.stdout.strip() == "done", out.stderr
+
+    cloud.openstack("server", "delete", "--wait", "bfv-a")
+    deadline = time.time() + 60
+    while cloud.openstack_json("volume", "show", volume)["status"] != "available":
+        assert time.time() < deadline, "the kept root volume was not let go"
+        time.sleep(0.5)
+    cloud.openstack_json("server", "create", "--flavor", "m1.tiny", "--volume", volume, "--key-name", "SSHKEY",
+                         "--wait", "bfv-b")
+    ip = floating_ip(cloud, "bfv-b")
+    assert ssh_until(key, ip, "hostname") == "bfv-b"
+    disk = guest_disk(key, ip, volume)
+    out = ssh(key, ip, f"dd if=/dev/{disk} bs=1M skip=900 count=1 2>/dev/null | head -c 16", timeout=60)
+    assert out.stdout == "written-in-bfv-a", (out.stdout, out.stderr)
+
+
 def test_instances_outlive_a_killed_service(qemu_cloud):
     cloud = qemu_cloud
     key = keypair(cloud)

@@ -176,6 +176,7 @@ S = "/compute/v2.1/servers"
 N = "/network/v2.0"
 V = "/volume/v3"
 CINDER_3_44 = {"OpenStack-API-Version": "volume 3.44"}
+CINDER_3_68 = {"OpenStack-API-Version": "volume 3.68"}
 ROWS = [
     ("server", "list", None, lambda m, _: ("GET", f"{S}/detail", None), expect(200, 200, 200, 200)),
     ("server", "show", "server", lambda m, i: ("GET", f"{S}/{i}", None), expect(200, 200, 200, 404)),
@@ -373,6 +374,16 @@ ROWS += [
         "volumeAttachment": {"volumeId": m.volume()}}), expect(403, 200, 200, 404)),
     ("server volume", "list", "server", lambda m, i: ("GET", f"{S}/{i}/os-volume_attachments", None),
      expect(200, 200, 200, 404)),
+    ("server", "create from a new volume", None, lambda m, _: ("POST", S, {"server": {
+        "name": "x", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{
+            "uuid": m.image_active, "source_type": "image", "destination_type": "volume", "boot_index": 0,
+            "volume_size": 1}]}}), expect(403, 202, 202, 202)),
+    ("server", "create with a volume", "volume", lambda m, i: ("POST", S, {"server": {
+        "name": "x", "imageRef": m.image_active, "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"uuid": i, "source_type": "volume", "destination_type": "volume"}]}}),
+     expect(403, 202, 202, 400)),
+    ("volume", "reimage", "volume", lambda m, i: ("POST", f"{V}/volumes/{i}/action", {
+        "os-reimage": {"image_id": m.image_active}}, CINDER_3_68), expect(403, 202, 202, 404)),
     ("volume backup", "create", "volume", lambda m, i: ("POST", f"{V}/backups", {"backup": {"volume_id": i}}),
      expect(403, 202, 202, 404)),
     ("volume backup", "list", None, lambda m, _: ("GET", f"{V}/backups/detail", None), expect(200, 200, 200, 200)),

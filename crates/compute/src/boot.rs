@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 
+use crate::block_devices::{self, BlockDevice, BlockSource};
 use crate::scheduler::{self, GroupPolicy, RequestSpec};
 use crate::service::{instance_spec, now, SCHEDULING};
 use crate::states::{PowerState, TaskState, VmState};
@@ -39,6 +40,10 @@ pub struct CreateServer {
     pub networks: network::Requested,
     /// The `security_groups` of the request, by name or id.
     pub security_groups: Vec<String>,
+    /// The volumes of `block_device_mapping_v2` (or the legacy
+    /// `block_device_mapping`); the one with boot index 0, if any, is the
+    /// root disk and `image_ref` may be empty.
+    pub block_devices: Vec<BlockDevice>,
     /// `accessIPv4` and `accessIPv6`, validated: addresses the user says
     /// reach the server, kept and shown as given.
     pub access_ipv4: String,
@@ -56,6 +61,13 @@ pub(crate) struct BuildAsks {
     /// The security groups' ids.
     pub groups: Vec<String>,
     pub admin_pass: String,
+    /// The volumes the build makes and plugs in.
+    #[serde(default)]
+    pub block_devices: Vec<BlockDevice>,
+    /// The caller, as whom the build makes volumes (`None` in builds handed
+    /// over before servers had volumes at create).
+    #[serde(default)]
+    pub ctx: Option<Context>,
 }
 
 /// What the checks of a create request found.
@@ -92,6 +104,13 @@ impl Compute {
     pub async fn create_servers(&self, ctx: &Context, req: CreateServer) -> Result<Vec<Instance>> {
         let checked = self.check_create(ctx, &req).await?;
         let created = self.schedule(ctx, &req, &checked).await?;
+        if let Some(inst) = created.first() {
+            if let Err(e) = self.reserve_block_devices(ctx, inst, &checked.asks.block_devices).await {
+                // The volume was taken since it was checked: no server.
+                store::mark_deleted(&self.pool, &inst.id, &now()).await?;
+                return Err(e);
+            }
+        }
         for inst in &created {
             let action = actions::start(&self.pool, ctx, &inst.id, "create", inst.host.as_deref()).await?;
             match inst.host.as_deref() {
@@ -113,26 +132,27 @@ impl Compute {
             .usable_flavor(ctx, Some(&project), &req.flavor_ref)
             .await
             .map_err(|_| Error::BadRequest(format!("Flavor {} could not be found.", req.flavor_ref)))?;
-        let image = self
-            .image
-            .visible(ctx, &req.image_ref)
-            .await
-            .map_err(|_| Error::BadRequest(format!("Image {} could not be found.", req.image_ref)))?;
-        if image.status != "active" {
-            return Err(Error::BadRequest(format!("Image {} is not active.", req.image_ref)));
+        // An image that maps volumes (a volume-backed server's snapshot)
+        // boots from new volumes of its snapshots.
+        let mut block_devices = req.block_devices.clone();
+        if !req.image_ref.is_empty() && !block_devices.iter().any(BlockDevice::is_root) {
+            let mapped = self.mapped_by_image(ctx, &req.image_ref).await?;
+            let taken: Vec<Option<String>> = block_devices.iter().map(|d| d.device_name.clone()).collect();
+            let mapped = mapped.into_iter().filter(|m| m.device_name.is_none() || !taken.contains(&m.device_name));
+            block_devices = mapped.chain(block_devices).collect();
         }
-        if flavor.ram < image.min_ram {
-            return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));
+        let existing_volumes = block_devices.iter().any(|d| matches!(d.source, BlockSource::Volume(_)));
+        if existing_volumes && req.max_count > 1 {
+            return Err(Error::BadRequest("Cannot attach one or more volumes to multiple instances".into()));
         }
-        if flavor.disk > 0 && flavor.disk < image.min_disk {
-            return Err(Error::BadRequest("Flavor's disk is too small for requested image.".into()));
-        }
-        if flavor.disk > 0 && image.virtual_size.or(image.size).unwrap_or(0) > flavor.disk << 30 {
-            return Err(Error::BadRequest(format!(
-                "Flavor's disk is too small for requested image. Flavor disk is {} bytes, image is {} bytes.",
-                flavor.disk << 30,
-                image.virtual_size.or(image.size).unwrap_or(0)
-            )));
+        let root_min_ram = self.check_block_devices(ctx, &block_devices).await?;
+        if block_devices.iter().any(BlockDevice::is_root) {
+            // Booted from a volume: the flavor's disk is not its root disk.
+            if flavor.ram < root_min_ram {
+                return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));
+            }
+        } else {
+            self.check_image_boot(ctx, &req.image_ref, &flavor).await?;
         }
         let key_data = match &req.key_name {
             Some(k) => Some(
@@ -154,8 +174,35 @@ impl Compute {
             ),
             None => None,
         };
-        let asks = BuildAsks { networks, groups, admin_pass: req.admin_pass.clone() };
+        let asks =
+            BuildAsks { networks, groups, admin_pass: req.admin_pass.clone(), block_devices, ctx: Some(ctx.clone()) };
         Ok(Checked { project, flavor, key_data, zone, forced_host, group, asks })
+    }
+
+    /// An image the caller may boot, on a flavor big enough for it.
+    async fn check_image_boot(&self, ctx: &Context, image_ref: &str, flavor: &Flavor) -> Result<()> {
+        let image = self
+            .image
+            .visible(ctx, image_ref)
+            .await
+            .map_err(|_| Error::BadRequest(format!("Image {image_ref} could not be found.")))?;
+        if image.status != "active" {
+            return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
+        }
+        if flavor.ram < image.min_ram {
+            return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));
+        }
+        if flavor.disk > 0 && flavor.disk < image.min_disk {
+            return Err(Error::BadRequest("Flavor's disk is too small for requested image.".into()));
+        }
+        if flavor.disk > 0 && image.virtual_size.or(image.size).unwrap_or(0) > flavor.disk << 30 {
+            return Err(Error::BadRequest(format!(
+                "Flavor's disk is too small for requested image. Flavor disk is {} bytes, image is {} bytes.",
+                flavor.disk << 30,
+                image.virtual_size.or(image.size).unwrap_or(0)
+            )));
+        }
+        Ok(())
     }
 
     /// The zone of `availability_zone` (this host's when none is asked for)
@@ -320,7 +367,7 @@ impl Compute {
     /// ends in ERROR with NoValidHost.
     fn build(&self, inst: Instance, action: i64, asks: BuildAsks) {
         let (pool, driver) = (self.pool.clone(), self.driver.clone());
-        let (image, net) = (self.image.clone(), self.network.clone());
+        let (image, net, volume) = (self.image.clone(), self.network.clone(), self.volume.clone());
         tokio::spawn(async move {
             let outcome = match inst.host.as_deref() {
                 None => {
@@ -329,6 +376,10 @@ impl Compute {
                 Some(host) => {
                     let prepared = async {
                         let mut spec = instance_spec(&image, &inst, &inst.flavor, &inst.image_ref).await?;
+                        if let Some(ctx) = &asks.ctx {
+                            (spec.root_volume, spec.volumes) =
+                                block_devices::prepare(&pool, &volume, host, ctx, &inst, &asks.block_devices).await?;
+                        }
                         spec.vifs = network::allocate(&net, &pool, &inst, host, &asks.networks, &asks.groups).await?;
                         spec.admin_pass = Some(asks.admin_pass);
                         Ok::<_, Error>(spec)
@@ -340,9 +391,13 @@ impl Compute {
                 }
             };
             if outcome.is_err() {
-                // Nova deallocates the network of a build that failed.
+                // Nova deallocates the network of a build that failed; its
+                // volumes are let go (those to be deleted with it, deleted).
                 if let Err(e) = network::release(&net, &pool, &inst.id).await {
                     tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's addresses failed");
+                }
+                if let Err(e) = crate::volumes::release_volumes(&pool, &volume, &inst.id).await {
+                    tracing::error!(instance = %inst.id, error = %e, "releasing a failed build's volumes failed");
                 }
             }
             let error = outcome.as_ref().err().map(|e| e.to_string());
@@ -360,6 +415,7 @@ impl Compute {
                         // Deleted while it was building.
                         if driver.destroy(&inst.id).await.is_ok() {
                             let _ = network::release(&net, &pool, &inst.id).await;
+                            let _ = crate::volumes::release_volumes(&pool, &volume, &inst.id).await;
                         }
                     }
                     done

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod aggregates;
 pub mod api;
+pub mod block_devices;
 pub mod boot;
 pub mod consoles;
 pub mod flavors;
@@ -66,6 +67,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 21, sql: include_str!("../migrations/sqlite/0021_listing_indexes_in_order.sql") },
         Migration { version: 22, sql: include_str!("../migrations/sqlite/0022_work_answers.sql") },
         Migration { version: 23, sql: include_str!("../migrations/sqlite/0023_volume_attachments.sql") },
+        Migration { version: 24, sql: include_str!("../migrations/sqlite/0024_boot_volumes.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_compute.sql") },
@@ -77,6 +79,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 7, sql: include_str!("../migrations/postgres/0007_listing_indexes_in_order.sql") },
         Migration { version: 8, sql: include_str!("../migrations/postgres/0008_work_answers.sql") },
         Migration { version: 9, sql: include_str!("../migrations/postgres/0009_volume_attachments.sql") },
+        Migration { version: 10, sql: include_str!("../migrations/postgres/0010_boot_volumes.sql") },
     ],
 };
 

@@ -320,6 +320,7 @@ mod tests {
             swap_mb: 0,
             image_id: "abcdef12-0000-0000-0000-000000000000".into(),
             image: None,
+            root_volume: None,
             key_name: Some("SSHKEY".into()),
             public_key: Some("ssh-ed25519 AAAA test".into()),
             user_data: Some(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n")),

@@ -57,6 +57,8 @@ pub const V2_51: ApiVersion = v(51);
 pub const V2_48: ApiVersion = v(48);
 /// 2.50: quota class sets show server group quotas, not network ones.
 pub const V2_50: ApiVersion = v(50);
+/// 2.42: block device mappings may be given a `tag` (again).
+pub const V2_42: ApiVersion = v(42);
 /// 2.49: a volume attachment may be given a `tag`.
 pub const V2_49: ApiVersion = v(49);
 /// 2.52: tags may be given on create.
@@ -77,6 +79,8 @@ pub const V2_62: ApiVersion = v(62);
 pub const V2_63: ApiVersion = v(63);
 /// 2.64: server groups have one `policy` with `rules`.
 pub const V2_64: ApiVersion = v(64);
+/// 2.67: a block device mapping may name a `volume_type`.
+pub const V2_67: ApiVersion = v(67);
 /// 2.70: os-interface and volume attachments show their `tag`.
 pub const V2_70: ApiVersion = v(70);
 /// 2.71: `server_groups` in server show.
@@ -99,6 +103,8 @@ pub const V2_89: ApiVersion = v(89);
 pub const V2_90: ApiVersion = v(90);
 /// 2.92: keypairs are imported only (no generation).
 pub const V2_92: ApiVersion = v(92);
+/// 2.93: a server booted from a volume may be rebuilt (its volume reimaged).
+pub const V2_93: ApiVersion = v(93);
 /// 2.96: `pinned_availability_zone`.
 pub const V2_96: ApiVersion = v(96);
 /// 2.98: the embedded image shows its properties.

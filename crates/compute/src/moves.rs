@@ -33,16 +33,32 @@ pub(crate) const CONSOLE_LOG: &str = "console_log";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "move", rename_all = "snake_case")]
 pub(crate) enum Move {
-    Rebuild { image_ref: String, admin_pass: String },
-    Resize { flavor: Box<Flavor> },
+    Rebuild {
+        image_ref: String,
+        admin_pass: String,
+        /// The root volume is reimaged with `image_ref` (as whom, `ctx`).
+        #[serde(default)]
+        reimage_root: Option<Context>,
+    },
+    Resize {
+        flavor: Box<Flavor>,
+    },
     ConfirmResize,
     RevertResize,
     Rescue,
     Unrescue,
-    Shelve { ctx: Context },
+    Shelve {
+        ctx: Context,
+    },
     ShelveOffload,
-    Unshelve { ctx: Context },
-    Snapshot { ctx: Context, image_id: String, source: Option<String> },
+    Unshelve {
+        ctx: Context,
+    },
+    Snapshot {
+        ctx: Context,
+        image_id: String,
+        source: Option<String>,
+    },
 }
 
 impl Move {
@@ -107,14 +123,19 @@ impl Compute {
         async move {
             let failed = |e: crate::virt::DriverError| Error::Internal(e.into());
             match mv {
-                Move::Rebuild { image_ref, admin_pass } => {
+                Move::Rebuild { image_ref, admin_pass, reimage_root } => {
                     // The new image is inspected before the old disk is let go.
+                    let (root_volume, volumes) = crate::volumes::attached(&pool, &volume, &inst.id).await?;
                     let spec = InstanceSpec {
                         admin_pass: Some(admin_pass),
-                        volumes: crate::volumes::attached(&pool, &volume, &inst.id).await?,
+                        root_volume,
+                        volumes,
                         ..instance_spec(&image, &inst, &inst.flavor, &image_ref).await?
                     };
                     driver.destroy(&inst.id).await.map_err(failed)?;
+                    if let (Some(ctx), Some(root)) = (&reimage_root, &spec.root_volume) {
+                        volume.begin_reimage(ctx, &root.volume_id, &image_ref, true).await?.finish().await?;
+                    }
                     driver.spawn(&spec).await.map_err(failed)?;
                     // A stopped server stays stopped after a rebuild.
                     let (vm, power) = if inst.vm_state == Stopped {
@@ -124,7 +145,10 @@ impl Compute {
                         (Active, PowerState::Running)
                     };
                     let mut o = Outcome::unchanged(&inst, vm, power);
-                    o.image_ref = image_ref;
+                    // A server booted from a volume keeps showing no image.
+                    if spec.root_volume.is_none() {
+                        o.image_ref = image_ref;
+                    }
                     Ok(o)
                 }
                 Move::Resize { flavor } => {
@@ -161,8 +185,10 @@ impl Compute {
                 }
                 Move::Unshelve { ctx } => {
                     let boot_from = inst.shelved_image_id.as_deref().unwrap_or(&inst.image_ref);
+                    let (root_volume, volumes) = crate::volumes::attached(&pool, &volume, &inst.id).await?;
                     let spec = InstanceSpec {
-                        volumes: crate::volumes::attached(&pool, &volume, &inst.id).await?,
+                        root_volume,
+                        volumes,
                         ..instance_spec(&image, &inst, &inst.flavor, boot_from).await?
                     };
                     driver.spawn(&spec).await.map_err(failed)?;
@@ -177,8 +203,10 @@ impl Compute {
                     Ok(o)
                 }
                 Move::Shelve { .. } | Move::ShelveOffload => {
-                    if let (Move::Shelve { ctx }, Some(_)) = (&mv, driver.snapshot_format()) {
-                        // The disk goes with the host: it is kept as an image first.
+                    let volume_backed = crate::volumes::root_volume(&pool, &inst.id).await?.is_some();
+                    if let (Move::Shelve { ctx }, Some(_), false) = (&mv, driver.snapshot_format(), volume_backed) {
+                        // The disk goes with the host: it is kept as an image
+                        // first (a root volume stays, attached, in Block Storage).
                         let shelved = shelve_snapshot(&image, &driver, ctx, &inst, &scratch).await?;
                         store::set_shelved_image(&pool, &inst.id, Some(&shelved)).await?;
                     }
@@ -210,6 +238,7 @@ impl Compute {
         image_ref: Option<&str>,
         name: Option<&str>,
         admin_pass: &str,
+        reimage_allowed: bool,
     ) -> Result<()> {
         let current = self.instance(ctx, id).await?;
         let image_ref =
@@ -222,7 +251,23 @@ impl Compute {
         if image.status != "active" {
             return Err(Error::BadRequest(format!("Image {image_ref} is not active.")));
         }
-        let mv = Move::Rebuild { image_ref, admin_pass: admin_pass.to_owned() };
+        // A root volume is reimaged (2.93); before, only the image it holds
+        // may be named, and the guest restarts on the volume as it is.
+        let mut reimage_root = None;
+        if let Some(root) = crate::volumes::root_volume(&self.pool, &current.id).await? {
+            if reimage_allowed {
+                reimage_root = Some(ctx.clone());
+            } else {
+                let v = self.volume.volume(ctx, &root.volume_id).await?;
+                let held = v.image_id.or_else(|| v.image_metadata.0.get("image_id").cloned());
+                if held.as_deref() != Some(image_ref.as_str()) {
+                    return Err(Error::BadRequest(format!(
+                        "Image {image_ref} is unacceptable: Unable to rebuild with a different image for a volume-backed server."
+                    )));
+                }
+            }
+        }
+        let mv = Move::Rebuild { image_ref, admin_pass: admin_pass.to_owned(), reimage_root };
         let started = self.begin_move(ctx, id, &mv).await?;
         if let Some(n) = name {
             store::set_name(&self.pool, id, n).await?;
@@ -279,6 +324,12 @@ impl Compute {
     }
 
     pub async fn rescue(&self, ctx: &Context, id: &str, rescue: bool) -> Result<()> {
+        if rescue {
+            let inst = self.instance(ctx, id).await?;
+            if crate::volumes::root_volume(&self.pool, &inst.id).await?.is_some() {
+                return Err(Error::BadRequest("Cannot rescue a volume-backed instance".into()));
+            }
+        }
         let mv = if rescue { Move::Rescue } else { Move::Unrescue };
         let started = self.begin_move(ctx, id, &mv).await?;
         self.carry_out(started, mv).await
@@ -336,6 +387,13 @@ impl Compute {
     ) -> Result<String> {
         let probe = Move::Snapshot { ctx: ctx.clone(), image_id: String::new(), source: None };
         let (inst, action) = self.begin_move(ctx, id, &probe).await?;
+        if crate::volumes::root_volume(&self.pool, &inst.id).await?.is_some() {
+            // Block Storage takes it, here and now; the driver has no part.
+            let taken = self.snapshot_volume_backed(ctx, &inst, name, metadata).await;
+            actions::finish(&self.pool, action, taken.as_ref().err().map(|e| e.to_string()).as_deref()).await?;
+            store::end_task(&self.pool, id, TaskState::ImageSnapshot, inst.vm_state, inst.power_state, &now()).await?;
+            return taken;
+        }
         let source = self.image.visible(ctx, &inst.image_ref).await.ok();
         let mut body = snapshot_image(name, &inst);
         for (k, v) in metadata {

@@ -92,6 +92,7 @@ fn describe(inst: &Instance, flavor: &Flavor, image_ref: &str) -> InstanceSpec {
         swap_mb: flavor.swap,
         image_id: image_ref.to_owned(),
         image: None,
+        root_volume: None,
         key_name: inst.key_name.clone(),
         public_key: inst.key_data.clone(),
         user_data: inst.user_data.clone(),

@@ -171,12 +171,17 @@ impl Serialize for ServerView<'_> {
         m.serialize_entry("user_id", &i.user_id)?;
         m.serialize_entry("metadata", &i.metadata)?;
         m.serialize_entry("hostId", &host_id(&i.project_id, i.host.as_deref()))?;
-        let image = ImageRef {
-            id: &i.image_ref,
-            links: bookmark(root, "images", &i.image_ref),
-            properties: (v >= V2_98).then(Map::new),
-        };
-        m.serialize_entry("image", &image)?;
+        // A server booted from a volume has no image: Nova shows "".
+        if i.image_ref.is_empty() {
+            m.serialize_entry("image", "")?;
+        } else {
+            let image = ImageRef {
+                id: &i.image_ref,
+                links: bookmark(root, "images", &i.image_ref),
+                properties: (v >= V2_98).then(Map::new),
+            };
+            m.serialize_entry("image", &image)?;
+        }
         let flavor = if v >= V2_47 {
             FlavorRef::Embedded {
                 vcpus: f.vcpus,

@@ -36,8 +36,10 @@ pub struct InstanceSpec {
     pub swap_mb: i64,
     pub image_id: String,
     /// The image's data on this host; `None` when it has none (the fake
-    /// driver needs none).
+    /// driver needs none) or the instance boots from a volume.
     pub image: Option<BootImage>,
+    /// The volume the instance boots from, instead of an image.
+    pub root_volume: Option<AttachedVolume>,
     pub key_name: Option<String>,
     pub public_key: Option<String>,
     /// As the API took it: base64.
@@ -196,7 +198,7 @@ pub struct FakeDriver {
 }
 
 impl FakeDriver {
-    /// The volumes instance `id` has plugged in.
+    /// The volumes instance `id` has plugged in, its root volume first.
     pub fn volumes(&self, id: &str) -> Vec<AttachedVolume> {
         self.volumes.lock().map(|v| v.get(id).cloned().unwrap_or_default()).unwrap_or_default()
     }
@@ -229,7 +231,7 @@ impl VirtDriver for FakeDriver {
             let mut all = self.instances.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
             all.insert(spec.id.clone(), PowerState::Running);
             let mut volumes = self.volumes.lock().map_err(|_| DriverError::Failed("fake driver poisoned".into()))?;
-            volumes.insert(spec.id.clone(), spec.volumes.clone());
+            volumes.insert(spec.id.clone(), spec.root_volume.iter().chain(&spec.volumes).cloned().collect());
             Ok(())
         })
     }

@@ -32,7 +32,7 @@ pub struct AttachVolume {
 
 /// The device names a guest's disks take, in Nova's order: the root disk,
 /// the ephemeral disk, swap, then volumes.
-fn pick_device(inst: &Instance, attached: &[Bdm], asked: Option<&str>) -> Result<String> {
+pub(crate) fn pick_device(inst: &Instance, attached: &[Bdm], asked: Option<&str>) -> Result<String> {
     let mut used = vec!["/dev/vda".to_owned()];
     let locals = usize::from(inst.flavor.ephemeral > 0) + usize::from(inst.flavor.swap > 0);
     for i in 0..locals {
@@ -79,14 +79,22 @@ async fn end_mapping(pool: &Pool, volume: &Arc<Volume>, bdm: &Bdm) -> Result<()>
 }
 
 /// The volumes an instance has attached, as its driver plugs them (a
-/// rebuild or an unshelve boots with them).
-pub(crate) async fn attached(pool: &Pool, volume: &Volume, instance: &str) -> Result<Vec<AttachedVolume>> {
-    Ok(bdms::bdms_of(pool, instance)
-        .await?
-        .into_iter()
-        .filter(|b| b.status != BdmStatus::Attaching)
-        .map(|b| plugged(volume, &b))
-        .collect())
+/// rebuild or an unshelve boots with them): its root volume, if it boots
+/// from one, and the others.
+pub(crate) async fn attached(
+    pool: &Pool,
+    volume: &Volume,
+    instance: &str,
+) -> Result<(Option<AttachedVolume>, Vec<AttachedVolume>)> {
+    let (mut root, mut others) = (None, vec![]);
+    for b in bdms::bdms_of(pool, instance).await?.into_iter().filter(|b| b.status != BdmStatus::Attaching) {
+        if b.is_root() {
+            root = Some(plugged(volume, &b));
+        } else {
+            others.push(plugged(volume, &b));
+        }
+    }
+    Ok((root, others))
 }
 
 /// A mapped volume as the driver plugs it: Block Storage's connection to it.
@@ -96,6 +104,16 @@ fn plugged(volume: &Volume, bdm: &Bdm) -> AttachedVolume {
         device: bdm.device_name.clone(),
         connection: volume.backend.connection(&bdm.volume_id),
     }
+}
+
+/// The root volume of a server booted from one.
+pub(crate) async fn root_volume(pool: &Pool, instance: &str) -> Result<Option<Bdm>> {
+    Ok(bdms::bdms_of(pool, instance).await?.into_iter().find(Bdm::is_root))
+}
+
+/// A host's connector, as Nova's libvirt driver describes it to Cinder.
+pub(crate) fn connector(host: &str) -> serde_json::Value {
+    json!({"host": host, "platform": "x86_64", "os_type": "linux", "multipath": false})
 }
 
 fn not_attached(volume_id: &str) -> Error {
@@ -122,11 +140,6 @@ impl Compute {
     pub async fn volume_attachment(&self, ctx: &Context, server_id: &str, volume_id: &str) -> Result<Bdm> {
         let all = self.volume_attachments(ctx, server_id).await?;
         all.into_iter().find(|b| b.volume_id == volume_id).ok_or_else(|| not_attached(volume_id))
-    }
-
-    /// This host's connector, as Nova's libvirt driver describes it to Cinder.
-    fn connector(&self) -> serde_json::Value {
-        json!({"host": self.config.host, "platform": "x86_64", "os_type": "linux", "multipath": false})
     }
 
     /// `POST /servers/{id}/os-volume_attachments`.
@@ -163,13 +176,14 @@ impl Compute {
             delete_on_termination: req.delete_on_termination,
             status: BdmStatus::Attaching,
             created_at: now(),
+            boot_index: None,
         };
         if let Err(e) = bdms::insert_bdm(&self.pool, &bdm).await {
             let _ = self.volume.release(&reservation.id).await;
             return Err(e);
         }
         let plugged = async {
-            let (_, connection) = self.volume.connect(&bdm.attachment_id, self.connector()).await?;
+            let (_, connection) = self.volume.connect(&bdm.attachment_id, connector(&self.config.host)).await?;
             let volume =
                 AttachedVolume { volume_id: bdm.volume_id.clone(), device: bdm.device_name.clone(), connection };
             self.driver.attach_volume(&inst.id, &volume).await.map_err(|e| {
@@ -219,6 +233,9 @@ impl Compute {
             .into_iter()
             .find(|b| b.volume_id == volume_id && b.status == BdmStatus::Attached)
             .ok_or_else(|| not_attached(volume_id))?;
+        if bdm.is_root() {
+            return Err(Error::BadRequest("Cannot detach a root device volume".into()));
+        }
         if !self.runs(&inst) {
             return Err(Error::Conflict(format!(
                 "Instance {} runs on another host; detaching volumes there is not served by this host.",

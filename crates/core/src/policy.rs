@@ -406,6 +406,8 @@ const RULES: &[(&str, Service, Check)] = &[
     ("volume:extend", Volume, Member),
     ("volume:extend_attached_volume", Volume, Member),
     ("volume:retype", Volume, Member),
+    ("volume:reimage", Volume, Member),
+    ("volume:reimage_reserved", Volume, Member),
     ("volume:update_readonly_flag", Volume, Member),
     ("volume:get_volume_metadata", Volume, Reader),
     ("volume:create_volume_metadata", Volume, Member),

@@ -93,6 +93,10 @@ struct Launch {
     /// could be attached, whose saved state has no such ports.
     #[serde(default)]
     volume_slots: Option<Vec<Option<String>>>,
+    /// The Block Storage volume the instance boots from, in place of
+    /// disk.qcow2 (`base` is then empty).
+    #[serde(default)]
+    root_volume: Option<LaunchVolume>,
 }
 
 /// A volume as QEMU opens it: always as raw data (what a tenant writes
@@ -343,18 +347,34 @@ impl QemuDriver {
         if l.rescue {
             disks.push(("rescue", "rescue.qcow2", "qcow2"));
         }
-        disks.push(("root", "disk.qcow2", "qcow2"));
+        if l.root_volume.is_none() {
+            disks.push(("root", "disk.qcow2", "qcow2"));
+        }
         if l.ephemeral {
             disks.push(("ephemeral", "disk.eph0", "qcow2"));
         }
         if l.swap {
             disks.push(("swap", "disk.swap", "qcow2"));
         }
+        if let Some(v) = &l.root_volume {
+            // As raw data, as every volume: what a tenant wrote is never
+            // probed for a format. A rescue disk boots before it.
+            a.extend([
+                "-blockdev".into(),
+                format!("driver=raw,node-name=rootvol,file.driver=file,file.filename={}", option_path(&v.path)),
+                "-device".into(),
+                format!(
+                    "virtio-blk-pci,id=root,drive=rootvol,serial={},bootindex={}",
+                    v.serial(),
+                    usize::from(l.rescue)
+                ),
+            ]);
+        }
         for (i, (id, file, format)) in disks.iter().enumerate() {
             a.push("-drive".into());
             a.push(format!("file={},if=none,id={id},format={format}", p(file)));
             a.push("-device".into());
-            a.push(if i == 0 {
+            a.push(if i == 0 && (l.rescue || l.root_volume.is_none()) {
                 format!("virtio-blk-pci,drive={id},bootindex=0")
             } else {
                 format!("virtio-blk-pci,drive={id}")
@@ -603,6 +623,12 @@ fn network_of(vif: &Vif) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::from(u32::from(vif.fixed_ip) & mask)
 }
 
+/// A volume as this driver opens it.
+fn launch_volume(v: &AttachedVolume) -> LaunchVolume {
+    let Connection::File { device_path } = &v.connection;
+    LaunchVolume { id: v.volume_id.clone(), path: device_path.clone() }
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
@@ -615,12 +641,21 @@ impl VirtDriver for QemuDriver {
     fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             let files = self.files(&spec.id)?;
-            let image = spec.image.as_ref().ok_or_else(|| failed(format!("image {} has no data", spec.image_id)))?;
+            let root_volume = spec.root_volume.as_ref().map(launch_volume);
+            let image = match (&root_volume, &spec.image) {
+                (Some(_), _) => None,
+                (None, Some(image)) => Some(image),
+                (None, None) => return Err(failed(format!("image {} has no data", spec.image_id))),
+            };
             let _ = std::fs::remove_dir_all(&files.dir);
             std::fs::create_dir_all(&files.dir).map_err(failed)?;
             let prepared = async {
-                let base = disk::base_image(&self.cache, &image.content_hash, &image.path, &image.disk_format).await?;
-                disk::overlay(&base, &files.path("disk.qcow2"), spec.disk_gb).await?;
+                // Booted from a volume, the instance has no disk of its own.
+                let mut base = PathBuf::new();
+                if let Some(image) = image {
+                    base = disk::base_image(&self.cache, &image.content_hash, &image.path, &image.disk_format).await?;
+                    disk::overlay(&base, &files.path("disk.qcow2"), spec.disk_gb).await?;
+                }
                 if spec.ephemeral_gb > 0 {
                     disk::blank(&files.path("disk.eph0"), &format!("{}G", spec.ephemeral_gb)).await?;
                 }
@@ -648,15 +683,9 @@ impl VirtDriver for QemuDriver {
                     rescue: false,
                     config_drive: spec.config_drive,
                     nic_slots: Vec::new(),
-                    volumes: spec
-                        .volumes
-                        .iter()
-                        .map(|v| {
-                            let Connection::File { device_path } = &v.connection;
-                            LaunchVolume { id: v.volume_id.clone(), path: device_path.clone() }
-                        })
-                        .collect(),
+                    volumes: spec.volumes.iter().map(launch_volume).collect(),
                     volume_slots: None,
+                    root_volume,
                 },
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&files.dir);
@@ -817,8 +846,12 @@ impl VirtDriver for QemuDriver {
     fn resize<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             let files = self.existing(&spec.id)?;
+            let boots_from_volume = Self::read_launch(&files)?.root_volume.is_some();
             Self::shut_down(&files, &spec.id).await;
-            disk::grow(&files.path("disk.qcow2"), spec.disk_gb).await.map_err(failed)?;
+            // A root volume keeps its size: the flavor's disk is not it.
+            if !boots_from_volume {
+                disk::grow(&files.path("disk.qcow2"), spec.disk_gb).await.map_err(failed)?;
+            }
             self.relaunch(&spec.id, |l| {
                 l.vcpus = spec.vcpus.max(1);
                 l.ram_mb = spec.ram_mb;
@@ -833,6 +866,9 @@ impl VirtDriver for QemuDriver {
         Box::pin(async move {
             let files = self.existing(id)?;
             let launch = Self::read_launch(&files)?;
+            if launch.root_volume.is_some() {
+                return Err(DriverError::NotSupported("rescue of a server booted from a volume"));
+            }
             Self::shut_down(&files, id).await;
             let rescue = files.path("rescue.qcow2");
             let _ = std::fs::remove_file(&rescue);
@@ -932,8 +968,7 @@ impl VirtDriver for QemuDriver {
         Box::pin(async move {
             let files = self.existing(id)?;
             let mut launch = Self::read_launch(&files)?;
-            let Connection::File { device_path } = &volume.connection;
-            let v = LaunchVolume { id: volume.volume_id.clone(), path: device_path.clone() };
+            let v = launch_volume(volume);
             if launch.volumes.contains(&v) {
                 return Ok(());
             }
@@ -993,6 +1028,9 @@ impl VirtDriver for QemuDriver {
     fn snapshot<'a>(&'a self, id: &'a str, dest: &'a Path) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             let files = self.existing(id)?;
+            if Self::read_launch(&files)?.root_volume.is_some() {
+                return Err(DriverError::NotSupported("a disk snapshot of a server booted from a volume"));
+            }
             let running = Self::pid(&files, id).is_some() && Self::status(&files).await? == "running";
             if running {
                 Self::qmp(&files, "stop", None).await?;
@@ -1117,6 +1155,7 @@ mod tests {
             nic_slots: Vec::new(),
             volumes: Vec::new(),
             volume_slots: None,
+            root_volume: None,
         }
     }
 
@@ -1182,6 +1221,26 @@ mod tests {
         let rescue = a.find("id=rescue").unwrap();
         assert!(rescue < a.find("id=root").unwrap());
         assert!(a.contains("virtio-blk-pci,drive=rescue,bootindex=0"));
+    }
+
+    #[test]
+    fn a_server_booted_from_a_volume_has_no_disk_of_its_own() {
+        let d = QemuDriver {
+            qemu: "qemu".into(),
+            accel: Accel::Tcg,
+            instances: "/i".into(),
+            cache: "/c".into(),
+            metadata: None,
+        };
+        let root = LaunchVolume { id: "0123456789abcdef0123456789".into(), path: "/d/volumes/volume-r".into() };
+        let l = Launch { root_volume: Some(root), base: PathBuf::new(), ..launch() };
+        let a = d.args(&Files { dir: "/i/x".into() }, &l, None).join(" ");
+        assert!(!a.contains("disk.qcow2"), "{a}");
+        assert!(a.contains(
+            "-blockdev driver=raw,node-name=rootvol,file.driver=file,file.filename=/d/volumes/volume-r -device \
+             virtio-blk-pci,id=root,drive=rootvol,serial=0123456789abcdef0123,bootindex=0"
+        ));
+        assert_eq!(a.matches("bootindex=").count(), 1, "{a}");
     }
 
     #[test]

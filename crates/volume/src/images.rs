@@ -1,6 +1,8 @@
 //! Volumes and images: a volume written into a new image of the Image
 //! service (`os-volume_upload_image`, `uploading` while its data is read),
-//! and the image metadata a volume keeps of the image it was made from.
+//! an image written over a volume (`os-reimage`, as Compute's rebuild of a
+//! server booted from a volume asks), and the image metadata a volume
+//! keeps of the image it was made from.
 
 use std::sync::Arc;
 
@@ -138,5 +140,85 @@ impl Volume {
             return Err(Error::NotFound(format!("Glance metadata for volume {id} with key {key} could not be found.")));
         }
         store::save_image_metadata(&self.pool, &v.id, &v.image_metadata, &now()).await
+    }
+}
+
+/// A reimage begun: the volume is `downloading`; [`Reimage::finish`]
+/// writes the image and settles it.
+pub struct Reimage {
+    volume: Arc<Volume>,
+    id: String,
+    image_ref: String,
+    size: u64,
+    resolved: crate::sources::Resolved,
+}
+
+impl Volume {
+    /// Cinder's `os-reimage` (3.68): the volume's data is to be replaced
+    /// by image `image_ref`'s, its size kept. An attached volume is taken
+    /// only with `reimage_reserved` (Compute holds it for a rebuild, its
+    /// guest gone). Answers once the volume is `downloading`.
+    pub async fn begin_reimage(
+        self: &Arc<Self>,
+        ctx: &Context,
+        id: &str,
+        image_ref: &str,
+        reimage_reserved: bool,
+    ) -> Result<Reimage> {
+        let v = self.checked(ctx, id, "volume:reimage").await?;
+        let mut from = vec![VolumeStatus::Available, VolumeStatus::Error];
+        if reimage_reserved {
+            enforce(ctx, "volume:reimage_reserved", &Target::project(&v.project_id))?;
+            from.extend([VolumeStatus::Reserved, VolumeStatus::InUse]);
+        }
+        if !from.contains(&v.status) {
+            return Err(Error::BadRequest(format!(
+                "Invalid volume: Volume {id} status must be available or error, but current status is: {}.",
+                v.status
+            )));
+        }
+        let req = crate::volumes::CreateVolume { image_ref: Some(image_ref.to_owned()), ..Default::default() };
+        let resolved = self.resolve_source(ctx, &req).await?;
+        if resolved.min_size > v.size {
+            return Err(Error::BadRequest(format!(
+                "Invalid input received: Volume size '{}'GB cannot be smaller than the image size {}GB.",
+                v.size, resolved.min_size
+            )));
+        }
+        if !store::transition(&self.pool, id, &from, VolumeStatus::Downloading, Change::default(), &now()).await? {
+            return Err(Error::Conflict(format!("Volume {id} changed while it was being reimaged.")));
+        }
+        Ok(Reimage {
+            volume: self.clone(),
+            id: id.to_owned(),
+            image_ref: image_ref.to_owned(),
+            size: v.size as u64,
+            resolved,
+        })
+    }
+}
+
+impl Reimage {
+    /// Writes the image over the volume: `available` (or `in-use`, as its
+    /// attachments say) holding that image, or `error`.
+    pub async fn finish(self) -> Result<()> {
+        let Reimage { volume, id, image_ref, size, resolved } = self;
+        let (vid, source) = (id.clone(), resolved.source);
+        let written = volume.on_backend(move |b| crate::sources::fill(b, &vid, size, &source)).await;
+        let to = match &written {
+            Ok(()) => {
+                let image_id = resolved.image_id.as_deref().unwrap_or(&image_ref);
+                store::save_image(&volume.pool, &id, image_id, &resolved.image_metadata, &now()).await?;
+                VolumeStatus::Available
+            }
+            Err(e) => {
+                tracing::error!(volume = %id, error = %e, "the backend could not reimage the volume");
+                VolumeStatus::Error
+            }
+        };
+        store::transition(&volume.pool, &id, &[VolumeStatus::Downloading], to, Change::default(), &now()).await?;
+        // Its attachments decide again whether it is in use.
+        volume.follow_attachments(&id).await?;
+        written.map_err(|e| Error::Internal(anyhow::anyhow!("reimaging volume {id}: {e}")))
     }
 }

@@ -56,6 +56,8 @@ pub const V3_63: ApiVersion = v(63);
 pub const V3_64: ApiVersion = v(64);
 /// 3.65: `consumes_quota`.
 pub const V3_65: ApiVersion = v(65);
+/// 3.68: `os-reimage`.
+pub const V3_68: ApiVersion = v(68);
 /// 3.69: `shared_targets` may be null.
 pub const V3_69: ApiVersion = v(69);
 

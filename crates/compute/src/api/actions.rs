@@ -97,7 +97,8 @@ pub async fn dispatch(
                 Some(Value::String(p)) => p.clone(),
                 Some(_) => return Err(bad("Invalid input for field/attribute adminPass.")),
             };
-            c.rebuild(&ctx, &id, image, new_name, &admin_pass).await?;
+            // 2.93: a server booted from a volume is rebuilt onto it.
+            c.rebuild(&ctx, &id, image, new_name, &admin_pass, v >= crate::microversion::V2_93).await?;
             let inst = c.instance(&ctx, &id).await?;
             let volumes = c.volumes_of(&[inst.id.as_str()]).await?;
             let mut server = crate::views::server_after_change(&super::base(&c), &inst, v, &ctx, &volumes);

@@ -3,6 +3,7 @@
 
 mod actions;
 mod aggregates;
+mod block_devices;
 mod diagnostics;
 mod flavor_extras;
 mod flavors;

@@ -154,16 +154,19 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
     if v >= V2_37 && !s.contains_key("networks") {
         return Err(bad("Invalid input for field/attribute server. 'networks' is a required property"));
     }
-    let image_ref = match str_field(s, "imageRef")? {
-        Some(i) => i,
-        None => s
-            .get("block_device_mapping_v2")
-            .and_then(Value::as_array)
-            .and_then(|b| b.iter().find(|m| m.get("source_type").and_then(Value::as_str) == Some("image")))
-            .and_then(|m| m.get("uuid").and_then(Value::as_str).map(String::from))
-            .ok_or_else(|| bad("Invalid input for field/attribute server. 'imageRef' is a required property"))?,
+    let (block_devices, local_image) = super::block_devices::parse(s, v)?;
+    let image_ref = match str_field(s, "imageRef")?.filter(|i| !i.is_empty()) {
+        Some(i) => i.rsplit('/').next().unwrap_or_default().to_owned(),
+        None => local_image.unwrap_or_default(),
     };
-    let image_ref = image_ref.rsplit('/').next().unwrap_or_default().to_owned();
+    // Without an image, the server boots from its volume of boot index 0.
+    if image_ref.is_empty() && !block_devices.iter().any(|d| d.is_root()) {
+        return Err(if s.contains_key("imageRef") || !block_devices.is_empty() {
+            bad("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
+        } else {
+            bad("Invalid input for field/attribute server. 'imageRef' is a required property")
+        });
+    }
     let flavor_ref = str_field(s, "flavorRef")?
         .or_else(|| s.get("flavorRef").and_then(Value::as_i64).map(|n| n.to_string()))
         .ok_or_else(|| bad("Invalid input for field/attribute server. 'flavorRef' is a required property"))?;
@@ -219,6 +222,7 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             group,
             networks: networks_field(s.get("networks"))?,
             security_groups: security_groups_field(s.get("security_groups"))?,
+            block_devices,
             access_ipv4: access_ip(s, "accessIPv4")?.unwrap_or_default(),
             access_ipv6: access_ip(s, "accessIPv6")?.unwrap_or_default(),
             admin_pass: str_field(s, "adminPass")?.unwrap_or_else(super::generated_password),

@@ -25,12 +25,21 @@ pub struct Bdm {
     pub delete_on_termination: bool,
     pub status: BdmStatus,
     pub created_at: String,
+    /// 0 for the root volume of a server booted from a volume.
+    pub boot_index: Option<i64>,
+}
+
+impl Bdm {
+    /// The volume the server boots from.
+    pub fn is_root(&self) -> bool {
+        self.boot_index == Some(0)
+    }
 }
 
 pub async fn insert_bdm(pool: &Pool, b: &Bdm) -> Result<()> {
     db::query(
         "INSERT INTO block_device_mappings (id, instance_uuid, volume_id, attachment_id, device_name, tag,
-            delete_on_termination, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            delete_on_termination, status, created_at, boot_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&b.id)
     .bind(&b.instance_uuid)
@@ -41,6 +50,7 @@ pub async fn insert_bdm(pool: &Pool, b: &Bdm) -> Result<()> {
     .bind(b.delete_on_termination)
     .bind(b.status)
     .bind(&b.created_at)
+    .bind(b.boot_index)
     .execute(pool)
     .await?;
     Ok(())

@@ -172,6 +172,18 @@ impl Cloud {
         panic!("volume {id} never became {want}");
     }
 
+    /// Waits until volume `id` is gone; `why` otherwise.
+    async fn volume_gone(&self, token: &str, id: &str, why: &str) {
+        for _ in 0..200 {
+            let (status, _) = self.call_volume(token, Method::GET, &format!("/v3/volumes/{id}"), None).await;
+            if status == StatusCode::NOT_FOUND {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("{why}");
+    }
+
     async fn new_volume(&self, token: &str) -> String {
         let (status, r) =
             self.call_volume(token, Method::POST, "/v3/volumes", Some(json!({"volume": {"size": 1}}))).await;
@@ -929,14 +941,7 @@ async fn volumes_attach_detach_and_end_with_their_servers() {
     let (status, _) = c.call("admin", "2.1", Method::DELETE, &format!("/v2.1/servers/{other}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     c.volume_status("admin", &keep, "available").await;
-    for _ in 0..200 {
-        let (status, _) = c.call_volume("admin", Method::GET, &format!("/v3/volumes/{vol}"), None).await;
-        if status == StatusCode::NOT_FOUND {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("a delete_on_termination volume outlived its server");
+    c.volume_gone("admin", &vol, "a delete_on_termination volume outlived its server").await;
 }
 
 #[tokio::test]
@@ -963,6 +968,7 @@ async fn a_start_undoes_an_attach_and_finishes_a_detach_cut_short() {
         delete_on_termination: false,
         status: BdmStatus::Attaching,
         created_at: "2026-01-01T00:00:00Z".into(),
+        boot_index: None,
     };
     insert_bdm(&c.pool, &bdm).await.unwrap();
     c.volume_status("admin", &attaching, "reserved").await;
@@ -987,3 +993,5 @@ async fn a_start_undoes_an_attach_and_finishes_a_detach_cut_short() {
     let (_, r) = after.call("admin", "2.1", Method::GET, &path, None).await;
     assert_eq!(r["volumeAttachments"], json!([]), "no mapping is left half done");
 }
+
+mod boot_from_volume;

@@ -320,6 +320,26 @@ pub async fn action(
             c.retype(&ctx, &id, new_type).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
+        "os-reimage" if v >= V3_68 => {
+            let image_id = text(args_map, "image_id")?.ok_or_else(|| {
+                bad("Invalid input for field/attribute os-reimage. 'image_id' is a required property")
+            })?;
+            let reserved = match args_map.get("reimage_reserved") {
+                None => false,
+                Some(b) => boolean(b).ok_or_else(|| {
+                    bad(format!(
+                        "Invalid input for field/attribute reimage_reserved. Value: {b}. {b} is not of type 'boolean'"
+                    ))
+                })?,
+            };
+            let reimage = c.begin_reimage(&ctx, &id, &image_id, reserved).await?;
+            tokio::spawn(async move {
+                if let Err(e) = reimage.finish().await {
+                    tracing::warn!(error = %e, "a reimage failed");
+                }
+            });
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
         "os-force_delete" => {
             c.force_delete(&ctx, &id).await?;
             Ok(StatusCode::ACCEPTED.into_response())

@@ -123,6 +123,20 @@ pub async fn save_image_metadata(pool: &Pool, id: &str, items: &JsonText<Metadat
     Ok(())
 }
 
+/// The image a volume holds now (after a reimage): bootable, with that
+/// image's metadata.
+pub async fn save_image(pool: &Pool, id: &str, image_id: &str, metadata: &Metadata, now: &str) -> Result<()> {
+    db::query("UPDATE volumes SET image_id = ?, image_metadata = ?, bootable = ?, updated_at = ? WHERE id = ?")
+        .bind(image_id)
+        .bind(JsonText(metadata.clone()))
+        .bind(true)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Moves a volume from one of `from` to `to` (and, when given, a new size
 /// and type), unless another request moved it first: whether it moved.
 pub async fn transition(
