@@ -345,6 +345,59 @@ def test_a_server_boots_from_a_volume_and_the_next_one_finds_its_data(qemu_cloud
     assert out.stdout == "written-in-bfv-a", (out.stdout, out.stderr)
 
 
+def test_a_kill_during_attaches_leaves_no_volume_half_attached(qemu_cloud):
+    """`kill -9` of the server at points through a volume attach (an attach
+    takes some 20 ms here: the delays land before, inside and after it,
+    which varies from run to run; the log shows the ones undone): after
+    each restart the volume is available and the guest has no such disk,
+    or in use and the guest has it."""
+    import threading
+
+    import requests
+    cloud = qemu_cloud
+    key = keypair(cloud)
+    nova(cloud, "boot", "--key-name", "SSHKEY", "--flavor", "1", "--image", image_id(cloud), "vm")
+    wait_status(cloud, "vm", "ACTIVE", timeout=BOOT_TIMEOUT)
+    ip = floating_ip(cloud, "vm")
+    assert ssh_until(key, ip, "hostname") == "vm"
+    server_id = server(cloud, "vm")["id"]
+    outcomes = []
+    for delay in (0.0, 0.004, 0.008, 0.012, 0.016, 0.02, 0.025, 0.3):
+        vol = cloud.openstack_json("volume", "create", "--size", "1", f"v{delay}")["id"]
+        deadline = time.time() + 60
+        while cloud.openstack_json("volume", "show", vol)["status"] != "available":
+            assert time.time() < deadline
+            time.sleep(0.2)
+        headers = {"X-Auth-Token": cloud.openstack_json("token", "issue")["id"]}
+
+        def attach():
+            try:
+                requests.post(f"{cloud.url}/compute/v2.1/servers/{server_id}/os-volume_attachments",
+                              json={"volumeAttachment": {"volumeId": vol}}, headers=headers, timeout=60)
+            except requests.RequestException:
+                pass  # the kill cut the answer
+
+        asked = threading.Thread(target=attach)
+        asked.start()
+        time.sleep(delay)
+        cloud.proc.send_signal(signal.SIGKILL)
+        cloud.proc.wait(timeout=30)
+        asked.join(timeout=60)
+        cloud.start(*cloud.extra)
+
+        status = cloud.openstack_json("volume", "show", vol)["status"]
+        listed = {v["Volume ID"] for v in cloud.openstack_json("server", "volume", "list", "vm")}
+        outcomes.append((delay, status))
+        assert status in ("available", "in-use"), outcomes
+        if status == "in-use":
+            assert vol in listed and guest_disk(key, ip, vol), outcomes
+            nova(cloud, "volume-detach", "vm", vol)
+            assert guest_disk(key, ip, vol, present=False) == ""
+        else:
+            assert vol not in listed, outcomes
+            assert guest_disk(key, ip, vol, present=False) == "", f"the guest holds a detached volume: {outcomes}"
+
+
 def test_instances_outlive_a_killed_service(qemu_cloud):
     cloud = qemu_cloud
     key = keypair(cloud)

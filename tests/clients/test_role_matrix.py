@@ -150,6 +150,10 @@ class Matrix:
             time.sleep(0.1)
         raise AssertionError(f"backup {bid} never became available")
 
+    def transfer(self):
+        return self.made(self.call("member", "POST", f"{V}/os-volume-transfer", {"transfer": {
+            "volume_id": self.volume(), "name": "t"}}), "transfer")
+
     def flavor(self):
         return self.made(self.call("admin", "POST", "/compute/v2.1/flavors", {"flavor": {
             "name": f"f{time.monotonic_ns()}", "ram": 64, "vcpus": 1, "disk": 1}}), "flavor")
@@ -399,6 +403,22 @@ ROWS += [
      expect(200, 200, 200, 403)),
     ("volume quota", "update", None, lambda m, _: ("PUT", f"{V}/os-quota-sets/{m.beta}",
                                                    {"quota_set": {"volumes": 20}}), expect(403, 403, 200, 403)),
+    ("volume transfer", "create", "volume", lambda m, i: ("POST", f"{V}/os-volume-transfer", {"transfer": {
+        "volume_id": i}}), expect(403, 202, 202, 404)),
+    ("volume transfer", "list", None, lambda m, _: ("GET", f"{V}/os-volume-transfer/detail", None),
+     expect(200, 200, 200, 200)),
+    ("volume transfer", "show", "transfer", lambda m, i: ("GET", f"{V}/os-volume-transfer/{i}", None),
+     expect(200, 200, 200, 404)),
+    ("volume transfer", "delete", "transfer", lambda m, i: ("DELETE", f"{V}/os-volume-transfer/{i}", None),
+     expect(403, 202, 202, 404)),
+    # Anyone with the key may take it, so a wrong key is what stops them.
+    ("volume transfer", "accept with a wrong key", "transfer", lambda m, i: (
+        "POST", f"{V}/os-volume-transfer/{i}/accept", {"accept": {"auth_key": "wrong"}}),
+     expect(403, 400, 400, 400)),
+    ("volume quota class", "show", None, lambda m, _: ("GET", f"{V}/os-quota-class-sets/default", None),
+     expect(403, 403, 200, 403)),
+    ("volume quota class", "update", None, lambda m, _: ("PUT", f"{V}/os-quota-class-sets/gold", {
+        "quota_class_set": {"volumes": 20}}), expect(403, 403, 200, 403)),
     ("volume service", "list", None, lambda m, _: ("GET", f"{V}/os-services", None), expect(403, 403, 200, 403)),
 ]
 

@@ -4,6 +4,7 @@ freshly started `oxistack serve` (its file backend in the data dir)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,24 @@ def wait_for(cloud, name_or_id, status, rc=None, timeout=60):
         assert shown["status"] in ("creating", "extending", "deleting"), shown
         time.sleep(0.2)
     raise AssertionError(f"volume {name_or_id} never became {status}")
+
+
+def wait_for_any(cloud, name_or_id, statuses, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        shown = cloud.openstack_json("volume", "show", name_or_id)
+        if shown["status"] in statuses:
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"volume {name_or_id} never became one of {statuses}")
+
+
+def member_of(cloud, project, user):
+    """A new project with a new member; the member's RC file."""
+    cloud.openstack("project", "create", project)
+    cloud.openstack("user", "create", "--password", f"pw-{user}", user)
+    cloud.openstack("role", "add", "--project", project, "--user", user, "member")
+    return cloud.user_rc(user, project, f"pw-{user}")
 
 
 def cinder(cloud, *args, rc=None, check=True):
@@ -119,13 +138,7 @@ print("ok")
 
 def test_quotas_refuse_with_413_and_other_projects_see_nothing(cloud):
     c = cloud.openstack
-    c("project", "create", "p1")
-    c("user", "create", "--password", "pw1", "u1")
-    c("role", "add", "--project", "p1", "--user", "u1", "member")
-    c("project", "create", "p2")
-    c("user", "create", "--password", "pw2", "u2")
-    c("role", "add", "--project", "p2", "--user", "u2", "member")
-    u1, u2 = cloud.user_rc("u1", "p1", "pw1"), cloud.user_rc("u2", "p2", "pw2")
+    u1, u2 = member_of(cloud, "p1", "u1"), member_of(cloud, "p2", "u2")
     c("quota", "set", "--volumes", "1", "--gigabytes", "5", "p1")
     mine = cloud.openstack_json("volume", "create", "--size", "1", "mine", rc=u1)
     res = c("volume", "create", "--size", "1", "second", rc=u1, check=False)
@@ -147,6 +160,84 @@ def test_quotas_refuse_with_413_and_other_projects_see_nothing(cloud):
     assert res.returncode != 0 and "volume_extension:type_create" in res.stderr, res.stderr
     res = c("quota", "set", "--volumes", "50", "p1", rc=u1, check=False)
     assert res.returncode != 0
+
+
+def test_the_default_quota_class_sets_every_projects_defaults(cloud):
+    c = cloud.openstack
+    u1 = member_of(cloud, "p1", "u1")
+    # python-openstackclient sets class `default`, which is then every
+    # project's defaults; python-cinderclient reads the class too.
+    c("quota", "set", "--class", "--volumes", "1", "--snapshots", "7", "default")
+    shown = {r["Resource"]: r["Limit"] for r in cloud.openstack_json("quota", "show", "--default", "--volume", "p1")}
+    assert (shown["volumes"], shown["snapshots"], shown["gigabytes"]) == (1, 7, 1000), shown
+    out = cinder(cloud, "quota-class-show", "default").stdout
+    assert any([c.strip() for c in row.split("|")[1:3]] == ["volumes", "1"] for row in out.splitlines()), out
+    # A project without limits of its own now has one volume.
+    cloud.openstack_json("volume", "create", "--size", "1", "first", rc=u1)
+    res = c("volume", "create", "--size", "1", "second", rc=u1, check=False)
+    assert res.returncode != 0 and "413" in res.stderr and "VolumeLimitExceeded" in res.stderr, res.stderr
+    # Its own limit wins over the class; a member changes no class.
+    c("quota", "set", "--volumes", "3", "p1")
+    cloud.openstack_json("volume", "create", "--size", "1", "second", rc=u1)
+    res = c("quota", "set", "--class", "--volumes", "50", "default", rc=u1, check=False)
+    assert res.returncode != 0 and "403" in res.stderr, res.stderr
+    token = cloud.openstack_json("token", "issue", rc=u1)["id"]
+    r = requests.get(f"{cloud.url}/volume/v3/os-quota-class-sets/default", headers={"X-Auth-Token": token},
+                     timeout=10)
+    assert r.status_code == 403, r.text
+
+
+def test_volume_transfers_through_the_clients(cloud):
+    c = cloud.openstack
+    u1 = member_of(cloud, "p1", "u1")
+    v1 = cloud.openstack_json("volume", "create", "--size", "1", "v1")
+    wait_for(cloud, "v1", "available")
+    snap = cloud.openstack_json("volume", "snapshot", "create", "--volume", "v1", "s1")
+    wait_snapshot(cloud, "s1", "available")
+
+    # python-openstackclient offers it; the key is shown once.
+    offer = cloud.openstack_json("volume", "transfer", "request", "create", "--name", "t1", "v1")
+    assert offer["volume_id"] == v1["id"] and len(offer["auth_key"]) == 16, offer
+    assert wait_for(cloud, "v1", "awaiting-transfer")["status"] == "awaiting-transfer"
+    listed = cloud.openstack_json("volume", "transfer", "request", "list")
+    assert [(t["ID"], t["Name"]) for t in listed] == [(offer["id"], "t1")], listed
+    assert "auth_key" not in cloud.openstack_json("volume", "transfer", "request", "show", offer["id"])
+    res = c("volume", "delete", "v1", check=False)
+    assert res.returncode != 0 and "400" in res.stderr, res.stderr
+    # The other project sees no offer; a wrong key takes nothing; a quota
+    # too small for the volume refuses it.
+    assert cloud.openstack_json("volume", "transfer", "request", "list", rc=u1) == []
+    res = c("volume", "transfer", "request", "accept", "--auth-key", "x" * 16, offer["id"], rc=u1, check=False)
+    assert res.returncode != 0 and "Invalid auth key" in res.stderr, res.stderr
+    c("quota", "set", "--volumes", "0", "p1")
+    res = c("volume", "transfer", "request", "accept", "--auth-key", offer["auth_key"], offer["id"], rc=u1,
+            check=False)
+    assert res.returncode != 0 and "413" in res.stderr, res.stderr
+    c("quota", "set", "--volumes", "5", "p1")
+    # Accepted with the key: the volume and its snapshot are p1's.
+    accepted = cloud.openstack_json("volume", "transfer", "request", "accept", "--auth-key", offer["auth_key"],
+                                    offer["id"], rc=u1)
+    assert accepted["volume_id"] == v1["id"], accepted
+    mine = cloud.openstack_json("volume", "show", v1["id"], rc=u1)
+    p1 = cloud.openstack_json("project", "show", "p1")["id"]
+    assert mine["status"] == "available" and mine["os-vol-tenant-attr:tenant_id"] == p1, mine
+    assert [s["ID"] for s in cloud.openstack_json("volume", "snapshot", "list", rc=u1)] == [snap["id"]]
+    assert "v1" not in c("volume", "list").stdout
+    assert cloud.openstack_json("volume", "transfer", "request", "list") == []
+    res = c("volume", "transfer", "request", "accept", "--auth-key", offer["auth_key"], offer["id"], rc=u1,
+            check=False)
+    assert res.returncode != 0 and "404" in res.stderr, res.stderr
+
+    # python-cinderclient at 3.57 (/volume-transfers): offer, show, withdraw.
+    cloud.openstack_json("volume", "create", "--size", "1", "v2")
+    wait_for(cloud, "v2", "available")
+    out = cinder(cloud, "--os-volume-api-version", "3.57", "transfer-create", "--name", "t2", "v2").stdout
+    assert "auth_key" in out and "t2" in out, out
+    t2 = next(r.split("|")[2].strip() for r in out.splitlines() if r.startswith("| id "))
+    shown = cinder(cloud, "--os-volume-api-version", "3.57", "transfer-show", t2).stdout
+    assert "source_project_id" in shown and "accepted" in shown and "auth_key" not in shown, shown
+    cinder(cloud, "--os-volume-api-version", "3.57", "transfer-delete", t2)
+    wait_for(cloud, "v2", "available")
 
 
 def test_versions_and_errors_are_cinders(cloud):
@@ -289,10 +380,7 @@ def test_a_volume_from_an_image_holds_the_image(cloud, tmp_path):
     # No volume is made from an image the caller cannot see or that is
     # smaller than it.
     c = cloud.openstack
-    c("project", "create", "p1")
-    c("user", "create", "--password", "pw1", "u1")
-    c("role", "add", "--project", "p1", "--user", "u1", "member")
-    u1 = cloud.user_rc("u1", "p1", "pw1")
+    u1 = member_of(cloud, "p1", "u1")
     c("image", "set", "--private", "img1")
     token = cloud.openstack_json("token", "issue", rc=u1)["id"]
     r = requests.post(f"{cloud.url}/volume/v3/volumes", headers={"X-Auth-Token": token},
@@ -425,3 +513,77 @@ def test_a_volume_becomes_an_image(cloud, tmp_path):
     with open(cloud.data_dir / "volumes" / f"volume-{v2['id']}", "rb") as f:
         assert f.read(1 << 20) == payload
     assert not list((cloud.data_dir / "volumes").glob("export-*")), "nothing of the upload is left behind"
+
+
+def test_a_kill_while_volumes_are_made_from_an_image_leaves_none_half_made(cloud, tmp_path):
+    """`kill -9` of the server while a volume is written from an image, on
+    its own and for a server booted from a volume: after the restart the
+    volume is in error (as cinder-volume's start leaves it), no partial
+    file is left, and both it and the server are deleted as usual."""
+    from test_image import token
+    raw = tmp_path / "big.raw"
+    with open(raw, "wb") as f:
+        for _ in range(96):
+            f.write(os.urandom(1 << 20))
+    image = tmp_path / "big.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(image)], check=True)
+    img = cloud.openstack_json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                               "--file", str(image), "big")["id"]
+    volumes = cloud.data_dir / "volumes"
+
+    def kill_while_downloading(start):
+        """Starts what makes a volume, and kills the server once the volume
+        is being written; the volume's id (None when it was done first)."""
+        headers = {"X-Auth-Token": token(cloud)}
+        start(headers)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            listed = requests.get(f"{cloud.url}/volume/v3/volumes/detail", headers=headers, timeout=10).json()
+            for v in listed["volumes"]:
+                if v["status"] == "downloading":
+                    cloud.proc.send_signal(signal.SIGKILL)
+                    cloud.proc.wait(timeout=30)
+                    return v["id"]
+                if v["status"] == "available" and v["volume_image_metadata"]["image_id"] == img:
+                    return None
+            time.sleep(0.005)
+        raise AssertionError("no volume was made from the image")
+
+    def volume(headers):
+        r = requests.post(f"{cloud.url}/volume/v3/volumes", headers=headers,
+                          json={"volume": {"size": 1, "imageRef": img, "name": "cut"}}, timeout=10)
+        assert r.status_code == 202, r.text
+
+    def server(headers):
+        r = requests.post(f"{cloud.url}/compute/v2.1/servers", headers=headers, json={"server": {
+            "name": "cut-bfv", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{
+                "uuid": img, "source_type": "image", "destination_type": "volume", "boot_index": 0,
+                "volume_size": 1, "delete_on_termination": False}]}}, timeout=10)
+        assert r.status_code == 202, r.text
+
+    for start in (volume, server):
+        for _attempt in range(3):
+            cut = kill_while_downloading(start)
+            cloud.start()
+            if cut:
+                break
+            # Done before the kill: nothing was cut short; again.
+            for s in cloud.openstack_json("server", "list"):
+                cloud.openstack("server", "delete", "--wait", s["ID"])
+            for v in cloud.openstack_json("volume", "list"):
+                wait_for_any(cloud, v["ID"], ("available", "in-use", "error"))
+                cloud.openstack("volume", "delete", "--force", v["ID"])
+        assert cut, "every volume was written before the kill could cut it short"
+        shown = cloud.openstack_json("volume", "show", cut)
+        assert shown["status"] == "error", shown
+        assert not list(volumes.glob("*.part")), list(volumes.iterdir())
+        if start is server:
+            s = cloud.openstack_json("server", "show", "cut-bfv")
+            assert s["status"] == "ERROR", s
+            assert cloud.openstack_json("server", "volume", "list", "cut-bfv") == []
+            cloud.openstack("server", "delete", "--wait", "cut-bfv")
+        cloud.openstack("volume", "delete", cut)
+        wait_gone(cloud, "volume", "show", cut)
+        assert not (volumes / f"volume-{cut}").exists()
+    statuses = {v["Status"] for v in cloud.openstack_json("volume", "list")}
+    assert statuses <= {"available"}, statuses

@@ -169,12 +169,11 @@ async fn map_volume(
         let mapped = bdms::bdms_of(pool, &inst.id).await?;
         crate::volumes::pick_device(inst, &mapped, d.device_name.as_deref())?
     };
-    let reservation = volume.reserve(ctx, id, Some(&inst.id), "rw").await?;
     let bdm = Bdm {
         id: uuid::Uuid::new_v4().to_string(),
         instance_uuid: inst.id.clone(),
         volume_id: id.to_owned(),
-        attachment_id: reservation.id.clone(),
+        attachment_id: uuid::Uuid::new_v4().to_string(),
         device_name,
         tag: d.tag.clone(),
         delete_on_termination: d.delete_on_termination,
@@ -182,11 +181,7 @@ async fn map_volume(
         created_at: now(),
         boot_index: d.boot_index,
     };
-    if let Err(e) = bdms::insert_bdm(pool, &bdm).await {
-        let _ = volume.release(&reservation.id).await;
-        return Err(e);
-    }
-    Ok(())
+    crate::volumes::reserve_mapped(pool, volume, ctx, &bdm).await
 }
 
 /// The build's part: the volumes that are made are made (as the caller),

@@ -288,7 +288,9 @@ impl Compute {
         if new.id == old.id {
             return Err(Error::BadRequest("When resizing, instances must change flavor!".into()));
         }
-        if new.disk < old.disk {
+        // A root volume keeps its size whatever the flavor's disk says.
+        let volume_backed = crate::volumes::root_volume(&self.pool, &current.id).await?.is_some();
+        if new.disk < old.disk && !volume_backed {
             return Err(Error::BadRequest("Resize to smaller disk flavor is not allowed.".into()));
         }
         let limits = quotas::limits(&self.pool, &current.project_id).await?;

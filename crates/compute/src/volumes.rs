@@ -106,6 +106,19 @@ fn plugged(volume: &Volume, bdm: &Bdm) -> AttachedVolume {
     }
 }
 
+/// Records mapping `bdm` (`attaching`), then reserves its volume under the
+/// attachment id it names: a stop between the two leaves a mapping the
+/// next start undoes. On failure neither is left.
+pub(crate) async fn reserve_mapped(pool: &Pool, volume: &Volume, ctx: &Context, bdm: &Bdm) -> Result<()> {
+    bdms::insert_bdm(pool, bdm).await?;
+    let reserved = volume.reserve_as(ctx, &bdm.attachment_id, &bdm.volume_id, Some(&bdm.instance_uuid), "rw").await;
+    if let Err(e) = reserved {
+        bdms::delete_bdm(pool, &bdm.id).await?;
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// The root volume of a server booted from one.
 pub(crate) async fn root_volume(pool: &Pool, instance: &str) -> Result<Option<Bdm>> {
     Ok(bdms::bdms_of(pool, instance).await?.into_iter().find(Bdm::is_root))
@@ -159,18 +172,11 @@ impl Compute {
         }
         let device = pick_device(&inst, &attached, req.device.as_deref())?;
         let record = actions::start(&self.pool, ctx, &inst.id, "attach_volume", inst.host.as_deref()).await?;
-        let reservation = match self.volume.reserve(ctx, &req.volume_id, Some(&inst.id), "rw").await {
-            Ok(r) => r,
-            Err(e) => {
-                actions::finish(&self.pool, record, Some(&e.to_string())).await?;
-                return Err(e);
-            }
-        };
         let bdm = Bdm {
             id: uuid::Uuid::new_v4().to_string(),
             instance_uuid: inst.id.clone(),
             volume_id: req.volume_id.clone(),
-            attachment_id: reservation.id.clone(),
+            attachment_id: uuid::Uuid::new_v4().to_string(),
             device_name: device,
             tag: req.tag,
             delete_on_termination: req.delete_on_termination,
@@ -178,8 +184,8 @@ impl Compute {
             created_at: now(),
             boot_index: None,
         };
-        if let Err(e) = bdms::insert_bdm(&self.pool, &bdm).await {
-            let _ = self.volume.release(&reservation.id).await;
+        if let Err(e) = reserve_mapped(&self.pool, &self.volume, ctx, &bdm).await {
+            actions::finish(&self.pool, record, Some(&e.to_string())).await?;
             return Err(e);
         }
         let plugged = async {

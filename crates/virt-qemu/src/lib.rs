@@ -466,11 +466,31 @@ impl QemuDriver {
 
     /// Waits up to 20 seconds for the guest to let device `id` go after a
     /// `device_del` (the guest's own hot-unplug ends it).
+    /// Whether the running QEMU has device `id`.
+    async fn has_device(files: &Files, id: &str) -> DriverResult<bool> {
+        let devices = Self::qmp(files, "qom-list", Some(json!({"path": "/machine/peripheral"}))).await?;
+        Ok(devices.as_array().into_iter().flatten().any(|d| d["name"] == id))
+    }
+
+    /// Whether the running QEMU has block node `name`.
+    async fn has_node(files: &Files, name: &str) -> DriverResult<bool> {
+        let nodes = Self::qmp(files, "query-named-block-nodes", None).await?;
+        Ok(nodes.as_array().into_iter().flatten().any(|n| n["node-name"] == name))
+    }
+
+    /// Takes back what a failed hot-plug of the volume in `slot` added.
+    async fn unplug_volume(files: &Files, slot: usize) {
+        if Self::has_device(files, &format!("vol{slot}")).await.unwrap_or(false) {
+            let _ = Self::qmp(files, "device_del", Some(json!({"id": format!("vol{slot}")}))).await;
+            let _ = Self::wait_released(files, &format!("vol{slot}"), "volume").await;
+        }
+        let _ = Self::qmp(files, "blockdev-del", Some(json!({"node-name": format!("volnode{slot}")}))).await;
+    }
+
     async fn wait_released(files: &Files, id: &str, what: &str) -> DriverResult<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let devices = Self::qmp(files, "qom-list", Some(json!({"path": "/machine/peripheral"}))).await?;
-            if !devices.as_array().into_iter().flatten().any(|d| d["name"] == id) {
+            if !Self::has_device(files, id).await? {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -972,14 +992,25 @@ impl VirtDriver for QemuDriver {
             if launch.volumes.contains(&v) {
                 return Ok(());
             }
-            if Self::pid(&files, id).is_some() {
-                let mut slots = launch.volume_slots.clone().unwrap_or_default();
-                let slot = slots
-                    .iter()
-                    .position(Option::is_none)
-                    .ok_or_else(|| failed("every PCIe slot for volumes is taken; stop and start the server"))?;
-                let node = format!("volnode{slot}");
-                let file = json!({"driver": "file", "filename": v.path});
+            if Self::pid(&files, id).is_none() {
+                launch.volumes.push(v);
+                return Self::write_launch(&files, &launch);
+            }
+            let mut slots = launch.volume_slots.clone().unwrap_or_default();
+            let slot = slots
+                .iter()
+                .position(Option::is_none)
+                .ok_or_else(|| failed("every PCIe slot for volumes is taken; stop and start the server"))?;
+            // The slot is recorded before QEMU gets the volume: a stop in
+            // between leaves launch.json naming what a detach must undo.
+            let before = launch.clone();
+            slots[slot] = Some(v.id.clone());
+            launch.volume_slots = Some(slots);
+            launch.volumes.push(v.clone());
+            Self::write_launch(&files, &launch)?;
+            let node = format!("volnode{slot}");
+            let file = json!({"driver": "file", "filename": v.path});
+            let plugged = async {
                 Self::qmp(&files, "blockdev-add", Some(json!({"driver": "raw", "node-name": node, "file": file})))
                     .await?;
                 let device = json!({
@@ -989,15 +1020,14 @@ impl VirtDriver for QemuDriver {
                     "bus": format!("volslot{slot}"),
                     "serial": v.serial(),
                 });
-                if let Err(e) = Self::qmp(&files, "device_add", Some(device)).await {
-                    let _ = Self::qmp(&files, "blockdev-del", Some(json!({"node-name": node}))).await;
-                    return Err(e);
-                }
-                slots[slot] = Some(v.id.clone());
-                launch.volume_slots = Some(slots);
+                Self::qmp(&files, "device_add", Some(device)).await.map(|_| ())
+            };
+            if let Err(e) = plugged.await {
+                Self::unplug_volume(&files, slot).await;
+                Self::write_launch(&files, &before)?;
+                return Err(e);
             }
-            launch.volumes.push(v);
-            Self::write_launch(&files, &launch)
+            Ok(())
         })
     }
 
@@ -1008,9 +1038,15 @@ impl VirtDriver for QemuDriver {
             let files = self.existing(id)?;
             let mut launch = Self::read_launch(&files)?;
             if let (Some(slot), Some(_)) = (launch.volume_slot_of(&volume.volume_id), Self::pid(&files, id)) {
-                Self::qmp(&files, "device_del", Some(json!({"id": format!("vol{slot}")}))).await?;
-                Self::wait_released(&files, &format!("vol{slot}"), "volume").await?;
-                Self::qmp(&files, "blockdev-del", Some(json!({"node-name": format!("volnode{slot}")}))).await?;
+                // An attach cut short may have left the device or only
+                // its block node: each goes if it is there.
+                if Self::has_device(&files, &format!("vol{slot}")).await? {
+                    Self::qmp(&files, "device_del", Some(json!({"id": format!("vol{slot}")}))).await?;
+                    Self::wait_released(&files, &format!("vol{slot}"), "volume").await?;
+                }
+                if Self::has_node(&files, &format!("volnode{slot}")).await? {
+                    Self::qmp(&files, "blockdev-del", Some(json!({"node-name": format!("volnode{slot}")}))).await?;
+                }
                 if let Some(slots) = launch.volume_slots.as_mut() {
                     slots[slot] = None;
                 }

@@ -81,6 +81,21 @@ impl Volume {
         instance: Option<&str>,
         mode: &str,
     ) -> Result<AttachmentRow> {
+        self.reserve_as(ctx, &uuid::Uuid::new_v4().to_string(), volume_id, instance, mode).await
+    }
+
+    /// [`Self::reserve`], the attachment given id `attachment_id`: Compute
+    /// records the mapping that holds it before it exists, so that a stop
+    /// between the two leaves a mapping to undo, never a reservation no
+    /// one knows.
+    pub async fn reserve_as(
+        &self,
+        ctx: &Context,
+        attachment_id: &str,
+        volume_id: &str,
+        instance: Option<&str>,
+        mode: &str,
+    ) -> Result<AttachmentRow> {
         enforce(ctx, "volume:attachment_create", &Target::caller(ctx))?;
         let v = self.visible(ctx, volume_id).await?;
         enforce(ctx, "volume:attachment_create", &Target::project(&v.project_id))?;
@@ -88,12 +103,18 @@ impl Volume {
             return Err(Error::BadRequest(format!("Invalid input received: Invalid attach mode {mode}.")));
         }
         let claim = self.pool.lock(&Self::attach_claim(volume_id)).await?;
-        let reserved = self.reserve_claimed(volume_id, instance, mode).await;
+        let reserved = self.reserve_claimed(attachment_id, volume_id, instance, mode).await;
         claim.release().await;
         reserved
     }
 
-    async fn reserve_claimed(&self, volume_id: &str, instance: Option<&str>, mode: &str) -> Result<AttachmentRow> {
+    async fn reserve_claimed(
+        &self,
+        attachment_id: &str,
+        volume_id: &str,
+        instance: Option<&str>,
+        mode: &str,
+    ) -> Result<AttachmentRow> {
         let v: VolumeRow =
             store::volume(&self.pool, volume_id).await?.ok_or_else(|| store::volume_not_found(volume_id))?;
         let shared =
@@ -111,7 +132,7 @@ impl Volume {
             }
         }
         let a = AttachmentRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: attachment_id.to_owned(),
             volume_id: volume_id.to_owned(),
             project_id: v.project_id.clone(),
             instance_uuid: instance.map(str::to_owned),

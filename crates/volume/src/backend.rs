@@ -71,9 +71,18 @@ fn bytes(size_gib: u64) -> io::Result<u64> {
 }
 
 impl FileBackend {
+    /// Opens the directory of one server's volumes. Nothing is written
+    /// into it yet, so a `.part` there is what a stop cut short (the
+    /// volume's own status says so): it goes.
     pub fn open(dir: &Path) -> io::Result<FileBackend> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "part") {
+                std::fs::remove_file(&path)?;
+            }
+        }
         Ok(FileBackend { dir: dir.to_owned() })
     }
 
@@ -340,6 +349,12 @@ mod tests {
         b.delete(&id).unwrap();
         b.delete(&id).unwrap();
         assert!(!b.exists(&id));
+        // What a stop left half written goes at the next open; volumes stay.
+        b.create(&id, 1).unwrap();
+        let part = dir.join(format!("volume-{}.part", uuid::Uuid::new_v4()));
+        std::fs::write(&part, b"half").unwrap();
+        let b = FileBackend::open(&dir).unwrap();
+        assert!(!part.exists() && b.exists(&id));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

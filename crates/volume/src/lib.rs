@@ -18,6 +18,7 @@ pub mod quotas;
 pub mod snapshots;
 pub mod sources;
 pub mod status;
+pub mod transfers;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]
 pub mod store;
@@ -38,12 +39,16 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_snapshots.sql") },
         Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_attachments.sql") },
         Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_backups.sql") },
+        Migration { version: 5, sql: include_str!("../migrations/sqlite/0005_quota_classes.sql") },
+        Migration { version: 6, sql: include_str!("../migrations/sqlite/0006_transfers.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_volume.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_snapshots.sql") },
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_attachments.sql") },
         Migration { version: 4, sql: include_str!("../migrations/postgres/0004_backups.sql") },
+        Migration { version: 5, sql: include_str!("../migrations/postgres/0005_quota_classes.sql") },
+        Migration { version: 6, sql: include_str!("../migrations/postgres/0006_transfers.sql") },
     ],
 };
 

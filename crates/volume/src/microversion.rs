@@ -48,6 +48,10 @@ pub const V3_48: ApiVersion = v(48);
 pub const V3_53: ApiVersion = v(53);
 /// 3.56: backups show `user_id`.
 pub const V3_56: ApiVersion = v(56);
+/// 3.55: `/volume-transfers`, with `no_snapshots`.
+pub const V3_55: ApiVersion = v(55);
+/// 3.57: transfers show both projects and `accepted`.
+pub const V3_57: ApiVersion = v(57);
 /// 3.61: admins see `cluster_name`.
 pub const V3_61: ApiVersion = v(61);
 /// 3.63: `volume_type_id`.

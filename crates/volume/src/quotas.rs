@@ -1,8 +1,10 @@
 //! Volume quotas per project, as Cinder's quota engine keeps them: global
 //! limits (`volumes`, `gigabytes`, `snapshots`, `backups`, ...) and one
 //! `volumes_`, `gigabytes_` and `snapshots_` limit per volume type, -1 for
-//! none. A check and the row it counts happen under one claim of the
-//! database (see `Volume::create_volume`).
+//! none; the defaults are quota class `default`'s (Cinder's
+//! `use_default_quota_class`), set through `os-quota-class-sets`. A check
+//! and the row it counts happen under one claim of the database (see
+//! `Volume::create_volume`).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,7 @@ use oxistack_core::context::Context;
 use oxistack_core::error::{Error, Result};
 use oxistack_core::policy::{enforce, Target};
 
-use crate::store::{self, TypeRow, TypeUsed, Usage};
+use crate::store::{self, QuotaHolder, TypeRow, TypeUsed, Usage};
 use crate::Volume;
 
 /// Cinder's default limits (`cinder/quota.py` options).
@@ -23,6 +25,18 @@ pub const DEFAULTS: &[(&str, i64)] = &[
     ("per_volume_gigabytes", -1),
     ("groups", 10),
 ];
+
+/// The quota class whose limits are every project's defaults.
+const DEFAULT_CLASS: &str = "default";
+
+/// Sets the limits `set` names over `limits` (only resources it knows).
+fn overlay(limits: &mut BTreeMap<String, i64>, set: BTreeMap<String, i64>) {
+    for (k, v) in set {
+        if let Some(slot) = limits.get_mut(&k) {
+            *slot = v;
+        }
+    }
+}
 
 /// The per-type resources, each unlimited by default.
 const PER_TYPE: &[&str] = &["volumes", "gigabytes", "snapshots"];
@@ -109,26 +123,69 @@ fn per_volume(limits: &BTreeMap<String, i64>, size: i64) -> Result<()> {
 }
 
 impl Volume {
-    /// Every resource's default limit, the per-type ones for each type.
-    async fn defaults(&self) -> Result<BTreeMap<String, i64>> {
+    /// Every resource's limit in quota class `class`: the class's own
+    /// where set, Cinder's defaults elsewhere (the per-type ones for each
+    /// type, unlimited).
+    async fn class_limits(&self, class: &str) -> Result<BTreeMap<String, i64>> {
         let mut limits: BTreeMap<String, i64> = DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         for t in store::types(&self.pool, None).await? {
             for r in PER_TYPE {
                 limits.insert(format!("{r}_{}", t.name), -1);
             }
         }
+        overlay(&mut limits, store::quotas(&self.pool, QuotaHolder::Class(class)).await?);
         Ok(limits)
+    }
+
+    /// Every resource's default limit: quota class `default`'s.
+    async fn defaults(&self) -> Result<BTreeMap<String, i64>> {
+        self.class_limits(DEFAULT_CLASS).await
     }
 
     /// A project's limits: its own where set, the defaults elsewhere.
     pub(crate) async fn limits(&self, project: &str) -> Result<BTreeMap<String, i64>> {
         let mut limits = self.defaults().await?;
-        for (k, v) in store::quotas(&self.pool, project).await? {
-            if let Some(slot) = limits.get_mut(&k) {
-                *slot = v;
-            }
-        }
+        overlay(&mut limits, store::quotas(&self.pool, QuotaHolder::Project(project)).await?);
         Ok(limits)
+    }
+
+    /// Limits asked of a project or class: known resources, each -1 or more.
+    async fn check_asked(&self, asked: &BTreeMap<String, i64>) -> Result<()> {
+        let known = self.class_limits(DEFAULT_CLASS).await?;
+        let bad: Vec<&str> = asked.keys().filter(|k| !known.contains_key(*k)).map(String::as_str).collect();
+        if !bad.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "Invalid input received: Bad key(s) in quota set: {}",
+                bad.join(", ")
+            )));
+        }
+        if let Some((k, limit)) = asked.iter().find(|(_, limit)| **limit < -1) {
+            return Err(Error::BadRequest(format!(
+                "Invalid input for field/attribute {k}. Value: {limit}. {limit} is less than the minimum of -1"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `GET /os-quota-class-sets/{class}` (admins).
+    pub async fn quota_class_set(&self, ctx: &Context, class: &str) -> Result<BTreeMap<String, i64>> {
+        enforce(ctx, "volume_extension:quota_classes", &Target::caller(ctx))?;
+        self.class_limits(class).await
+    }
+
+    /// `PUT /os-quota-class-sets/{class}` (admins): class `default`'s
+    /// limits are every project's defaults. The class's limits after.
+    pub async fn update_quota_class_set(
+        &self,
+        ctx: &Context,
+        class: &str,
+        asked: Result<BTreeMap<String, i64>>,
+    ) -> Result<BTreeMap<String, i64>> {
+        enforce(ctx, "volume_extension:quota_classes:update", &Target::caller(ctx))?;
+        let asked = asked?;
+        self.check_asked(&asked).await?;
+        store::set_quotas(&self.pool, QuotaHolder::Class(class), &asked).await?;
+        self.class_limits(class).await
     }
 
     fn in_use(usage: &Usage, types: &[TypeRow], resource: &str) -> i64 {
@@ -180,6 +237,37 @@ impl Volume {
         snapshot_room(&self.limits(project).await?, &usage, t, gigabytes)
     }
 
+    /// Whether `project` has room for a volume of `size` GiB of type `t`
+    /// taken with its snapshots of `snapshot_gb` GiB in all (a transfer).
+    pub(crate) async fn check_transfer_room(
+        &self,
+        project: &str,
+        t: &TypeRow,
+        size: i64,
+        snapshots: i64,
+        snapshot_gb: i64,
+    ) -> Result<()> {
+        let limits = self.limits(project).await?;
+        per_volume(&limits, size)?;
+        let usage = store::usage(&self.pool, project).await?;
+        let gigabytes = size + snapshot_gb;
+        over(&limits, "gigabytes", usage.gigabytes, gigabytes, "volumes", usage.volumes, 1)?;
+        type_room(&limits, &usage, t, 1, gigabytes)?;
+        let used = usage.by_type.get(&t.id).copied().unwrap_or_default();
+        let limit = |k: &str| limits.get(k).copied().unwrap_or(-1);
+        for (resource, in_use) in
+            [("snapshots".to_owned(), usage.snapshots), (format!("snapshots_{}", t.name), used.snapshots)]
+        {
+            let l = limit(&resource);
+            if snapshots > 0 && l >= 0 && in_use + snapshots > l {
+                return Err(over_limit(format!(
+                    "SnapshotLimitExceeded: Maximum number of snapshots allowed ({l}) exceeded for quota '{resource}'."
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `per_volume_gigabytes`: the largest volume a project may have.
     pub(crate) async fn check_per_volume(&self, project: &str, size: i64) -> Result<()> {
         per_volume(&self.limits(project).await?, size)
@@ -214,22 +302,10 @@ impl Volume {
     ) -> Result<BTreeMap<String, i64>> {
         enforce(ctx, "volume_extension:quotas:update", &Target::project(project))?;
         let asked = asked?;
-        let known = self.defaults().await?;
-        let bad: Vec<&str> = asked.keys().filter(|k| !known.contains_key(*k)).map(String::as_str).collect();
-        if !bad.is_empty() {
-            return Err(Error::BadRequest(format!(
-                "Invalid input received: Bad key(s) in quota set: {}",
-                bad.join(", ")
-            )));
-        }
+        self.check_asked(&asked).await?;
         let usage = store::usage(&self.pool, project).await?;
         let types = store::types(&self.pool, None).await?;
         for (k, limit) in &asked {
-            if *limit < -1 {
-                return Err(Error::BadRequest(format!(
-                    "Invalid input for field/attribute {k}. Value: {limit}. {limit} is less than the minimum of -1"
-                )));
-            }
             let used = Self::in_use(&usage, &types, k);
             if k != "per_volume_gigabytes" && *limit != -1 && *limit < used {
                 return Err(Error::BadRequest(format!(
@@ -237,7 +313,7 @@ impl Volume {
                 )));
             }
         }
-        store::set_quotas(&self.pool, project, &asked).await?;
+        store::set_quotas(&self.pool, QuotaHolder::Project(project), &asked).await?;
         self.limits(project).await
     }
 

@@ -10,7 +10,9 @@ impl Cloud {
     /// as `token`; the answer.
     async fn create(&self, token: &str, version: &str, mut server: Value) -> (StatusCode, Value) {
         server["name"] = json!("bfv");
-        server["flavorRef"] = json!("1");
+        if server.get("flavorRef").is_none() {
+            server["flavorRef"] = json!("1");
+        }
         server["networks"] = json!("none");
         self.call(token, version, Method::POST, "/v2.1/servers", Some(json!({ "server": server }))).await
     }
@@ -278,4 +280,26 @@ async fn a_snapshot_of_a_volume_backed_server_boots_new_volumes() {
     let v = c.volume_status("member", new_root, "in-use").await;
     assert_eq!(v["snapshot_id"], snapshot.as_str());
     assert_eq!(c.driver.volumes(&copy)[0].volume_id, new_root);
+}
+
+#[tokio::test]
+async fn a_volume_backed_server_resizes_to_a_smaller_disk_flavor() {
+    let c = cloud().await;
+    let bdm = json!([{"uuid": c.image_id, "source_type": "image", "destination_type": "volume",
+        "boot_index": 0, "volume_size": 1}]);
+    let (status, r) = c.create("member", "2.1", json!({"flavorRef": "2", "block_device_mapping_v2": bdm})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let server = r["server"]["id"].as_str().unwrap().to_owned();
+    c.wait_for(&server, "ACTIVE").await;
+    // m1.small's 20 GB disk to m1.tiny's 1 GB: the flavor's disk is not
+    // the server's root disk, which keeps its size.
+    let (status, r) = c.action("2.1", &server, json!({"resize": {"flavorRef": "1"}})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    c.wait_for(&server, "VERIFY_RESIZE").await;
+    let (status, _) = c.action("2.1", &server, json!({"confirmResize": null})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let s = c.wait_for(&server, "ACTIVE").await;
+    assert_eq!(s["flavor"]["original_name"], "m1.tiny");
+    let root = c.attached_volumes(&server).await[0]["volumeId"].as_str().unwrap().to_owned();
+    assert_eq!(c.volume_status("member", &root, "in-use").await["size"], 1);
 }

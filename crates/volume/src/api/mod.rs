@@ -9,6 +9,7 @@ mod metadata;
 mod misc;
 mod quotas;
 mod snapshots;
+mod transfers;
 mod types;
 mod volumes;
 
@@ -78,8 +79,17 @@ pub fn router(volume: Arc<Volume>, validator: SharedValidator) -> Router {
             "/types/{id}/extra_specs/{key}",
             get(types::extra_spec).put(types::set_extra_spec).delete(types::delete_extra_spec),
         )
+        .route("/os-volume-transfer", get(transfers::list::<false>).post(transfers::create::<false>))
+        .route("/os-volume-transfer/detail", get(transfers::detail::<false>))
+        .route("/os-volume-transfer/{id}", get(transfers::show::<false>).delete(transfers::delete::<false>))
+        .route("/os-volume-transfer/{id}/accept", post(transfers::accept::<false>))
+        .route("/volume-transfers", get(transfers::list::<true>).post(transfers::create::<true>))
+        .route("/volume-transfers/detail", get(transfers::detail::<true>))
+        .route("/volume-transfers/{id}", get(transfers::show::<true>).delete(transfers::delete::<true>))
+        .route("/volume-transfers/{id}/accept", post(transfers::accept::<true>))
         .route("/os-quota-sets/{project}", get(quotas::show).put(quotas::update).delete(quotas::delete))
         .route("/os-quota-sets/{project}/defaults", get(quotas::defaults))
+        .route("/os-quota-class-sets/{class}", get(quotas::show_class).put(quotas::update_class))
         .route("/limits", get(quotas::limits))
         .route("/os-availability-zone", get(misc::availability_zones))
         .route("/os-services", get(misc::services));

@@ -1,4 +1,4 @@
-//! `/os-quota-sets` and `/limits`.
+//! `/os-quota-sets`, `/os-quota-class-sets` and `/limits`.
 
 use std::collections::BTreeMap;
 
@@ -69,4 +69,39 @@ pub async fn delete(c: Shared, Caller(ctx): Caller, Path(project): Path<String>)
 pub async fn limits(c: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> {
     let absolute = c.absolute_limits(&ctx).await?;
     Ok(Json(json!({"limits": {"rate": [], "absolute": absolute}})))
+}
+
+fn class_set(class: &str, limits: BTreeMap<String, i64>) -> Json<Value> {
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(class));
+    for (k, v) in limits {
+        set.insert(k, json!(v));
+    }
+    Json(json!({ "quota_class_set": set }))
+}
+
+pub async fn show_class(c: Shared, Caller(ctx): Caller, Path(class): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(class_set(&class, c.quota_class_set(&ctx, &class).await?))
+}
+
+pub async fn update_class(
+    c: Shared,
+    Caller(ctx): Caller,
+    Path(class): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    if class.chars().count() > 255 {
+        return Err(bad("Invalid input received: quota_class_name has more than 255 characters."));
+    }
+    let asked = body
+        .get("quota_class_set")
+        .map(|set| read_limits(&json!({ "quota_set": set })))
+        .unwrap_or_else(|| Err(bad("'quota_class_set' is a required property")));
+    let limits = c.update_quota_class_set(&ctx, &class, asked.map_err(|e| e.0)).await?;
+    let mut shown = class_set(&class, limits);
+    // Cinder's update answers without the id.
+    if let Some(set) = shown.0["quota_class_set"].as_object_mut() {
+        set.remove("id");
+    }
+    Ok(shown)
 }

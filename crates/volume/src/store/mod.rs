@@ -13,9 +13,11 @@ use crate::status::VolumeStatus;
 mod attachments;
 mod backups;
 mod snapshots;
+mod transfers;
 pub use attachments::*;
 pub use backups::*;
 pub use snapshots::*;
+pub use transfers::*;
 
 /// Keys to string values (volume metadata, a type's extra specs).
 pub type Metadata = BTreeMap<String, String>;
@@ -482,32 +484,47 @@ pub async fn remove_type_access(pool: &Pool, type_id: &str, project: &str) -> Re
 
 // Quotas.
 
-/// The limits set for a project, by resource name.
-pub async fn quotas(pool: &Pool, project: &str) -> Result<BTreeMap<String, i64>> {
+/// Whose limits a row holds: a project's, or a quota class's.
+#[derive(Clone, Copy, Debug)]
+pub enum QuotaHolder<'a> {
+    Project(&'a str),
+    Class(&'a str),
+}
+
+impl QuotaHolder<'_> {
+    /// The table and its key column.
+    fn table(&self) -> (&'static str, &'static str, &str) {
+        match self {
+            QuotaHolder::Project(p) => ("volume_quotas", "project_id", p),
+            QuotaHolder::Class(c) => ("volume_quota_classes", "class_name", c),
+        }
+    }
+}
+
+/// The limits set for a project or class, by resource name.
+pub async fn quotas(pool: &Pool, holder: QuotaHolder<'_>) -> Result<BTreeMap<String, i64>> {
     #[derive(FromRow)]
     struct Limit {
         resource: String,
         hard_limit: i64,
     }
-    let rows: Vec<Limit> = db::query_as("SELECT resource, hard_limit FROM volume_quotas WHERE project_id = ?")
-        .bind(project)
+    let (table, key, id) = holder.table();
+    let rows: Vec<Limit> = db::query_as(&format!("SELECT resource, hard_limit FROM {table} WHERE {key} = ?"))
+        .bind(id)
         .fetch_all(pool)
         .await?;
     Ok(rows.into_iter().map(|r| (r.resource, r.hard_limit)).collect())
 }
 
-pub async fn set_quotas(pool: &Pool, project: &str, limits: &BTreeMap<String, i64>) -> Result<()> {
+pub async fn set_quotas(pool: &Pool, holder: QuotaHolder<'_>, limits: &BTreeMap<String, i64>) -> Result<()> {
+    let (table, key, id) = holder.table();
+    let sql = format!(
+        "INSERT INTO {table} ({key}, resource, hard_limit) VALUES (?, ?, ?)
+         ON CONFLICT ({key}, resource) DO UPDATE SET hard_limit = excluded.hard_limit"
+    );
     let mut tx = pool.begin_write().await?;
     for (resource, limit) in limits {
-        db::query(
-            "INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
-             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
-        )
-        .bind(project)
-        .bind(resource)
-        .bind(*limit)
-        .execute(&mut tx)
-        .await?;
+        db::query(&sql).bind(id).bind(resource).bind(*limit).execute(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(())
