@@ -66,6 +66,48 @@ impl BlockDevice {
     }
 }
 
+/// A blank local disk of a create request: the flavor's ephemeral disk,
+/// or its swap disk (`guest_format: swap`), of `size` (GiB, or MiB for
+/// swap) when given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalDisk {
+    pub swap: bool,
+    pub size: Option<i64>,
+}
+
+/// Blank local disks as the flavor has them: its one ephemeral disk and
+/// its swap disk, each at the flavor's size (Nova's limits answered past
+/// it; a smaller or second disk is not served).
+pub(crate) fn check_local_disks(disks: &[LocalDisk], flavor: &crate::store::Flavor) -> Result<()> {
+    let (ephemeral, swap): (Vec<&LocalDisk>, Vec<&LocalDisk>) = disks.iter().partition(|d| !d.swap);
+    if ephemeral.len() > 1 || swap.len() > 1 {
+        return Err(invalid(
+            "More than one ephemeral or swap disk: the flavor's ephemeral and swap disks are served, one each.",
+        ));
+    }
+    if let Some(d) = ephemeral.first() {
+        let size = d.size.unwrap_or(flavor.ephemeral);
+        if flavor.ephemeral == 0 || size > flavor.ephemeral {
+            return Err(Error::BadRequest(
+                "Ephemeral disks requested are larger than the instance type allows. If no size is given in one block device mapping, flavor ephemeral size will be used.".into(),
+            ));
+        }
+        if size != flavor.ephemeral {
+            return Err(invalid(format!("An ephemeral disk is the flavor's {} GB here.", flavor.ephemeral)));
+        }
+    }
+    if let Some(d) = swap.first() {
+        let size = d.size.unwrap_or(flavor.swap);
+        if flavor.swap == 0 || size > flavor.swap {
+            return Err(Error::BadRequest("Swap drive requested is larger than instance type allows.".into()));
+        }
+        if size != flavor.swap {
+            return Err(invalid(format!("A swap disk is the flavor's {} MB here.", flavor.swap)));
+        }
+    }
+    Ok(())
+}
+
 /// How long a build waits for Block Storage to make a volume (Nova's
 /// `block_device_allocate_retries` × interval is three minutes; an image's
 /// conversion may take longer on a slow disk).

@@ -44,6 +44,8 @@ pub struct CreateServer {
     /// `block_device_mapping`); the one with boot index 0, if any, is the
     /// root disk and `image_ref` may be empty.
     pub block_devices: Vec<BlockDevice>,
+    /// The blank local disks the mappings name (the flavor's own).
+    pub local_disks: Vec<block_devices::LocalDisk>,
     /// `accessIPv4` and `accessIPv6`, validated: addresses the user says
     /// reach the server, kept and shown as given.
     pub access_ipv4: String,
@@ -141,6 +143,7 @@ impl Compute {
             let mapped = mapped.into_iter().filter(|m| m.device_name.is_none() || !taken.contains(&m.device_name));
             block_devices = mapped.chain(block_devices).collect();
         }
+        block_devices::check_local_disks(&req.local_disks, &flavor)?;
         let existing_volumes = block_devices.iter().any(|d| matches!(d.source, BlockSource::Volume(_)));
         if existing_volumes && req.max_count > 1 {
             return Err(Error::BadRequest("Cannot attach one or more volumes to multiple instances".into()));

@@ -21,6 +21,8 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     NotAcceptable(String),
@@ -28,6 +30,8 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     RangeNotSatisfiable(String),
+    #[error("{0}")]
+    UnprocessableEntity(String),
     #[error("{0}")]
     NotImplemented(String),
     /// Too busy to take the request now; answered with `Retry-After`.
@@ -47,10 +51,12 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            Error::UnprocessableEntity(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -366,7 +366,11 @@ impl Identity {
         if v.scope_is_set() {
             t["roles"] = v.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect();
             if with_catalog {
-                t["catalog"] = self.catalog_v3().await?;
+                let project = match &v.scope {
+                    ResolvedScope::Project(project, _) => Some(project.id.as_str()),
+                    _ => None,
+                };
+                t["catalog"] = self.catalog_v3(project).await?;
             }
         }
         if let Some(c) = &v.app_cred {

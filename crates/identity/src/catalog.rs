@@ -20,10 +20,24 @@ pub struct CatalogEntry {
 
 pub const INTERFACES: [&str; 3] = ["public", "internal", "admin"];
 
+/// An endpoint's URL for a token of `project`, as Keystone formats it:
+/// `$(project_id)s`, `%(project_id)s` and their `tenant_id` forms become
+/// the project's id (Swift's `.../v1/AUTH_%(project_id)s`); a URL that
+/// names the project is left out of a token without one.
+fn url_for(url: &str, project: Option<&str>) -> Option<String> {
+    const NAMES: [&str; 4] = ["$(project_id)s", "%(project_id)s", "$(tenant_id)s", "%(tenant_id)s"];
+    if !NAMES.iter().any(|n| url.contains(n)) {
+        return Some(url.to_owned());
+    }
+    let project = project?;
+    Some(NAMES.iter().fold(url.to_owned(), |u, n| u.replace(n, project)))
+}
+
 impl Identity {
-    /// The v3 catalog: enabled services with their enabled endpoints.
-    pub async fn catalog_v3(&self) -> Result<Value> {
-        let (services, endpoints) = self.enabled_catalog().await?;
+    /// The v3 catalog for a token of `project`: enabled services with
+    /// their enabled endpoints.
+    pub async fn catalog_v3(&self, project: Option<&str>) -> Result<Value> {
+        let (services, endpoints) = self.enabled_catalog(project).await?;
         Ok(services
             .iter()
             .map(|s| {
@@ -40,10 +54,11 @@ impl Identity {
             .collect())
     }
 
-    /// The v2.0 `serviceCatalog`: one entry per service and region, with the three
-    /// interfaces as `publicURL`, `internalURL` and `adminURL`.
-    pub async fn catalog_v2(&self) -> Result<Value> {
-        let (services, endpoints) = self.enabled_catalog().await?;
+    /// The v2.0 `serviceCatalog` for a token of `project`: one entry per
+    /// service and region, with the three interfaces as `publicURL`,
+    /// `internalURL` and `adminURL`.
+    pub async fn catalog_v2(&self, project: &str) -> Result<Value> {
+        let (services, endpoints) = self.enabled_catalog(Some(project)).await?;
         Ok(services
             .iter()
             .map(|s| {
@@ -68,11 +83,15 @@ impl Identity {
             .collect())
     }
 
-    async fn enabled_catalog(&self) -> Result<(Vec<Service>, Vec<Endpoint>)> {
+    /// The enabled services and their enabled endpoints, with the URLs as
+    /// a token of `project` has them (those it cannot have are left out).
+    async fn enabled_catalog(&self, project: Option<&str>) -> Result<(Vec<Service>, Vec<Endpoint>)> {
         let services =
             store::list::<Service>(&self.pool, "services", Filter::default().flag("enabled", Some(true))).await?;
         let endpoints =
             store::list::<Endpoint>(&self.pool, "endpoints", Filter::default().flag("enabled", Some(true))).await?;
+        let endpoints =
+            endpoints.into_iter().filter_map(|e| Some(Endpoint { url: url_for(&e.url, project)?, ..e })).collect();
         Ok((services, endpoints))
     }
 
@@ -226,5 +245,21 @@ impl Identity {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_for;
+
+    #[test]
+    fn a_url_naming_the_project_is_formatted_for_it() {
+        assert_eq!(
+            url_for("http://h/object/v1/AUTH_%(project_id)s", Some("p1")).unwrap(),
+            "http://h/object/v1/AUTH_p1"
+        );
+        assert_eq!(url_for("http://h/v2/$(tenant_id)s", Some("p1")).unwrap(), "http://h/v2/p1");
+        assert_eq!(url_for("http://h/object/v1/AUTH_%(project_id)s", None), None);
+        assert_eq!(url_for("http://h/compute/v2.1", None).unwrap(), "http://h/compute/v2.1");
     }
 }

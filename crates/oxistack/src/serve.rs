@@ -109,6 +109,14 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         image.clone(),
     )
     .await?;
+    let object_storage = oxistack_object::ObjectStorage::open(
+        pool.clone(),
+        Arc::new(
+            oxistack_object::backend::FileBackend::open(&dir.join("objects")).context("opening the object store")?,
+        ),
+        oxistack_object::ObjectConfig::default(),
+    )
+    .await?;
     let driver = compute_driver(&args)?;
     let compute_url = format!("{public_url}/compute");
     let compute = Compute::open(
@@ -151,6 +159,12 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         // Block Storage under both of the types clients look for.
         CatalogEntry { service_type: "block-storage".into(), name: "cinder".into(), url: format!("{volume_url}/v3") },
         CatalogEntry { service_type: "volumev3".into(), name: "cinderv3".into(), url: format!("{volume_url}/v3") },
+        // Each project's account, as Swift's Keystone middleware names it.
+        CatalogEntry {
+            service_type: "object-store".into(),
+            name: "swift".into(),
+            url: format!("{public_url}/object/v1/AUTH_%(project_id)s"),
+        },
     ];
     identity.bootstrap(set_password.then_some(password.as_str()), &services).await?;
 
@@ -161,6 +175,9 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         .nest("/console", oxistack_compute::consoles::router(compute))
         .nest("/network", oxistack_network::api::router(network.clone(), identity.clone(), network_url))
         .nest("/volume", oxistack_volume::api::router(volume, identity.clone()))
+        .nest("/object", oxistack_object::api::router(object_storage, identity.clone()))
+        // python-swiftclient asks for the cluster's capabilities at the root.
+        .route("/info", axum::routing::get(oxistack_object::api::info))
         .layer(axum::middleware::from_fn(middleware::request_id));
 
     let admin_project = oxistack_identity::store::find_project_by_name(&pool, "default", "admin")

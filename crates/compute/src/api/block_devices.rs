@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{bad, ApiResult, NovaFault};
-use crate::block_devices::{BlockDevice, BlockSource};
+use crate::block_devices::{BlockDevice, BlockSource, LocalDisk};
 use crate::microversion::*;
 
 /// The fields an entry may have, and the microversion each appeared in.
@@ -70,26 +70,36 @@ fn text(entry: &Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
-/// The volumes of the request, and the image it boots from when an entry
-/// names the image as the local root disk (`imageRef` may then be empty).
-pub fn parse(server: &Map<String, Value>, v: ApiVersion) -> ApiResult<(Vec<BlockDevice>, Option<String>)> {
+/// What a create request's mappings ask for.
+#[derive(Debug, Default)]
+pub struct Mappings {
+    pub volumes: Vec<BlockDevice>,
+    /// The image of an entry naming it as the local root disk (`imageRef`
+    /// may then be empty).
+    pub image: Option<String>,
+    /// Blank local disks: the flavor's ephemeral and swap disks, named.
+    pub local: Vec<LocalDisk>,
+}
+
+pub fn parse(server: &Map<String, Value>, v: ApiVersion) -> ApiResult<Mappings> {
     match (server.get("block_device_mapping_v2"), server.get("block_device_mapping")) {
         (Some(_), Some(_)) => Err(bad("Using different block_device_mapping syntaxes is not allowed.")),
-        (Some(list), None) => entries(list, "block_device_mapping_v2")?.iter().try_fold(
-            (vec![], None),
-            |(mut devices, mut image), entry| {
+        (Some(list), None) => {
+            let mut m = Mappings::default();
+            for entry in entries(list, "block_device_mapping_v2")? {
                 match parse_v2(entry, v)? {
-                    Entry::Volume(d) => devices.push(d),
-                    Entry::LocalImage(i) => image = Some(i),
+                    Entry::Volume(d) => m.volumes.push(d),
+                    Entry::LocalImage(i) => m.image = Some(i),
+                    Entry::Local(d) => m.local.push(d),
                 }
-                Ok((devices, image))
-            },
-        ),
-        (None, Some(list)) => {
-            let devices = entries(list, "block_device_mapping")?.iter().map(parse_legacy).collect::<ApiResult<_>>()?;
-            Ok((devices, None))
+            }
+            Ok(m)
         }
-        (None, None) => Ok((vec![], None)),
+        (None, Some(list)) => {
+            let volumes = entries(list, "block_device_mapping")?.iter().map(parse_legacy).collect::<ApiResult<_>>()?;
+            Ok(Mappings { volumes, ..Default::default() })
+        }
+        (None, None) => Ok(Mappings::default()),
     }
 }
 
@@ -103,6 +113,8 @@ enum Entry {
     /// `source_type: image, destination_type: local, boot_index: 0`: the
     /// image boot of `imageRef`, written as a mapping.
     LocalImage(String),
+    /// `source_type: blank, destination_type: local`.
+    Local(LocalDisk),
 }
 
 fn parse_v2(e: &Map<String, Value>, v: ApiVersion) -> ApiResult<Entry> {
@@ -146,7 +158,8 @@ fn parse_v2(e: &Map<String, Value>, v: ApiVersion) -> ApiResult<Entry> {
         "snapshot" => BlockSource::Snapshot(needs_uuid()?),
         "blank" if uuid.is_some() => return Err(invalid("Blank device should not have a UUID.")),
         "blank" if destination == "local" => {
-            return Err(invalid("Blank local disks are given by the flavor's ephemeral and swap sizes."))
+            let swap = text(e, "guest_format")?.as_deref() == Some("swap");
+            return Ok(Entry::Local(LocalDisk { swap, size: integer(e, "volume_size")? }));
         }
         "blank" => BlockSource::Blank,
         other => {
@@ -238,7 +251,7 @@ mod tests {
     use serde_json::json;
 
     fn parsed(server: Value) -> ApiResult<(Vec<BlockDevice>, Option<String>)> {
-        parse(server.as_object().unwrap(), MAX)
+        parse(server.as_object().unwrap(), MAX).map(|m| (m.volumes, m.image))
     }
 
     #[test]
@@ -276,6 +289,20 @@ mod tests {
         ] {
             assert!(parsed(bad.clone()).is_err(), "{bad} was taken");
         }
+    }
+
+    #[test]
+    fn blank_local_disks_are_ephemeral_or_swap() {
+        let m = parse(
+            json!({"block_device_mapping_v2": [
+                {"source_type": "blank", "destination_type": "local", "volume_size": 1, "boot_index": -1},
+                {"source_type": "blank", "destination_type": "local", "guest_format": "swap"}]})
+            .as_object()
+            .unwrap(),
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(m.local, [LocalDisk { swap: false, size: Some(1) }, LocalDisk { swap: true, size: None }]);
     }
 
     #[test]

@@ -154,10 +154,11 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
     if v >= V2_37 && !s.contains_key("networks") {
         return Err(bad("Invalid input for field/attribute server. 'networks' is a required property"));
     }
-    let (block_devices, local_image) = super::block_devices::parse(s, v)?;
+    let mappings = super::block_devices::parse(s, v)?;
+    let (block_devices, local_disks) = (mappings.volumes, mappings.local);
     let image_ref = match str_field(s, "imageRef")?.filter(|i| !i.is_empty()) {
         Some(i) => i.rsplit('/').next().unwrap_or_default().to_owned(),
-        None => local_image.unwrap_or_default(),
+        None => mappings.image.unwrap_or_default(),
     };
     // Without an image, the server boots from its volume of boot index 0.
     if image_ref.is_empty() && !block_devices.iter().any(|d| d.is_root()) {
@@ -223,6 +224,7 @@ fn parse_create(body: &Value, v: ApiVersion) -> ApiResult<(CreateServer, bool)> 
             networks: networks_field(s.get("networks"))?,
             security_groups: security_groups_field(s.get("security_groups"))?,
             block_devices,
+            local_disks,
             access_ipv4: access_ip(s, "accessIPv4")?.unwrap_or_default(),
             access_ipv6: access_ip(s, "accessIPv6")?.unwrap_or_default(),
             admin_pass: str_field(s, "adminPass")?.unwrap_or_else(super::generated_password),

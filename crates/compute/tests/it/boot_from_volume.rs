@@ -303,3 +303,28 @@ async fn a_volume_backed_server_resizes_to_a_smaller_disk_flavor() {
     let root = c.attached_volumes(&server).await[0]["volumeId"].as_str().unwrap().to_owned();
     assert_eq!(c.volume_status("member", &root, "in-use").await["size"], 1);
 }
+
+#[tokio::test]
+async fn blank_local_mappings_name_the_flavors_own_disks() {
+    let c = cloud().await;
+    let flavor = json!({"flavor": {"name": "eph", "ram": 64, "vcpus": 1, "disk": 1,
+        "OS-FLV-EXT-DATA:ephemeral": 1, "swap": 64, "id": "eph"}});
+    let (status, r) = c.call("admin", "2.1", Method::POST, "/v2.1/flavors", Some(flavor)).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let local = |size: i64| {
+        json!([
+            {"uuid": c.image_id, "source_type": "image", "destination_type": "local", "boot_index": 0},
+            {"source_type": "blank", "destination_type": "local", "volume_size": size, "boot_index": -1},
+            {"source_type": "blank", "destination_type": "local", "guest_format": "swap", "volume_size": 64}
+        ])
+    };
+    let (status, r) = c.create("member", "2.1", json!({"flavorRef": "eph", "block_device_mapping_v2": local(1)})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    c.wait_for(r["server"]["id"].as_str().unwrap(), "ACTIVE").await;
+    let (status, r) = c.create("member", "2.1", json!({"flavorRef": "eph", "block_device_mapping_v2": local(2)})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r["badRequest"]["message"].as_str().unwrap().starts_with("Ephemeral disks requested are larger"));
+    // m1.tiny has neither.
+    let (status, r) = c.create("member", "2.1", json!({"block_device_mapping_v2": local(1)})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+}

@@ -66,7 +66,7 @@ pub async fn catalog(id: Shared, Caller(ctx): Caller) -> ApiResult<Json<Value>> 
         return Err(KeystoneError(Error::Forbidden("A scoped token is required to read the catalog.".into())));
     }
     Ok(Json(json!({
-        "catalog": id.catalog_v3().await?,
+        "catalog": id.catalog_v3(ctx.project_id()).await?,
         "links": {"self": link(&id, "auth/catalog"), "previous": null, "next": null},
     })))
 }

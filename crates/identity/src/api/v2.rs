@@ -27,7 +27,7 @@ pub async fn create_token(id: Shared, body: Body) -> ApiResult<Json<Value>> {
         token["tenant"] = json!({
             "id": project.id, "name": project.name, "enabled": project.enabled, "description": project.description,
         });
-        catalog = id.catalog_v2().await?;
+        catalog = id.catalog_v2(&project.id).await?;
     }
     Ok(Json(json!({"access": {
         "token": token,

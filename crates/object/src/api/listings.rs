@@ -1,0 +1,245 @@
+//! Accounts and containers: HEAD (their totals and metadata), GET (the
+//! listing, as plain text, JSON or XML), PUT (a container), POST
+//! (metadata) and DELETE (an empty container).
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use oxistack_core::context::Context;
+use oxistack_core::error::Error;
+
+use super::{empty, http_date, listing_date, meta_changes, meta_headers, set, x_timestamp, ApiResult, SwiftError};
+use crate::service::{Listed, Listing};
+use crate::ObjectStorage;
+
+/// How a listing is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Plain,
+    Json,
+    Xml,
+}
+
+/// The `format` query parameter, else the `Accept` header, as Swift picks.
+fn format(params: &[(String, String)], headers: &HeaderMap) -> Format {
+    let asked = params.iter().find(|(k, _)| k == "format").map(|(_, v)| v.to_ascii_lowercase());
+    match asked.as_deref() {
+        Some("json") => return Format::Json,
+        Some("xml") => return Format::Xml,
+        Some(_) => return Format::Plain,
+        None => {}
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("application/json") {
+        Format::Json
+    } else if accept.contains("application/xml") || accept.contains("text/xml") {
+        Format::Xml
+    } else {
+        Format::Plain
+    }
+}
+
+fn params(req: &Request) -> ApiResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str(req.uri().query().unwrap_or(""))
+        .map_err(|e| SwiftError(Error::BadRequest(format!("Invalid query: {e}"))))
+}
+
+fn listing(params: &[(String, String)]) -> ApiResult<Listing> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let limit =
+        match get("limit") {
+            Some(l) => Some(l.parse::<i64>().map_err(|_| {
+                SwiftError(Error::PreconditionFailed("Value of limit must be a positive integer".into()))
+            })?),
+            None => None,
+        };
+    let delimiter = match get("delimiter") {
+        Some(d) if d.chars().count() == 1 => d.chars().next(),
+        Some(d) if d.is_empty() => None,
+        Some(_) => return Err(SwiftError(Error::PreconditionFailed("Bad delimiter".into()))),
+        None => None,
+    };
+    let reverse =
+        get("reverse").is_some_and(|r| matches!(r.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    Ok(Listing {
+        prefix: get("prefix"),
+        delimiter,
+        marker: get("marker"),
+        end_marker: get("end_marker"),
+        limit,
+        reverse,
+    })
+}
+
+/// The listing a GET asks for; `None` for a HEAD, which has the headers
+/// alone.
+fn listing_asked(method: &Method, headers: &mut HeaderMap, req: &Request) -> ApiResult<Option<(Format, Listing)>> {
+    if *method == Method::HEAD {
+        set(headers, "content-type", "text/plain; charset=utf-8");
+        return Ok(None);
+    }
+    let params = params(req)?;
+    Ok(Some((format(&params, req.headers()), listing(&params)?)))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A listing's body: 204 when a plain listing is empty, as Swift answers.
+fn listing_response(mut headers: HeaderMap, format: Format, body: String, empty_listing: bool) -> Response {
+    let (status, content_type) = match format {
+        Format::Plain if empty_listing => (StatusCode::NO_CONTENT, "text/plain; charset=utf-8"),
+        Format::Plain => (StatusCode::OK, "text/plain; charset=utf-8"),
+        Format::Json => (StatusCode::OK, "application/json; charset=utf-8"),
+        Format::Xml => (StatusCode::OK, "application/xml; charset=utf-8"),
+    };
+    set(&mut headers, "content-type", content_type);
+    let body = if status == StatusCode::NO_CONTENT { String::new() } else { body };
+    (status, headers, Body::from(body)).into_response()
+}
+
+pub async fn account(
+    storage: &ObjectStorage,
+    ctx: &Context,
+    method: &Method,
+    account: &str,
+    req: Request,
+) -> ApiResult<Response> {
+    match *method {
+        Method::GET | Method::HEAD => {
+            let (row, totals) = storage.account(ctx, account).await?;
+            let mut headers = HeaderMap::new();
+            set(&mut headers, "x-account-container-count", totals.containers);
+            set(&mut headers, "x-account-object-count", totals.objects);
+            set(&mut headers, "x-account-bytes-used", totals.bytes);
+            set(&mut headers, "x-account-storage-policy-policy-0-container-count", totals.containers);
+            set(&mut headers, "x-account-storage-policy-policy-0-object-count", totals.objects);
+            set(&mut headers, "x-account-storage-policy-policy-0-bytes-used", totals.bytes);
+            set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
+            meta_headers(&mut headers, "account", &row.metadata.0);
+            let Some((format, q)) = listing_asked(method, &mut headers, &req)? else {
+                return Ok((StatusCode::NO_CONTENT, headers).into_response());
+            };
+            let rows = storage.list_containers(ctx, account, &q).await?;
+            let body = match format {
+                Format::Plain => rows.iter().map(|c| format!("{}\n", c.name)).collect(),
+                Format::Json => json!(rows
+                    .iter()
+                    .map(|c| json!({"name": c.name, "count": c.object_count, "bytes": c.bytes_used,
+                        "last_modified": listing_date(c.modified_us)}))
+                    .collect::<Vec<_>>())
+                .to_string(),
+                Format::Xml => {
+                    let mut x = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"{}\">",
+                        xml_escape(account)
+                    );
+                    for c in &rows {
+                        x.push_str(&format!(
+                            "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
+                            xml_escape(&c.name),
+                            c.object_count,
+                            c.bytes_used,
+                            listing_date(c.modified_us)
+                        ));
+                    }
+                    x.push_str("</account>");
+                    x
+                }
+            };
+            Ok(listing_response(headers, format, body, rows.is_empty()))
+        }
+        Method::POST => {
+            storage.update_account(ctx, account, &meta_changes(req.headers(), "account")).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        // Accounts are made on first use and are Identity's to end.
+        _ => Err(super::method_not_allowed(method)),
+    }
+}
+
+pub async fn container(
+    storage: &ObjectStorage,
+    ctx: &Context,
+    method: &Method,
+    account: &str,
+    name: &str,
+    req: Request,
+) -> ApiResult<Response> {
+    match *method {
+        Method::GET | Method::HEAD => {
+            let row = storage.container(ctx, account, name).await?;
+            let mut headers = HeaderMap::new();
+            set(&mut headers, "x-container-object-count", row.object_count);
+            set(&mut headers, "x-container-bytes-used", row.bytes_used);
+            set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
+            set(&mut headers, "x-storage-policy", "Policy-0");
+            set(&mut headers, "last-modified", http_date(row.modified_us));
+            meta_headers(&mut headers, "container", &row.metadata.0);
+            let Some((format, q)) = listing_asked(method, &mut headers, &req)? else {
+                return Ok((StatusCode::NO_CONTENT, headers).into_response());
+            };
+            let listed = storage.list_objects(ctx, account, name, &q).await?;
+            let body = match format {
+                Format::Plain => listed
+                    .iter()
+                    .map(|l| match l {
+                        Listed::Object(o) => format!("{}\n", o.name),
+                        Listed::Subdir(s) => format!("{s}\n"),
+                    })
+                    .collect(),
+                Format::Json => json!(listed
+                    .iter()
+                    .map(|l| match l {
+                        Listed::Object(o) => json!({"name": o.name, "hash": o.etag, "bytes": o.size,
+                            "content_type": o.content_type, "last_modified": listing_date(o.modified_us)}),
+                        Listed::Subdir(s) => json!({ "subdir": s }),
+                    })
+                    .collect::<Vec<_>>())
+                .to_string(),
+                Format::Xml => {
+                    let mut x = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
+                        xml_escape(name)
+                    );
+                    for l in &listed {
+                        match l {
+                            Listed::Object(o) => x.push_str(&format!(
+                                "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
+                                xml_escape(&o.name),
+                                o.etag,
+                                o.size,
+                                xml_escape(&o.content_type),
+                                listing_date(o.modified_us)
+                            )),
+                            Listed::Subdir(s) => {
+                                let s = xml_escape(s);
+                                x.push_str(&format!("<subdir name=\"{s}\"><name>{s}</name></subdir>"))
+                            }
+                        }
+                    }
+                    x.push_str("</container>");
+                    x
+                }
+            };
+            Ok(listing_response(headers, format, body, listed.is_empty()))
+        }
+        Method::PUT => {
+            let created = storage.put_container(ctx, account, name, &meta_changes(req.headers(), "container")).await?;
+            Ok(empty(if created { StatusCode::CREATED } else { StatusCode::ACCEPTED }))
+        }
+        Method::POST => {
+            storage.update_container(ctx, account, name, &meta_changes(req.headers(), "container")).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Method::DELETE => {
+            storage.delete_container(ctx, account, name).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        _ => Err(super::method_not_allowed(method)),
+    }
+}

@@ -1,0 +1,302 @@
+//! Object Storage's index: accounts, containers and objects. A container's
+//! object count and bytes change in the transaction that writes or removes
+//! an object's row, so they always match what is stored. No rules here.
+
+use std::collections::BTreeMap;
+
+use oxistack_core::db::{self, JsonText, Param, Pool};
+use oxistack_core::error::{Error, Result};
+use sqlx::FromRow;
+
+pub type Metadata = BTreeMap<String, String>;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct AccountRow {
+    pub account: String,
+    pub metadata: JsonText<Metadata>,
+    pub created_us: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ContainerRow {
+    pub account: String,
+    pub name: String,
+    pub metadata: JsonText<Metadata>,
+    pub object_count: i64,
+    pub bytes_used: i64,
+    pub created_us: i64,
+    pub modified_us: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ObjectRow {
+    pub account: String,
+    pub container: String,
+    pub name: String,
+    pub size: i64,
+    pub etag: String,
+    pub content_type: String,
+    pub metadata: JsonText<Metadata>,
+    pub modified_us: i64,
+    /// The backend's key of the data.
+    pub data_key: String,
+}
+
+/// The account's containers, objects and bytes.
+#[derive(Clone, Copy, Debug, Default, FromRow)]
+pub struct AccountTotals {
+    pub containers: i64,
+    pub objects: i64,
+    pub bytes: i64,
+}
+
+/// A page of a listing, in name order: names after `marker` and before
+/// `end_marker`, from `from` (inclusive) and before `to`.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub marker: Option<String>,
+    pub end_marker: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub reverse: bool,
+    pub limit: i64,
+}
+
+impl Page {
+    /// The conditions on `name` and their values.
+    fn conditions(&self) -> (String, Vec<Param>) {
+        let mut sql = String::new();
+        let mut params = vec![];
+        let (after, before) = if self.reverse { ("<", ">") } else { (">", "<") };
+        for (value, op) in [(&self.marker, after), (&self.end_marker, before)] {
+            if let Some(v) = value {
+                sql.push_str(&format!(" AND name {op} ?"));
+                params.push(Param::Text(v.clone()));
+            }
+        }
+        if let Some(v) = &self.from {
+            sql.push_str(" AND name >= ?");
+            params.push(Param::Text(v.clone()));
+        }
+        if let Some(v) = &self.to {
+            sql.push_str(" AND name < ?");
+            params.push(Param::Text(v.clone()));
+        }
+        let order = if self.reverse { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY name {order} LIMIT {}", self.limit.max(0)));
+        (sql, params)
+    }
+}
+
+pub fn container_not_found() -> Error {
+    Error::NotFound("The resource could not be found.".into())
+}
+
+// Accounts.
+
+pub async fn account(pool: &Pool, account: &str) -> Result<Option<AccountRow>> {
+    Ok(db::query_as("SELECT * FROM swift_accounts WHERE account = ?").bind(account).fetch_optional(pool).await?)
+}
+
+/// Makes the account on first use (Swift's `account_autocreate`).
+pub async fn ensure_account(pool: &Pool, account: &str, now_us: i64) -> Result<()> {
+    db::query(
+        "INSERT INTO swift_accounts (account, metadata, created_us) VALUES (?, ?, ?) ON CONFLICT (account) DO NOTHING",
+    )
+    .bind(account)
+    .bind(JsonText(Metadata::new()))
+    .bind(now_us)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn save_account_metadata(pool: &Pool, account: &str, metadata: &Metadata) -> Result<()> {
+    db::query("UPDATE swift_accounts SET metadata = ? WHERE account = ?")
+        .bind(JsonText(metadata.clone()))
+        .bind(account)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn account_totals(pool: &Pool, account: &str) -> Result<AccountTotals> {
+    Ok(db::query_as(
+        // PostgreSQL sums BIGINTs as NUMERIC: cast back.
+        "SELECT COUNT(*) AS containers, CAST(COALESCE(SUM(object_count), 0) AS BIGINT) AS objects,
+            CAST(COALESCE(SUM(bytes_used), 0) AS BIGINT) AS bytes FROM swift_containers WHERE account = ?",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await?)
+}
+
+pub async fn containers_page(pool: &Pool, account: &str, page: &Page) -> Result<Vec<ContainerRow>> {
+    let (conditions, params) = page.conditions();
+    let sql = format!("SELECT * FROM swift_containers WHERE account = ?{conditions}");
+    Ok(db::query_as(&sql).bind(account).bind_all(params).fetch_all(pool).await?)
+}
+
+// Containers.
+
+pub async fn container(pool: &Pool, account: &str, name: &str) -> Result<Option<ContainerRow>> {
+    Ok(db::query_as("SELECT * FROM swift_containers WHERE account = ? AND name = ?")
+        .bind(account)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Makes a container; whether it is new.
+pub async fn create_container(pool: &Pool, c: &ContainerRow) -> Result<bool> {
+    let done = db::query(
+        "INSERT INTO swift_containers (account, name, metadata, object_count, bytes_used, created_us, modified_us)
+         VALUES (?, ?, ?, 0, 0, ?, ?) ON CONFLICT (account, name) DO NOTHING",
+    )
+    .bind(&c.account)
+    .bind(&c.name)
+    .bind(&c.metadata)
+    .bind(c.created_us)
+    .bind(c.modified_us)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn save_container_metadata(pool: &Pool, c: &ContainerRow) -> Result<()> {
+    db::query("UPDATE swift_containers SET metadata = ?, modified_us = ? WHERE account = ? AND name = ?")
+        .bind(&c.metadata)
+        .bind(c.modified_us)
+        .bind(&c.account)
+        .bind(&c.name)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes an empty container: whether it was (a container that holds
+/// objects stays).
+pub async fn delete_empty_container(pool: &Pool, account: &str, name: &str) -> Result<bool> {
+    let done = db::query("DELETE FROM swift_containers WHERE account = ? AND name = ? AND object_count = 0")
+        .bind(account)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn objects_page(pool: &Pool, account: &str, container: &str, page: &Page) -> Result<Vec<ObjectRow>> {
+    let (conditions, params) = page.conditions();
+    let sql = format!("SELECT * FROM swift_objects WHERE account = ? AND container = ?{conditions}");
+    Ok(db::query_as(&sql).bind(account).bind(container).bind_all(params).fetch_all(pool).await?)
+}
+
+// Objects.
+
+pub async fn object(pool: &Pool, account: &str, container: &str, name: &str) -> Result<Option<ObjectRow>> {
+    Ok(db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Writes an object's row (new, or in place of the one of that name) and
+/// its container's count and bytes, as one step; the data key the row held
+/// before, now no object's. A container gone meanwhile is not found.
+pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
+    let mut tx = pool.begin_write().await?;
+    let old: Option<ObjectRow> =
+        db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
+            .bind(&o.account)
+            .bind(&o.container)
+            .bind(&o.name)
+            .fetch_optional(&mut tx)
+            .await?;
+    let (count, bytes) = match &old {
+        Some(old) => (0, o.size - old.size),
+        None => (1, o.size),
+    };
+    let counted = db::query(
+        "UPDATE swift_containers SET object_count = object_count + ?, bytes_used = bytes_used + ?
+         WHERE account = ? AND name = ?",
+    )
+    .bind(count)
+    .bind(bytes)
+    .bind(&o.account)
+    .bind(&o.container)
+    .execute(&mut tx)
+    .await?;
+    if counted.rows_affected() != 1 {
+        return Err(container_not_found());
+    }
+    db::query(
+        "INSERT INTO swift_objects (account, container, name, size, etag, content_type, metadata, modified_us, data_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (account, container, name) DO UPDATE SET size = excluded.size, etag = excluded.etag,
+            content_type = excluded.content_type, metadata = excluded.metadata,
+            modified_us = excluded.modified_us, data_key = excluded.data_key",
+    )
+    .bind(&o.account)
+    .bind(&o.container)
+    .bind(&o.name)
+    .bind(o.size)
+    .bind(&o.etag)
+    .bind(&o.content_type)
+    .bind(&o.metadata)
+    .bind(o.modified_us)
+    .bind(&o.data_key)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(old.map(|o| o.data_key))
+}
+
+/// Removes an object's row and counts it out of its container, as one
+/// step; the data key it held, if there was one.
+pub async fn delete_object(pool: &Pool, account: &str, container: &str, name: &str) -> Result<Option<String>> {
+    let mut tx = pool.begin_write().await?;
+    let old: Option<ObjectRow> =
+        db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
+            .bind(account)
+            .bind(container)
+            .bind(name)
+            .fetch_optional(&mut tx)
+            .await?;
+    let Some(old) = old else { return Ok(None) };
+    db::query("DELETE FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .execute(&mut tx)
+        .await?;
+    db::query(
+        "UPDATE swift_containers SET object_count = object_count - 1, bytes_used = bytes_used - ?
+         WHERE account = ? AND name = ?",
+    )
+    .bind(old.size)
+    .bind(account)
+    .bind(container)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(old.data_key))
+}
+
+/// An object's metadata and content type (`POST`).
+pub async fn save_object_metadata(pool: &Pool, o: &ObjectRow) -> Result<()> {
+    db::query(
+        "UPDATE swift_objects SET metadata = ?, content_type = ?, modified_us = ?
+         WHERE account = ? AND container = ? AND name = ?",
+    )
+    .bind(&o.metadata)
+    .bind(&o.content_type)
+    .bind(o.modified_us)
+    .bind(&o.account)
+    .bind(&o.container)
+    .bind(&o.name)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
