@@ -505,6 +505,26 @@ mod tests {
         assert_eq!(after_all_starting_with(&format!("a{}", char::MAX)).as_deref(), Some("b"));
     }
 
+    #[tokio::test]
+    async fn an_account_is_its_projects_and_a_reseller_admins() {
+        use oxistack_core::testing::caller;
+        let dir = std::env::temp_dir().join(format!("oxistack-object-authz-{}", uuid::Uuid::new_v4()));
+        let backend = std::sync::Arc::new(crate::backend::FileBackend::open(&dir).unwrap());
+        let pool = oxistack_core::db::open_memory().await.unwrap();
+        let s = ObjectStorage::open(pool, backend, Default::default()).await.unwrap();
+        let member = caller("u", "p1", &["member", "reader"]);
+        let reader = caller("r", "p1", &["reader"]);
+        let admin_elsewhere = caller("a", "p2", &["admin", "member", "reader"]);
+        let reseller = caller("x", "p3", &["ResellerAdmin"]);
+        assert!(s.authorize(&member, "AUTH_p1", Access::Write).is_ok());
+        assert!(s.authorize(&reader, "AUTH_p1", Access::Read).is_ok());
+        assert!(s.authorize(&reader, "AUTH_p1", Access::Write).is_err());
+        assert!(s.authorize(&admin_elsewhere, "AUTH_p1", Access::Read).is_err());
+        assert!(s.authorize(&member, "p1", Access::Read).is_err(), "only the reseller prefix names an account");
+        assert!(s.authorize(&reseller, "AUTH_p1", Access::Write).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn metadata_past_swifts_limits_is_refused() {
         let mut m = Metadata::new();
