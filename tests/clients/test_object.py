@@ -93,6 +93,19 @@ def test_swifts_api_answers_as_swift_does(cloud):
     etag = hashlib.md5(b"object 3").hexdigest()
     assert requests.get(f"{url}/c2/o3", headers={**h, "If-None-Match": etag}, timeout=10).status_code == 304
     assert requests.get(f"{url}/c2/o3", headers={**h, "If-Match": "nope"}, timeout=10).status_code == 412
+    # Server-side copies keep the data and the metadata (python-swiftclient
+    # sends COPY with a Destination; X-Copy-From is the PUT form).
+    assert requests.post(f"{url}/c2/o1", headers={**h, "X-Object-Meta-Kept": "yes"}, timeout=10).status_code == 202
+    swift(cloud, "copy", "--destination", "/c2/copied", "c2", "o1")
+    r = requests.get(f"{url}/c2/copied", headers=h, timeout=10)
+    assert (r.content, r.headers["X-Object-Meta-Kept"], r.headers["Content-Type"]) == (b"object 1", "yes", "text/plain")
+    r = requests.put(f"{url}/c2/again", headers={**h, "X-Copy-From": "/c2/o2", "Content-Length": "0"}, timeout=10)
+    assert r.status_code == 201 and r.headers["X-Copied-From"] == "c2/o2", (r.status_code, r.text)
+    assert requests.get(f"{url}/c2/again", headers=h, timeout=10).content == b"object 2"
+    r = requests.put(f"{url}/c2/none", headers={**h, "X-Copy-From": "/c2/missing", "Content-Length": "0"}, timeout=10)
+    assert r.status_code == 404, r.text
+    for name in ("copied", "again"):
+        assert requests.delete(f"{url}/c2/{name}", headers=h, timeout=10).status_code == 204
     # A container with objects is not deleted (409); an empty one is.
     r = requests.delete(f"{url}/c2", headers=h, timeout=10)
     assert r.status_code == 409 and "Conflict" in r.text, r.text

@@ -450,6 +450,8 @@ ROWS += [
      expect(403, 202, 403, 403)),
     ("object", "delete", "object", lambda m, i: ("DELETE", f"{O}/AUTH_{m.alpha}/{i}", None),
      expect(403, 204, 403, 403)),
+    ("object", "copy", "object", lambda m, i: ("PUT", f"{O}/AUTH_{m.alpha}/{i}-copy", None,
+                                               {"X-Copy-From": f"/{i}"}), expect(403, 201, 403, 403)),
     ("volume service", "list", None, lambda m, _: ("GET", f"{V}/os-services", None), expect(403, 403, 200, 403)),
 ]
 

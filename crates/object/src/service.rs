@@ -387,6 +387,34 @@ impl ObjectStorage {
         Ok(row)
     }
 
+    /// A server-side copy (`COPY`, or `PUT` with `X-Copy-From`) within the
+    /// account: the source's data streamed into a new object, with the
+    /// source's metadata under the request's (none of it with
+    /// `X-Fresh-Metadata`), and its content type unless one is given.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object(
+        &self,
+        ctx: &Context,
+        account: &str,
+        from: (&str, &str),
+        to: (&str, &str),
+        mut req: PutObject,
+        fresh_metadata: bool,
+    ) -> Result<(ObjectRow, ObjectRow)> {
+        self.authorize(ctx, account, Access::Write)?;
+        let (source, file) = self.open_object(ctx, account, from.0, from.1).await?;
+        if !fresh_metadata {
+            let mut metadata = source.metadata.0.clone();
+            metadata.extend(std::mem::take(&mut req.metadata));
+            req.metadata = metadata;
+        }
+        req.content_type = req.content_type.or_else(|| Some(source.content_type.clone()));
+        req.etag = None;
+        let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+        let copied = self.put_object(ctx, account, to.0, to.1, body, req).await?;
+        Ok((source, copied))
+    }
+
     /// Makes received data object `row`'s: durable first, then indexed; the
     /// data it replaced is removed after.
     async fn index(&self, row: &ObjectRow, data: Received) -> Result<()> {

@@ -34,7 +34,8 @@ pub fn router(storage: Arc<ObjectStorage>, validator: SharedValidator) -> Router
         .route("/info", get(info))
         .route("/healthcheck", get(|| async { "OK" }))
         .route("/v1", any(dispatch))
-        .route("/v1/{*path}", any(dispatch))
+        // `any` also takes Swift's COPY.
+        .route("/v1/{*path}", any(dispatch).fallback(dispatch))
         .fallback(|| async { SwiftError(Error::NotFound("The resource could not be found.".into())) })
         .layer(middleware::from_fn_with_state(validator, authenticate))
         .with_state(storage)
@@ -92,7 +93,7 @@ pub enum Target {
 
 /// Percent-decodes one path, as Swift's `unquote`; names that are not
 /// UTF-8 or hold NUL are refused (Swift's 412).
-fn decode(path: &str) -> ApiResult<String> {
+pub(crate) fn decode(path: &str) -> ApiResult<String> {
     let bytes = path.as_bytes();
     let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());

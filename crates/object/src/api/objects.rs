@@ -1,5 +1,7 @@
 //! Objects: PUT (streamed, its `ETag` checked), GET and HEAD (with
-//! conditional requests and a single `Range`), POST (metadata) and DELETE.
+//! conditional requests and a single `Range`), POST (metadata), DELETE,
+//! and server-side copies (`COPY` with `Destination`, `PUT` with
+//! `X-Copy-From`) within the account.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -174,6 +176,14 @@ pub async fn object(
                 }
             }
         }
+        Method::PUT if req.headers().contains_key("x-copy-from") => {
+            let from = header_text(req.headers(), header::HeaderName::from_static("x-copy-from")).unwrap_or_default();
+            let length = header_text(req.headers(), header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
+            if length.is_some_and(|l| l > 0) {
+                return Err(SwiftError(Error::BadRequest("Copy requests require a zero byte body".into())));
+            }
+            copy(storage, ctx, account, &from, (container, name), req.headers()).await
+        }
         Method::PUT => {
             let headers = req.headers().clone();
             let length = header_text(&headers, header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
@@ -206,8 +216,71 @@ pub async fn object(
             storage.delete_object(ctx, account, container, name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        _ if method.as_str() == "COPY" => {
+            let to = header_text(req.headers(), header::HeaderName::from_static("destination"))
+                .ok_or_else(|| SwiftError(Error::PreconditionFailed("Destination header required".into())))?;
+            let to = super::decode(&to)?;
+            let (to_container, to_name) = to
+                .trim_start_matches('/')
+                .split_once('/')
+                .filter(|(c, o)| !c.is_empty() && !o.is_empty())
+                .map(|(c, o)| (c.to_owned(), o.to_owned()))
+                .ok_or_else(|| {
+                    SwiftError(Error::PreconditionFailed(
+                        "Destination header must be of the form <container name>/<object name>".into(),
+                    ))
+                })?;
+            let from = format!("/{container}/{name}");
+            copy_decoded(storage, ctx, account, &from, (&to_container, &to_name), req.headers()).await
+        }
         _ => Err(super::method_not_allowed(method)),
     }
+}
+
+/// A copy from `from` (`/<container>/<object>`, percent-encoded as the
+/// header carries it) to `to`.
+async fn copy(
+    storage: &ObjectStorage,
+    ctx: &Context,
+    account: &str,
+    from: &str,
+    to: (&str, &str),
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let from = super::decode(from)?;
+    copy_decoded(storage, ctx, account, &from, to, headers).await
+}
+
+async fn copy_decoded(
+    storage: &ObjectStorage,
+    ctx: &Context,
+    account: &str,
+    from: &str,
+    to: (&str, &str),
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (from_container, from_name) =
+        from.trim_start_matches('/').split_once('/').filter(|(c, o)| !c.is_empty() && !o.is_empty()).ok_or_else(
+            || {
+                SwiftError(Error::PreconditionFailed(
+                    "X-Copy-From header must be of the form <container name>/<object name>".into(),
+                ))
+            },
+        )?;
+    let fresh = header_text(headers, header::HeaderName::from_static("x-fresh-metadata"))
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    let put = PutObject {
+        content_type: header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty()),
+        etag: None,
+        metadata: object_metadata(headers),
+    };
+    let (source, copied) = storage.copy_object(ctx, account, (from_container, from_name), to, put, fresh).await?;
+    let mut res = empty(StatusCode::CREATED);
+    set(res.headers_mut(), "etag", &copied.etag);
+    set(res.headers_mut(), "last-modified", http_date(copied.modified_us));
+    set(res.headers_mut(), "x-copied-from", format!("{from_container}/{from_name}"));
+    set(res.headers_mut(), "x-copied-from-last-modified", http_date(source.modified_us));
+    Ok(res)
 }
 
 #[cfg(test)]
