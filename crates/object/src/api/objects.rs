@@ -182,7 +182,8 @@ pub async fn object(
             if length.is_some_and(|l| l > 0) {
                 return Err(SwiftError(Error::BadRequest("Copy requests require a zero byte body".into())));
             }
-            copy(storage, ctx, account, &from, (container, name), req.headers()).await
+            let from = container_and_object(&from, "X-Copy-From")?;
+            copy(storage, ctx, account, from, (container, name), req.headers()).await
         }
         Method::PUT => {
             let headers = req.headers().clone();
@@ -219,54 +220,38 @@ pub async fn object(
         _ if method.as_str() == "COPY" => {
             let to = header_text(req.headers(), header::HeaderName::from_static("destination"))
                 .ok_or_else(|| SwiftError(Error::PreconditionFailed("Destination header required".into())))?;
-            let to = super::decode(&to)?;
-            let (to_container, to_name) = to
-                .trim_start_matches('/')
-                .split_once('/')
-                .filter(|(c, o)| !c.is_empty() && !o.is_empty())
-                .map(|(c, o)| (c.to_owned(), o.to_owned()))
-                .ok_or_else(|| {
-                    SwiftError(Error::PreconditionFailed(
-                        "Destination header must be of the form <container name>/<object name>".into(),
-                    ))
-                })?;
-            let from = format!("/{container}/{name}");
-            copy_decoded(storage, ctx, account, &from, (&to_container, &to_name), req.headers()).await
+            let (to_container, to_name) = container_and_object(&to, "Destination")?;
+            let from = (container.to_owned(), name.to_owned());
+            copy(storage, ctx, account, from, (&to_container, &to_name), req.headers()).await
         }
         _ => Err(super::method_not_allowed(method)),
     }
 }
 
-/// A copy from `from` (`/<container>/<object>`, percent-encoded as the
-/// header carries it) to `to`.
+/// The `/<container>/<object>` a copy header names (percent-encoded).
+fn container_and_object(path: &str, header: &str) -> ApiResult<(String, String)> {
+    let path = super::decode(path)?;
+    path.trim_start_matches('/')
+        .split_once('/')
+        .filter(|(c, o)| !c.is_empty() && !o.is_empty())
+        .map(|(c, o)| (c.to_owned(), o.to_owned()))
+        .ok_or_else(|| {
+            SwiftError(Error::PreconditionFailed(format!(
+                "{header} header must be of the form <container name>/<object name>"
+            )))
+        })
+}
+
+/// A copy from `from` to `to`, as the request's headers ask.
 async fn copy(
     storage: &ObjectStorage,
     ctx: &Context,
     account: &str,
-    from: &str,
+    from: (String, String),
     to: (&str, &str),
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let from = super::decode(from)?;
-    copy_decoded(storage, ctx, account, &from, to, headers).await
-}
-
-async fn copy_decoded(
-    storage: &ObjectStorage,
-    ctx: &Context,
-    account: &str,
-    from: &str,
-    to: (&str, &str),
-    headers: &HeaderMap,
-) -> ApiResult<Response> {
-    let (from_container, from_name) =
-        from.trim_start_matches('/').split_once('/').filter(|(c, o)| !c.is_empty() && !o.is_empty()).ok_or_else(
-            || {
-                SwiftError(Error::PreconditionFailed(
-                    "X-Copy-From header must be of the form <container name>/<object name>".into(),
-                ))
-            },
-        )?;
+    let (from_container, from_name) = (from.0.as_str(), from.1.as_str());
     let fresh = header_text(headers, header::HeaderName::from_static("x-fresh-metadata"))
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
     let put = PutObject {
