@@ -24,7 +24,6 @@ use oxistack_volume::status::{SnapshotStatus, VolumeStatus};
 use oxistack_volume::volumes::CreateVolume;
 use oxistack_volume::Volume;
 
-use crate::service::now;
 use crate::store::volumes::{self as bdms, Bdm, BdmStatus};
 use crate::store::Instance;
 use crate::virt::AttachedVolume;
@@ -211,18 +210,7 @@ async fn map_volume(
         let mapped = bdms::bdms_of(pool, &inst.id).await?;
         crate::volumes::pick_device(inst, &mapped, d.device_name.as_deref())?
     };
-    let bdm = Bdm {
-        id: uuid::Uuid::new_v4().to_string(),
-        instance_uuid: inst.id.clone(),
-        volume_id: id.to_owned(),
-        attachment_id: uuid::Uuid::new_v4().to_string(),
-        device_name,
-        tag: d.tag.clone(),
-        delete_on_termination: d.delete_on_termination,
-        status: BdmStatus::Attaching,
-        created_at: now(),
-        boot_index: d.boot_index,
-    };
+    let bdm = Bdm::attaching(&inst.id, id, device_name, d.tag.clone(), d.delete_on_termination, d.boot_index);
     crate::volumes::reserve_mapped(pool, volume, ctx, &bdm).await
 }
 
@@ -256,23 +244,13 @@ pub(crate) async fn prepare(
         wait_available(volume, ctx, &made.id).await?;
         map_volume(pool, volume, ctx, inst, &made.id, d).await?;
     }
-    let mut root = None;
-    let mut others = vec![];
-    for bdm in bdms::bdms_of(pool, &inst.id).await? {
-        if bdm.status != BdmStatus::Attaching {
-            continue;
-        }
-        let (_, connection) = volume.connect(&bdm.attachment_id, crate::volumes::connector(host)).await?;
-        volume.complete(&bdm.attachment_id, Some(&bdm.device_name)).await?;
-        bdms::set_bdm_status(pool, &bdm.id, BdmStatus::Attached).await?;
-        let plugged = AttachedVolume { volume_id: bdm.volume_id.clone(), device: bdm.device_name.clone(), connection };
-        if bdm.is_root() {
-            root = Some(plugged);
-        } else {
-            others.push(plugged);
-        }
+    let mut plugged = vec![];
+    for bdm in bdms::bdms_of(pool, &inst.id).await?.into_iter().filter(|b| b.status == BdmStatus::Attaching) {
+        let v = crate::volumes::connect_mapping(volume, host, &bdm).await?;
+        crate::volumes::complete_mapping(pool, volume, &bdm).await?;
+        plugged.push((bdm.is_root(), v));
     }
-    Ok((root, others))
+    Ok(crate::volumes::split_root(plugged))
 }
 
 /// Waits until Block Storage made volume `id`; one that ended in error (or

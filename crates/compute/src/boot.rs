@@ -84,6 +84,10 @@ struct Checked {
     asks: BuildAsks,
 }
 
+fn boots_from_volume(devices: &[BlockDevice]) -> bool {
+    devices.iter().any(BlockDevice::is_root)
+}
+
 /// The work kind of a build handed to the server of its host.
 pub(crate) const BUILD: &str = "build";
 
@@ -137,7 +141,7 @@ impl Compute {
         // An image that maps volumes (a volume-backed server's snapshot)
         // boots from new volumes of its snapshots.
         let mut block_devices = req.block_devices.clone();
-        if !req.image_ref.is_empty() && !block_devices.iter().any(BlockDevice::is_root) {
+        if !req.image_ref.is_empty() && !boots_from_volume(&block_devices) {
             let mapped = self.mapped_by_image(ctx, &req.image_ref).await?;
             let taken: Vec<Option<String>> = block_devices.iter().map(|d| d.device_name.clone()).collect();
             let mapped = mapped.into_iter().filter(|m| m.device_name.is_none() || !taken.contains(&m.device_name));
@@ -149,7 +153,7 @@ impl Compute {
             return Err(Error::BadRequest("Cannot attach one or more volumes to multiple instances".into()));
         }
         let root_min_ram = self.check_block_devices(ctx, &block_devices).await?;
-        if block_devices.iter().any(BlockDevice::is_root) {
+        if boots_from_volume(&block_devices) {
             // Booted from a volume: the flavor's disk is not its root disk.
             if flavor.ram < root_min_ram {
                 return Err(Error::BadRequest("Flavor's memory is too small for requested image.".into()));

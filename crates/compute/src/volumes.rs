@@ -15,7 +15,6 @@ use oxistack_volume::Volume;
 use serde_json::json;
 
 use crate::actions;
-use crate::service::now;
 use crate::store::volumes::{self as bdms, Bdm, BdmStatus};
 use crate::store::Instance;
 use crate::virt::AttachedVolume;
@@ -86,15 +85,39 @@ pub(crate) async fn attached(
     volume: &Volume,
     instance: &str,
 ) -> Result<(Option<AttachedVolume>, Vec<AttachedVolume>)> {
+    let mapped = bdms::bdms_of(pool, instance).await?;
+    Ok(split_root(
+        mapped.iter().filter(|b| b.status != BdmStatus::Attaching).map(|b| (b.is_root(), plugged(volume, b))),
+    ))
+}
+
+/// Volumes as the driver takes them: the root one, if any, and the others.
+pub(crate) fn split_root(
+    volumes: impl IntoIterator<Item = (bool, AttachedVolume)>,
+) -> (Option<AttachedVolume>, Vec<AttachedVolume>) {
     let (mut root, mut others) = (None, vec![]);
-    for b in bdms::bdms_of(pool, instance).await?.into_iter().filter(|b| b.status != BdmStatus::Attaching) {
-        if b.is_root() {
-            root = Some(plugged(volume, &b));
+    for (is_root, v) in volumes {
+        if is_root {
+            root = Some(v);
         } else {
-            others.push(plugged(volume, &b));
+            others.push(v);
         }
     }
-    Ok((root, others))
+    (root, others)
+}
+
+/// Connects mapping `bdm` from `host` (Block Storage's attachment update):
+/// the volume as the driver plugs it.
+pub(crate) async fn connect_mapping(volume: &Volume, host: &str, bdm: &Bdm) -> Result<AttachedVolume> {
+    let (_, connection) = volume.connect(&bdm.attachment_id, connector(host)).await?;
+    Ok(AttachedVolume { volume_id: bdm.volume_id.clone(), device: bdm.device_name.clone(), connection })
+}
+
+/// Completes mapping `bdm` once its volume is plugged in: the attachment
+/// `attached` on its device, the mapping too.
+pub(crate) async fn complete_mapping(pool: &Pool, volume: &Volume, bdm: &Bdm) -> Result<()> {
+    volume.complete(&bdm.attachment_id, Some(&bdm.device_name)).await?;
+    bdms::set_bdm_status(pool, &bdm.id, BdmStatus::Attached).await
 }
 
 /// A mapped volume as the driver plugs it: Block Storage's connection to it.
@@ -125,7 +148,7 @@ pub(crate) async fn root_volume(pool: &Pool, instance: &str) -> Result<Option<Bd
 }
 
 /// A host's connector, as Nova's libvirt driver describes it to Cinder.
-pub(crate) fn connector(host: &str) -> serde_json::Value {
+fn connector(host: &str) -> serde_json::Value {
     json!({"host": host, "platform": "x86_64", "os_type": "linux", "multipath": false})
 }
 
@@ -172,31 +195,17 @@ impl Compute {
         }
         let device = pick_device(&inst, &attached, req.device.as_deref())?;
         let record = actions::start(&self.pool, ctx, &inst.id, "attach_volume", inst.host.as_deref()).await?;
-        let bdm = Bdm {
-            id: uuid::Uuid::new_v4().to_string(),
-            instance_uuid: inst.id.clone(),
-            volume_id: req.volume_id.clone(),
-            attachment_id: uuid::Uuid::new_v4().to_string(),
-            device_name: device,
-            tag: req.tag,
-            delete_on_termination: req.delete_on_termination,
-            status: BdmStatus::Attaching,
-            created_at: now(),
-            boot_index: None,
-        };
+        let bdm = Bdm::attaching(&inst.id, &req.volume_id, device, req.tag, req.delete_on_termination, None);
         if let Err(e) = reserve_mapped(&self.pool, &self.volume, ctx, &bdm).await {
             actions::finish(&self.pool, record, Some(&e.to_string())).await?;
             return Err(e);
         }
         let plugged = async {
-            let (_, connection) = self.volume.connect(&bdm.attachment_id, connector(&self.config.host)).await?;
-            let volume =
-                AttachedVolume { volume_id: bdm.volume_id.clone(), device: bdm.device_name.clone(), connection };
+            let volume = connect_mapping(&self.volume, &self.config.host, &bdm).await?;
             self.driver.attach_volume(&inst.id, &volume).await.map_err(|e| {
                 Error::Conflict(format!("Failed to attach volume {} to instance {}: {e}", bdm.volume_id, inst.id))
             })?;
-            self.volume.complete(&bdm.attachment_id, Some(&bdm.device_name)).await?;
-            bdms::set_bdm_status(&self.pool, &bdm.id, BdmStatus::Attached).await
+            complete_mapping(&self.pool, &self.volume, &bdm).await
         }
         .await;
         if let Err(e) = plugged {

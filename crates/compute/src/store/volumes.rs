@@ -30,6 +30,30 @@ pub struct Bdm {
 }
 
 impl Bdm {
+    /// A new mapping of `volume_id` to `instance` on `device_name`, at its
+    /// first step (`attaching`), with the id of the attachment it is to hold.
+    pub fn attaching(
+        instance: &str,
+        volume_id: &str,
+        device_name: String,
+        tag: Option<String>,
+        delete_on_termination: bool,
+        boot_index: Option<i64>,
+    ) -> Bdm {
+        Bdm {
+            id: uuid::Uuid::new_v4().to_string(),
+            instance_uuid: instance.to_owned(),
+            volume_id: volume_id.to_owned(),
+            attachment_id: uuid::Uuid::new_v4().to_string(),
+            device_name,
+            tag,
+            delete_on_termination,
+            status: BdmStatus::Attaching,
+            created_at: oxistack_core::time::iso_seconds(oxistack_core::time::now()),
+            boot_index,
+        }
+    }
+
     /// The volume the server boots from.
     pub fn is_root(&self) -> bool {
         self.boot_index == Some(0)
