@@ -194,11 +194,21 @@ pub async fn objects_page(pool: &Pool, account: &str, container: &str, page: &Pa
 // Objects.
 
 pub async fn object(pool: &Pool, account: &str, container: &str, name: &str) -> Result<Option<ObjectRow>> {
+    object_on(pool, account, container, name).await
+}
+
+/// An object's row, read in a transaction or outside one.
+async fn object_on<'c>(
+    on: impl db::Executor<'c>,
+    account: &str,
+    container: &str,
+    name: &str,
+) -> Result<Option<ObjectRow>> {
     Ok(db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
         .bind(account)
         .bind(container)
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional(on)
         .await?)
 }
 
@@ -207,13 +217,7 @@ pub async fn object(pool: &Pool, account: &str, container: &str, name: &str) -> 
 /// before, now no object's. A container gone meanwhile is not found.
 pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
     let mut tx = pool.begin_write().await?;
-    let old: Option<ObjectRow> =
-        db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
-            .bind(&o.account)
-            .bind(&o.container)
-            .bind(&o.name)
-            .fetch_optional(&mut tx)
-            .await?;
+    let old = object_on(&mut tx, &o.account, &o.container, &o.name).await?;
     let (count, bytes) = match &old {
         Some(old) => (0, o.size - old.size),
         None => (1, o.size),
@@ -257,14 +261,7 @@ pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
 /// step; the data key it held, if there was one.
 pub async fn delete_object(pool: &Pool, account: &str, container: &str, name: &str) -> Result<Option<String>> {
     let mut tx = pool.begin_write().await?;
-    let old: Option<ObjectRow> =
-        db::query_as("SELECT * FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
-            .bind(account)
-            .bind(container)
-            .bind(name)
-            .fetch_optional(&mut tx)
-            .await?;
-    let Some(old) = old else { return Ok(None) };
+    let Some(old) = object_on(&mut tx, account, container, name).await? else { return Ok(None) };
     db::query("DELETE FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
         .bind(account)
         .bind(container)
