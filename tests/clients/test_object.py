@@ -6,8 +6,11 @@ command, against a freshly started `oxistack serve`."""
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.parse
 
 import requests
 
@@ -173,3 +176,251 @@ print("ok")
                          timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
     assert json.loads(cloud.openstack("container", "list", "-f", "json").stdout)[0]["Name"] == "docs"
+
+
+def md5_of(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def test_large_objects_go_up_in_segments_and_come_back_whole(cloud, tmp_path):
+    """`swift upload --segment-size` makes a static large object of a 300 MiB
+    file (a dynamic one with --use-dlo); each downloads byte for byte, serves
+    ranges across its segments, and `swift delete` takes its segments too."""
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(300):
+            f.write(os.urandom(1 << 20))
+    swift(cloud, "upload", "--segment-size", str(64 << 20), "--object-name", "big.bin", "media", str(big))
+    segments = swift(cloud, "list", "media_segments").stdout.split()
+    assert len(segments) == 5 and all(s.startswith("big.bin/slo/") for s in segments), segments
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    r = requests.head(f"{url}/media/big.bin", headers=h, timeout=10)
+    assert r.headers["X-Static-Large-Object"] == "True" and r.headers["Content-Length"] == str(300 << 20), r.headers
+    out = tmp_path / "out.bin"
+    swift(cloud, "download", "media", "big.bin", "-o", str(out))
+    assert md5_of(out) == md5_of(big)
+    # A range across the first segment's end, and two ranges at once.
+    with open(big, "rb") as f:
+        f.seek((64 << 20) - 10)
+        across = f.read(20)
+        f.seek(0)
+        head = f.read(2)
+        f.seek((300 << 20) - 3)
+        tail = f.read(3)
+    r = requests.get(f"{url}/media/big.bin", headers={**h, "Range": f"bytes={(64 << 20) - 10}-{(64 << 20) + 9}"},
+                     timeout=30)
+    assert (r.status_code, r.content) == (206, across), r.status_code
+    r = requests.get(f"{url}/media/big.bin", headers={**h, "Range": "bytes=0-1,-3"}, timeout=30)
+    boundary = r.headers["Content-Type"].split("boundary=")[1]
+    parts = r.content.split(f"--{boundary}".encode())
+    assert r.status_code == 206 and len(parts) == 4 and parts[-1] == b"--", r.headers
+    assert parts[1].endswith(b"\r\n\r\n" + head + b"\r\n") and b"Content-Range: bytes 0-1/" in parts[1]
+    assert parts[2].endswith(b"\r\n\r\n" + tail + b"\r\n")
+    # The manifest itself, as python-swiftclient reads it back.
+    manifest = requests.get(f"{url}/media/big.bin", headers=h, params={"multipart-manifest": "get"}, timeout=10)
+    assert [s["bytes"] for s in manifest.json()] == [64 << 20] * 4 + [44 << 20], manifest.text[:300]
+    # A manifest naming a segment with the wrong ETag is refused, naming it.
+    bad = json.dumps([{"path": f"/media_segments/{segments[0]}", "etag": "0" * 32, "size_bytes": None}])
+    r = requests.put(f"{url}/media/bad", headers=h, params={"multipart-manifest": "put"}, data=bad, timeout=10)
+    assert r.status_code == 400 and "Etag Mismatch" in r.text, (r.status_code, r.text)
+    swift(cloud, "delete", "media", "big.bin")
+    assert swift(cloud, "list", "media_segments").stdout.split() == []
+    # A dynamic large object: every object under its prefix, in order.
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(5000))
+    swift(cloud, "upload", "--use-dlo", "--segment-size", "1024", "--object-name", "small.bin", "media", str(small))
+    r = requests.get(f"{url}/media/small.bin", headers=h, timeout=10)
+    assert r.content == small.read_bytes() and r.headers["X-Object-Manifest"].startswith("media_segments/"), r.headers
+    swift(cloud, "delete", "media", "small.bin")
+    assert swift(cloud, "list", "media_segments").stdout.split() == []
+
+
+def test_expiring_objects_are_gone_when_due(cloud, tmp_path):
+    cloud.stop()
+    cloud.start("--object-expirer-interval", "1")
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    f = tmp_path / "soon.txt"
+    f.write_text("short-lived")
+    swift(cloud, "upload", "-H", "X-Delete-After: 3", "--object-name", "soon", "tmp", str(f))
+    swift(cloud, "upload", "--object-name", "later", "tmp", str(f))
+    swift(cloud, "upload", "--object-name", "kept", "tmp", str(f))
+    due = int(time.time()) + 3
+    swift(cloud, "post", "-H", f"X-Delete-At: {due}", "tmp", "later")
+    assert requests.head(f"{url}/tmp/later", headers=h, timeout=10).headers["X-Delete-At"] == str(due)
+    assert requests.get(f"{url}/tmp/soon", headers=h, timeout=10).text == "short-lived"
+    r = requests.post(f"{url}/tmp/kept", headers={**h, "X-Delete-At": str(int(time.time()) - 10)}, timeout=10)
+    assert r.status_code == 400 and "X-Delete-At in past" in r.text, r.text
+    time.sleep(max(0.0, due - time.time()) + 0.5)
+    for name in ("soon", "later"):
+        assert requests.get(f"{url}/tmp/{name}", headers=h, timeout=10).status_code == 404
+    # The expirer then takes them out of the listing and the totals.
+    deadline = time.time() + 30
+    while swift(cloud, "list", "tmp").stdout.split() != ["kept"]:
+        assert time.time() < deadline, swift(cloud, "list", "tmp").stdout
+        time.sleep(0.5)
+    assert "Objects: 1" in swift(cloud, "stat", "tmp").stdout
+
+
+def test_temp_urls_open_one_object_until_they_expire(cloud, tmp_path):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("for your eyes")
+    swift(cloud, "upload", "--object-name", "doc.txt", "shared", str(doc))
+    swift(cloud, "post", "-m", "Temp-URL-Key:s3cret")
+    url, token = account(cloud)
+    path = urllib.parse.urlsplit(url).path.removeprefix("/object") + "/shared/doc.txt"
+
+    def signed(*args):
+        return cloud.url + "/object" + swift(cloud, "tempurl", *args).stdout.strip()
+
+    def curl(*args):
+        return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *args], capture_output=True,
+                              text=True, timeout=30).stdout
+
+    get = signed("GET", "60", path, "s3cret")
+    res = subprocess.run(["curl", "-sf", "-D", "-", get], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and res.stdout.endswith("for your eyes"), res
+    assert 'attachment; filename="doc.txt"' in res.stdout, res.stdout
+    assert curl("-I", get) == "200"
+    # Not for another method, nor another object, nor with another key.
+    assert curl("-X", "DELETE", get) == "401"
+    assert curl(get.replace("doc.txt", "other.txt")) == "401"
+    assert curl(signed("GET", "60", path, "wrong")) == "401"
+    # Expired: refused.
+    assert curl(signed("--absolute", "GET", str(int(time.time()) - 5), path, "s3cret")) == "401"
+    # SHA-256, a container's own key, and a PUT through a TempURL.
+    assert curl(signed("--digest", "sha256", "GET", "60", path, "s3cret")) == "200"
+    swift(cloud, "post", "-m", "Temp-URL-Key:ckey", "shared")
+    assert curl(signed("GET", "60", path, "ckey")) == "200"
+    up = tmp_path / "up.txt"
+    up.write_text("put through a temp url")
+    put_path = path.replace("doc.txt", "up.txt")
+    assert curl("-T", str(up), signed("PUT", "60", put_path, "s3cret")) == "201"
+    assert requests.get(f"{url}/shared/up.txt", headers={"X-Auth-Token": token}, timeout=10).text == up.read_text()
+    # A TempURL bound to an address range other than the caller's is refused.
+    assert curl(signed("--ip-range", "10.9.9.0/24", "GET", "60", path, "s3cret")) == "401"
+    assert curl(signed("--ip-range", "127.0.0.1", "GET", "60", path, "s3cret")) == "200"
+    # A container's key is not shown to those who cannot change it.
+    r = requests.head(f"{url}/shared", headers={"X-Auth-Token": token}, timeout=10)
+    assert r.headers["X-Container-Meta-Temp-Url-Key"] == "ckey"
+
+
+def test_container_acls_let_another_projects_user_read_and_not_write(cloud, tmp_path):
+    c = cloud.openstack
+    for project, user in (("p1", "u1"), ("p2", "u2")):
+        c("project", "create", project)
+        c("user", "create", "--password", f"pw-{user}", user)
+        c("role", "add", "--project", project, "--user", user, "member")
+    u1, u2 = cloud.user_rc("u1", "p1", "pw-u1"), cloud.user_rc("u2", "p2", "pw-u2")
+    p2 = cloud.openstack_json("project", "show", "p2")["id"]
+    u2_id = cloud.openstack_json("user", "show", "u2")["id"]
+    f = tmp_path / "report.txt"
+    f.write_text("quarterly")
+    swift(cloud, "upload", "--object-name", "report.txt", "shared", str(f), rc=u1)
+    swift(cloud, "upload", "--object-name", "report.txt", "private", str(f), rc=u1)
+    url, _ = account(cloud, rc=u1)
+    _, theirs = account(cloud, rc=u2)
+    as_u2 = ("--os-storage-url", url)
+    # Before any ACL: refused.
+    assert swift(cloud, *as_u2, "list", "shared", rc=u2, check=False).returncode != 0
+    swift(cloud, "post", "-r", f"{p2}:{u2_id}", "shared", rc=u1)
+    assert swift(cloud, *as_u2, "list", "shared", rc=u2).stdout.split() == ["report.txt"]
+    out = tmp_path / "got.txt"
+    swift(cloud, *as_u2, "download", "shared", "report.txt", "-o", str(out), rc=u2)
+    assert out.read_text() == "quarterly"
+    res = swift(cloud, *as_u2, "upload", "--object-name", "mine.txt", "shared", str(f), rc=u2, check=False)
+    assert res.returncode != 0 and "403" in res.stderr, res.stderr
+    # The ACL is the owner's to see; the other container stays closed.
+    r = requests.head(f"{url}/shared", headers={"X-Auth-Token": theirs}, timeout=10)
+    assert r.status_code == 204 and "X-Container-Read" not in r.headers, r.headers
+    assert requests.get(f"{url}/private/report.txt", headers={"X-Auth-Token": theirs}, timeout=10).status_code == 403
+    # Names in the default domain, and a write ACL for the whole project.
+    swift(cloud, "post", "-r", "p2:u2", "-w", "p2:*", "shared", rc=u1)
+    swift(cloud, *as_u2, "upload", "--object-name", "mine.txt", "shared", str(f), rc=u2)
+    assert "mine.txt" in swift(cloud, "list", "shared", rc=u1).stdout.split()
+    # Public: anyone reads objects, and lists with .rlistings; no one writes.
+    swift(cloud, "post", "-r", ".r:*", "shared", rc=u1)
+    assert requests.get(f"{url}/shared/report.txt", timeout=10).text == "quarterly"
+    assert requests.get(f"{url}/shared", timeout=10).status_code == 401
+    swift(cloud, "post", "-r", ".r:*,.rlistings", "shared", rc=u1)
+    assert requests.get(f"{url}/shared", timeout=10).text.split() == ["mine.txt", "report.txt"]
+    assert requests.put(f"{url}/shared/anon", data=b"x", timeout=10).status_code == 401
+    assert requests.get(f"{url}/private/report.txt", timeout=10).status_code == 401
+    r = requests.post(f"{url}/shared", headers={"X-Auth-Token": account(cloud, rc=u1)[1], "X-Container-Read": ".r:"},
+                      timeout=10)
+    assert r.status_code == 400, r.text
+
+
+def test_quotas_refuse_uploads_past_them(cloud):
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    swift(cloud, "post", "-m", "quota-bytes:10", "-m", "quota-count:2", "q")
+    assert requests.put(f"{url}/q/big", headers=h, data=b"x" * 11, timeout=10).status_code == 413
+    assert requests.put(f"{url}/q/a", headers=h, data=b"x" * 5, timeout=10).status_code == 201
+    # Sent chunked, the size is known only once it is all there.
+    r = requests.put(f"{url}/q/b", headers=h, data=iter([b"x" * 4, b"x" * 4]), timeout=10)
+    assert r.status_code == 413 and "Upload exceeds quota" in r.text, (r.status_code, r.text)
+    assert requests.put(f"{url}/q/b", headers=h, data=b"x" * 5, timeout=10).status_code == 201
+    assert requests.put(f"{url}/q/c", headers=h, data=b"x", timeout=10).status_code == 413
+    assert "Objects: 2" in swift(cloud, "stat", "q").stdout
+    # An account's quota is a reseller admin's to set, not its members'.
+    r = requests.post(url, headers={**h, "X-Account-Meta-Quota-Bytes": "100"}, timeout=10)
+    assert r.status_code == 403, r.text
+    c = cloud.openstack
+    c("project", "create", "tenant")
+    c("user", "create", "--password", "pw-t", "t")
+    c("role", "add", "--project", "tenant", "--user", "t", "member")
+    c("role", "create", "ResellerAdmin")
+    c("role", "add", "--project", "admin", "--user", "admin", "ResellerAdmin")
+    t = cloud.user_rc("t", "tenant", "pw-t")
+    theirs, their_token = account(cloud, rc=t)
+    _, reseller = account(cloud)
+    r = requests.post(theirs, headers={"X-Auth-Token": reseller, "X-Account-Meta-Quota-Bytes": "8"}, timeout=10)
+    assert r.status_code == 204, r.text
+    th = {"X-Auth-Token": their_token}
+    assert requests.put(f"{theirs}/box", headers=th, timeout=10).status_code == 201
+    assert requests.put(f"{theirs}/box/a", headers=th, data=b"x" * 9, timeout=10).status_code == 413
+    assert requests.put(f"{theirs}/box/a", headers=th, data=b"x" * 8, timeout=10).status_code == 201
+
+
+def test_a_kill_during_an_upload_leaves_the_object_absent_or_whole(cloud):
+    """`kill -9` of the server in the middle of a large upload: after the
+    restart the object is absent, the container's count and bytes are what
+    it holds, and no partial data is left in the store."""
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    assert requests.put(f"{url}/c", headers=h, timeout=10).status_code == 201
+    assert requests.put(f"{url}/c/kept", headers=h, data=b"k" * 1000, timeout=10).status_code == 201
+    sent = 0
+
+    def body():
+        nonlocal sent
+        block = os.urandom(1 << 20)
+        for _ in range(256):
+            yield block
+            sent += len(block)
+            if sent == 32 << 20:
+                cloud.proc.send_signal(signal.SIGKILL)
+                cloud.proc.wait(timeout=30)
+
+    try:
+        # Sent chunked, as a client streaming from a pipe sends it.
+        r = requests.put(f"{url}/c/big", headers=h, data=body(), timeout=60)
+        raise AssertionError(f"the upload outlived the server: {r.status_code} {r.text} {sent}")
+    except requests.exceptions.ConnectionError:
+        pass
+    assert sent >= 32 << 20
+    cloud.start()
+    _, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    assert requests.head(f"{url}/c/big", headers=h, timeout=10).status_code == 404
+    r = requests.head(f"{url}/c", headers=h, timeout=10)
+    assert (r.headers["X-Container-Object-Count"], r.headers["X-Container-Bytes-Used"]) == ("1", "1000"), r.headers
+    store = cloud.data_dir / "objects"
+    assert list((store / "tmp").iterdir()) == []
+    assert sum(1 for p in (store / "data").rglob("*") if p.is_file()) == 1

@@ -6,6 +6,7 @@ policy answers it (`reader` reads, `member` writes within its project,
 Each row acts on a resource made for it, so no row depends on another.
 The real clients are tried for the same refusals at the end."""
 
+import json
 import time
 
 import pytest
@@ -452,6 +453,17 @@ ROWS += [
      expect(403, 204, 403, 403)),
     ("object", "copy", "object", lambda m, i: ("PUT", f"{O}/AUTH_{m.alpha}/{i}-copy", None,
                                                {"X-Copy-From": f"/{i}"}), expect(403, 201, 403, 403)),
+    # Container ACLs are set by the account's operators.
+    ("object container", "set an ACL", "container", lambda m, i: ("POST", f"{O}/AUTH_{m.alpha}/{i}", None,
+                                                                  {"X-Container-Read": ".r:*"}),
+     expect(403, 204, 403, 403)),
+    # An account's quota is a reseller admin's (Swift's account_quotas).
+    ("object account", "set a quota", None, lambda m, _: ("POST", f"{O}/AUTH_{m.alpha}", None,
+                                                          {"X-Account-Meta-Quota-Bytes": "100"}),
+     expect(403, 403, 403, 403)),
+    ("object", "create a static large object", "object", lambda m, i: (
+        "PUT", f"{O}/AUTH_{m.alpha}/{i}-slo?multipart-manifest=put",
+        json.dumps([{"path": f"/{i}", "etag": None, "size_bytes": 4}]).encode()), expect(403, 201, 403, 403)),
     ("volume service", "list", None, lambda m, _: ("GET", f"{V}/os-services", None), expect(403, 403, 200, 403)),
 ]
 

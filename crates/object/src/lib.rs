@@ -7,8 +7,10 @@
 //! limits, data never sits in memory whole, and an object is listed only
 //! once its data is synced under its final name.
 
+pub mod access;
 pub mod api;
 pub mod backend;
+pub mod content;
 pub mod service;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]
@@ -21,8 +23,14 @@ use oxistack_core::db::{self, Migration, Migrations, Pool};
 use crate::backend::SharedBackend;
 
 pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_object.sql") }],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_object.sql") }],
+    sqlite: &[
+        Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_object.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_lifecycle.sql") },
+    ],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_object.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_lifecycle.sql") },
+    ],
 };
 
 #[derive(Clone, Debug)]

@@ -26,6 +26,9 @@ pub struct ContainerRow {
     pub bytes_used: i64,
     pub created_us: i64,
     pub modified_us: i64,
+    /// `X-Container-Read` and `X-Container-Write`, as set.
+    pub read_acl: String,
+    pub write_acl: String,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -40,6 +43,16 @@ pub struct ObjectRow {
     pub modified_us: i64,
     /// The backend's key of the data.
     pub data_key: String,
+    /// When the object expires (`X-Delete-At`).
+    pub delete_at_us: Option<i64>,
+    /// A dynamic large object's `<container>/<prefix>`.
+    pub object_manifest: Option<String>,
+    /// A static large object's size and ETag; its data is its manifest.
+    pub slo_size: Option<i64>,
+    pub slo_etag: Option<String>,
+    /// The `Content-Disposition` and `Content-Encoding` it was put with.
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
 }
 
 /// The account's containers, objects and bytes.
@@ -150,27 +163,35 @@ pub async fn container(pool: &Pool, account: &str, name: &str) -> Result<Option<
 /// Makes a container; whether it is new.
 pub async fn create_container(pool: &Pool, c: &ContainerRow) -> Result<bool> {
     let done = db::query(
-        "INSERT INTO swift_containers (account, name, metadata, object_count, bytes_used, created_us, modified_us)
-         VALUES (?, ?, ?, 0, 0, ?, ?) ON CONFLICT (account, name) DO NOTHING",
+        "INSERT INTO swift_containers
+            (account, name, metadata, object_count, bytes_used, created_us, modified_us, read_acl, write_acl)
+         VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING",
     )
     .bind(&c.account)
     .bind(&c.name)
     .bind(&c.metadata)
     .bind(c.created_us)
     .bind(c.modified_us)
+    .bind(&c.read_acl)
+    .bind(&c.write_acl)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn save_container_metadata(pool: &Pool, c: &ContainerRow) -> Result<()> {
-    db::query("UPDATE swift_containers SET metadata = ?, modified_us = ? WHERE account = ? AND name = ?")
-        .bind(&c.metadata)
-        .bind(c.modified_us)
-        .bind(&c.account)
-        .bind(&c.name)
-        .execute(pool)
-        .await?;
+    db::query(
+        "UPDATE swift_containers SET metadata = ?, modified_us = ?, read_acl = ?, write_acl = ?
+         WHERE account = ? AND name = ?",
+    )
+    .bind(&c.metadata)
+    .bind(c.modified_us)
+    .bind(&c.read_acl)
+    .bind(&c.write_acl)
+    .bind(&c.account)
+    .bind(&c.name)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -236,11 +257,15 @@ pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
         return Err(container_not_found());
     }
     db::query(
-        "INSERT INTO swift_objects (account, container, name, size, etag, content_type, metadata, modified_us, data_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        "INSERT INTO swift_objects (account, container, name, size, etag, content_type, metadata, modified_us,
+            data_key, delete_at_us, object_manifest, slo_size, slo_etag, content_disposition, content_encoding)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (account, container, name) DO UPDATE SET size = excluded.size, etag = excluded.etag,
             content_type = excluded.content_type, metadata = excluded.metadata,
-            modified_us = excluded.modified_us, data_key = excluded.data_key",
+            modified_us = excluded.modified_us, data_key = excluded.data_key,
+            delete_at_us = excluded.delete_at_us, object_manifest = excluded.object_manifest,
+            slo_size = excluded.slo_size, slo_etag = excluded.slo_etag,
+            content_disposition = excluded.content_disposition, content_encoding = excluded.content_encoding",
     )
     .bind(&o.account)
     .bind(&o.container)
@@ -251,6 +276,12 @@ pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
     .bind(&o.metadata)
     .bind(o.modified_us)
     .bind(&o.data_key)
+    .bind(o.delete_at_us)
+    .bind(&o.object_manifest)
+    .bind(o.slo_size)
+    .bind(&o.slo_etag)
+    .bind(&o.content_disposition)
+    .bind(&o.content_encoding)
     .execute(&mut tx)
     .await?;
     tx.commit().await?;
@@ -260,8 +291,33 @@ pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
 /// Removes an object's row and counts it out of its container, as one
 /// step; the data key it held, if there was one.
 pub async fn delete_object(pool: &Pool, account: &str, container: &str, name: &str) -> Result<Option<String>> {
+    delete_object_if(pool, account, container, name, None).await
+}
+
+/// Removes an object that expired by `now_us` (one a write since has made
+/// anew stays); the data key it held.
+pub async fn delete_expired_object(
+    pool: &Pool,
+    account: &str,
+    container: &str,
+    name: &str,
+    now_us: i64,
+) -> Result<Option<String>> {
+    delete_object_if(pool, account, container, name, Some(now_us)).await
+}
+
+async fn delete_object_if(
+    pool: &Pool,
+    account: &str,
+    container: &str,
+    name: &str,
+    expired_by: Option<i64>,
+) -> Result<Option<String>> {
     let mut tx = pool.begin_write().await?;
     let Some(old) = object_on(&mut tx, account, container, name).await? else { return Ok(None) };
+    if expired_by.is_some_and(|now| old.delete_at_us.is_none_or(|at| at > now)) {
+        return Ok(None);
+    }
     db::query("DELETE FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
         .bind(account)
         .bind(container)
@@ -281,15 +337,32 @@ pub async fn delete_object(pool: &Pool, account: &str, container: &str, name: &s
     Ok(Some(old.data_key))
 }
 
-/// An object's metadata and content type (`POST`).
+/// Objects that expired by `now_us`, the earliest first.
+pub async fn expired_objects(pool: &Pool, now_us: i64, limit: i64) -> Result<Vec<ObjectRow>> {
+    Ok(db::query_as(
+        "SELECT * FROM swift_objects WHERE delete_at_us IS NOT NULL AND delete_at_us <= ?
+         ORDER BY delete_at_us LIMIT ?",
+    )
+    .bind(now_us)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// What a `POST` changes of an object: its metadata, content type,
+/// expiry and the headers it is served with.
 pub async fn save_object_metadata(pool: &Pool, o: &ObjectRow) -> Result<()> {
     db::query(
-        "UPDATE swift_objects SET metadata = ?, content_type = ?, modified_us = ?
+        "UPDATE swift_objects SET metadata = ?, content_type = ?, modified_us = ?, delete_at_us = ?,
+            content_disposition = ?, content_encoding = ?
          WHERE account = ? AND container = ? AND name = ?",
     )
     .bind(&o.metadata)
     .bind(&o.content_type)
     .bind(o.modified_us)
+    .bind(o.delete_at_us)
+    .bind(&o.content_disposition)
+    .bind(&o.content_encoding)
     .bind(&o.account)
     .bind(&o.container)
     .bind(&o.name)

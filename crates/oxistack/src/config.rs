@@ -35,6 +35,7 @@ struct FileConfig {
     ram_allocation_ratio: Option<f64>,
     disk_allocation_ratio: Option<f64>,
     force_config_drive: Option<bool>,
+    object_expirer_interval: Option<u64>,
     lockout_failure_attempts: Option<u32>,
     lockout_duration: Option<u64>,
     unique_last_password_count: Option<u32>,
@@ -63,6 +64,8 @@ pub struct ServeConfig {
     pub image_quota_bytes: Option<u64>,
     pub allocation_ratios: AllocationRatios,
     pub force_config_drive: bool,
+    /// Seconds between sweeps of expired objects.
+    pub object_expirer_interval: u64,
     pub security_compliance: SecurityCompliance,
 }
 
@@ -130,10 +133,15 @@ impl ServeConfig {
             password_regex_description: args.password_regex_description.or(file.password_regex_description),
         };
         security_compliance.check()?;
+        let object_expirer_interval = args.object_expirer_interval.or(file.object_expirer_interval).unwrap_or(300);
+        if object_expirer_interval == 0 {
+            anyhow::bail!("the object expirer interval must be a positive number of seconds");
+        }
         Ok(ServeConfig {
             security_compliance,
             allocation_ratios,
             force_config_drive: args.force_config_drive.or(file.force_config_drive).unwrap_or(true),
+            object_expirer_interval,
             image_dir: args.image_dir.or(file.image_dir).unwrap_or_else(|| data_dir.join("images")),
             data_dir,
             database: args.database.or(file.database),
@@ -175,6 +183,7 @@ mod tests {
             ram_allocation_ratio: None,
             disk_allocation_ratio: None,
             force_config_drive: None,
+            object_expirer_interval: None,
             lockout_failure_attempts: None,
             lockout_duration: None,
             unique_last_password_count: None,

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// Disk scheduled per byte of host disk [default: 1.0]
     #[arg(long, env = "OXISTACK_DISK_ALLOCATION_RATIO")]
     disk_allocation_ratio: Option<f64>,
+    /// Seconds between two sweeps of expired objects (Swift's
+    /// object-expirer interval) [default: 300]
+    #[arg(long, env = "OXISTACK_OBJECT_EXPIRER_INTERVAL")]
+    object_expirer_interval: Option<u64>,
     /// Give every instance a config drive, asked for or not; without one a
     /// guest must reach the metadata service by itself [default: true]
     #[arg(long, env = "OXISTACK_FORCE_CONFIG_DRIVE", value_name = "BOOL")]

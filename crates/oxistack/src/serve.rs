@@ -117,6 +117,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         oxistack_object::ObjectConfig::default(),
     )
     .await?;
+    object_storage.clone().spawn_expirer(std::time::Duration::from_secs(args.object_expirer_interval));
     let driver = compute_driver(&args)?;
     let compute_url = format!("{public_url}/compute");
     let compute = Compute::open(
@@ -222,9 +223,11 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         openrc_path.display()
     );
     let app = axum::middleware::from_fn(middleware::trim_trailing_slash).layer(app);
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // The peer's address is known to handlers (TempURLs bound to an
+    // address range check it).
+    let app =
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -8,11 +8,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use oxistack_core::context::Context;
 use oxistack_core::error::Error;
 
 use super::{empty, http_date, listing_date, meta_changes, meta_headers, set, x_timestamp, ApiResult, SwiftError};
-use crate::service::{Listed, Listing};
+use crate::access::{Caller, Op};
+use crate::service::{ContainerUpdate, Listed, Listing};
 use crate::ObjectStorage;
 
 /// How a listing is written.
@@ -104,14 +104,14 @@ fn listing_response(mut headers: HeaderMap, format: Format, body: String, empty_
 
 pub async fn account(
     storage: &ObjectStorage,
-    ctx: &Context,
+    caller: &Caller,
     method: &Method,
     account: &str,
     req: Request,
 ) -> ApiResult<Response> {
     match *method {
         Method::GET | Method::HEAD => {
-            let (row, totals) = storage.account(ctx, account).await?;
+            let (row, totals) = storage.account(caller, account).await?;
             let mut headers = HeaderMap::new();
             set(&mut headers, "x-account-container-count", totals.containers);
             set(&mut headers, "x-account-object-count", totals.objects);
@@ -120,11 +120,15 @@ pub async fn account(
             set(&mut headers, "x-account-storage-policy-policy-0-object-count", totals.objects);
             set(&mut headers, "x-account-storage-policy-policy-0-bytes-used", totals.bytes);
             set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
-            meta_headers(&mut headers, "account", &row.metadata.0);
+            let mut metadata = row.metadata.0.clone();
+            if !caller.owns(account, Op::WriteAccount) {
+                metadata.retain(|k, _| !k.starts_with("temp-url-key"));
+            }
+            meta_headers(&mut headers, "account", &metadata);
             let Some((format, q)) = listing_asked(method, &mut headers, &req)? else {
                 return Ok((StatusCode::NO_CONTENT, headers).into_response());
             };
-            let rows = storage.list_containers(ctx, account, &q).await?;
+            let rows = storage.list_containers(caller, account, &q).await?;
             let body = match format {
                 Format::Plain => rows.iter().map(|c| format!("{}\n", c.name)).collect(),
                 Format::Json => json!(rows
@@ -154,7 +158,7 @@ pub async fn account(
             Ok(listing_response(headers, format, body, rows.is_empty()))
         }
         Method::POST => {
-            storage.update_account(ctx, account, &meta_changes(req.headers(), "account")).await?;
+            storage.update_account(caller, account, &meta_changes(req.headers(), "account")).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         // Accounts are made on first use and are Identity's to end.
@@ -164,7 +168,7 @@ pub async fn account(
 
 pub async fn container(
     storage: &ObjectStorage,
-    ctx: &Context,
+    caller: &Caller,
     method: &Method,
     account: &str,
     name: &str,
@@ -172,18 +176,26 @@ pub async fn container(
 ) -> ApiResult<Response> {
     match *method {
         Method::GET | Method::HEAD => {
-            let row = storage.container(ctx, account, name).await?;
+            let row = storage.container(caller, account, name).await?;
             let mut headers = HeaderMap::new();
             set(&mut headers, "x-container-object-count", row.object_count);
             set(&mut headers, "x-container-bytes-used", row.bytes_used);
             set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
             set(&mut headers, "x-storage-policy", "Policy-0");
             set(&mut headers, "last-modified", http_date(row.modified_us));
-            meta_headers(&mut headers, "container", &row.metadata.0);
+            // ACLs and TempURL keys are shown to those who may change them.
+            let mut metadata = row.metadata.0.clone();
+            if caller.owns(account, Op::WriteContainer) {
+                set(&mut headers, "x-container-read", &row.read_acl);
+                set(&mut headers, "x-container-write", &row.write_acl);
+            } else {
+                metadata.retain(|k, _| !k.starts_with("temp-url-key"));
+            }
+            meta_headers(&mut headers, "container", &metadata);
             let Some((format, q)) = listing_asked(method, &mut headers, &req)? else {
                 return Ok((StatusCode::NO_CONTENT, headers).into_response());
             };
-            let listed = storage.list_objects(ctx, account, name, &q).await?;
+            let listed = storage.list_objects(caller, account, name, &q).await?;
             let body = match format {
                 Format::Plain => listed
                     .iter()
@@ -195,8 +207,14 @@ pub async fn container(
                 Format::Json => json!(listed
                     .iter()
                     .map(|l| match l {
-                        Listed::Object(o) => json!({"name": o.name, "hash": o.etag, "bytes": o.size,
-                            "content_type": o.content_type, "last_modified": listing_date(o.modified_us)}),
+                        Listed::Object(o) => {
+                            let mut entry = json!({"name": o.name, "hash": o.etag, "bytes": o.size,
+                                "content_type": o.content_type, "last_modified": listing_date(o.modified_us)});
+                            if let Some(etag) = &o.slo_etag {
+                                entry["slo_etag"] = json!(format!("\"{etag}\""));
+                            }
+                            entry
+                        }
                         Listed::Subdir(s) => json!({ "subdir": s }),
                     })
                     .collect::<Vec<_>>())
@@ -229,17 +247,29 @@ pub async fn container(
             Ok(listing_response(headers, format, body, listed.is_empty()))
         }
         Method::PUT => {
-            let created = storage.put_container(ctx, account, name, &meta_changes(req.headers(), "container")).await?;
+            let created = storage.put_container(caller, account, name, &container_update(req.headers())).await?;
             Ok(empty(if created { StatusCode::CREATED } else { StatusCode::ACCEPTED }))
         }
         Method::POST => {
-            storage.update_container(ctx, account, name, &meta_changes(req.headers(), "container")).await?;
+            storage.update_container(caller, account, name, &container_update(req.headers())).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Method::DELETE => {
-            storage.delete_container(ctx, account, name).await?;
+            storage.delete_container(caller, account, name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         _ => Err(super::method_not_allowed(method)),
     }
+}
+
+/// A container's PUT or POST: metadata, and the ACLs
+/// (`X-Container-Read`/`-Write`, `X-Remove-Container-Read`/`-Write`).
+fn container_update(headers: &HeaderMap) -> ContainerUpdate {
+    let acl = |name: &str| {
+        if headers.contains_key(format!("x-remove-container-{name}").as_str()) {
+            return Some(String::new());
+        }
+        headers.get(format!("x-container-{name}").as_str()).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    ContainerUpdate { meta: meta_changes(headers, "container"), read_acl: acl("read"), write_acl: acl("write") }
 }

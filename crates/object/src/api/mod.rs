@@ -8,20 +8,22 @@
 mod listings;
 mod objects;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 
-use oxistack_core::context::{Context, SharedValidator};
+use oxistack_core::context::SharedValidator;
 use oxistack_core::error::Error;
 use oxistack_core::middleware::{authenticate, Auth};
 
+use crate::access::{Caller, TempUrl};
 use crate::service::MetaChanges;
 use crate::ObjectStorage;
 
@@ -43,7 +45,7 @@ pub fn router(storage: Arc<ObjectStorage>, validator: SharedValidator) -> Router
 
 /// `GET /info`: what this cluster serves and its limits.
 pub async fn info() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "swift": crate::service::info() }))
+    Json(crate::service::info())
 }
 
 /// An error as Swift writes it: a short HTML page for the statuses it has
@@ -94,25 +96,8 @@ pub enum Target {
 /// Percent-decodes one path, as Swift's `unquote`; names that are not
 /// UTF-8 or hold NUL are refused (Swift's 412).
 pub(crate) fn decode(path: &str) -> ApiResult<String> {
-    let bytes = path.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) if !s.contains('\0') => Ok(s),
-        _ => Err(SwiftError(Error::PreconditionFailed("Invalid UTF8 or contains NULL".into()))),
-    }
+    crate::content::percent_decode(path)
+        .ok_or_else(|| SwiftError(Error::PreconditionFailed("Invalid UTF8 or contains NULL".into())))
 }
 
 /// Reads `/v1/<account>[/<container>[/<object>]]` (the part after `/v1`).
@@ -132,20 +117,53 @@ fn target(rest: &str) -> ApiResult<Target> {
     })
 }
 
-fn caller(req: &Request) -> ApiResult<Context> {
-    Ok(Auth::caller(req.extensions())?)
+/// Who sent the request: a TempURL's signature when it has one (checked
+/// here), else the token's user (401 for a token Identity refused), else
+/// no one.
+async fn caller(storage: &ObjectStorage, target: &Target, req: &axum::http::request::Parts) -> ApiResult<Caller> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.uri.query().unwrap_or("")).unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if let Some(sig) = get("temp_url_sig") {
+        let Target::Object(account, container, object) = target else {
+            return Err(SwiftError(Error::Unauthorized("Temp URL invalid".into())));
+        };
+        let url = TempUrl {
+            method: req.method.as_str(),
+            account,
+            container,
+            object,
+            sig,
+            expires: get("temp_url_expires").unwrap_or_default(),
+            prefix: get("temp_url_prefix"),
+            ip_range: get("temp_url_ip_range"),
+            client: req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        };
+        return Ok(storage.temp_url_caller(&url, chrono::Utc::now().timestamp()).await?);
+    }
+    match req.extensions.get::<Auth>() {
+        Some(Auth::Caller(ctx)) => Ok(Caller::User(ctx.clone())),
+        Some(Auth::Refused(_)) => {
+            Err(SwiftError(Error::Unauthorized("The request you have made requires authentication.".into())))
+        }
+        _ => {
+            let referer = req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            Ok(Caller::Anonymous { referer })
+        }
+    }
 }
 
 async fn dispatch(State(storage): Shared, req: Request) -> Response {
     let rest = req.uri().path().strip_prefix("/v1").unwrap_or_default().to_owned();
     let answer = async {
         let target = target(&rest)?;
-        let ctx = caller(&req)?;
+        let (parts, body) = req.into_parts();
+        let caller = caller(&storage, &target, &parts).await?;
+        let req = Request::from_parts(parts, body);
         let method = req.method().clone();
         match target {
-            Target::Account(a) => listings::account(&storage, &ctx, &method, &a, req).await,
-            Target::Container(a, c) => listings::container(&storage, &ctx, &method, &a, &c, req).await,
-            Target::Object(a, c, o) => objects::object(&storage, &ctx, &method, &a, &c, &o, req).await,
+            Target::Account(a) => listings::account(&storage, &caller, &method, &a, req).await,
+            Target::Container(a, c) => listings::container(&storage, &caller, &method, &a, &c, req).await,
+            Target::Object(a, c, o) => objects::object(&storage, &caller, &method, &a, &c, &o, req).await,
         }
     };
     let mut res = answer.await.unwrap_or_else(IntoResponse::into_response);

@@ -1,20 +1,24 @@
-//! Objects: PUT (streamed, its `ETag` checked), GET and HEAD (with
-//! conditional requests and a single `Range`), POST (metadata), DELETE,
-//! and server-side copies (`COPY` with `Destination`, `PUT` with
-//! `X-Copy-From`) within the account.
+//! Objects: PUT (streamed, its `ETag` checked; a static large object's
+//! manifest with `multipart-manifest=put`), GET and HEAD (conditional
+//! requests, one `Range` or several as `multipart/byteranges`, large
+//! objects served whole), POST (metadata, expiry), DELETE (a static large
+//! object's segments with `multipart-manifest=delete`), and server-side
+//! copies (`COPY` with `Destination`, `PUT` with `X-Copy-From`) within the
+//! account.
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use axum::Json;
+use serde_json::json;
 
-use oxistack_core::context::Context;
 use oxistack_core::error::Error;
 
 use super::{empty, http_date, meta_changes, meta_headers, set, x_timestamp, ApiResult, SwiftError};
-use crate::service::PutObject;
-use crate::store::{Metadata, ObjectRow};
+use crate::access::Caller;
+use crate::content::{self, Chunk};
+use crate::service::{ObjectUpdate, PutObject, Served};
+use crate::store::Metadata;
 use crate::ObjectStorage;
 
 /// A content type from the name's extension, as Swift guesses one when
@@ -46,35 +50,83 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+fn named(headers: &HeaderMap, name: &'static str) -> Option<String> {
+    header_text(headers, header::HeaderName::from_static(name))
+}
+
 /// The metadata a request sets wholly (PUT and POST replace it).
 fn object_metadata(headers: &HeaderMap) -> Metadata {
     meta_changes(headers, "object").set.into_iter().filter(|(_, v)| !v.is_empty()).collect()
 }
 
 fn content_type(headers: &HeaderMap, name: &str) -> Option<String> {
-    let detect = headers.get("x-detect-content-type").and_then(|v| v.to_str().ok()) == Some("true");
+    let detect = named(headers, "x-detect-content-type").as_deref() == Some("true");
     match header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty()) {
         Some(t) if !detect => Some(t),
         _ => Some(guess_type(name).to_owned()),
     }
 }
 
-/// The object's headers on GET and HEAD.
-fn object_headers(o: &ObjectRow) -> HeaderMap {
+/// `X-Delete-At` (seconds since the epoch) or `X-Delete-After` (seconds
+/// from now), in microseconds; Swift's 400 for what is not a time to come.
+fn delete_at(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let bad = |m: &str| SwiftError(Error::BadRequest(m.into()));
+    let now = crate::service::now_us();
+    if let Some(at) = named(headers, "x-delete-at") {
+        let secs = at.trim().parse::<i64>().map_err(|_| bad("Non-integer X-Delete-At"))?;
+        let us = secs.checked_mul(1_000_000).ok_or_else(|| bad("Non-integer X-Delete-At"))?;
+        if us <= now {
+            return Err(bad("X-Delete-At in past"));
+        }
+        return Ok(Some(us));
+    }
+    if let Some(after) = named(headers, "x-delete-after") {
+        let secs = after.trim().parse::<i64>().map_err(|_| bad("Non-integer X-Delete-After"))?;
+        if secs < 0 {
+            return Err(bad("X-Delete-After in past"));
+        }
+        let us = secs.checked_mul(1_000_000).and_then(|us| us.checked_add(now));
+        return Ok(Some(us.ok_or_else(|| bad("Non-integer X-Delete-After"))?));
+    }
+    Ok(None)
+}
+
+/// The headers a GET or HEAD of an object answers with.
+fn object_headers(served: &Served, manifest: bool) -> HeaderMap {
+    let o = &served.row;
     let mut headers = HeaderMap::new();
     set(&mut headers, "content-type", &o.content_type);
-    set(&mut headers, "etag", &o.etag);
+    set(&mut headers, "etag", &served.etag);
     set(&mut headers, "last-modified", http_date(o.modified_us));
     set(&mut headers, "x-timestamp", x_timestamp(o.modified_us));
     set(&mut headers, "accept-ranges", "bytes");
     meta_headers(&mut headers, "object", &o.metadata.0);
+    if let Some(at) = o.delete_at_us {
+        set(&mut headers, "x-delete-at", at / 1_000_000);
+    }
+    if let Some(d) = &o.content_disposition {
+        set(&mut headers, "content-disposition", d);
+    }
+    if let Some(e) = &o.content_encoding {
+        set(&mut headers, "content-encoding", e);
+    }
+    if let Some(m) = &o.object_manifest {
+        set(&mut headers, "x-object-manifest", m);
+    }
+    if o.slo_etag.is_some() {
+        set(&mut headers, "x-static-large-object", "True");
+        if manifest {
+            set(&mut headers, "content-type", "application/json; charset=utf-8");
+        }
+    }
     headers
 }
 
 /// What the conditional headers decide: serve, 304, or 412.
-fn precondition(headers: &HeaderMap, o: &ObjectRow) -> Option<StatusCode> {
-    let matches = |list: &str| list.split(',').map(|t| t.trim().trim_matches('"')).any(|t| t == "*" || t == o.etag);
-    let modified_secs = (o.modified_us + 999_999) / 1_000_000;
+fn precondition(headers: &HeaderMap, etag: &str, modified_us: i64) -> Option<StatusCode> {
+    let etag = etag.trim_matches('"');
+    let matches = |list: &str| list.split(',').map(|t| t.trim().trim_matches('"')).any(|t| t == "*" || t == etag);
+    let modified_secs = (modified_us + 999_999) / 1_000_000;
     let date = |name: header::HeaderName| {
         header_text(headers, name)
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(&d.replace("GMT", "+0000")).ok())
@@ -101,89 +153,149 @@ fn precondition(headers: &HeaderMap, o: &ObjectRow) -> Option<StatusCode> {
     None
 }
 
-/// A single `bytes=` range of an object of `size` bytes: `Ok(None)` to
-/// serve it whole (no range, or several, which HTTP lets a server ignore),
-/// `Err` when it cannot be satisfied.
-fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = header_text(headers, header::RANGE) else { return Ok(None) };
-    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return Ok(None) };
-    if spec.contains(',') {
-        return Ok(None);
+/// The query parameters an object request may carry.
+#[derive(Default)]
+struct Query {
+    multipart_manifest: Option<String>,
+    format: Option<String>,
+    /// TempURL's `filename` and `inline`.
+    filename: Option<String>,
+    inline: bool,
+}
+
+fn query(req: &Request) -> Query {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.uri().query().unwrap_or("")).unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Query {
+        multipart_manifest: get("multipart-manifest"),
+        format: get("format"),
+        filename: get("filename"),
+        inline: get("inline").is_some(),
     }
-    let Some((first, last)) = spec.split_once('-') else { return Ok(None) };
-    let (first, last) = (first.trim(), last.trim());
-    let (start, end) = match (first.parse::<u64>().ok(), last.parse::<u64>().ok()) {
-        (Some(s), Some(e)) if s <= e => (s, e.min(size.saturating_sub(1))),
-        (Some(s), None) if last.is_empty() => (s, size.saturating_sub(1)),
-        (None, Some(n)) if first.is_empty() && n > 0 => (size.saturating_sub(n), size.saturating_sub(1)),
-        _ => return Ok(None),
-    };
-    if size == 0 || start >= size {
-        return Err(());
+}
+
+/// A TempURL's `Content-Disposition`: `inline`, or an attachment named as
+/// asked or after the object, as Swift's tempurl writes it.
+fn temp_url_disposition(q: &Query, name: &str) -> String {
+    if q.inline {
+        return match &q.filename {
+            Some(f) => format!("inline; filename=\"{}\"", f.replace('"', "\\\"")),
+            None => "inline".into(),
+        };
     }
-    Ok(Some((start, end)))
+    let file = q.filename.clone().unwrap_or_else(|| name.rsplit('/').next().unwrap_or(name).to_owned());
+    let quoted: String = file
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{}\"; filename*=UTF-8''{quoted}", file.replace('"', "\\\""))
 }
 
 #[allow(clippy::too_many_arguments)]
 pub async fn object(
     storage: &ObjectStorage,
-    ctx: &Context,
+    caller: &Caller,
     method: &Method,
     account: &str,
     container: &str,
     name: &str,
     req: Request,
 ) -> ApiResult<Response> {
+    let q = query(&req);
+    let temp_url = matches!(caller, Caller::TempUrl { .. });
+    let manifest_asked = q.multipart_manifest.as_deref();
     match *method {
-        Method::HEAD => {
-            let o = storage.object(ctx, account, container, name).await?;
-            if let Some(status) = precondition(req.headers(), &o) {
-                return Ok((status, object_headers(&o)).into_response());
+        Method::HEAD | Method::GET => {
+            let manifest = manifest_asked == Some("get");
+            if manifest && q.format.as_deref() == Some("raw") && *method == Method::GET {
+                if let Some(segments) = storage.static_manifest(caller, account, container, name).await? {
+                    let raw: Vec<_> = segments
+                        .iter()
+                        .map(|s| json!({"path": s.name, "etag": s.hash, "size_bytes": s.bytes}))
+                        .collect();
+                    let mut res = Json(raw).into_response();
+                    set(res.headers_mut(), "x-static-large-object", "True");
+                    return Ok(res);
+                }
             }
-            let mut headers = object_headers(&o);
-            headers.insert(header::CONTENT_LENGTH, o.size.into());
-            Ok((StatusCode::OK, headers).into_response())
-        }
-        Method::GET => {
-            let (o, mut file) = storage.open_object(ctx, account, container, name).await?;
-            if let Some(status) = precondition(req.headers(), &o) {
-                return Ok((status, object_headers(&o)).into_response());
+            let served = storage.served(caller, account, container, name, manifest).await?;
+            let mut headers = object_headers(&served, manifest);
+            if temp_url && *method == Method::GET {
+                set(&mut headers, "content-disposition", temp_url_disposition(&q, name));
             }
-            let size = o.size as u64;
-            let mut headers = object_headers(&o);
-            match range(req.headers(), size) {
-                Err(()) => {
+            if let Some(status) = precondition(req.headers(), &served.etag, served.row.modified_us) {
+                return Ok((status, headers).into_response());
+            }
+            let size = served.content.size;
+            if *method == Method::HEAD {
+                headers.insert(header::CONTENT_LENGTH, size.into());
+                return Ok((StatusCode::OK, headers).into_response());
+            }
+            let asked = header_text(req.headers(), header::RANGE).and_then(|r| content::ranges(&r, size));
+            match asked.as_deref() {
+                None => {
+                    headers.insert(header::CONTENT_LENGTH, size.into());
+                    let body = storage.stream(served.content.pieces.into_iter().map(Chunk::Data).collect());
+                    Ok((StatusCode::OK, headers, body).into_response())
+                }
+                Some([]) => {
                     set(&mut headers, "content-range", format!("bytes */{size}"));
                     let e = SwiftError(Error::RangeNotSatisfiable("Requested Range Not Satisfiable".into()));
                     let mut res = e.into_response();
                     res.headers_mut().extend(headers);
                     Ok(res)
                 }
-                Ok(Some((start, end))) => {
-                    file.seek(std::io::SeekFrom::Start(start))
-                        .await
-                        .map_err(|e| SwiftError(Error::Internal(e.into())))?;
-                    let len = end - start + 1;
-                    set(&mut headers, "content-range", format!("bytes {start}-{end}/{size}"));
-                    headers.insert(header::CONTENT_LENGTH, len.into());
-                    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(len)));
+                Some([(first, last)]) => {
+                    set(&mut headers, "content-range", format!("bytes {first}-{last}/{size}"));
+                    headers.insert(header::CONTENT_LENGTH, (last - first + 1).into());
+                    let pieces = served.content.slice(*first, *last);
+                    let body = storage.stream(pieces.into_iter().map(Chunk::Data).collect());
                     Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
                 }
-                Ok(None) => {
-                    headers.insert(header::CONTENT_LENGTH, size.into());
-                    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-                    Ok((StatusCode::OK, headers, body).into_response())
+                Some(ranges) => {
+                    let boundary = uuid::Uuid::new_v4().simple().to_string();
+                    let content_type = served.row.content_type.clone();
+                    let mut chunks = vec![];
+                    let mut length = 0u64;
+                    let mut literal = |chunks: &mut Vec<Chunk>, s: String| {
+                        length += s.len() as u64;
+                        chunks.push(Chunk::Literal(s.into()));
+                    };
+                    for (first, last) in ranges {
+                        literal(
+                            &mut chunks,
+                            format!(
+                                "--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{size}\r\n\r\n"
+                            ),
+                        );
+                        chunks.extend(served.content.slice(*first, *last).into_iter().map(Chunk::Data));
+                        literal(&mut chunks, "\r\n".into());
+                    }
+                    literal(&mut chunks, format!("--{boundary}--"));
+                    length += ranges.iter().map(|(f, l)| l - f + 1).sum::<u64>();
+                    set(&mut headers, "content-type", format!("multipart/byteranges;boundary={boundary}"));
+                    headers.insert(header::CONTENT_LENGTH, length.into());
+                    Ok((StatusCode::PARTIAL_CONTENT, headers, storage.stream(chunks)).into_response())
                 }
             }
         }
         Method::PUT if req.headers().contains_key("x-copy-from") => {
-            let from = header_text(req.headers(), header::HeaderName::from_static("x-copy-from")).unwrap_or_default();
+            if temp_url {
+                return Err(SwiftError(Error::BadRequest("A TempURL does not copy objects".into())));
+            }
+            let from = named(req.headers(), "x-copy-from").unwrap_or_default();
             let length = header_text(req.headers(), header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
             if length.is_some_and(|l| l > 0) {
                 return Err(SwiftError(Error::BadRequest("Copy requests require a zero byte body".into())));
             }
             let from = container_and_object(&from, "X-Copy-From")?;
-            copy(storage, ctx, account, from, (container, name), req.headers()).await
+            copy(storage, caller, account, from, (container, name), req.headers()).await
         }
         Method::PUT => {
             let headers = req.headers().clone();
@@ -195,13 +307,33 @@ pub async fn object(
             if length.is_some_and(|l| l > storage.config.max_file_size) {
                 return Err(SwiftError(Error::PayloadTooLarge("Your request is too large.".into())));
             }
+            let object_manifest = named(&headers, "x-object-manifest");
+            if temp_url && (object_manifest.is_some() || manifest_asked.is_some()) {
+                return Err(SwiftError(Error::BadRequest("X-Object-Manifest headers are not allowed".into())));
+            }
             let put = PutObject {
                 content_type: content_type(&headers, name),
                 etag: header_text(&headers, header::ETAG),
                 metadata: object_metadata(&headers),
+                length,
+                delete_at_us: delete_at(&headers)?,
+                object_manifest,
+                content_disposition: named(&headers, "content-disposition"),
+                content_encoding: named(&headers, "content-encoding"),
             };
+            if manifest_asked == Some("put") {
+                let limit = content::MAX_MANIFEST_SIZE;
+                let body = axum::body::to_bytes(req.into_body(), limit + 1)
+                    .await
+                    .map_err(|_| SwiftError(Error::PayloadTooLarge(format!("Manifest File > {limit} bytes"))))?;
+                let o = storage.put_static_large_object(caller, account, container, name, body, put).await?;
+                let mut res = empty(StatusCode::CREATED);
+                set(res.headers_mut(), "etag", format!("\"{}\"", o.slo_etag.unwrap_or_default()));
+                set(res.headers_mut(), "last-modified", http_date(o.modified_us));
+                return Ok(res);
+            }
             let body = req.into_body();
-            let o = storage.put_object(ctx, account, container, name, body, put).await?;
+            let o = storage.put_object(caller, account, container, name, body, put).await?;
             let mut res = empty(StatusCode::CREATED);
             set(res.headers_mut(), "etag", &o.etag);
             set(res.headers_mut(), "last-modified", http_date(o.modified_us));
@@ -209,20 +341,39 @@ pub async fn object(
         }
         Method::POST => {
             let headers = req.headers();
-            let content_type = header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty());
-            storage.update_object(ctx, account, container, name, object_metadata(headers), content_type).await?;
+            let update = ObjectUpdate {
+                metadata: object_metadata(headers),
+                content_type: header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty()),
+                delete_at_us: delete_at(headers)?,
+                content_disposition: named(headers, "content-disposition"),
+                content_encoding: named(headers, "content-encoding"),
+            };
+            storage.update_object(caller, account, container, name, update).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
+        Method::DELETE if manifest_asked == Some("delete") => {
+            let (deleted, missing) = storage.delete_static_large_object(caller, account, container, name).await?;
+            let json = header_text(req.headers(), header::ACCEPT).is_some_and(|a| a.contains("application/json"));
+            if json {
+                let body = json!({"Number Deleted": deleted, "Number Not Found": missing, "Response Body": "",
+                    "Response Status": "200 OK", "Errors": []});
+                return Ok(Json(body).into_response());
+            }
+            let body = format!(
+                "Number Deleted: {deleted}\nNumber Not Found: {missing}\nResponse Body: \nResponse Status: 200 OK\nErrors: \n"
+            );
+            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())
+        }
         Method::DELETE => {
-            storage.delete_object(ctx, account, container, name).await?;
+            storage.delete_object(caller, account, container, name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        _ if method.as_str() == "COPY" => {
-            let to = header_text(req.headers(), header::HeaderName::from_static("destination"))
+        _ if method.as_str() == "COPY" && !temp_url => {
+            let to = named(req.headers(), "destination")
                 .ok_or_else(|| SwiftError(Error::PreconditionFailed("Destination header required".into())))?;
             let (to_container, to_name) = container_and_object(&to, "Destination")?;
             let from = (container.to_owned(), name.to_owned());
-            copy(storage, ctx, account, from, (&to_container, &to_name), req.headers()).await
+            copy(storage, caller, account, from, (&to_container, &to_name), req.headers()).await
         }
         _ => Err(super::method_not_allowed(method)),
     }
@@ -245,21 +396,24 @@ fn container_and_object(path: &str, header: &str) -> ApiResult<(String, String)>
 /// A copy from `from` to `to`, as the request's headers ask.
 async fn copy(
     storage: &ObjectStorage,
-    ctx: &Context,
+    caller: &Caller,
     account: &str,
     from: (String, String),
     to: (&str, &str),
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
     let (from_container, from_name) = (from.0.as_str(), from.1.as_str());
-    let fresh = header_text(headers, header::HeaderName::from_static("x-fresh-metadata"))
+    let fresh = named(headers, "x-fresh-metadata")
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
     let put = PutObject {
         content_type: header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty()),
-        etag: None,
         metadata: object_metadata(headers),
+        delete_at_us: delete_at(headers)?,
+        content_disposition: named(headers, "content-disposition"),
+        content_encoding: named(headers, "content-encoding"),
+        ..Default::default()
     };
-    let (source, copied) = storage.copy_object(ctx, account, (from_container, from_name), to, put, fresh).await?;
+    let (source, copied) = storage.copy_object(caller, account, (from_container, from_name), to, put, fresh).await?;
     let mut res = empty(StatusCode::CREATED);
     set(res.headers_mut(), "etag", &copied.etag);
     set(res.headers_mut(), "last-modified", http_date(copied.modified_us));
@@ -271,24 +425,6 @@ async fn copy(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with(name: header::HeaderName, value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(name, value.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn ranges_are_read_as_http_says() {
-        let r = |v: &str| range(&with(header::RANGE, v), 100);
-        assert_eq!(r("bytes=0-9"), Ok(Some((0, 9))));
-        assert_eq!(r("bytes=90-"), Ok(Some((90, 99))));
-        assert_eq!(r("bytes=-10"), Ok(Some((90, 99))));
-        assert_eq!(r("bytes=95-200"), Ok(Some((95, 99))));
-        assert_eq!(r("bytes=100-"), Err(()));
-        assert_eq!(r("bytes=0-1,5-6"), Ok(None));
-        assert_eq!(r("lines=1-2"), Ok(None));
-    }
 
     #[test]
     fn content_types_are_guessed_from_names() {

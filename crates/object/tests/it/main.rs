@@ -19,6 +19,7 @@ use oxistack_object::{api, ObjectConfig, ObjectStorage};
 
 struct Store {
     app: Router,
+    storage: Arc<ObjectStorage>,
     dir: std::path::PathBuf,
 }
 
@@ -37,18 +38,27 @@ async fn store(max_file_size: u64) -> Store {
         ("alice", caller("alice", "pa", &["member", "reader"])),
         ("bob", caller("bob", "pb", &["member", "reader"])),
     ])));
-    Store { app: api::router(storage, callers), dir }
+    Store { app: api::router(storage.clone(), callers), storage, dir }
 }
 
 impl Store {
     async fn call(&self, token: &str, method: Method, path: &str, body: Vec<u8>) -> (StatusCode, String) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("x-auth-token", token)
-            .header("content-length", body.len())
-            .body(Body::from(body))
-            .unwrap();
+        self.call_with(token, method, path, &[], body).await
+    }
+
+    async fn call_with(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(path).header("x-auth-token", token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.header("content-length", body.len()).body(Body::from(body)).unwrap();
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 26).await.unwrap();
@@ -119,4 +129,63 @@ async fn a_restart_drops_data_no_object_took() {
     std::fs::write(s.dir.join("tmp").join(uuid::Uuid::new_v4().to_string()), b"half an upload").unwrap();
     FileBackend::open(&s.dir).unwrap();
     assert_eq!(walk(&s.dir.join("tmp")), 0);
+}
+
+#[tokio::test]
+async fn static_large_objects_nest_and_refuse_segments_changed_since() {
+    let s = store(1 << 20).await;
+    s.call("alice", Method::PUT, "/v1/AUTH_pa/c", vec![]).await;
+    s.call("alice", Method::PUT, "/v1/AUTH_pa/c/s1", b"abc".to_vec()).await;
+    s.call("alice", Method::PUT, "/v1/AUTH_pa/c/s2", b"def".to_vec()).await;
+    let put = |name: &'static str, manifest: serde_json::Value| {
+        let s = &s;
+        async move {
+            let path = format!("/v1/AUTH_pa/c/{name}?multipart-manifest=put");
+            s.call("alice", Method::PUT, &path, manifest.to_string().into_bytes()).await
+        }
+    };
+    let inner = serde_json::json!([{"path": "/c/s1"}, {"path": "c/s2", "size_bytes": 3}]);
+    assert_eq!(put("inner", inner).await.0, StatusCode::CREATED);
+    let outer = serde_json::json!([{"path": "/c/inner"}, {"path": "/c/s1", "etag": null}]);
+    assert_eq!(put("outer", outer).await.0, StatusCode::CREATED);
+    assert_eq!(s.call("alice", Method::GET, "/v1/AUTH_pa/c/outer", vec![]).await.1, "abcdefabc");
+    let (status, body) =
+        s.call_with("alice", Method::GET, "/v1/AUTH_pa/c/outer", &[("range", "bytes=2-6")], vec![]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::PARTIAL_CONTENT, "cdefa"));
+    // Another account's objects are not segments of this one's.
+    s.call("bob", Method::PUT, "/v1/AUTH_pb/c", vec![]).await;
+    let (status, body) =
+        s.call("bob", Method::PUT, "/v1/AUTH_pb/c/m?multipart-manifest=put", br#"[{"path": "/c/s1"}]"#.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A segment overwritten since is a conflict, not other data served.
+    s.call("alice", Method::PUT, "/v1/AUTH_pa/c/s2", b"xyz".to_vec()).await;
+    assert_eq!(s.call("alice", Method::GET, "/v1/AUTH_pa/c/outer", vec![]).await.0, StatusCode::CONFLICT);
+    // The manifest, its nested manifest and their segments go together.
+    let (status, body) = s.call("alice", Method::DELETE, "/v1/AUTH_pa/c/outer?multipart-manifest=delete", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("Number Deleted: 4\nNumber Not Found: 1\n"), "{body}");
+    assert_eq!(s.data_files(), 0);
+}
+
+#[tokio::test]
+async fn expired_objects_are_not_served_and_the_expirer_removes_them() {
+    let s = store(1 << 20).await;
+    s.call("alice", Method::PUT, "/v1/AUTH_pa/c", vec![]).await;
+    let due = [("x-delete-after", "0")];
+    assert_eq!(
+        s.call_with("alice", Method::PUT, "/v1/AUTH_pa/c/gone", &due, b"x".to_vec()).await.0,
+        StatusCode::CREATED
+    );
+    let later = [("x-delete-after", "3600")];
+    assert_eq!(
+        s.call_with("alice", Method::PUT, "/v1/AUTH_pa/c/kept", &later, b"y".to_vec()).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(s.call("alice", Method::GET, "/v1/AUTH_pa/c/gone", vec![]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call("alice", Method::GET, "/v1/AUTH_pa/c/kept", vec![]).await.1, "y");
+    assert_eq!(s.storage.expire().await.unwrap(), 1);
+    assert_eq!(s.call("alice", Method::GET, "/v1/AUTH_pa/c", vec![]).await.1, "kept\n");
+    assert_eq!(s.data_files(), 1);
+    let (_, listing) = s.call("alice", Method::GET, "/v1/AUTH_pa?format=json", vec![]).await;
+    assert!(listing.contains(r#""count":1"#), "{listing}");
 }

@@ -1,0 +1,309 @@
+//! Objects: what a GET serves (a plain object's data, a large object's
+//! segments), PUT (streamed, checked against its ETag and the quotas),
+//! server-side copies, POST and DELETE, and the order of each write: data
+//! stored and synced, then the index row and the container's totals in one
+//! transaction, then the data it replaced removed, so nothing partial is
+//! ever listed or served.
+
+use axum::body::Body;
+use oxistack_core::error::{Error, Result};
+
+use super::{check_metadata, check_object_name, not_found, now_us};
+use crate::access::{Caller, Op};
+use crate::backend::{ReceiveError, Received};
+use crate::content::{self, Chunk, Content};
+use crate::store::{self, Metadata, ObjectRow};
+use crate::ObjectStorage;
+
+/// What an object PUT carries besides its data.
+#[derive(Clone, Debug, Default)]
+pub struct PutObject {
+    pub content_type: Option<String>,
+    /// The MD5 the client says the data has (`ETag`).
+    pub etag: Option<String>,
+    pub metadata: Metadata,
+    /// The `Content-Length` the client announced, if any.
+    pub length: Option<u64>,
+    /// When it expires (`X-Delete-At`, or `X-Delete-After` from now).
+    pub delete_at_us: Option<i64>,
+    /// A dynamic large object's `<container>/<prefix>`.
+    pub object_manifest: Option<String>,
+    /// The `Content-Disposition` and `Content-Encoding` to serve it with.
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+}
+
+/// What a `POST` of an object sets: all of it replaces what was.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectUpdate {
+    pub metadata: Metadata,
+    /// Kept when not given.
+    pub content_type: Option<String>,
+    pub delete_at_us: Option<i64>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+}
+
+/// What a GET or HEAD of an object serves.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub row: ObjectRow,
+    pub content: Content,
+    /// The `ETag` it is served with: the data's MD5, or a large object's
+    /// quoted ETag of its segments.
+    pub etag: String,
+}
+
+impl ObjectStorage {
+    /// An object that has not expired.
+    pub async fn object(&self, caller: &Caller, account: &str, container: &str, name: &str) -> Result<ObjectRow> {
+        self.authorize(caller, account, Some(container), Op::ReadObject).await?;
+        self.live_object(account, container, name).await
+    }
+
+    pub(super) async fn live_object(&self, account: &str, container: &str, name: &str) -> Result<ObjectRow> {
+        let row = store::object(&self.pool, account, container, name).await?.ok_or_else(not_found)?;
+        if row.delete_at_us.is_some_and(|at| at <= now_us()) {
+            return Err(not_found());
+        }
+        Ok(row)
+    }
+
+    /// What a GET of the object serves: its own data (with `manifest`, a
+    /// large object's manifest itself), or its segments, each read with the
+    /// caller's rights, as Swift's large-object middlewares read them.
+    pub async fn served(
+        &self,
+        caller: &Caller,
+        account: &str,
+        container: &str,
+        name: &str,
+        manifest: bool,
+    ) -> Result<Served> {
+        let row = self.object(caller, account, container, name).await?;
+        if manifest {
+            let content = Content::whole(&row.data_key, row.size as u64);
+            return Ok(Served { etag: row.etag.clone(), row, content });
+        }
+        if let Some(m) = row.object_manifest.clone() {
+            let (content, etag) = self.dynamic_segments(caller, account, &m).await?;
+            return Ok(Served { row, content, etag: format!("\"{etag}\"") });
+        }
+        if let Some(etag) = row.slo_etag.clone() {
+            let mut content = Content::default();
+            self.static_segments(caller, account, &row, &mut content, 0).await?;
+            return Ok(Served { row, content, etag: format!("\"{etag}\"") });
+        }
+        let content = Content::whole(&row.data_key, row.size as u64);
+        Ok(Served { etag: row.etag.clone(), row, content })
+    }
+
+    /// The body of `pieces` of what is served.
+    pub fn stream(&self, chunks: Vec<Chunk>) -> Body {
+        content::stream(self.backend.clone(), chunks)
+    }
+
+    /// `PUT` of an object: its data streamed to the backend and synced,
+    /// checked against the ETag asked and the quotas, then indexed in place
+    /// of any object of that name, whose data then goes.
+    pub async fn put_object(
+        &self,
+        caller: &Caller,
+        account: &str,
+        container: &str,
+        name: &str,
+        body: Body,
+        req: PutObject,
+    ) -> Result<ObjectRow> {
+        self.authorize(caller, account, Some(container), Op::WriteObject).await?;
+        check_object_name(name)?;
+        check_metadata(&req.metadata)?;
+        if let Some(m) = &req.object_manifest {
+            check_manifest_header(m)?;
+        }
+        let target = store::container(&self.pool, account, container).await?.ok_or_else(not_found)?;
+        self.check_room(account, &target, req.length.unwrap_or(0)).await?;
+        let data = match self.backend.receive(body, self.config.max_file_size).await {
+            Ok(data) => data,
+            Err(ReceiveError::TooLarge) => return Err(Error::PayloadTooLarge("Your request is too large.".into())),
+            Err(ReceiveError::Body(e)) => {
+                return Err(Error::BadRequest(format!("The object's data could not be read: {e}")))
+            }
+            Err(ReceiveError::Io(e)) => return Err(Error::Internal(e.into())),
+        };
+        if let Some(asked) = &req.etag {
+            if !asked.trim_matches('"').eq_ignore_ascii_case(&data.md5) {
+                self.backend.discard(data).await;
+                return Err(Error::UnprocessableEntity("Unable to process the contained instructions".into()));
+            }
+        }
+        if req.length.is_none() {
+            if let Err(e) = self.check_room(account, &target, data.size).await {
+                self.backend.discard(data).await;
+                return Err(e);
+            }
+        }
+        let row = new_row((account, container, name), &data, req);
+        self.index(&row, data).await?;
+        Ok(row)
+    }
+
+    /// A server-side copy (`COPY`, or `PUT` with `X-Copy-From`) within the
+    /// account: what the source serves (a large object's segments end to
+    /// end) streamed into a new object, with the source's metadata under
+    /// the request's (none of it with `X-Fresh-Metadata`), and its content
+    /// type unless one is given.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object(
+        &self,
+        caller: &Caller,
+        account: &str,
+        from: (&str, &str),
+        to: (&str, &str),
+        mut req: PutObject,
+        fresh_metadata: bool,
+    ) -> Result<(ObjectRow, ObjectRow)> {
+        self.authorize(caller, account, Some(to.0), Op::WriteObject).await?;
+        let source = self.served(caller, account, from.0, from.1, false).await?;
+        if source.content.size > self.config.max_file_size {
+            return Err(Error::PayloadTooLarge("Your request is too large.".into()));
+        }
+        if !fresh_metadata {
+            let mut metadata = source.row.metadata.0.clone();
+            metadata.extend(std::mem::take(&mut req.metadata));
+            req.metadata = metadata;
+        }
+        req.content_type = req.content_type.or_else(|| Some(source.row.content_type.clone()));
+        req.etag = None;
+        req.length = Some(source.content.size);
+        let body = self.stream(source.content.pieces.into_iter().map(Chunk::Data).collect());
+        let copied = self.put_object(caller, account, to.0, to.1, body, req).await?;
+        Ok((source.row, copied))
+    }
+
+    /// Makes received data object `row`'s: durable first, then indexed; the
+    /// data it replaced is removed after.
+    pub(super) async fn index(&self, row: &ObjectRow, data: Received) -> Result<()> {
+        if let Err(e) = self.backend.commit(&data).await {
+            self.backend.discard(data).await;
+            return Err(Error::Internal(e.into()));
+        }
+        let replaced = match store::put_object(&self.pool, row).await {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                let _ = self.backend.remove(&data.key).await;
+                return Err(e);
+            }
+        };
+        if let Some(old) = replaced {
+            self.remove_data(&old).await;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn remove_data(&self, key: &str) {
+        if let Err(e) = self.backend.remove(key).await {
+            tracing::warn!(key = %key, error = %e, "removing an object's data failed");
+        }
+    }
+
+    /// `POST` of an object: its metadata, expiry and served headers
+    /// replaced, its content type when given.
+    pub async fn update_object(
+        &self,
+        caller: &Caller,
+        account: &str,
+        container: &str,
+        name: &str,
+        update: ObjectUpdate,
+    ) -> Result<()> {
+        self.authorize(caller, account, Some(container), Op::WriteObject).await?;
+        check_metadata(&update.metadata)?;
+        let mut row = self.live_object(account, container, name).await?;
+        row.metadata.0 = update.metadata;
+        if let Some(t) = update.content_type {
+            row.content_type = t;
+        }
+        row.delete_at_us = update.delete_at_us;
+        row.content_disposition = update.content_disposition;
+        row.content_encoding = update.content_encoding;
+        row.modified_us = now_us();
+        store::save_object_metadata(&self.pool, &row).await
+    }
+
+    pub async fn delete_object(&self, caller: &Caller, account: &str, container: &str, name: &str) -> Result<()> {
+        self.authorize(caller, account, Some(container), Op::WriteObject).await?;
+        let key = store::delete_object(&self.pool, account, container, name).await?.ok_or_else(not_found)?;
+        self.remove_data(&key).await;
+        Ok(())
+    }
+
+    /// Removes objects that expired, a batch at a time (Swift's
+    /// object-expirer); how many went.
+    pub async fn expire(&self) -> Result<usize> {
+        let now = now_us();
+        let mut gone = 0;
+        loop {
+            let batch = store::expired_objects(&self.pool, now, 500).await?;
+            let full = batch.len() == 500;
+            for o in batch {
+                if let Some(key) =
+                    store::delete_expired_object(&self.pool, &o.account, &o.container, &o.name, now).await?
+                {
+                    self.remove_data(&key).await;
+                    gone += 1;
+                }
+            }
+            if !full {
+                return Ok(gone);
+            }
+        }
+    }
+
+    /// Runs [`Self::expire`] every `every`, for as long as the process runs.
+    pub fn spawn_expirer(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.expire().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(objects = n, "expired objects removed"),
+                    Err(e) => tracing::warn!(error = %e, "removing expired objects failed"),
+                }
+            }
+        });
+    }
+}
+
+/// The row of an object `received` makes, as a PUT asked for it.
+pub(super) fn new_row(at: (&str, &str, &str), received: &Received, req: PutObject) -> ObjectRow {
+    ObjectRow {
+        account: at.0.to_owned(),
+        container: at.1.to_owned(),
+        name: at.2.to_owned(),
+        size: received.size as i64,
+        etag: received.md5.clone(),
+        content_type: req.content_type.unwrap_or_else(|| "application/octet-stream".into()),
+        metadata: oxistack_core::db::JsonText(req.metadata),
+        modified_us: now_us(),
+        data_key: received.key.clone(),
+        delete_at_us: req.delete_at_us,
+        object_manifest: req.object_manifest,
+        slo_size: None,
+        slo_etag: None,
+        content_disposition: req.content_disposition,
+        content_encoding: req.content_encoding,
+    }
+}
+
+/// `X-Object-Manifest` is `<container>/<prefix>` (Swift's 400 otherwise).
+fn check_manifest_header(m: &str) -> Result<()> {
+    let ok = m.split_once('/').is_some_and(|(c, _)| !c.is_empty()) && !m.contains('?') && !m.contains('#');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest("X-Object-Manifest must be in the format container/prefix".into()))
+    }
+}
