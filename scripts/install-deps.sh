@@ -2,8 +2,8 @@
 # Installs what building and testing Oxistack needs on Debian 12 and is missing:
 # a C compiler, Python's venv, QEMU (qemu-img, qemu-system-x86_64), the config
 # drive's genisoimage, an SSH client, PostgreSQL 15 (for the tests on that
-# engine, which start their own private cluster), a Rust toolchain. Safe to run
-# again.
+# engine, which start their own private cluster), rclone (a client of Object
+# Storage the tests drive), a Rust toolchain. Safe to run again.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,7 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v genisoimage >/dev/null || need+=(genisoimage)
 command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v rclone >/dev/null || need+=(rclone)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -39,7 +40,7 @@ if ! command -v qemu-img >/dev/null; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-utils
 fi
-for tool in qemu-img qemu-system-x86_64 genisoimage ssh /usr/lib/postgresql/15/bin/postgres; do
+for tool in qemu-img qemu-system-x86_64 genisoimage ssh rclone /usr/lib/postgresql/15/bin/postgres; do
     command -v "$tool" >/dev/null || { echo "install-deps: $tool is still missing" >&2; exit 1; }
 done
 

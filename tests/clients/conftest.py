@@ -133,6 +133,15 @@ class Cloud:
     def openstack_json(self, *args, rc=None, env=None):
         return json.loads(self.openstack(*args, "-f", "json", rc=rc, env=env).stdout)
 
+    def add_user(self, user, project, role) -> Path:
+        """A user `user` (password `pw-<user>`) with `role` on `project`, made
+        with the project if it is not there yet; its RC file."""
+        if project not in self.openstack("project", "list", "-f", "value", "-c", "Name").stdout.split():
+            self.openstack("project", "create", project)
+        self.openstack("user", "create", "--password", f"pw-{user}", user)
+        self.openstack("role", "add", "--project", project, "--user", user, role)
+        return self.user_rc(user, project, f"pw-{user}")
+
     def user_rc(self, user, project, password) -> Path:
         """An RC file for another user, from `oxistack openrc`."""
         text = subprocess.run(

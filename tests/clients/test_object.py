@@ -125,14 +125,8 @@ def test_swifts_api_answers_as_swift_does(cloud):
 
 
 def test_another_projects_account_is_closed_and_a_reader_only_reads(cloud):
-    c = cloud.openstack
-    for project, user, role in (("p1", "u1", "member"), ("p2", "u2", "member"), ("p1", "r1", "reader")):
-        if project not in c("project", "list", "-f", "value", "-c", "Name").stdout.split():
-            c("project", "create", project)
-        c("user", "create", "--password", f"pw-{user}", user)
-        c("role", "add", "--project", project, "--user", user, role)
-    u1, u2 = cloud.user_rc("u1", "p1", "pw-u1"), cloud.user_rc("u2", "p2", "pw-u2")
-    r1 = cloud.user_rc("r1", "p1", "pw-r1")
+    u1, u2 = cloud.add_user("u1", "p1", "member"), cloud.add_user("u2", "p2", "member")
+    r1 = cloud.add_user("r1", "p1", "reader")
     swift(cloud, "post", "private", rc=u1)
     url, _ = account(cloud, rc=u1)
     _, theirs = account(cloud, rc=u2)
@@ -311,12 +305,7 @@ def test_temp_urls_open_one_object_until_they_expire(cloud, tmp_path):
 
 
 def test_container_acls_let_another_projects_user_read_and_not_write(cloud, tmp_path):
-    c = cloud.openstack
-    for project, user in (("p1", "u1"), ("p2", "u2")):
-        c("project", "create", project)
-        c("user", "create", "--password", f"pw-{user}", user)
-        c("role", "add", "--project", project, "--user", user, "member")
-    u1, u2 = cloud.user_rc("u1", "p1", "pw-u1"), cloud.user_rc("u2", "p2", "pw-u2")
+    u1, u2 = cloud.add_user("u1", "p1", "member"), cloud.add_user("u2", "p2", "member")
     p2 = cloud.openstack_json("project", "show", "p2")["id"]
     u2_id = cloud.openstack_json("user", "show", "u2")["id"]
     f = tmp_path / "report.txt"
@@ -371,13 +360,9 @@ def test_quotas_refuse_uploads_past_them(cloud):
     # An account's quota is a reseller admin's to set, not its members'.
     r = requests.post(url, headers={**h, "X-Account-Meta-Quota-Bytes": "100"}, timeout=10)
     assert r.status_code == 403, r.text
-    c = cloud.openstack
-    c("project", "create", "tenant")
-    c("user", "create", "--password", "pw-t", "t")
-    c("role", "add", "--project", "tenant", "--user", "t", "member")
-    c("role", "create", "ResellerAdmin")
-    c("role", "add", "--project", "admin", "--user", "admin", "ResellerAdmin")
-    t = cloud.user_rc("t", "tenant", "pw-t")
+    t = cloud.add_user("t", "tenant", "member")
+    cloud.openstack("role", "create", "ResellerAdmin")
+    cloud.openstack("role", "add", "--project", "admin", "--user", "admin", "ResellerAdmin")
     theirs, their_token = account(cloud, rc=t)
     _, reseller = account(cloud)
     r = requests.post(theirs, headers={"X-Auth-Token": reseller, "X-Account-Meta-Quota-Bytes": "8"}, timeout=10)

@@ -6,6 +6,7 @@ policy answers it (`reader` reads, `member` writes within its project,
 Each row acts on a resource made for it, so no row depends on another.
 The real clients are tried for the same refusals at the end."""
 
+import hashlib
 import json
 import time
 
@@ -107,6 +108,13 @@ class Matrix:
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHBvs+1lIz7oU8NRZM6OxyO2ZCqAvyEqFWmB7qqjvITz x")}})
         assert r.status_code == 201, r.text
         return name
+
+    def ec2_credential(self):
+        """An EC2 credential of alpha's member; its access key."""
+        r = self.call("member", "POST", f"/identity/v3/users/{self.users['alpha-member']}/credentials/OS-EC2",
+                      {"tenant_id": self.alpha})
+        assert r.status_code == 201, r.text
+        return r.json()["credential"]["access"]
 
     def user(self):
         return self.made(self.call("admin", "POST", "/identity/v3/users", {"user": {
@@ -330,6 +338,22 @@ ROWS += [
         "user": {"description": "d"}}), expect(403, 403, 200, 403)),
     ("identity user", "delete", "user", lambda m, i: ("DELETE", f"/identity/v3/users/{i}", None),
      expect(403, 403, 204, 403)),
+    # Credentials are their user's (admins reach all): EC2 ones sign S3.
+    ("identity ec2 credential", "create", None, lambda m, _: (
+        "POST", f"/identity/v3/users/{m.users['alpha-member']}/credentials/OS-EC2", {"tenant_id": m.alpha}),
+     expect(403, 201, 201, 403)),
+    ("identity ec2 credential", "show", "ec2_credential", lambda m, i: (
+        "GET", f"/identity/v3/users/{m.users['alpha-member']}/credentials/OS-EC2/{i}", None),
+     expect(403, 200, 200, 403)),
+    ("identity ec2 credential", "delete", "ec2_credential", lambda m, i: (
+        "DELETE", f"/identity/v3/users/{m.users['alpha-member']}/credentials/OS-EC2/{i}", None),
+     expect(403, 204, 204, 403)),
+    ("identity credential", "show", "ec2_credential", lambda m, i: (
+        "GET", f"/identity/v3/credentials/{hashlib.sha256(i.encode()).hexdigest()}", None),
+     expect(403, 200, 200, 403)),
+    ("identity credential", "create", None, lambda m, _: ("POST", "/identity/v3/credentials", {"credential": {
+        "user_id": m.users["alpha-member"], "project_id": m.alpha, "type": "ec2",
+        "blob": json.dumps({"access": f"a{time.monotonic_ns()}", "secret": "s"})}}), expect(403, 201, 201, 403)),
     ("identity project", "list", None, lambda m, _: ("GET", "/identity/v3/projects", None),
      expect(403, 403, 200, 403)),
     ("identity project", "show", None, lambda m, _: ("GET", f"/identity/v3/projects/{m.alpha}", None),

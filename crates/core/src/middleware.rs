@@ -75,9 +75,11 @@ pub async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // Glance routes exactly below its version: `/v2/images/` names an image
     // whose id is empty (404), not the collection. Swift's object names may
-    // end in a slash (a pseudo-directory's marker): the path is the name.
+    // end in a slash (a pseudo-directory's marker): the path is the name;
+    // so may S3's keys, and an S3 request's path is what it signed.
     let exact = path.strip_prefix("/image/v2/").is_some_and(|rest| !rest.is_empty())
-        || path.strip_prefix("/object/v1/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'));
+        || path.strip_prefix("/object/v1/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'))
+        || path.starts_with("/s3/");
     if path.len() > 1 && path.ends_with('/') && !exact {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };

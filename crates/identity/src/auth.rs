@@ -263,7 +263,7 @@ impl Identity {
     }
 
     /// Loads what a token stands for and checks it is all still usable.
-    async fn resolve(&self, token: String, payload: TokenPayload) -> Result<Validated> {
+    pub(crate) async fn resolve(&self, token: String, payload: TokenPayload) -> Result<Validated> {
         let user = store::find::<User>(&self.pool, "users", &payload.user_id).await?.ok_or_else(unauthorized)?;
         let (user, user_domain) = self.usable_user(user).await?;
         let app_cred = match &payload.app_cred_id {

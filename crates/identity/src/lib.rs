@@ -1,8 +1,8 @@
 //! Identity: a Keystone-compatible v3 API (and the v2.0 token call), the token
 //! provider, the catalog, and the bootstrap of a new cloud.
 //!
-//! Owns the users, projects, domains, groups, roles, assignments, catalog and
-//! application credentials tables. Other services never read them: they ask
+//! Owns the users, projects, domains, groups, roles, assignments, catalog,
+//! application credentials and credentials tables. Other services never read them: they ask
 //! through [`oxistack_core::context::TokenValidator`].
 
 pub mod api;
@@ -12,6 +12,7 @@ pub mod auth;
 pub mod catalog;
 pub mod catalog_admin;
 pub mod compliance;
+pub mod credentials;
 pub mod domains;
 pub mod groups;
 pub mod password;
@@ -36,8 +37,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_identity.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_security_compliance.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_credentials.sql") },
     ],
-    postgres: &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_identity.sql") }],
+    postgres: &[
+        Migration { version: 1, sql: include_str!("../migrations/postgres/0001_identity.sql") },
+        Migration { version: 2, sql: include_str!("../migrations/postgres/0002_credentials.sql") },
+    ],
 };
 
 /// The id Keystone gives the default domain.
@@ -98,6 +103,10 @@ impl TokenValidator for Identity {
                 Err(_) => Err(Error::Unauthorized("The request you have made requires authentication.".into())),
             }
         })
+    }
+
+    fn ec2_credential<'a>(&'a self, access: &'a str) -> BoxFuture<'a, Result<Option<(String, Context)>>> {
+        Box::pin(self.ec2_context(access))
     }
 }
 

@@ -92,6 +92,18 @@ pub struct AppCred {
     pub roles: String,
 }
 
+/// A credential: a blob of a user's, for a project (`type` `ec2`: an
+/// access and a secret, as JSON).
+#[derive(Clone, Debug, FromRow)]
+pub struct Credential {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub blob: String,
+}
+
 /// One row of the assignments table.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct Assignment {
@@ -289,6 +301,7 @@ pub async fn delete_project(pool: &Pool, id: &str) -> Result<()> {
         .execute(&mut tx)
         .await?;
     db::query("DELETE FROM application_credentials WHERE project_id = ?").bind(id).execute(&mut tx).await?;
+    db::query("DELETE FROM credentials WHERE project_id = ?").bind(id).execute(&mut tx).await?;
     let done = db::query("DELETE FROM projects WHERE id = ?").bind(id).execute(&mut tx).await?;
     if done.rows_affected() == 0 {
         return Err(not_found("project", id));
@@ -623,6 +636,31 @@ pub async fn update_endpoint(pool: &Pool, e: &Endpoint) -> Result<()> {
         .bind(&e.url)
         .bind(e.enabled)
         .bind(&e.id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_credential(pool: &Pool, c: &Credential) -> Result<()> {
+    db::query("INSERT INTO credentials (id, user_id, project_id, type, blob) VALUES (?, ?, ?, ?, ?)")
+        .bind(&c.id)
+        .bind(&c.user_id)
+        .bind(&c.project_id)
+        .bind(&c.kind)
+        .bind(&c.blob)
+        .execute(pool)
+        .await
+        .on_unique(|| Error::Conflict(format!("Duplicate entry found with ID {}.", c.id)))?;
+    Ok(())
+}
+
+pub async fn update_credential(pool: &Pool, c: &Credential) -> Result<()> {
+    db::query("UPDATE credentials SET user_id = ?, project_id = ?, type = ?, blob = ? WHERE id = ?")
+        .bind(&c.user_id)
+        .bind(&c.project_id)
+        .bind(&c.kind)
+        .bind(&c.blob)
+        .bind(&c.id)
         .execute(pool)
         .await?;
     Ok(())

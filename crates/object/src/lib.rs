@@ -1,4 +1,5 @@
-//! Object Storage: a Swift-compatible API (v1, under `/object`), objects
+//! Object Storage: a Swift-compatible API (v1, under `/object`) and S3
+//! through the same store (under `/s3`), objects
 //! streamed to a backend (files in the data dir by default), indexed in the
 //! database so that listings are pages of the index.
 //!
@@ -11,6 +12,7 @@ pub mod access;
 pub mod api;
 pub mod backend;
 pub mod content;
+pub mod s3;
 pub mod service;
 // The one module of the crate with SQL (see clippy.toml).
 #[allow(clippy::disallowed_methods)]

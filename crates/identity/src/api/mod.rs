@@ -6,6 +6,7 @@
 mod app_creds;
 mod assignments;
 mod catalog;
+mod credentials;
 mod domains;
 mod groups;
 mod projects;
@@ -65,6 +66,10 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .route("/v3/users/{id}/groups", get(groups::of_user))
         .route("/v3/users/{id}/application_credentials", get(app_creds::list).post(app_creds::create))
         .route("/v3/users/{id}/application_credentials/{cred}", get(app_creds::show).delete(app_creds::delete))
+        .route("/v3/users/{id}/credentials/OS-EC2", get(credentials::ec2_list).post(credentials::ec2_create))
+        .route("/v3/users/{id}/credentials/OS-EC2/{access}", get(credentials::ec2_show).delete(credentials::ec2_delete))
+        .route("/v3/credentials", get(credentials::list).post(credentials::create))
+        .route("/v3/credentials/{id}", get(credentials::show).patch(credentials::update).delete(credentials::delete))
         .route("/v3/groups", get(groups::list).post(groups::create))
         .route("/v3/groups/{id}", get(groups::show).patch(groups::update).delete(groups::delete))
         .route("/v3/groups/{id}/users", get(groups::users))

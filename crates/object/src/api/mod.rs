@@ -8,6 +8,8 @@
 mod listings;
 mod objects;
 
+pub(crate) use objects::precondition;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -123,7 +123,7 @@ fn object_headers(served: &Served, manifest: bool) -> HeaderMap {
 }
 
 /// What the conditional headers decide: serve, 304, or 412.
-fn precondition(headers: &HeaderMap, etag: &str, modified_us: i64) -> Option<StatusCode> {
+pub(crate) fn precondition(headers: &HeaderMap, etag: &str, modified_us: i64) -> Option<StatusCode> {
     let etag = etag.trim_matches('"');
     let matches = |list: &str| list.split(',').map(|t| t.trim().trim_matches('"')).any(|t| t == "*" || t == etag);
     let modified_secs = (modified_us + 999_999) / 1_000_000;
