@@ -332,12 +332,23 @@ def test_container_acls_let_another_projects_user_read_and_not_write(cloud, tmp_
     swift(cloud, "post", "-r", "p2:u2", "-w", "p2:*", "shared", rc=u1)
     swift(cloud, *as_u2, "upload", "--object-name", "mine.txt", "shared", str(f), rc=u2)
     assert "mine.txt" in swift(cloud, "list", "shared", rc=u1).stdout.split()
+    # A copy across accounts: from u2's own account into what the ACL opens.
+    their_url = account(cloud, rc=u2)[0]
+    th = {"X-Auth-Token": theirs}
+    requests.put(f"{their_url}/own", headers=th, timeout=10)
+    requests.put(f"{their_url}/own/o", headers=th, data=b"from p2", timeout=10)
+    to_p1 = {**th, "Destination-Account": url.rsplit("/", 1)[1]}
+    r = requests.request("COPY", f"{their_url}/own/o", headers={**to_p1, "Destination": "/shared/from-p2"}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert swift(cloud, "download", "shared", "from-p2", "-o", "-", rc=u1).stdout == "from p2"
+    r = requests.request("COPY", f"{their_url}/own/o", headers={**to_p1, "Destination": "/private/x"}, timeout=10)
+    assert r.status_code == 403, r.text
     # Public: anyone reads objects, and lists with .rlistings; no one writes.
     swift(cloud, "post", "-r", ".r:*", "shared", rc=u1)
     assert requests.get(f"{url}/shared/report.txt", timeout=10).text == "quarterly"
     assert requests.get(f"{url}/shared", timeout=10).status_code == 401
     swift(cloud, "post", "-r", ".r:*,.rlistings", "shared", rc=u1)
-    assert requests.get(f"{url}/shared", timeout=10).text.split() == ["mine.txt", "report.txt"]
+    assert requests.get(f"{url}/shared", timeout=10).text.split() == ["from-p2", "mine.txt", "report.txt"]
     assert requests.put(f"{url}/shared/anon", data=b"x", timeout=10).status_code == 401
     assert requests.get(f"{url}/private/report.txt", timeout=10).status_code == 401
     r = requests.post(f"{url}/shared", headers={"X-Auth-Token": account(cloud, rc=u1)[1], "X-Container-Read": ".r:"},
@@ -409,3 +420,166 @@ def test_a_kill_during_an_upload_leaves_the_object_absent_or_whole(cloud):
     store = cloud.data_dir / "objects"
     assert list((store / "tmp").iterdir()) == []
     assert sum(1 for p in (store / "data").rglob("*") if p.is_file()) == 1
+
+
+def test_versioned_containers_keep_older_versions(cloud):
+    """`X-Versions-Location` (a delete brings the last version back) and
+    `X-History-Location` (a delete archives the object too)."""
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    for c in ("versions", "history"):
+        assert requests.put(f"{url}/{c}", headers=h, timeout=10).status_code == 201
+    r = requests.put(f"{url}/docs", headers={**h, "X-Versions-Location": "versions"}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert requests.head(f"{url}/docs", headers=h, timeout=10).headers["X-Versions-Location"] == "versions"
+    for v in ("v1", "v2", "v3"):
+        assert requests.put(f"{url}/docs/a", headers=h, data=v, timeout=10).status_code == 201
+    assert requests.get(f"{url}/docs/a", headers=h, timeout=10).text == "v3"
+    archived = requests.get(f"{url}/versions", headers=h, params={"prefix": "001a/"}, timeout=10).text.split()
+    assert len(archived) == 2, archived
+    for expected in ("v2", "v1"):
+        assert requests.delete(f"{url}/docs/a", headers=h, timeout=10).status_code == 204
+        assert requests.get(f"{url}/docs/a", headers=h, timeout=10).text == expected
+    assert requests.delete(f"{url}/docs/a", headers=h, timeout=10).status_code == 204
+    assert requests.get(f"{url}/docs/a", headers=h, timeout=10).status_code == 404
+    assert requests.get(f"{url}/versions", headers=h, timeout=10).status_code == 204
+    # History: every version stays, the deleted one too.
+    swift(cloud, "post", "-H", "X-History-Location: history", "hist")
+    for v in ("h1", "h2"):
+        assert requests.put(f"{url}/hist/b", headers=h, data=v, timeout=10).status_code == 201
+    assert requests.delete(f"{url}/hist/b", headers=h, timeout=10).status_code == 204
+    assert requests.get(f"{url}/hist/b", headers=h, timeout=10).status_code == 404
+    kept = requests.get(f"{url}/history", headers=h, params={"format": "json"}, timeout=10).json()
+    assert [requests.get(f"{url}/history/{o['name']}", headers=h, timeout=10).text for o in kept] == ["h1", "h2"]
+    r = requests.post(f"{url}/docs", headers={**h, "X-Versions-Location": "a", "X-History-Location": "b"},
+                      timeout=10)
+    assert r.status_code == 400, r.text
+
+
+def test_tempauth_logs_python_swiftclient_in(cloud, tmp_path):
+    """python-swiftclient's default `auth_version` 1.0: `swift -A .../auth/v1.0
+    -U project:user -K password`, as against Swift's TempAuth."""
+    cloud.add_user("u1", "p1", "member")
+    p1 = cloud.openstack_json("project", "show", "p1")["id"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ST_"))}
+    v1 = ["swift", "-A", f"{cloud.url}/auth/v1.0", "-U", "p1:u1", "-K", "pw-u1"]
+    shown = subprocess.run([*v1, "auth"], capture_output=True, text=True, env=env, timeout=60)
+    assert shown.returncode == 0 and f"/object/v1/AUTH_{p1}" in shown.stdout, shown
+    f = tmp_path / "note.txt"
+    f.write_text("through tempauth")
+    up = subprocess.run([*v1, "upload", "--object-name", "note.txt", "notes", str(f)], capture_output=True,
+                        text=True, env=env, timeout=60)
+    assert up.returncode == 0, up.stderr
+    listed = subprocess.run([*v1, "list", "notes"], capture_output=True, text=True, env=env, timeout=60)
+    assert listed.stdout.split() == ["note.txt"], listed
+    wrong = subprocess.run(["swift", "-A", f"{cloud.url}/auth/v1.0", "-U", "p1:u1", "-K", "nope", "list"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert wrong.returncode != 0 and "401" in wrong.stderr, wrong.stderr
+
+
+def test_swift_delete_takes_a_container_in_bulk(cloud, tmp_path):
+    """`swift delete <container>` asks for Swift's bulk delete when `/info`
+    offers it: every object and the container go in one request per page."""
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(40):
+        (src / f"f{i:02}.txt").write_text(str(i))
+    subprocess.run(["swift", "upload", "bulk", "."], cwd=src, check=True, env=cloud.rc_env(), capture_output=True,
+                   timeout=120)
+    assert len(swift(cloud, "list", "bulk").stdout.split()) == 40
+    assert swift(cloud, "delete", "bulk").returncode == 0
+    assert "bulk" not in swift(cloud, "list").stdout.split()
+    # The bulk request itself: what went, what was not there, what could not.
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    requests.put(f"{url}/full", headers=h, timeout=10)
+    requests.put(f"{url}/full/kept", headers=h, data=b"k", timeout=10)
+    r = requests.post(url, params={"bulk-delete": ""}, data="/full/missing\n/full\n",
+                      headers={**h, "Accept": "application/json", "Content-Type": "text/plain"}, timeout=10)
+    body = r.json()
+    assert (body["Number Deleted"], body["Number Not Found"]) == (0, 1), body
+    assert body["Errors"] == [["/full", "409 Conflict"]], body
+
+
+def test_symlinks_serve_what_they_name(cloud):
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    for c in ("links", "data"):
+        requests.put(f"{url}/{c}", headers=h, timeout=10)
+    requests.put(f"{url}/data/target", headers=h, data=b"pointed at", timeout=10)
+    r = requests.put(f"{url}/links/one", headers={**h, "X-Symlink-Target": "data/target"}, data=b"", timeout=10)
+    assert r.status_code == 201, r.text
+    r = requests.get(f"{url}/links/one", headers=h, timeout=10)
+    assert r.content == b"pointed at" and r.headers["Content-Location"].endswith("/data/target"), r.headers
+    r = requests.get(f"{url}/links/one", headers=h, params={"symlink": "get"}, timeout=10)
+    assert r.content == b"" and r.headers["X-Symlink-Target"] == "data/target", r.headers
+    listed = requests.get(f"{url}/links", headers=h, params={"format": "json"}, timeout=10).json()
+    assert listed[0]["symlink_path"].endswith("/data/target"), listed
+    # Two hops are followed, a third is a loop as far as Swift is concerned.
+    requests.put(f"{url}/links/two", headers={**h, "X-Symlink-Target": "links/one"}, data=b"", timeout=10)
+    assert requests.get(f"{url}/links/two", headers=h, timeout=10).content == b"pointed at"
+    requests.put(f"{url}/links/three", headers={**h, "X-Symlink-Target": "links/two"}, data=b"", timeout=10)
+    assert requests.get(f"{url}/links/three", headers=h, timeout=10).status_code == 409
+    r = requests.put(f"{url}/links/bad", headers={**h, "X-Symlink-Target": "data/target"}, data=b"x", timeout=10)
+    assert r.status_code == 400, r.text
+    requests.delete(f"{url}/data/target", headers=h, timeout=10)
+    assert requests.get(f"{url}/links/one", headers=h, timeout=10).status_code == 404
+
+
+def test_a_public_container_serves_itself_as_a_web_site(cloud):
+    """Swift's staticweb: index pages, listings, the trailing-slash redirect
+    and the error page, to requests without a token."""
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    swift(cloud, "post", "-r", ".r:*,.rlistings", "-m", "web-index:index.html", "-m", "web-error:.html",
+          "-m", "web-listings:true", "site")
+    for name, body in (("index.html", "<h1>home</h1>"), ("docs/a.txt", "a"), ("404.html", "<p>missing</p>")):
+        r = requests.put(f"{url}/site/{name}", headers=h, data=body, timeout=10)
+        assert r.status_code == 201, r.text
+    r = requests.get(f"{url}/site", allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"].endswith("/site/"), (r.status_code, r.headers)
+    r = requests.get(f"{url}/site/", timeout=10)
+    assert r.text == "<h1>home</h1>", r.text
+    r = requests.get(f"{url}/site/docs", allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"].endswith("/site/docs/"), r.headers
+    r = requests.get(f"{url}/site/docs/", timeout=10)
+    assert r.status_code == 200 and 'href="a.txt"' in r.text and r.headers["Content-Type"].startswith("text/html")
+    r = requests.get(f"{url}/site/nothing-here", timeout=10)
+    assert (r.status_code, r.text) == (404, "<p>missing</p>"), (r.status_code, r.text)
+    # With a token the container is a container, not a site.
+    r = requests.get(f"{url}/site", headers=h, timeout=10)
+    assert r.text.split() == ["404.html", "docs/a.txt", "index.html"], r.text
+
+
+def test_formpost_takes_a_browsers_upload(cloud, tmp_path):
+    """Swift's FormPost, posted by curl as a browser posts a form: signed with
+    the account's TempURL key, each file an object under the prefix."""
+    import hmac
+    swift(cloud, "post", "-m", "Temp-URL-Key:formkey")
+    swift(cloud, "post", "uploads")
+    url, token = account(cloud)
+    path = urllib.parse.urlsplit(url).path.removeprefix("/object") + "/uploads/in/"
+    (tmp_path / "a.txt").write_text("first file")
+    (tmp_path / "b.txt").write_text("second file")
+    (tmp_path / "big.bin").write_bytes(b"x" * 2000)
+
+    def post(files, expires=None, key=b"formkey", count=2):
+        expires = expires or int(time.time()) + 600
+        signed = f"{path}\n\n1024\n{count}\n{expires}".encode()
+        sig = hmac.new(key, signed, hashlib.sha1).hexdigest()
+        fields = ["-F", "redirect=", "-F", "max_file_size=1024", "-F", f"max_file_count={count}",
+                  "-F", f"expires={expires}", "-F", f"signature={sig}"]
+        for i, f in enumerate(files):
+            fields += ["-F", f"file{i}=@{tmp_path / f}"]
+        return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *fields,
+                               f"{cloud.url}/object{path}"], capture_output=True, text=True, timeout=30).stdout
+
+    assert post(["a.txt", "b.txt"]) == "201"
+    h = {"X-Auth-Token": token}
+    assert requests.get(f"{url}/uploads/in/a.txt", headers=h, timeout=10).text == "first file"
+    assert requests.get(f"{url}/uploads/in/b.txt", headers=h, timeout=10).text == "second file"
+    assert post(["a.txt"], key=b"wrong") == "401"
+    assert post(["a.txt"], expires=int(time.time()) - 5) == "401"
+    assert post(["big.bin"]) == "400"
+    assert post(["a.txt", "b.txt", "a.txt"]) == "400"
+    assert requests.head(f"{url}/uploads/in/big.bin", headers=h, timeout=10).status_code == 404

@@ -253,14 +253,6 @@ impl ObjectStorage {
                 return Err(invalid());
             }
         }
-        let mut keys = vec![];
-        let account_meta = store::account(&self.pool, url.account).await?.map(|a| a.metadata.0).unwrap_or_default();
-        let container_meta =
-            store::container(&self.pool, url.account, url.container).await?.map(|c| c.metadata.0).unwrap_or_default();
-        for meta in [&account_meta, &container_meta] {
-            keys.extend(temp_url_keys(meta));
-        }
-        let (algorithm, sig) = parse_signature(url.sig).ok_or_else(invalid)?;
         let paths = match url.prefix {
             Some(p) => vec![format!("prefix:/v1/{}/{}/{p}", url.account, url.container)],
             None => {
@@ -269,20 +261,68 @@ impl ObjectStorage {
             }
         };
         let ip_line = url.ip_range.map(|r| format!("ip={r}\n")).unwrap_or_default();
-        for key in &keys {
-            let key = ring::hmac::Key::new(algorithm, key.as_bytes());
-            for method in signed_methods {
-                for path in &paths {
-                    let body = format!("{ip_line}{method}\n{expires}\n{path}");
-                    if ring::hmac::verify(&key, body.as_bytes(), &sig).is_ok() {
-                        let write = !matches!(url.method, "GET" | "HEAD");
-                        return Ok(Caller::TempUrl { account: url.account.to_owned(), write });
-                    }
-                }
-            }
+        let ip_line = ip_line.as_str();
+        let bodies: Vec<String> = signed_methods
+            .iter()
+            .flat_map(|method| paths.iter().map(move |path| format!("{ip_line}{method}\n{expires}\n{path}")))
+            .collect();
+        if self.signed_with_a_key(url.account, url.container, url.sig, &bodies).await? {
+            let write = !matches!(url.method, "GET" | "HEAD");
+            return Ok(Caller::TempUrl { account: url.account.to_owned(), write });
         }
         Err(invalid())
     }
+
+    /// Whether `sig` is the HMAC of one of `bodies` under one of the
+    /// account's or the container's TempURL keys.
+    async fn signed_with_a_key(&self, account: &str, container: &str, sig: &str, bodies: &[String]) -> Result<bool> {
+        let Some((algorithm, sig)) = parse_signature(sig) else { return Ok(false) };
+        let account_meta = store::account(&self.pool, account).await?.map(|a| a.metadata.0).unwrap_or_default();
+        let container_meta =
+            store::container(&self.pool, account, container).await?.map(|c| c.metadata.0).unwrap_or_default();
+        for key in temp_url_keys(&account_meta).chain(temp_url_keys(&container_meta)) {
+            let key = ring::hmac::Key::new(algorithm, key.as_bytes());
+            if bodies.iter().any(|b| ring::hmac::verify(&key, b.as_bytes(), &sig).is_ok()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The caller a FormPost form stands for, once its signature (over the
+    /// path, `redirect`, `max_file_size`, `max_file_count` and `expires`)
+    /// is checked against the keys: one that writes objects of the account.
+    pub async fn form_post_caller(&self, form: &FormPost<'_>, now_secs: i64) -> Result<Caller> {
+        let expires =
+            form.expires.parse::<i64>().map_err(|_| Error::Unauthorized("FormPost: Invalid Signature".into()))?;
+        if expires < now_secs {
+            return Err(Error::Unauthorized("FormPost: Form Expired".into()));
+        }
+        let path = format!("/v1/{}/{}/{}", form.account, form.container, form.prefix);
+        let bodies: Vec<String> = [format!("/object{path}"), path]
+            .iter()
+            .map(|p| {
+                format!("{p}\n{}\n{}\n{}\n{}", form.redirect, form.max_file_size, form.max_file_count, form.expires)
+            })
+            .collect();
+        if self.signed_with_a_key(form.account, form.container, form.signature, &bodies).await? {
+            return Ok(Caller::TempUrl { account: form.account.to_owned(), write: true });
+        }
+        Err(Error::Unauthorized("FormPost: Invalid Signature".into()))
+    }
+}
+
+/// What a FormPost form signs.
+#[derive(Clone, Debug, Default)]
+pub struct FormPost<'a> {
+    pub account: &'a str,
+    pub container: &'a str,
+    pub prefix: &'a str,
+    pub redirect: &'a str,
+    pub max_file_size: &'a str,
+    pub max_file_count: &'a str,
+    pub expires: &'a str,
+    pub signature: &'a str,
 }
 
 /// A TempURL request: what it names and its query.
@@ -375,6 +415,8 @@ mod tests {
             modified_us: 0,
             read_acl: read.into(),
             write_acl: write.into(),
+            versions_location: None,
+            versions_mode: None,
         }
     }
 

@@ -28,10 +28,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &[
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_object.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_lifecycle.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_versions_symlinks.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_object.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_lifecycle.sql") },
+        Migration { version: 3, sql: include_str!("../migrations/postgres/0003_versions_symlinks.sql") },
     ],
 };
 

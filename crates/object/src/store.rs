@@ -29,6 +29,10 @@ pub struct ContainerRow {
     /// `X-Container-Read` and `X-Container-Write`, as set.
     pub read_acl: String,
     pub write_acl: String,
+    /// Where older versions of its objects go, and how (`stack` or
+    /// `history`).
+    pub versions_location: Option<String>,
+    pub versions_mode: Option<String>,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -53,6 +57,8 @@ pub struct ObjectRow {
     /// The `Content-Disposition` and `Content-Encoding` it was put with.
     pub content_disposition: Option<String>,
     pub content_encoding: Option<String>,
+    /// A symlink's `<container>/<object>`.
+    pub symlink_target: Option<String>,
 }
 
 /// The account's containers, objects and bytes.
@@ -164,8 +170,9 @@ pub async fn container(pool: &Pool, account: &str, name: &str) -> Result<Option<
 pub async fn create_container(pool: &Pool, c: &ContainerRow) -> Result<bool> {
     let done = db::query(
         "INSERT INTO swift_containers
-            (account, name, metadata, object_count, bytes_used, created_us, modified_us, read_acl, write_acl)
-         VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING",
+            (account, name, metadata, object_count, bytes_used, created_us, modified_us, read_acl, write_acl,
+             versions_location, versions_mode)
+         VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING",
     )
     .bind(&c.account)
     .bind(&c.name)
@@ -174,6 +181,8 @@ pub async fn create_container(pool: &Pool, c: &ContainerRow) -> Result<bool> {
     .bind(c.modified_us)
     .bind(&c.read_acl)
     .bind(&c.write_acl)
+    .bind(&c.versions_location)
+    .bind(&c.versions_mode)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -181,13 +190,16 @@ pub async fn create_container(pool: &Pool, c: &ContainerRow) -> Result<bool> {
 
 pub async fn save_container_metadata(pool: &Pool, c: &ContainerRow) -> Result<()> {
     db::query(
-        "UPDATE swift_containers SET metadata = ?, modified_us = ?, read_acl = ?, write_acl = ?
+        "UPDATE swift_containers SET metadata = ?, modified_us = ?, read_acl = ?, write_acl = ?,
+            versions_location = ?, versions_mode = ?
          WHERE account = ? AND name = ?",
     )
     .bind(&c.metadata)
     .bind(c.modified_us)
     .bind(&c.read_acl)
     .bind(&c.write_acl)
+    .bind(&c.versions_location)
+    .bind(&c.versions_mode)
     .bind(&c.account)
     .bind(&c.name)
     .execute(pool)
@@ -233,39 +245,46 @@ async fn object_on<'c>(
         .await?)
 }
 
-/// Writes an object's row (new, or in place of the one of that name) and
-/// its container's count and bytes, as one step; the data key the row held
-/// before, now no object's. A container gone meanwhile is not found.
-pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
-    let mut tx = pool.begin_write().await?;
-    let old = object_on(&mut tx, &o.account, &o.container, &o.name).await?;
-    let (count, bytes) = match &old {
-        Some(old) => (0, o.size - old.size),
-        None => (1, o.size),
-    };
+/// Counts `count` objects of `bytes` bytes into a container (out, when
+/// negative); not found when the container is gone.
+async fn count_in(tx: &mut db::Tx, account: &str, container: &str, count: i64, bytes: i64) -> Result<()> {
     let counted = db::query(
         "UPDATE swift_containers SET object_count = object_count + ?, bytes_used = bytes_used + ?
          WHERE account = ? AND name = ?",
     )
     .bind(count)
     .bind(bytes)
-    .bind(&o.account)
-    .bind(&o.container)
-    .execute(&mut tx)
+    .bind(account)
+    .bind(container)
+    .execute(&mut *tx)
     .await?;
     if counted.rows_affected() != 1 {
         return Err(container_not_found());
     }
+    Ok(())
+}
+
+/// Writes a row in place of any of its name, counted in its container;
+/// the row it replaced.
+async fn upsert_row(tx: &mut db::Tx, o: &ObjectRow) -> Result<Option<ObjectRow>> {
+    let old = object_on(&mut *tx, &o.account, &o.container, &o.name).await?;
+    let (count, bytes) = match &old {
+        Some(old) => (0, o.size - old.size),
+        None => (1, o.size),
+    };
+    count_in(tx, &o.account, &o.container, count, bytes).await?;
     db::query(
         "INSERT INTO swift_objects (account, container, name, size, etag, content_type, metadata, modified_us,
-            data_key, delete_at_us, object_manifest, slo_size, slo_etag, content_disposition, content_encoding)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            data_key, delete_at_us, object_manifest, slo_size, slo_etag, content_disposition, content_encoding,
+            symlink_target)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (account, container, name) DO UPDATE SET size = excluded.size, etag = excluded.etag,
             content_type = excluded.content_type, metadata = excluded.metadata,
             modified_us = excluded.modified_us, data_key = excluded.data_key,
             delete_at_us = excluded.delete_at_us, object_manifest = excluded.object_manifest,
             slo_size = excluded.slo_size, slo_etag = excluded.slo_etag,
-            content_disposition = excluded.content_disposition, content_encoding = excluded.content_encoding",
+            content_disposition = excluded.content_disposition, content_encoding = excluded.content_encoding,
+            symlink_target = excluded.symlink_target",
     )
     .bind(&o.account)
     .bind(&o.container)
@@ -282,10 +301,61 @@ pub async fn put_object(pool: &Pool, o: &ObjectRow) -> Result<Option<String>> {
     .bind(&o.slo_etag)
     .bind(&o.content_disposition)
     .bind(&o.content_encoding)
-    .execute(&mut tx)
+    .bind(&o.symlink_target)
+    .execute(&mut *tx)
     .await?;
+    Ok(old)
+}
+
+/// Removes a row, counted out of its container; the row it was.
+async fn remove_row(tx: &mut db::Tx, account: &str, container: &str, name: &str) -> Result<Option<ObjectRow>> {
+    let Some(old) = object_on(&mut *tx, account, container, name).await? else { return Ok(None) };
+    db::query("DELETE FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    count_in(tx, account, container, -1, -old.size).await?;
+    Ok(Some(old))
+}
+
+/// Where the row an object write replaces goes instead of away: a
+/// container, and the name it gets there.
+pub struct Archive<'a> {
+    pub container: &'a str,
+    pub name: fn(&ObjectRow) -> String,
+}
+
+/// Writes an object's row (new, or in place of the one of that name) and
+/// its container's count and bytes, as one step; the data key the row held
+/// before, now no object's. With `archive`, the row replaced is kept there
+/// instead, in the same step (its data is then still an object's). A
+/// container gone meanwhile is not found.
+pub async fn put_object(pool: &Pool, o: &ObjectRow, archive: Option<Archive<'_>>) -> Result<Option<String>> {
+    let mut tx = pool.begin_write().await?;
+    let old = upsert_row(&mut tx, o).await?;
+    let replaced = match (old, archive) {
+        (Some(old), Some(archive)) => {
+            let kept = ObjectRow { container: archive.container.to_owned(), name: (archive.name)(&old), ..old };
+            upsert_row(&mut tx, &kept).await?.map(|r| r.data_key)
+        }
+        (old, _) => old.map(|o| o.data_key),
+    };
     tx.commit().await?;
-    Ok(old.map(|o| o.data_key))
+    Ok(replaced)
+}
+
+/// Moves an object to another name (in the account), as one step: gone
+/// from `from`, in place of any object at `to`; the data key of the one it
+/// replaced. Not found when `from` is not there.
+pub async fn move_object(pool: &Pool, account: &str, from: (&str, &str), to: (&str, &str)) -> Result<Option<String>> {
+    let mut tx = pool.begin_write().await?;
+    let row = remove_row(&mut tx, account, from.0, from.1).await?.ok_or_else(container_not_found)?;
+    let moved = ObjectRow { container: to.0.to_owned(), name: to.1.to_owned(), ..row };
+    let replaced = upsert_row(&mut tx, &moved).await?;
+    tx.commit().await?;
+    Ok(replaced.map(|r| r.data_key))
 }
 
 /// Removes an object's row and counts it out of its container, as one
@@ -318,21 +388,7 @@ async fn delete_object_if(
     if expired_by.is_some_and(|now| old.delete_at_us.is_none_or(|at| at > now)) {
         return Ok(None);
     }
-    db::query("DELETE FROM swift_objects WHERE account = ? AND container = ? AND name = ?")
-        .bind(account)
-        .bind(container)
-        .bind(name)
-        .execute(&mut tx)
-        .await?;
-    db::query(
-        "UPDATE swift_containers SET object_count = object_count - 1, bytes_used = bytes_used - ?
-         WHERE account = ? AND name = ?",
-    )
-    .bind(old.size)
-    .bind(account)
-    .bind(container)
-    .execute(&mut tx)
-    .await?;
+    remove_row(&mut tx, account, container, name).await?;
     tx.commit().await?;
     Ok(Some(old.data_key))
 }

@@ -178,6 +178,7 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
         .nest("/volume", oxistack_volume::api::router(volume, identity.clone()))
         .nest("/object", oxistack_object::api::router(object_storage.clone(), identity.clone()))
         .nest("/s3", oxistack_object::s3::router(object_storage, identity.clone()))
+        .merge(oxistack_identity::api::tempauth_router(identity.clone()))
         // python-swiftclient asks for the cluster's capabilities at the root.
         .route("/info", axum::routing::get(oxistack_object::api::info))
         .layer(axum::middleware::from_fn(middleware::request_id));

@@ -11,6 +11,7 @@ mod domains;
 mod groups;
 mod projects;
 mod roles;
+mod tempauth;
 mod tokens;
 mod users;
 mod v2;
@@ -36,6 +37,12 @@ use crate::Identity;
 
 pub type Shared = State<Arc<Identity>>;
 pub type ApiResult<T> = Result<T, KeystoneError>;
+
+/// Swift's TempAuth login, `GET /auth/v1.0`, served at the listener's root
+/// where Swift clients look for it.
+pub fn tempauth_router(identity: Arc<Identity>) -> Router {
+    Router::new().route("/auth/v1.0", get(tempauth::login)).with_state(identity)
+}
 
 /// The routes of Identity, to be nested at `/identity`.
 pub fn router(identity: Arc<Identity>) -> Router {

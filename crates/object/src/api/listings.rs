@@ -12,7 +12,7 @@ use oxistack_core::error::Error;
 
 use super::{empty, http_date, listing_date, meta_changes, meta_headers, set, x_timestamp, ApiResult, SwiftError};
 use crate::access::{Caller, Op};
-use crate::service::{ContainerUpdate, Listed, Listing};
+use crate::service::{ContainerUpdate, Listed, Listing, VersionsChange};
 use crate::ObjectStorage;
 
 /// How a listing is written.
@@ -157,6 +157,9 @@ pub async fn account(
             };
             Ok(listing_response(headers, format, body, rows.is_empty()))
         }
+        Method::POST | Method::DELETE if params(&req)?.iter().any(|(k, _)| k == "bulk-delete") => {
+            bulk_delete(storage, caller, account, req).await
+        }
         Method::POST => {
             storage.update_account(caller, account, &meta_changes(req.headers(), "account")).await?;
             Ok(empty(StatusCode::NO_CONTENT))
@@ -183,6 +186,14 @@ pub async fn container(
             set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
             set(&mut headers, "x-storage-policy", "Policy-0");
             set(&mut headers, "last-modified", http_date(row.modified_us));
+            if let Some(location) = &row.versions_location {
+                let name = if row.versions_mode.as_deref() == Some("history") {
+                    "x-history-location"
+                } else {
+                    "x-versions-location"
+                };
+                set(&mut headers, name, location);
+            }
             // ACLs and TempURL keys are shown to those who may change them.
             let mut metadata = row.metadata.0.clone();
             if caller.owns(account, Op::WriteContainer) {
@@ -212,6 +223,9 @@ pub async fn container(
                                 "content_type": o.content_type, "last_modified": listing_date(o.modified_us)});
                             if let Some(etag) = &o.slo_etag {
                                 entry["slo_etag"] = json!(format!("\"{etag}\""));
+                            }
+                            if let Some(t) = &o.symlink_target {
+                                entry["symlink_path"] = json!(format!("/v1/{account}/{t}"));
                             }
                             entry
                         }
@@ -247,11 +261,11 @@ pub async fn container(
             Ok(listing_response(headers, format, body, listed.is_empty()))
         }
         Method::PUT => {
-            let created = storage.put_container(caller, account, name, &container_update(req.headers())).await?;
+            let created = storage.put_container(caller, account, name, &container_update(req.headers())?).await?;
             Ok(empty(if created { StatusCode::CREATED } else { StatusCode::ACCEPTED }))
         }
         Method::POST => {
-            storage.update_container(caller, account, name, &container_update(req.headers())).await?;
+            storage.update_container(caller, account, name, &container_update(req.headers())?).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Method::DELETE => {
@@ -262,14 +276,76 @@ pub async fn container(
     }
 }
 
-/// A container's PUT or POST: metadata, and the ACLs
-/// (`X-Container-Read`/`-Write`, `X-Remove-Container-Read`/`-Write`).
-fn container_update(headers: &HeaderMap) -> ContainerUpdate {
+/// A container's PUT or POST: metadata, the ACLs (`X-Container-Read`/
+/// `-Write`, `X-Remove-Container-Read`/`-Write`), and where older versions
+/// go (`X-Versions-Location` or `X-History-Location`, one of them).
+fn container_update(headers: &HeaderMap) -> ApiResult<ContainerUpdate> {
     let acl = |name: &str| {
         if headers.contains_key(format!("x-remove-container-{name}").as_str()) {
             return Some(String::new());
         }
         headers.get(format!("x-container-{name}").as_str()).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    ContainerUpdate { meta: meta_changes(headers, "container"), read_acl: acl("read"), write_acl: acl("write") }
+    let text = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let removed =
+        headers.contains_key("x-remove-versions-location") || headers.contains_key("x-remove-history-location");
+    let versions = match (text("x-versions-location"), text("x-history-location")) {
+        (Some(_), Some(_)) => {
+            return Err(SwiftError(Error::BadRequest(
+                "Only one of X-Versions-Location or X-History-Location may be provided".into(),
+            )))
+        }
+        (Some(l), None) | (None, Some(l)) if l.is_empty() => Some(VersionsChange::Remove),
+        (Some(l), None) => Some(VersionsChange::Set { mode: "stack", location: super::decode(&l)? }),
+        (None, Some(l)) => Some(VersionsChange::Set { mode: "history", location: super::decode(&l)? }),
+        (None, None) if removed => Some(VersionsChange::Remove),
+        (None, None) => None,
+    };
+    Ok(ContainerUpdate {
+        meta: meta_changes(headers, "container"),
+        read_acl: acl("read"),
+        write_acl: acl("write"),
+        versions,
+    })
+}
+
+/// `?bulk-delete`: a body of `/<container>[/<object>]` lines; the result as
+/// Swift's bulk middleware writes it (JSON when asked, else text).
+async fn bulk_delete(storage: &ObjectStorage, caller: &Caller, account: &str, req: Request) -> ApiResult<Response> {
+    let json = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
+    let limit = crate::service::MAX_BULK_DELETES * (crate::service::MAX_OBJECT_NAME_LENGTH * 3 + 1024);
+    let body = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| SwiftError(Error::PayloadTooLarge("Your request is too large.".into())))?;
+    let names: Vec<String> =
+        String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+    let done = storage.bulk_delete(caller, account, &names).await?;
+    let status = if done.errors.is_empty() { "200 OK" } else { "400 Bad Request" };
+    let errors: Vec<(String, String)> = done
+        .errors
+        .iter()
+        .map(|(name, e)| {
+            let s = e.status();
+            (name.clone(), format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or("")))
+        })
+        .collect();
+    if json {
+        let body = json!({"Number Deleted": done.deleted, "Number Not Found": done.not_found,
+            "Response Body": "", "Response Status": status, "Errors": errors});
+        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
+            .into_response());
+    }
+    let mut text = format!(
+        "Number Deleted: {}\nNumber Not Found: {}\nResponse Body: \nResponse Status: {status}\nErrors: \n",
+        done.deleted, done.not_found
+    );
+    for (name, e) in errors {
+        text.push_str(&format!("{name}, {e}\n"));
+    }
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// A listing's date, for the static web's pages.
+pub fn listing_date_of(us: i64) -> String {
+    listing_date(us)
 }

@@ -5,8 +5,10 @@
 //! are Swift's (metadata as `X-<Kind>-Meta-*` headers, listings as plain
 //! text, JSON or XML, errors as Swift's short pages).
 
+mod formpost;
 mod listings;
 mod objects;
+mod web;
 
 pub(crate) use objects::precondition;
 
@@ -162,6 +164,25 @@ async fn dispatch(State(storage): Shared, req: Request) -> Response {
         let caller = caller(&storage, &target, &parts).await?;
         let req = Request::from_parts(parts, body);
         let method = req.method().clone();
+        let form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if let (true, true, Caller::Anonymous { .. }, Target::Container(a, c) | Target::Object(a, c, _)) =
+            (method == Method::POST, form.starts_with("multipart/form-data"), &caller, &target)
+        {
+            let prefix = if let Target::Object(_, _, o) = &target { o.as_str() } else { "" };
+            return formpost::post(&storage, a, c, prefix, req).await;
+        }
+        let mut req = req;
+        if let (true, Target::Container(a, c) | Target::Object(a, c, _)) = (web::web_mode(&caller, &req), &target) {
+            let o = if let Target::Object(_, _, o) = &target { o.as_str() } else { "" };
+            let path = format!("/object{}", req.uri().path());
+            // The site answers, or the request goes on as any other.
+            let (parts, body) = req.into_parts();
+            let probe = Request::from_parts(parts.clone(), Body::empty());
+            if let Some(res) = web::serve(&storage, &caller, a, c, o, &path, probe).await? {
+                return Ok(res);
+            }
+            req = Request::from_parts(parts, body);
+        }
         match target {
             Target::Account(a) => listings::account(&storage, &caller, &method, &a, req).await,
             Target::Container(a, c) => listings::container(&storage, &caller, &method, &a, &c, req).await,

@@ -113,6 +113,9 @@ fn object_headers(served: &Served, manifest: bool) -> HeaderMap {
     if let Some(m) = &o.object_manifest {
         set(&mut headers, "x-object-manifest", m);
     }
+    if let Some(t) = &o.symlink_target {
+        set(&mut headers, "x-symlink-target", crate::s3::aws_encode(t, true));
+    }
     if o.slo_etag.is_some() {
         set(&mut headers, "x-static-large-object", "True");
         if manifest {
@@ -157,6 +160,8 @@ pub(crate) fn precondition(headers: &HeaderMap, etag: &str, modified_us: i64) ->
 #[derive(Default)]
 struct Query {
     multipart_manifest: Option<String>,
+    /// `symlink=get`: a symlink itself, not what it names.
+    symlink: Option<String>,
     format: Option<String>,
     /// TempURL's `filename` and `inline`.
     filename: Option<String>,
@@ -168,6 +173,7 @@ fn query(req: &Request) -> Query {
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     Query {
         multipart_manifest: get("multipart-manifest"),
+        symlink: get("symlink"),
         format: get("format"),
         filename: get("filename"),
         inline: get("inline").is_some(),
@@ -212,7 +218,7 @@ pub async fn object(
     let manifest_asked = q.multipart_manifest.as_deref();
     match *method {
         Method::HEAD | Method::GET => {
-            let manifest = manifest_asked == Some("get");
+            let manifest = manifest_asked == Some("get") || q.symlink.as_deref() == Some("get");
             if manifest && q.format.as_deref() == Some("raw") && *method == Method::GET {
                 if let Some(segments) = storage.static_manifest(caller, account, container, name).await? {
                     let raw: Vec<_> = segments
@@ -226,6 +232,10 @@ pub async fn object(
             }
             let served = storage.served(caller, account, container, name, manifest).await?;
             let mut headers = object_headers(&served, manifest);
+            if (served.row.container.as_str(), served.row.name.as_str()) != (container, name) {
+                let location = format!("/v1/{account}/{}/{}", served.row.container, served.row.name);
+                set(&mut headers, "content-location", crate::s3::aws_encode(&location, true));
+            }
             if temp_url && *method == Method::GET {
                 set(&mut headers, "content-disposition", temp_url_disposition(&q, name));
             }
@@ -294,8 +304,13 @@ pub async fn object(
             if length.is_some_and(|l| l > 0) {
                 return Err(SwiftError(Error::BadRequest("Copy requests require a zero byte body".into())));
             }
-            let from = container_and_object(&from, "X-Copy-From")?;
-            copy(storage, caller, account, from, (container, name), req.headers()).await
+            let (from_container, from_name) = container_and_object(&from, "X-Copy-From")?;
+            let from_account = match named(req.headers(), "x-copy-from-account") {
+                Some(a) => super::decode(&a)?,
+                None => account.to_owned(),
+            };
+            let from = (from_account.as_str(), from_container.as_str(), from_name.as_str());
+            copy(storage, caller, from, (account, container, name), req.headers()).await
         }
         Method::PUT => {
             let headers = req.headers().clone();
@@ -308,6 +323,13 @@ pub async fn object(
                 return Err(SwiftError(Error::PayloadTooLarge("Your request is too large.".into())));
             }
             let object_manifest = named(&headers, "x-object-manifest");
+            let symlink_target = match named(&headers, "x-symlink-target") {
+                Some(t) => Some(super::decode(&t)?),
+                None => None,
+            };
+            if named(&headers, "x-symlink-target-account").is_some_and(|a| a != account) {
+                return Err(SwiftError(Error::BadRequest("Symlinks to another account are not supported".into())));
+            }
             if temp_url && (object_manifest.is_some() || manifest_asked.is_some()) {
                 return Err(SwiftError(Error::BadRequest("X-Object-Manifest headers are not allowed".into())));
             }
@@ -320,6 +342,7 @@ pub async fn object(
                 object_manifest,
                 content_disposition: named(&headers, "content-disposition"),
                 content_encoding: named(&headers, "content-encoding"),
+                symlink_target,
             };
             if manifest_asked == Some("put") {
                 let limit = content::MAX_MANIFEST_SIZE;
@@ -372,8 +395,12 @@ pub async fn object(
             let to = named(req.headers(), "destination")
                 .ok_or_else(|| SwiftError(Error::PreconditionFailed("Destination header required".into())))?;
             let (to_container, to_name) = container_and_object(&to, "Destination")?;
-            let from = (container.to_owned(), name.to_owned());
-            copy(storage, caller, account, from, (&to_container, &to_name), req.headers()).await
+            let to_account = match named(req.headers(), "destination-account") {
+                Some(a) => super::decode(&a)?,
+                None => account.to_owned(),
+            };
+            let to = (to_account.as_str(), to_container.as_str(), to_name.as_str());
+            copy(storage, caller, (account, container, name), to, req.headers()).await
         }
         _ => Err(super::method_not_allowed(method)),
     }
@@ -393,16 +420,16 @@ fn container_and_object(path: &str, header: &str) -> ApiResult<(String, String)>
         })
 }
 
-/// A copy from `from` to `to`, as the request's headers ask.
+/// A copy from `from` to `to` (each account, container, object), as the
+/// request's headers ask.
 async fn copy(
     storage: &ObjectStorage,
     caller: &Caller,
-    account: &str,
-    from: (String, String),
-    to: (&str, &str),
+    from: (&str, &str, &str),
+    to: (&str, &str, &str),
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let (from_container, from_name) = (from.0.as_str(), from.1.as_str());
+    let (from_account, from_container, from_name) = from;
     let fresh = named(headers, "x-fresh-metadata")
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
     let put = PutObject {
@@ -413,8 +440,11 @@ async fn copy(
         content_encoding: named(headers, "content-encoding"),
         ..Default::default()
     };
-    let (source, copied) = storage.copy_object(caller, account, (from_container, from_name), to, put, fresh).await?;
+    let (source, copied) = storage.copy_object(caller, from, to, put, fresh).await?;
     let mut res = empty(StatusCode::CREATED);
+    if from_account != to.0 {
+        set(res.headers_mut(), "x-copied-from-account", from_account);
+    }
     set(res.headers_mut(), "etag", &copied.etag);
     set(res.headers_mut(), "last-modified", http_date(copied.modified_us));
     set(res.headers_mut(), "x-copied-from", format!("{from_container}/{from_name}"));

@@ -234,8 +234,9 @@ async fn copy(
         metadata: if replace { user_metadata(headers) } else { Metadata::new() },
         ..Default::default()
     };
-    let (_, copied) =
-        storage.copy_object(&call.caller, account, (from_bucket, from_key), (bucket, key), put, replace).await?;
+    let (_, copied) = storage
+        .copy_object(&call.caller, (account, from_bucket, from_key), (account, bucket, key), put, replace)
+        .await?;
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"{NS}\"><LastModified>{}</LastModified><ETag>{}</ETag></CopyObjectResult>",
         iso(copied.modified_us),

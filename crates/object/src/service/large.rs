@@ -194,6 +194,7 @@ impl ObjectStorage {
         let slo_size: u64 = stored.iter().map(|s| s.bytes).sum();
         let body = serde_json::to_vec(&stored).map_err(|e| Error::Internal(e.into()))?;
         let target = store::container(&self.pool, account, container).await?.ok_or_else(not_found)?;
+        let archive = self.archive_of(caller, account, &target).await?;
         self.check_room(account, &target, body.len() as u64).await?;
         let data = match self.backend.receive(Body::from(body), MAX_MANIFEST_SIZE as u64 * 4).await {
             Ok(data) => data,
@@ -207,7 +208,7 @@ impl ObjectStorage {
             slo_etag: Some(slo_etag),
             ..super::objects::new_row((account, container, name), &data, req)
         };
-        self.index(&row, data).await?;
+        self.index(&row, data, archive.as_deref()).await?;
         Ok(row)
     }
 

@@ -13,7 +13,7 @@ use crate::ObjectStorage;
 mod large;
 mod objects;
 
-pub use objects::{ObjectUpdate, PutObject, Served};
+pub use objects::{archived_name, ObjectUpdate, PutObject, Served};
 
 /// Swift's limits, as `/info` advertises them.
 pub const MAX_FILE_SIZE: u64 = 5_368_709_122;
@@ -144,6 +144,15 @@ pub struct ContainerUpdate {
     /// `X-Container-Read` and `X-Container-Write` (empty removes).
     pub read_acl: Option<String>,
     pub write_acl: Option<String>,
+    pub versions: Option<VersionsChange>,
+}
+
+/// `X-Versions-Location` (mode `stack`) or `X-History-Location` (mode
+/// `history`) set, or either removed.
+#[derive(Clone, Debug)]
+pub enum VersionsChange {
+    Set { mode: &'static str, location: String },
+    Remove,
 }
 
 impl ContainerUpdate {
@@ -154,6 +163,18 @@ impl ContainerUpdate {
         }
         if let Some(acl) = &self.write_acl {
             row.write_acl = clean_acl("X-Container-Write", acl)?;
+        }
+        match &self.versions {
+            Some(VersionsChange::Set { mode, location }) => {
+                check_container_name(location)?;
+                row.versions_location = Some(location.clone());
+                row.versions_mode = Some((*mode).to_owned());
+            }
+            Some(VersionsChange::Remove) => {
+                row.versions_location = None;
+                row.versions_mode = None;
+            }
+            None => {}
         }
         Ok(())
     }
@@ -198,6 +219,16 @@ impl ObjectStorage {
         store::save_account_metadata(&self.pool, account, &row.metadata.0).await
     }
 
+    /// A container's static web settings (its `web-*` metadata), for
+    /// requests in web mode whoever sends them, as Swift's staticweb reads
+    /// them; nothing else of the container.
+    pub async fn web_settings(&self, account: &str, name: &str) -> Result<Metadata> {
+        let row = store::container(&self.pool, account, name).await?;
+        let mut meta = row.map(|r| r.metadata.0).unwrap_or_default();
+        meta.retain(|k, _| k.starts_with("web-"));
+        Ok(meta)
+    }
+
     pub async fn container(&self, caller: &Caller, account: &str, name: &str) -> Result<ContainerRow> {
         self.authorize(caller, account, Some(name), Op::ReadContainer).await?;
         store::container(&self.pool, account, name).await?.ok_or_else(not_found)
@@ -226,6 +257,8 @@ impl ObjectStorage {
             modified_us: now,
             read_acl: String::new(),
             write_acl: String::new(),
+            versions_location: None,
+            versions_mode: None,
         };
         update.apply(&mut row)?;
         if store::create_container(&self.pool, &row).await? {
@@ -350,6 +383,59 @@ impl ObjectStorage {
     }
 }
 
+/// Swift's bulk middleware: the most names one bulk delete takes.
+pub const MAX_BULK_DELETES: usize = 10_000;
+
+/// What a bulk delete did: how many went, how many were not there, and
+/// the names that could not go with why.
+#[derive(Debug, Default)]
+pub struct BulkDeleted {
+    pub deleted: usize,
+    pub not_found: usize,
+    pub errors: Vec<(String, Error)>,
+}
+
+impl ObjectStorage {
+    /// `?bulk-delete`: each `/<container>[/<object>]` (percent-encoded) of
+    /// `names` deleted as the caller would delete it alone, objects before
+    /// the containers that held them.
+    pub async fn bulk_delete(&self, caller: &Caller, account: &str, names: &[String]) -> Result<BulkDeleted> {
+        if names.len() > MAX_BULK_DELETES {
+            return Err(Error::PayloadTooLarge(format!(
+                "Max delete failures exceeded: more than {MAX_BULK_DELETES} names"
+            )));
+        }
+        let mut out = BulkDeleted::default();
+        let mut containers = vec![];
+        for raw in names {
+            let Some(path) = crate::content::percent_decode(raw.trim()) else {
+                out.errors.push((raw.clone(), Error::PreconditionFailed("Invalid UTF8 or contains NULL".into())));
+                continue;
+            };
+            let path = path.trim_start_matches('/').to_owned();
+            match path.split_once('/') {
+                Some((c, o)) if !o.is_empty() => match self.delete_object(caller, account, c, o).await {
+                    Ok(()) => out.deleted += 1,
+                    Err(Error::NotFound(_)) => out.not_found += 1,
+                    Err(Error::Internal(e)) => return Err(Error::Internal(e)),
+                    Err(e) => out.errors.push((format!("/{path}"), e)),
+                },
+                _ if !path.is_empty() => containers.push(path.trim_end_matches('/').to_owned()),
+                _ => {}
+            }
+        }
+        for c in containers {
+            match self.delete_container(caller, account, &c).await {
+                Ok(()) => out.deleted += 1,
+                Err(Error::NotFound(_)) => out.not_found += 1,
+                Err(Error::Internal(e)) => return Err(Error::Internal(e)),
+                Err(e) => out.errors.push((format!("/{c}"), e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Container quotas are whole numbers (Swift's 400 otherwise).
 fn check_quotas(changes: &MetaChanges) -> Result<()> {
     for (k, v) in &changes.set {
@@ -420,6 +506,7 @@ pub fn info() -> serde_json::Value {
             "allow_async_delete": false,
         },
         "dlo": {"max_get_time": 86400},
+        "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES, "max_failed_deletes": 1000},
         "tempurl": {
             "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"],
             "allowed_digests": ["sha1", "sha256", "sha512"],

@@ -31,7 +31,12 @@ pub struct PutObject {
     /// The `Content-Disposition` and `Content-Encoding` to serve it with.
     pub content_disposition: Option<String>,
     pub content_encoding: Option<String>,
+    /// A symlink's `<container>/<object>` (`X-Symlink-Target`).
+    pub symlink_target: Option<String>,
 }
+
+/// How many symlinks a GET follows (Swift's `symloop_max`).
+const MAX_SYMLINK_HOPS: usize = 2;
 
 /// What a `POST` of an object sets: all of it replaces what was.
 #[derive(Clone, Debug, Default)]
@@ -70,8 +75,9 @@ impl ObjectStorage {
     }
 
     /// What a GET of the object serves: its own data (with `manifest`, a
-    /// large object's manifest itself), or its segments, each read with the
-    /// caller's rights, as Swift's large-object middlewares read them.
+    /// large object's manifest or a symlink itself), the object a symlink
+    /// names, or its segments, each read with the caller's rights, as
+    /// Swift's symlink and large-object middlewares read them.
     pub async fn served(
         &self,
         caller: &Caller,
@@ -80,7 +86,16 @@ impl ObjectStorage {
         name: &str,
         manifest: bool,
     ) -> Result<Served> {
-        let row = self.object(caller, account, container, name).await?;
+        let mut row = self.object(caller, account, container, name).await?;
+        let mut hops = 0;
+        while let (Some(target), false) = (row.symlink_target.clone(), manifest) {
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                return Err(Error::Conflict("Too many levels of symbolic links".into()));
+            }
+            let (c, o) = target.split_once('/').ok_or_else(not_found)?;
+            row = self.object(caller, account, c, o).await?;
+        }
         if manifest {
             let content = Content::whole(&row.data_key, row.size as u64);
             return Ok(Served { etag: row.etag.clone(), row, content });
@@ -121,7 +136,18 @@ impl ObjectStorage {
         if let Some(m) = &req.object_manifest {
             check_manifest_header(m)?;
         }
+        if let Some(t) = &req.symlink_target {
+            if !t.split_once('/').is_some_and(|(c, o)| !c.is_empty() && !o.is_empty()) {
+                return Err(Error::PreconditionFailed(
+                    "X-Symlink-Target header must be of the form <container name>/<object name>".into(),
+                ));
+            }
+            if req.length.is_some_and(|l| l > 0) {
+                return Err(Error::BadRequest("Symlink requests require a zero byte body".into()));
+            }
+        }
         let target = store::container(&self.pool, account, container).await?.ok_or_else(not_found)?;
+        let archive = self.archive_of(caller, account, &target).await?;
         self.check_room(account, &target, req.length.unwrap_or(0)).await?;
         let data = match self.backend.receive(body, self.config.max_file_size).await {
             Ok(data) => data,
@@ -137,6 +163,10 @@ impl ObjectStorage {
                 return Err(Error::UnprocessableEntity("Unable to process the contained instructions".into()));
             }
         }
+        if req.symlink_target.is_some() && data.size > 0 {
+            self.backend.discard(data).await;
+            return Err(Error::BadRequest("Symlink requests require a zero byte body".into()));
+        }
         if req.length.is_none() {
             if let Err(e) = self.check_room(account, &target, data.size).await {
                 self.backend.discard(data).await;
@@ -144,27 +174,26 @@ impl ObjectStorage {
             }
         }
         let row = new_row((account, container, name), &data, req);
-        self.index(&row, data).await?;
+        self.index(&row, data, archive.as_deref()).await?;
         Ok(row)
     }
 
-    /// A server-side copy (`COPY`, or `PUT` with `X-Copy-From`) within the
-    /// account: what the source serves (a large object's segments end to
+    /// A server-side copy (`COPY`, or `PUT` with `X-Copy-From`), from
+    /// `(account, container, object)` to another, in the same account or
+    /// another the caller may write: what the source serves (a large object's segments end to
     /// end) streamed into a new object, with the source's metadata under
     /// the request's (none of it with `X-Fresh-Metadata`), and its content
     /// type unless one is given.
-    #[allow(clippy::too_many_arguments)]
     pub async fn copy_object(
         &self,
         caller: &Caller,
-        account: &str,
-        from: (&str, &str),
-        to: (&str, &str),
+        from: (&str, &str, &str),
+        to: (&str, &str, &str),
         mut req: PutObject,
         fresh_metadata: bool,
     ) -> Result<(ObjectRow, ObjectRow)> {
-        self.authorize(caller, account, Some(to.0), Op::WriteObject).await?;
-        let source = self.served(caller, account, from.0, from.1, false).await?;
+        self.authorize(caller, to.0, Some(to.1), Op::WriteObject).await?;
+        let source = self.served(caller, from.0, from.1, from.2, false).await?;
         if source.content.size > self.config.max_file_size {
             return Err(Error::PayloadTooLarge("Your request is too large.".into()));
         }
@@ -177,18 +206,36 @@ impl ObjectStorage {
         req.etag = None;
         req.length = Some(source.content.size);
         let body = self.stream(source.content.pieces.into_iter().map(Chunk::Data).collect());
-        let copied = self.put_object(caller, account, to.0, to.1, body, req).await?;
+        let copied = self.put_object(caller, to.0, to.1, to.2, body, req).await?;
         Ok((source.row, copied))
     }
 
+    /// The versions container of `target`, when it has one: the caller
+    /// must be able to write there (Swift's 412 when it is gone).
+    pub(super) async fn archive_of(
+        &self,
+        caller: &Caller,
+        account: &str,
+        target: &store::ContainerRow,
+    ) -> Result<Option<String>> {
+        let Some(location) = &target.versions_location else { return Ok(None) };
+        self.authorize(caller, account, Some(location), Op::WriteObject).await?;
+        if store::container(&self.pool, account, location).await?.is_none() {
+            return Err(Error::PreconditionFailed(format!("The versions container {location} does not exist")));
+        }
+        Ok(Some(location.clone()))
+    }
+
     /// Makes received data object `row`'s: durable first, then indexed; the
-    /// data it replaced is removed after.
-    pub(super) async fn index(&self, row: &ObjectRow, data: Received) -> Result<()> {
+    /// data it replaced is removed after, unless it was kept in `archive`
+    /// (the container's versions container).
+    pub(super) async fn index(&self, row: &ObjectRow, data: Received, archive: Option<&str>) -> Result<()> {
         if let Err(e) = self.backend.commit(&data).await {
             self.backend.discard(data).await;
             return Err(Error::Internal(e.into()));
         }
-        let replaced = match store::put_object(&self.pool, row).await {
+        let archive = archive.map(|container| store::Archive { container, name: archived_name });
+        let replaced = match store::put_object(&self.pool, row, archive).await {
             Ok(replaced) => replaced,
             Err(e) => {
                 let _ = self.backend.remove(&data.key).await;
@@ -231,8 +278,37 @@ impl ObjectStorage {
         store::save_object_metadata(&self.pool, &row).await
     }
 
+    /// `DELETE` of an object. In a container with versions, `stack` mode
+    /// brings the last archived version back in its place, `history` mode
+    /// archives the object itself, each as one step.
     pub async fn delete_object(&self, caller: &Caller, account: &str, container: &str, name: &str) -> Result<()> {
         self.authorize(caller, account, Some(container), Op::WriteObject).await?;
+        let target = store::container(&self.pool, account, container).await?.ok_or_else(not_found)?;
+        if let Some(archive) = self.archive_of(caller, account, &target).await? {
+            let current = self.live_object(account, container, name).await?;
+            let replaced = if target.versions_mode.as_deref() == Some("history") {
+                store::move_object(&self.pool, account, (container, name), (&archive, &archived_name(&current))).await?
+            } else {
+                let prefix = format!("{:03x}{name}/", name.len());
+                let page = store::Page {
+                    to: super::after_all_starting_with(&prefix),
+                    from: Some(prefix),
+                    reverse: true,
+                    limit: 1,
+                    ..Default::default()
+                };
+                match store::objects_page(&self.pool, account, &archive, &page).await?.pop() {
+                    Some(last) => {
+                        store::move_object(&self.pool, account, (&archive, &last.name), (container, name)).await?
+                    }
+                    None => store::delete_object(&self.pool, account, container, name).await?,
+                }
+            };
+            if let Some(key) = replaced {
+                self.remove_data(&key).await;
+            }
+            return Ok(());
+        }
         let key = store::delete_object(&self.pool, account, container, name).await?.ok_or_else(not_found)?;
         self.remove_data(&key).await;
         Ok(())
@@ -277,6 +353,13 @@ impl ObjectStorage {
     }
 }
 
+/// The name an older version of an object has in the versions container,
+/// as Swift names it: the name's length in three hex digits, the name, and
+/// the version's time.
+pub fn archived_name(o: &ObjectRow) -> String {
+    format!("{:03x}{}/{}", o.name.len(), o.name, crate::api::x_timestamp(o.modified_us))
+}
+
 /// The row of an object `received` makes, as a PUT asked for it.
 pub(super) fn new_row(at: (&str, &str, &str), received: &Received, req: PutObject) -> ObjectRow {
     ObjectRow {
@@ -295,6 +378,7 @@ pub(super) fn new_row(at: (&str, &str, &str), received: &Received, req: PutObjec
         slo_etag: None,
         content_disposition: req.content_disposition,
         content_encoding: req.content_encoding,
+        symlink_target: req.symlink_target,
     }
 }
 
