@@ -3,7 +3,9 @@
 # a C compiler, Python's venv, QEMU (qemu-img, qemu-system-x86_64), the config
 # drive's genisoimage, an SSH client, PostgreSQL 15 (for the tests on that
 # engine, which start their own private cluster), rclone (a client of Object
-# Storage the tests drive), a Rust toolchain. Safe to run again.
+# Storage the tests drive), a Rust toolchain. Safe to run again. With --bench
+# it also installs Debian's Swift servers, which the object benchmark measures
+# beside Oxistack.
 set -euo pipefail
 
 need=()
@@ -16,6 +18,11 @@ command -v genisoimage >/dev/null || need+=(genisoimage)
 command -v ssh >/dev/null || need+=(openssh-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v rclone >/dev/null || need+=(rclone)
+if [ "${1:-}" = --bench ]; then
+    for kind in proxy account container object; do
+        command -v "swift-$kind-server" >/dev/null || need+=("swift-$kind")
+    done
+fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

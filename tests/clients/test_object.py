@@ -356,6 +356,44 @@ def test_container_acls_let_another_projects_user_read_and_not_write(cloud, tmp_
     assert r.status_code == 400, r.text
 
 
+def test_an_account_acl_opens_the_whole_account(cloud, tmp_path):
+    u1, u2, u3 = (cloud.add_user(u, p, "member") for u, p in (("a1", "ap1", ), ("a2", "ap2"), ("a3", "ap3")))
+    f = tmp_path / "plan.txt"
+    f.write_text("the plan")
+    swift(cloud, "upload", "--object-name", "plan.txt", "docs", str(f), rc=u1)
+    url, owner = account(cloud, rc=u1)
+    _, t2 = account(cloud, rc=u2)
+    _, t3 = account(cloud, rc=u3)
+    as_other = ("--os-storage-url", url)
+    assert swift(cloud, *as_other, "list", rc=u2, check=False).returncode != 0
+    # ap2 reads everything, a3 of ap3 reads and writes.
+    acl = json.dumps({"read-only": ["ap2"], "read-write": ["ap3:a3"]})
+    swift(cloud, "post", "-H", f"X-Account-Access-Control: {acl}", rc=u1)
+    r = requests.head(url, headers={"X-Auth-Token": owner}, timeout=10)
+    assert json.loads(r.headers["X-Account-Access-Control"]) == json.loads(acl)
+    assert swift(cloud, *as_other, "list", rc=u2).stdout.split() == ["docs"]
+    assert swift(cloud, *as_other, "download", "docs", "plan.txt", "-o", "-", rc=u2).stdout == "the plan"
+    r = swift(cloud, *as_other, "upload", "--object-name", "x", "docs", str(f), rc=u2, check=False)
+    assert r.returncode != 0 and "403" in r.stderr, r.stderr
+    # Grantees see neither the ACL nor the TempURL keys.
+    swift(cloud, "post", "-m", "Temp-URL-Key:secret", rc=u1)
+    r = requests.head(url, headers={"X-Auth-Token": t2}, timeout=10)
+    assert r.status_code == 204 and "X-Account-Access-Control" not in r.headers, r.headers
+    assert "X-Account-Meta-Temp-Url-Key" not in r.headers, r.headers
+    # Read-write: containers and objects, not the account nor ACLs.
+    swift(cloud, *as_other, "upload", "--object-name", "notes.txt", "new", str(f), rc=u3)
+    assert swift(cloud, "list", "new", rc=u1).stdout.split() == ["notes.txt"]
+    h3 = {"X-Auth-Token": t3}
+    assert requests.post(url, headers={**h3, "X-Account-Meta-Color": "red"}, timeout=10).status_code == 403
+    assert requests.post(f"{url}/new", headers={**h3, "X-Container-Read": ".r:*"}, timeout=10).status_code == 403
+    assert requests.delete(f"{url}/new/notes.txt", headers=h3, timeout=10).status_code == 204
+    # A bad ACL is refused; removing it closes the account again.
+    r = requests.post(url, headers={"X-Auth-Token": owner, "X-Account-Access-Control": "[1]"}, timeout=10)
+    assert r.status_code == 400, r.text
+    swift(cloud, "post", "-H", "X-Remove-Account-Access-Control: x", rc=u1)
+    assert requests.get(url, headers={"X-Auth-Token": t2}, timeout=10).status_code == 403
+
+
 def test_quotas_refuse_uploads_past_them(cloud):
     url, token = account(cloud)
     h = {"X-Auth-Token": token}
@@ -499,6 +537,72 @@ def test_swift_delete_takes_a_container_in_bulk(cloud, tmp_path):
     body = r.json()
     assert (body["Number Deleted"], body["Number Not Found"]) == (0, 1), body
     assert body["Errors"] == [["/full", "409 Conflict"]], body
+
+
+def test_an_archive_uploads_as_its_files(cloud, tmp_path):
+    """`?extract-archive=tar.gz` (Swift's bulk middleware): a tree made by
+    GNU tar, long names too, becomes one object per file; a broken archive
+    and a reader are refused."""
+    tree = tmp_path / "site"
+    (tree / "css").mkdir(parents=True)
+    (tree / "index.html").write_text("<h1>home</h1>")
+    (tree / "css" / "main.css").write_text("body {}")
+    deep = tree / ("d" * 120)
+    deep.mkdir()
+    (deep / "long.txt").write_bytes(os.urandom(70000))
+    archive = tmp_path / "site.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(tree), "."], check=True)
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token, "Accept": "application/json"}
+    # Into a container and prefix that do not exist yet.
+    r = requests.put(f"{url}/www/v1", headers=h, params={"extract-archive": "tar.gz"}, data=archive.read_bytes(),
+                     timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["Response Status"] == "201 Created" and r.json()["Number Files Created"] == 3, r.text
+    listed = swift(cloud, "list", "www").stdout.split()
+    assert listed == sorted(["v1/index.html", "v1/css/main.css", f"v1/{'d' * 120}/long.txt"]), listed
+    out = tmp_path / "long.txt"
+    swift(cloud, "download", "www", f"v1/{'d' * 120}/long.txt", "-o", str(out))
+    assert out.read_bytes() == (deep / "long.txt").read_bytes()
+    got = requests.head(f"{url}/www/v1/index.html", headers=h, timeout=10)
+    assert got.headers["Content-Type"].startswith("text/html"), got.headers
+    # At the account, a file's first directory is its container.
+    plain = tmp_path / "two.tar"
+    subprocess.run(["tar", "-cf", str(plain), "-C", str(tree), "css", "index.html"], check=True)
+    r = requests.put(url, headers={"X-Auth-Token": token}, params={"extract-archive": "tar"},
+                     data=plain.read_bytes(), timeout=60)
+    assert "Number Files Created: 1" in r.text and "Response Status: 400 Bad Request" in r.text, r.text
+    assert "index.html, 400 Bad Request" in r.text, r.text
+    assert swift(cloud, "list", "css").stdout.split() == ["main.css"]
+    # Not an archive; an unknown format; a reader.
+    r = requests.put(f"{url}/www", headers=h, params={"extract-archive": "tar.gz"}, data=b"x" * 1000, timeout=10)
+    assert r.json()["Response Status"] == "400 Bad Request" and "Invalid Tar File" in r.json()["Response Body"]
+    r = requests.put(f"{url}/www", headers=h, params={"extract-archive": "zip"}, data=b"x", timeout=10)
+    assert r.status_code == 400 and "Unsupported archive format" in r.text, r.text
+    reader = cloud.add_user("ro", "admin", "reader")
+    _, ro = account(cloud, rc=reader)
+    r = requests.put(f"{url}/www", headers={"X-Auth-Token": ro}, params={"extract-archive": "tar"},
+                     data=plain.read_bytes(), timeout=10)
+    assert r.status_code == 403, r.text
+
+
+def test_a_manifest_put_with_heartbeat_answers_at_once_and_reports_at_the_end(cloud):
+    url, token = account(cloud)
+    h = {"X-Auth-Token": token}
+    requests.put(f"{url}/parts", headers=h, timeout=10)
+    for i in range(2):
+        assert requests.put(f"{url}/parts/p{i}", headers=h, data=b"%d" % i * 10, timeout=10).status_code == 201
+    manifest = json.dumps([{"path": f"/parts/p{i}"} for i in range(2)])
+    r = requests.put(f"{url}/parts/whole", headers={**h, "Accept": "application/json"},
+                     params={"multipart-manifest": "put", "heartbeat": "on"}, data=manifest, timeout=30)
+    assert r.status_code == 202, r.text
+    done = json.loads(r.text.strip())
+    assert done["Response Status"] == "201 Created" and done["Etag"].strip('"'), done
+    assert requests.get(f"{url}/parts/whole", headers=h, timeout=10).content == b"0" * 10 + b"1" * 10
+    bad = json.dumps([{"path": "/parts/missing"}])
+    r = requests.put(f"{url}/parts/bad", headers=h, params={"multipart-manifest": "put", "heartbeat": "on"},
+                     data=bad, timeout=30)
+    assert r.status_code == 202 and "Response Status: 400 Bad Request" in r.text, r.text
 
 
 def test_symlinks_serve_what_they_name(cloud):

@@ -7,7 +7,9 @@ Each row acts on a resource made for it, so no row depends on another.
 The real clients are tried for the same refusals at the end."""
 
 import hashlib
+import io
 import json
+import tarfile
 import time
 
 import pytest
@@ -202,6 +204,18 @@ S = "/compute/v2.1/servers"
 N = "/network/v2.0"
 V = "/volume/v3"
 O = "/object/v1"
+
+
+def _tar():
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("from-archive.txt")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"data"))
+    return out.getvalue()
+
+
+TAR = _tar()
 CINDER_3_44 = {"OpenStack-API-Version": "volume 3.44"}
 CINDER_3_68 = {"OpenStack-API-Version": "volume 3.68"}
 ROWS = [
@@ -488,6 +502,13 @@ ROWS += [
     ("object", "create a static large object", "object", lambda m, i: (
         "PUT", f"{O}/AUTH_{m.alpha}/{i}-slo?multipart-manifest=put",
         json.dumps([{"path": f"/{i}", "etag": None, "size_bytes": 4}]).encode()), expect(403, 201, 403, 403)),
+    # An account's ACL is its owner's to set (Swift's swift_owner).
+    ("object account", "set an ACL", None, lambda m, _: ("POST", f"{O}/AUTH_{m.alpha}", None,
+                                                         {"X-Account-Access-Control": '{"read-only":["x"]}'}),
+     expect(403, 204, 403, 403)),
+    # An archive is extracted by those who may write the container.
+    ("object", "extract an archive", "container", lambda m, i: (
+        "PUT", f"{O}/AUTH_{m.alpha}/{i}?extract-archive=tar", TAR), expect(403, 200, 403, 403)),
     ("volume service", "list", None, lambda m, _: ("GET", f"{V}/os-services", None), expect(403, 403, 200, 403)),
 ]
 

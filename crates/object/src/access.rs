@@ -2,7 +2,8 @@
 //! middlewares decide: a project's operators own its account (readers read
 //! it), reseller admins reach every account, a container's ACLs open its
 //! objects (and listing) to other projects' users or, through referrer
-//! entries, to anyone, and a TempURL signed with an account's or a
+//! entries, to anyone, an account's ACL opens the whole account to other
+//! projects' users (read-only, read-write, or as its owner), and a TempURL signed with an account's or a
 //! container's key opens one object for one method until it expires.
 
 use std::net::IpAddr;
@@ -80,6 +81,90 @@ impl Caller {
         match self {
             Caller::User(_) => Error::Forbidden("Access was denied to this resource.".into()),
             _ => Error::Unauthorized("The request you have made requires authentication.".into()),
+        }
+    }
+}
+
+/// An account's ACL (`X-Account-Access-Control`), in the JSON form Swift's
+/// v2 ACLs have: who reads the account, who reads and writes its
+/// containers and objects, and who administers it as its owner would.
+/// Entries are `project:user` (ids, names in the default domain, or `*`)
+/// or a project alone (its id, or its name in the default domain: any of
+/// its users).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountAcl {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin: Vec<String>,
+    #[serde(default, rename = "read-write", skip_serializing_if = "Vec::is_empty")]
+    pub read_write: Vec<String>,
+    #[serde(default, rename = "read-only", skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<String>,
+}
+
+/// What an account's ACL grants a user, least first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccountAccess {
+    None,
+    ReadOnly,
+    ReadWrite,
+    Admin,
+}
+
+impl AccountAcl {
+    /// An `X-Account-Access-Control` value checked and written as stored
+    /// (empty when it grants nothing).
+    pub fn clean(value: &str) -> Result<String> {
+        if value.trim().is_empty() {
+            return Ok(String::new());
+        }
+        let acl: AccountAcl = serde_json::from_str(value)
+            .map_err(|e| Error::BadRequest(format!("Invalid X-Account-Access-Control header value: {e}")))?;
+        if let Some(bad) = acl.admin.iter().chain(&acl.read_write).chain(&acl.read_only).find(|e| e.trim().is_empty()) {
+            return Err(Error::BadRequest(format!("Invalid X-Account-Access-Control entry {bad:?}")));
+        }
+        if acl == AccountAcl::default() {
+            return Ok(String::new());
+        }
+        Ok(serde_json::to_string(&acl).unwrap_or_default())
+    }
+
+    /// The ACL as stored (an empty or unreadable one grants nothing).
+    pub fn parse(stored: &str) -> AccountAcl {
+        serde_json::from_str(stored).unwrap_or_default()
+    }
+
+    /// The most this ACL grants `ctx`.
+    pub fn access(&self, ctx: &Context) -> AccountAccess {
+        let Some(who) = Names::of(ctx) else { return AccountAccess::None };
+        let listed = |entries: &[String]| {
+            entries.iter().any(|entry| match entry.split_once(':') {
+                Some((p, u)) => who.is(p, u),
+                None => entry != "*" && who.projects.contains(&entry.as_str()),
+            })
+        };
+        if listed(&self.admin) {
+            AccountAccess::Admin
+        } else if listed(&self.read_write) {
+            AccountAccess::ReadWrite
+        } else if listed(&self.read_only) {
+            AccountAccess::ReadOnly
+        } else {
+            AccountAccess::None
+        }
+    }
+}
+
+impl AccountAccess {
+    /// Whether this access lets `op` through: reads for read-only (the
+    /// account's listing too), container and object writes for read-write,
+    /// everything for admin.
+    fn allows(self, op: Op) -> bool {
+        match self {
+            AccountAccess::None => false,
+            AccountAccess::ReadOnly => !op.writes(),
+            AccountAccess::ReadWrite => op != Op::WriteAccount,
+            AccountAccess::Admin => true,
         }
     }
 }
@@ -173,15 +258,37 @@ fn referrer_allowed(referer: Option<&str>, referrers: &[&str]) -> bool {
 /// names), or with `*`; a role name counts for users of the container's own
 /// project only.
 fn identity_allowed(ctx: &Context, account: &str, identities: &[&str]) -> bool {
-    let Scope::Project { id, name, domain_id, .. } = &ctx.scope else { return false };
-    let names = domain_id == "default" && ctx.user_domain_id == "default";
-    let projects: &[&str] = if names { &[id, name, "*"] } else { &[id, "*"] };
-    let users: &[&str] = if names { &[&ctx.user_id, &ctx.user_name, "*"] } else { &[&ctx.user_id, "*"] };
-    let own_project = account.strip_prefix(RESELLER_PREFIX) == Some(id.as_str());
+    let Some(who) = Names::of(ctx) else { return false };
+    let own_project = account.strip_prefix(RESELLER_PREFIX) == Some(who.projects[0]);
     identities.iter().any(|entry| match entry.split_once(':') {
-        Some((p, u)) => projects.contains(&p) && users.contains(&u),
+        Some((p, u)) => who.is(p, u),
         None => own_project && ctx.has_role(entry),
     })
+}
+
+/// What an ACL entry may call a project-scoped user: its project and its
+/// user by ids, by names too when both are in the default domain
+/// (keystoneauth's rule for names), and `*`. The project's id comes first.
+struct Names<'a> {
+    projects: Vec<&'a str>,
+    users: Vec<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn of(ctx: &'a Context) -> Option<Names<'a>> {
+        let Scope::Project { id, name, domain_id, .. } = &ctx.scope else { return None };
+        let names = domain_id == "default" && ctx.user_domain_id == "default";
+        Some(if names {
+            Names { projects: vec![id, name, "*"], users: vec![&ctx.user_id, &ctx.user_name, "*"] }
+        } else {
+            Names { projects: vec![id, "*"], users: vec![&ctx.user_id, "*"] }
+        })
+    }
+
+    /// Whether `project:user` names this user.
+    fn is(&self, project: &str, user: &str) -> bool {
+        self.projects.contains(&project) && self.users.contains(&user)
+    }
 }
 
 /// Whether a container's ACLs let the caller do `op`: the read ACL opens
@@ -218,6 +325,9 @@ impl ObjectStorage {
             };
             return if granted == account && allowed { Ok(()) } else { Err(caller.denied()) };
         }
+        if self.account_access(caller, account).await?.allows(op) {
+            return Ok(());
+        }
         if let Some(name) = container.filter(|_| matches!(op, Op::ReadContainer | Op::ReadObject | Op::WriteObject)) {
             if let Some(row) = store::container(&self.pool, account, name).await? {
                 if acl_allows(caller, account, &row, op) {
@@ -226,6 +336,25 @@ impl ObjectStorage {
             }
         }
         Err(caller.denied())
+    }
+
+    /// What the account's ACL grants the caller (nothing to a caller
+    /// without a token).
+    pub async fn account_access(&self, caller: &Caller, account: &str) -> Result<AccountAccess> {
+        let Caller::User(ctx) = caller else { return Ok(AccountAccess::None) };
+        let Some(row) = store::account(&self.pool, account).await? else { return Ok(AccountAccess::None) };
+        if row.access_control.is_empty() {
+            return Ok(AccountAccess::None);
+        }
+        Ok(AccountAcl::parse(&row.access_control).access(ctx))
+    }
+
+    /// Whether the caller is the account's owner, as Swift's `swift_owner`:
+    /// its operators, reseller admins, and those its ACL makes admins. Only
+    /// owners see and change ACLs and TempURL keys.
+    pub async fn is_owner(&self, caller: &Caller, account: &str) -> Result<bool> {
+        Ok(caller.owns(account, Op::WriteAccount)
+            || self.account_access(caller, account).await? == AccountAccess::Admin)
     }
 
     /// The caller a TempURL stands for, once its signature is checked
@@ -458,6 +587,30 @@ mod tests {
         assert!(!acl_allows(&from("https://bad.example.com/"), "AUTH_p1", &c, Op::ReadObject));
         assert!(!acl_allows(&from("https://example.org/"), "AUTH_p1", &c, Op::ReadObject));
         assert!(!acl_allows(&anonymous, "AUTH_p1", &c, Op::ReadObject));
+    }
+
+    #[test]
+    fn an_account_acl_grants_by_project_or_user() {
+        let acl = AccountAcl::parse(
+            &AccountAcl::clean(r#"{"admin":["p9"],"read-write":["p2:u2"],"read-only":["p3","p2:*"]}"#).unwrap(),
+        );
+        let as_user = |u: &str, p: &str| caller(u, p, &["member"]);
+        assert_eq!(acl.access(&as_user("u2", "p2")), AccountAccess::ReadWrite);
+        assert_eq!(acl.access(&as_user("u5", "p2")), AccountAccess::ReadOnly);
+        assert_eq!(acl.access(&as_user("u3", "p3")), AccountAccess::ReadOnly);
+        assert_eq!(acl.access(&as_user("u9", "p9")), AccountAccess::Admin);
+        assert_eq!(acl.access(&as_user("u4", "p4")), AccountAccess::None);
+        assert!(AccountAccess::ReadOnly.allows(Op::ReadObject));
+        assert!(!AccountAccess::ReadOnly.allows(Op::WriteObject));
+        assert!(AccountAccess::ReadWrite.allows(Op::WriteContainer));
+        assert!(!AccountAccess::ReadWrite.allows(Op::WriteAccount));
+        assert!(AccountAccess::Admin.allows(Op::WriteAccount));
+        // A bare `*` is not "every project".
+        assert_eq!(AccountAcl::parse(r#"{"read-only":["*"]}"#).access(&as_user("u", "p")), AccountAccess::None);
+        assert!(AccountAcl::clean("[1]").is_err());
+        assert!(AccountAcl::clean(r#"{"owner":["p"]}"#).is_err());
+        assert!(AccountAcl::clean(r#"{"admin":[""]}"#).is_err());
+        assert_eq!(AccountAcl::clean(r#"{"admin":[]}"#).unwrap(), "");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod api;
+pub mod archive;
 pub mod backend;
 pub mod content;
 pub mod s3;
@@ -29,11 +30,13 @@ pub const MIGRATIONS: Migrations = Migrations {
         Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_object.sql") },
         Migration { version: 2, sql: include_str!("../migrations/sqlite/0002_lifecycle.sql") },
         Migration { version: 3, sql: include_str!("../migrations/sqlite/0003_versions_symlinks.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/sqlite/0004_account_acl.sql") },
     ],
     postgres: &[
         Migration { version: 1, sql: include_str!("../migrations/postgres/0001_object.sql") },
         Migration { version: 2, sql: include_str!("../migrations/postgres/0002_lifecycle.sql") },
         Migration { version: 3, sql: include_str!("../migrations/postgres/0003_versions_symlinks.sql") },
+        Migration { version: 4, sql: include_str!("../migrations/postgres/0004_account_acl.sql") },
     ],
 };
 

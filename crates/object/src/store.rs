@@ -15,6 +15,8 @@ pub struct AccountRow {
     pub account: String,
     pub metadata: JsonText<Metadata>,
     pub created_us: i64,
+    /// `X-Account-Access-Control`, as cleaned (empty: none).
+    pub access_control: String,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -130,10 +132,11 @@ pub async fn ensure_account(pool: &Pool, account: &str, now_us: i64) -> Result<(
     Ok(())
 }
 
-pub async fn save_account_metadata(pool: &Pool, account: &str, metadata: &Metadata) -> Result<()> {
-    db::query("UPDATE swift_accounts SET metadata = ? WHERE account = ?")
-        .bind(JsonText(metadata.clone()))
-        .bind(account)
+pub async fn save_account(pool: &Pool, row: &AccountRow) -> Result<()> {
+    db::query("UPDATE swift_accounts SET metadata = ?, access_control = ? WHERE account = ?")
+        .bind(JsonText(row.metadata.0.clone()))
+        .bind(&row.access_control)
+        .bind(&row.account)
         .execute(pool)
         .await?;
     Ok(())

@@ -11,8 +11,8 @@ use serde_json::json;
 use oxistack_core::error::Error;
 
 use super::{empty, http_date, listing_date, meta_changes, meta_headers, set, x_timestamp, ApiResult, SwiftError};
-use crate::access::{Caller, Op};
-use crate::service::{ContainerUpdate, Listed, Listing, VersionsChange};
+use crate::access::Caller;
+use crate::service::{AccountUpdate, ContainerUpdate, Listed, Listing, VersionsChange};
 use crate::ObjectStorage;
 
 /// How a listing is written.
@@ -120,9 +120,12 @@ pub async fn account(
             set(&mut headers, "x-account-storage-policy-policy-0-object-count", totals.objects);
             set(&mut headers, "x-account-storage-policy-policy-0-bytes-used", totals.bytes);
             set(&mut headers, "x-timestamp", x_timestamp(row.created_us));
+            // The ACL and TempURL keys are shown to owners alone.
             let mut metadata = row.metadata.0.clone();
-            if !caller.owns(account, Op::WriteAccount) {
+            if !storage.is_owner(caller, account).await? {
                 metadata.retain(|k, _| !k.starts_with("temp-url-key"));
+            } else if !row.access_control.is_empty() {
+                set(&mut headers, "x-account-access-control", &row.access_control);
             }
             meta_headers(&mut headers, "account", &metadata);
             let Some((format, q)) = listing_asked(method, &mut headers, &req)? else {
@@ -161,7 +164,14 @@ pub async fn account(
             bulk_delete(storage, caller, account, req).await
         }
         Method::POST => {
-            storage.update_account(caller, account, &meta_changes(req.headers(), "account")).await?;
+            let headers = req.headers();
+            let access_control = if headers.contains_key("x-remove-account-access-control") {
+                Some(String::new())
+            } else {
+                headers.get("x-account-access-control").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            let update = AccountUpdate { meta: meta_changes(headers, "account"), access_control };
+            storage.update_account(caller, account, &update).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         // Accounts are made on first use and are Identity's to end.
@@ -196,7 +206,7 @@ pub async fn container(
             }
             // ACLs and TempURL keys are shown to those who may change them.
             let mut metadata = row.metadata.0.clone();
-            if caller.owns(account, Op::WriteContainer) {
+            if storage.is_owner(caller, account).await? {
                 set(&mut headers, "x-container-read", &row.read_acl);
                 set(&mut headers, "x-container-write", &row.write_acl);
             } else {

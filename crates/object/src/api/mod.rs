@@ -5,6 +5,7 @@
 //! are Swift's (metadata as `X-<Kind>-Meta-*` headers, listings as plain
 //! text, JSON or XML, errors as Swift's short pages).
 
+mod extract;
 mod formpost;
 mod listings;
 mod objects;
@@ -183,6 +184,14 @@ async fn dispatch(State(storage): Shared, req: Request) -> Response {
             }
             req = Request::from_parts(parts, body);
         }
+        if let (true, Some(format)) = (method == Method::PUT, extract::asked(req.uri().query())) {
+            let (a, c, prefix) = match &target {
+                Target::Account(a) => (a.as_str(), None, ""),
+                Target::Container(a, c) => (a.as_str(), Some(c.as_str()), ""),
+                Target::Object(a, c, o) => (a.as_str(), Some(c.as_str()), o.as_str()),
+            };
+            return extract::put(&storage, &caller, a, c, prefix, &format, req).await;
+        }
         match target {
             Target::Account(a) => listings::account(&storage, &caller, &method, &a, req).await,
             Target::Container(a, c) => listings::container(&storage, &caller, &method, &a, &c, req).await,
@@ -192,6 +201,37 @@ async fn dispatch(State(storage): Shared, req: Request) -> Response {
     let mut res = answer.await.unwrap_or_else(IntoResponse::into_response);
     trans_id(res.headers_mut());
     res
+}
+
+/// How often a long request that answered at once writes a space to keep
+/// its client waiting (Swift's `yield_frequency`).
+const HEARTBEAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An answer sent at once, a space every `HEARTBEAT_INTERVAL` while `work`
+/// runs, then the text it gives, as Swift's bulk and SLO middlewares answer
+/// long requests, so that no client's read timeout cuts them. The work goes
+/// on to its end if the client leaves.
+pub(crate) fn heartbeat<F>(status: StatusCode, content_type: &'static str, work: F) -> Response
+where
+    F: std::future::Future<Output = String> + Send + 'static,
+{
+    let (mut tx, body) = http_body_util::channel::Channel::<axum::body::Bytes, std::convert::Infallible>::new(2);
+    tokio::spawn(async move {
+        let mut work = std::pin::pin!(work);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+        loop {
+            tokio::select! {
+                text = &mut work => {
+                    let _ = tx.send_data(text.into()).await;
+                    return;
+                }
+                _ = tick.tick() => {
+                    let _ = tx.send_data(axum::body::Bytes::from_static(b" ")).await;
+                }
+            }
+        }
+    });
+    (status, [(header::CONTENT_TYPE, content_type)], Body::new(body)).into_response()
 }
 
 /// The metadata changes a request's headers ask of a resource of `kind`

@@ -6,6 +6,8 @@
 //! copies (`COPY` with `Destination`, `PUT` with `X-Copy-From`) within the
 //! account.
 
+use std::sync::Arc;
+
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,31 +22,6 @@ use crate::content::{self, Chunk};
 use crate::service::{ObjectUpdate, PutObject, Served};
 use crate::store::Metadata;
 use crate::ObjectStorage;
-
-/// A content type from the name's extension, as Swift guesses one when
-/// none is given.
-fn guess_type(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "txt" | "text" | "log" => "text/plain",
-        "html" | "htm" => "text/html",
-        "css" => "text/css",
-        "csv" => "text/csv",
-        "js" => "application/javascript",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "gz" | "tgz" => "application/gzip",
-        "tar" => "application/x-tar",
-        "iso" => "application/x-iso9660-image",
-        _ => "application/octet-stream",
-    }
-}
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
@@ -63,7 +40,7 @@ fn content_type(headers: &HeaderMap, name: &str) -> Option<String> {
     let detect = named(headers, "x-detect-content-type").as_deref() == Some("true");
     match header_text(headers, header::CONTENT_TYPE).filter(|t| !t.is_empty()) {
         Some(t) if !detect => Some(t),
-        _ => Some(guess_type(name).to_owned()),
+        _ => Some(content::guess_type(name).to_owned()),
     }
 }
 
@@ -160,6 +137,7 @@ pub(crate) fn precondition(headers: &HeaderMap, etag: &str, modified_us: i64) ->
 #[derive(Default)]
 struct Query {
     multipart_manifest: Option<String>,
+    heartbeat: bool,
     /// `symlink=get`: a symlink itself, not what it names.
     symlink: Option<String>,
     format: Option<String>,
@@ -173,6 +151,7 @@ fn query(req: &Request) -> Query {
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     Query {
         multipart_manifest: get("multipart-manifest"),
+        heartbeat: get("heartbeat").is_some_and(|h| h == "on"),
         symlink: get("symlink"),
         format: get("format"),
         filename: get("filename"),
@@ -205,7 +184,7 @@ fn temp_url_disposition(q: &Query, name: &str) -> String {
 
 #[allow(clippy::too_many_arguments)]
 pub async fn object(
-    storage: &ObjectStorage,
+    storage: &Arc<ObjectStorage>,
     caller: &Caller,
     method: &Method,
     account: &str,
@@ -345,10 +324,23 @@ pub async fn object(
                 symlink_target,
             };
             if manifest_asked == Some("put") {
+                let req_headers = &headers;
                 let limit = content::MAX_MANIFEST_SIZE;
                 let body = axum::body::to_bytes(req.into_body(), limit + 1)
                     .await
                     .map_err(|_| SwiftError(Error::PayloadTooLarge(format!("Manifest File > {limit} bytes"))))?;
+                if q.heartbeat {
+                    let json = header_text(req_headers, header::ACCEPT).is_some_and(|a| a.contains("json"));
+                    let content_type =
+                        if json { "application/json; charset=utf-8" } else { "text/plain; charset=utf-8" };
+                    let (storage, caller) = (storage.clone(), caller.clone());
+                    let (account, container, name) = (account.to_owned(), container.to_owned(), name.to_owned());
+                    return Ok(super::heartbeat(StatusCode::ACCEPTED, content_type, async move {
+                        let made =
+                            storage.put_static_large_object(&caller, &account, &container, &name, body, put).await;
+                        manifest_put_result(made, json)
+                    }));
+                }
                 let o = storage.put_static_large_object(caller, account, container, name, body, put).await?;
                 let mut res = empty(StatusCode::CREATED);
                 set(res.headers_mut(), "etag", format!("\"{}\"", o.slo_etag.unwrap_or_default()));
@@ -406,6 +398,35 @@ pub async fn object(
     }
 }
 
+/// What a manifest's PUT with `heartbeat=on` ends its answer with, as
+/// Swift's SLO writes it (text keys sorted, as Swift sorts them).
+fn manifest_put_result(made: oxistack_core::error::Result<crate::store::ObjectRow>, json: bool) -> String {
+    let line = |s: StatusCode| format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""));
+    let (status, body, etag, modified) = match made {
+        Ok(o) => (
+            line(StatusCode::CREATED),
+            String::new(),
+            format!("\"{}\"", o.slo_etag.unwrap_or_default()),
+            http_date(o.modified_us),
+        ),
+        Err(e) => (line(e.status()), e.public_message(), String::new(), String::new()),
+    };
+    if json {
+        let mut out = json!({"Response Status": status, "Response Body": body, "Errors": []});
+        if !etag.is_empty() {
+            out["Etag"] = json!(etag);
+            out["Last Modified"] = json!(modified);
+        }
+        return out.to_string();
+    }
+    let mut text = String::new();
+    if !etag.is_empty() {
+        text.push_str(&format!("Etag: {etag}\nLast Modified: {modified}\n"));
+    }
+    text.push_str(&format!("Response Body: {body}\nResponse Status: {status}\nErrors:\n"));
+    text
+}
+
 /// The `/<container>/<object>` a copy header names (percent-encoded).
 fn container_and_object(path: &str, header: &str) -> ApiResult<(String, String)> {
     let path = super::decode(path)?;
@@ -458,7 +479,7 @@ mod tests {
 
     #[test]
     fn content_types_are_guessed_from_names() {
-        assert_eq!(guess_type("a/b.TXT"), "text/plain");
-        assert_eq!(guess_type("noext"), "application/octet-stream");
+        assert_eq!(content::guess_type("a/b.TXT"), "text/plain");
+        assert_eq!(content::guess_type("noext"), "application/octet-stream");
     }
 }

@@ -6,6 +6,8 @@
 //! Each object or listing is read with the caller's own rights (the ACLs
 //! still decide who sees what).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
@@ -39,7 +41,7 @@ fn redirect(to: String) -> Response {
 /// any other).
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
-    storage: &ObjectStorage,
+    storage: &Arc<ObjectStorage>,
     caller: &Caller,
     account: &str,
     container: &str,
@@ -126,7 +128,7 @@ pub async fn serve(
 
 /// The site's `404<web-error>` page with a 404, or Swift's plain 404.
 async fn error_page(
-    storage: &ObjectStorage,
+    storage: &Arc<ObjectStorage>,
     caller: &Caller,
     account: &str,
     container: &str,

@@ -6,7 +6,7 @@
 
 use oxistack_core::error::{Error, Result};
 
-use crate::access::{clean_acl, Caller, Op, RESELLER_ADMIN};
+use crate::access::{clean_acl, AccountAcl, Caller, Op, RESELLER_ADMIN};
 use crate::store::{self, AccountRow, AccountTotals, ContainerRow, Metadata, ObjectRow, Page};
 use crate::ObjectStorage;
 
@@ -137,6 +137,14 @@ impl Listing {
     }
 }
 
+/// An account's POST: its metadata and ACL.
+#[derive(Clone, Debug, Default)]
+pub struct AccountUpdate {
+    pub meta: MetaChanges,
+    /// `X-Account-Access-Control` (empty removes).
+    pub access_control: Option<String>,
+}
+
 /// A container's PUT or POST: its metadata and ACLs.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerUpdate {
@@ -198,11 +206,12 @@ impl ObjectStorage {
         store::containers_page(&self.pool, account, &q.page(q.limit()?)).await
     }
 
-    /// `POST` of an account: its metadata; its byte quota
+    /// `POST` of an account: its metadata and ACL; its byte quota
     /// (`X-Account-Meta-Quota-Bytes`) by reseller admins alone, as Swift's
     /// account_quotas has it.
-    pub async fn update_account(&self, caller: &Caller, account: &str, changes: &MetaChanges) -> Result<()> {
+    pub async fn update_account(&self, caller: &Caller, account: &str, update: &AccountUpdate) -> Result<()> {
         self.authorize(caller, account, None, Op::WriteAccount).await?;
+        let changes = &update.meta;
         let quota_touched =
             changes.set.iter().map(|(k, _)| k).chain(&changes.remove).any(|k| k.eq_ignore_ascii_case("quota-bytes"));
         if quota_touched && !caller.context().is_some_and(|c| c.has_role(RESELLER_ADMIN)) {
@@ -216,7 +225,10 @@ impl ObjectStorage {
         store::ensure_account(&self.pool, account, now_us()).await?;
         let mut row = store::account(&self.pool, account).await?.ok_or_else(not_found)?;
         changes.apply(&mut row.metadata.0)?;
-        store::save_account_metadata(&self.pool, account, &row.metadata.0).await
+        if let Some(acl) = &update.access_control {
+            row.access_control = AccountAcl::clean(acl)?;
+        }
+        store::save_account(&self.pool, &row).await
     }
 
     /// A container's static web settings (its `web-*` metadata), for
@@ -243,6 +255,7 @@ impl ObjectStorage {
         update: &ContainerUpdate,
     ) -> Result<bool> {
         self.authorize(caller, account, Some(name), Op::WriteContainer).await?;
+        self.check_privileged(caller, account, update).await?;
         check_container_name(name)?;
         check_quotas(&update.meta)?;
         let now = now_us();
@@ -276,8 +289,21 @@ impl ObjectStorage {
         update: &ContainerUpdate,
     ) -> Result<()> {
         self.authorize(caller, account, Some(name), Op::WriteContainer).await?;
+        self.check_privileged(caller, account, update).await?;
         check_quotas(&update.meta)?;
         self.update_container_unchecked(account, name, update).await
+    }
+
+    /// A container's ACLs and TempURL keys are the owner's to change, not
+    /// a read-write grantee's of the account's ACL.
+    async fn check_privileged(&self, caller: &Caller, account: &str, update: &ContainerUpdate) -> Result<()> {
+        let keys =
+            update.meta.set.iter().map(|(k, _)| k).chain(&update.meta.remove).any(|k| k.starts_with("temp-url-key"));
+        let privileged = update.read_acl.is_some() || update.write_acl.is_some() || keys;
+        if privileged && !self.is_owner(caller, account).await? {
+            return Err(Error::Forbidden("Access was denied to this resource.".into()));
+        }
+        Ok(())
     }
 
     async fn update_container_unchecked(&self, account: &str, name: &str, update: &ContainerUpdate) -> Result<()> {
