@@ -46,6 +46,8 @@ pub trait ObjectBackend: Send + Sync {
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<tokio::fs::File>>;
     /// Removes stored data; data already gone is removed.
     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
+    /// The keys of stored data last written before `before`.
+    fn keys_before(&self, before: std::time::SystemTime) -> BoxFuture<'_, io::Result<Vec<String>>>;
 }
 
 pub type SharedBackend = Arc<dyn ObjectBackend>;
@@ -183,6 +185,31 @@ impl ObjectBackend for FileBackend {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             }
+        })
+    }
+
+    fn keys_before(&self, before: std::time::SystemTime) -> BoxFuture<'_, io::Result<Vec<String>>> {
+        let data = self.root.join("data");
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut keys = vec![];
+                for shard in std::fs::read_dir(&data)? {
+                    let shard = shard?;
+                    if !shard.file_type()?.is_dir() {
+                        continue;
+                    }
+                    for entry in std::fs::read_dir(shard.path())? {
+                        let entry = entry?;
+                        let Some(key) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                        if uuid::Uuid::parse_str(&key).is_ok() && entry.metadata()?.modified()? < before {
+                            keys.push(key);
+                        }
+                    }
+                }
+                Ok(keys)
+            })
+            .await
+            .map_err(io::Error::other)?
         })
     }
 }

@@ -397,6 +397,21 @@ async fn delete_object_if(
 }
 
 /// Objects that expired by `now_us`, the earliest first.
+/// Which of `keys` some object's row names.
+pub async fn data_keys_in_use(pool: &Pool, keys: &[String]) -> Result<std::collections::HashSet<String>> {
+    let mut used = std::collections::HashSet::new();
+    for batch in keys.chunks(500) {
+        let marks = vec!["?"; batch.len()].join(", ");
+        let sql = format!("SELECT data_key FROM swift_objects WHERE data_key IN ({marks})");
+        let mut q = db::query_scalar::<String>(&sql);
+        for k in batch {
+            q = q.bind(k);
+        }
+        used.extend(q.fetch_all(pool).await?);
+    }
+    Ok(used)
+}
+
 pub async fn expired_objects(pool: &Pool, now_us: i64, limit: i64) -> Result<Vec<ObjectRow>> {
     Ok(db::query_as(
         "SELECT * FROM swift_objects WHERE delete_at_us IS NOT NULL AND delete_at_us <= ?

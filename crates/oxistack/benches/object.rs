@@ -91,7 +91,9 @@ impl Drop for Swift {
     }
 }
 
-fn start_swift(dir: &Path) -> Option<(Swift, u16)> {
+/// Swift, started, with its proxy's port and those of the servers behind
+/// it.
+fn start_swift(dir: &Path) -> Option<(Swift, u16, [u16; 3])> {
     let have = |bin: &str| Path::new("/usr/bin").join(bin).exists();
     if ![
         "swift-proxy-server",
@@ -152,7 +154,7 @@ fn start_swift(dir: &Path) -> Option<(Swift, u16)> {
             .unwrap();
         children.push(child);
     }
-    Some((Swift { children, dir: dir.to_owned() }, proxy))
+    Some((Swift { children, dir: dir.to_owned() }, proxy, [account, container, object]))
 }
 
 async fn wait_up(http: &reqwest::Client, url: &str) {
@@ -262,7 +264,8 @@ async fn measure(t: Arc<Target>, http: reqwest::Client, big: &Path) -> Figures {
     out.fill_rate = concurrently(LISTED, move |i| {
         let (t, h) = (t2.clone(), h2.clone());
         async move {
-            let r = t.req(&h, Method::PUT, &format!("/listed/{:02}/obj{i:07}", i % 100)).body("").send().await.unwrap();
+            let path = format!("/listed/{:02}/obj{i:07}", i % 100);
+            let r = t.req(&h, Method::PUT, &path).header("content-length", "0").send().await.unwrap();
             assert_eq!(r.status(), 201);
         }
     })
@@ -290,7 +293,7 @@ fn bytes_of(n: usize) -> Vec<u8> {
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("oxistack-object-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("oxistack-object-bench-files-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).pool_max_idle_per_host(32).build().unwrap();
 
@@ -319,8 +322,12 @@ async fn main() {
     server.stop();
 
     let swift = match start_swift(&dir.join("swift")) {
-        Some((swift, port)) => {
+        Some((swift, port, backends)) => {
             wait_up(&http, &format!("http://127.0.0.1:{port}/info")).await;
+            // The proxy answers before the servers behind it do.
+            for backend in backends {
+                wait_up(&http, &format!("http://127.0.0.1:{backend}/")).await;
+            }
             let target = Arc::new(Target {
                 name: "Swift",
                 url: format!("http://127.0.0.1:{port}/v1/AUTH_bench"),

@@ -20,11 +20,8 @@ use oxistack_core::error::Error;
 use super::{heartbeat, ApiResult, SwiftError};
 use crate::access::{Caller, Op};
 use crate::archive::{Event, TarReader};
-use crate::service::{ContainerUpdate, PutObject};
+use crate::service::{ContainerUpdate, PutObject, MAX_CONTAINERS_PER_EXTRACTION, MAX_FAILED_EXTRACTIONS};
 use crate::ObjectStorage;
-
-/// Swift's `max_containers_per_extraction`.
-const MAX_CONTAINERS: usize = 10_000;
 
 /// What an extraction did, as Swift's bulk middleware reports it.
 #[derive(Default)]
@@ -168,14 +165,14 @@ async fn extract(
         let refused = match target {
             None => Some(StatusCode::BAD_REQUEST),
             Some((c, _)) if !containers.contains(c) => match make_container(storage, caller, account, c).await {
-                Ok(()) if containers.len() < MAX_CONTAINERS => {
+                Ok(()) if containers.len() < MAX_CONTAINERS_PER_EXTRACTION => {
                     containers.insert(c.to_owned());
                     None
                 }
                 Ok(()) => {
                     out.failure = Some((
                         StatusCode::BAD_REQUEST,
-                        format!("More than {MAX_CONTAINERS} containers to create from tar."),
+                        format!("More than {MAX_CONTAINERS_PER_EXTRACTION} containers to create from tar."),
                     ));
                     break;
                 }
@@ -229,6 +226,10 @@ async fn extract(
                 out.errors.push((quoted, e.status()));
             }
             (None, None) => out.errors.push((quoted, StatusCode::BAD_REQUEST)),
+        }
+        if out.errors.len() >= MAX_FAILED_EXTRACTIONS {
+            out.failure = Some((StatusCode::BAD_REQUEST, "Max number of failed extractions exceeded".into()));
+            break;
         }
     }
     out

@@ -409,6 +409,10 @@ impl ObjectStorage {
     }
 }
 
+/// Swift's bulk middleware's `max_containers_per_extraction` and
+/// `max_failed_extractions`.
+pub const MAX_CONTAINERS_PER_EXTRACTION: usize = 10_000;
+pub const MAX_FAILED_EXTRACTIONS: usize = 1_000;
 /// Swift's bulk middleware: the most names one bulk delete takes.
 pub const MAX_BULK_DELETES: usize = 10_000;
 
@@ -533,6 +537,15 @@ pub fn info() -> serde_json::Value {
         },
         "dlo": {"max_get_time": 86400},
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES, "max_failed_deletes": 1000},
+        "bulk_upload": {
+            "max_containers_per_extraction": MAX_CONTAINERS_PER_EXTRACTION,
+            "max_failed_extractions": MAX_FAILED_EXTRACTIONS,
+        },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
+        "symlink": {"symloop_max": 2, "static_links": false},
+        "staticweb": {},
+        "formpost": {},
+        "tempauth": {"account_acls": true},
         "tempurl": {
             "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"],
             "allowed_digests": ["sha1", "sha256", "sha512"],

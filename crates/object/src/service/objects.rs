@@ -336,9 +336,32 @@ impl ObjectStorage {
         }
     }
 
-    /// Runs [`Self::expire`] every `every`, for as long as the process runs.
+    /// Removes stored data written before `before` that no object's row
+    /// names: what a crash left between storing an object's data and
+    /// indexing it, or between unindexing data and removing it. Only data
+    /// older than this process is looked at, so nothing an upload is about
+    /// to index is taken. How much went.
+    pub async fn sweep_unindexed_data(&self, before: std::time::SystemTime) -> Result<usize> {
+        let keys = self.backend.keys_before(before).await.map_err(|e| Error::Internal(e.into()))?;
+        let used = store::data_keys_in_use(&self.pool, &keys).await?;
+        let mut gone = 0;
+        for key in keys.iter().filter(|k| !used.contains(*k)) {
+            self.remove_data(key).await;
+            gone += 1;
+        }
+        Ok(gone)
+    }
+
+    /// Runs [`Self::expire`] every `every`, for as long as the process runs,
+    /// after a sweep of the data an earlier process left unindexed.
     pub fn spawn_expirer(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        let started = std::time::SystemTime::now();
         tokio::spawn(async move {
+            match self.sweep_unindexed_data(started).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "data no object names removed"),
+                Err(e) => tracing::warn!(error = %e, "sweeping unindexed object data failed"),
+            }
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
