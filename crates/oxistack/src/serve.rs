@@ -229,6 +229,14 @@ pub async fn run(args: ServeConfig) -> anyhow::Result<()> {
     // address range check it).
     let app =
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
+    // Answers go out as they are written: a response streamed after its
+    // headers (an object's data) would otherwise wait on the client's
+    // delayed ACK (Nagle's algorithm) for tens of milliseconds.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     pool.close().await;
     tracing::info!("stopped");
