@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use http_body_util::channel::Channel;
 use http_body_util::BodyExt;
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use oxistack_core::error::Error;
 
-use super::{heartbeat, ApiResult, SwiftError};
+use super::{heartbeat, status_line, wants_json, ApiResult, SwiftError};
 use crate::access::{Caller, Op};
 use crate::archive::{Event, TarReader};
 use crate::service::{ContainerUpdate, PutObject, MAX_CONTAINERS_PER_EXTRACTION, MAX_FAILED_EXTRACTIONS};
@@ -30,10 +30,6 @@ struct Extracted {
     /// The request's own failure (`Response Status`, `Response Body`).
     failure: Option<(StatusCode, String)>,
     errors: Vec<(String, StatusCode)>,
-}
-
-fn status_line(s: StatusCode) -> String {
-    format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
 }
 
 impl Extracted {
@@ -88,7 +84,7 @@ pub async fn put(
         Some(c) => storage.authorize(caller, account, Some(c), Op::WriteObject).await?,
         None => storage.authorize(caller, account, None, Op::WriteContainer).await?,
     }
-    let json = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
+    let json = wants_json(req.headers());
     let base = match container {
         Some(c) if prefix.is_empty() => c.to_owned(),
         Some(c) => format!("{c}/{}", prefix.trim_end_matches('/')),

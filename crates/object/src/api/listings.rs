@@ -322,7 +322,7 @@ fn container_update(headers: &HeaderMap) -> ApiResult<ContainerUpdate> {
 /// `?bulk-delete`: a body of `/<container>[/<object>]` lines; the result as
 /// Swift's bulk middleware writes it (JSON when asked, else text).
 async fn bulk_delete(storage: &ObjectStorage, caller: &Caller, account: &str, req: Request) -> ApiResult<Response> {
-    let json = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
+    let json = super::wants_json(req.headers());
     let limit = crate::service::MAX_BULK_DELETES * (crate::service::MAX_OBJECT_NAME_LENGTH * 3 + 1024);
     let body = axum::body::to_bytes(req.into_body(), limit)
         .await
@@ -331,14 +331,8 @@ async fn bulk_delete(storage: &ObjectStorage, caller: &Caller, account: &str, re
         String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
     let done = storage.bulk_delete(caller, account, &names).await?;
     let status = if done.errors.is_empty() { "200 OK" } else { "400 Bad Request" };
-    let errors: Vec<(String, String)> = done
-        .errors
-        .iter()
-        .map(|(name, e)| {
-            let s = e.status();
-            (name.clone(), format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or("")))
-        })
-        .collect();
+    let errors: Vec<(String, String)> =
+        done.errors.iter().map(|(name, e)| (name.clone(), super::status_line(e.status()))).collect();
     if json {
         let body = json!({"Number Deleted": done.deleted, "Number Not Found": done.not_found,
             "Response Body": "", "Response Status": status, "Errors": errors});

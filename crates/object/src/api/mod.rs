@@ -203,6 +203,17 @@ async fn dispatch(State(storage): Shared, req: Request) -> Response {
     res
 }
 
+/// A status as Swift's bulk and SLO middlewares write it in their answers'
+/// bodies (`201 Created`).
+pub(crate) fn status_line(s: StatusCode) -> String {
+    format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
+}
+
+/// Whether the client's `Accept` asks those answers for JSON.
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"))
+}
+
 /// How often a long request that answered at once writes a space to keep
 /// its client waiting (Swift's `yield_frequency`).
 const HEARTBEAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);

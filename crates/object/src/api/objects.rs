@@ -330,7 +330,7 @@ pub async fn object(
                     .await
                     .map_err(|_| SwiftError(Error::PayloadTooLarge(format!("Manifest File > {limit} bytes"))))?;
                 if q.heartbeat {
-                    let json = header_text(req_headers, header::ACCEPT).is_some_and(|a| a.contains("json"));
+                    let json = super::wants_json(req_headers);
                     let content_type =
                         if json { "application/json; charset=utf-8" } else { "text/plain; charset=utf-8" };
                     let (storage, caller) = (storage.clone(), caller.clone());
@@ -401,15 +401,14 @@ pub async fn object(
 /// What a manifest's PUT with `heartbeat=on` ends its answer with, as
 /// Swift's SLO writes it (text keys sorted, as Swift sorts them).
 fn manifest_put_result(made: oxistack_core::error::Result<crate::store::ObjectRow>, json: bool) -> String {
-    let line = |s: StatusCode| format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""));
     let (status, body, etag, modified) = match made {
         Ok(o) => (
-            line(StatusCode::CREATED),
+            super::status_line(StatusCode::CREATED),
             String::new(),
             format!("\"{}\"", o.slo_etag.unwrap_or_default()),
             http_date(o.modified_us),
         ),
-        Err(e) => (line(e.status()), e.public_message(), String::new(), String::new()),
+        Err(e) => (super::status_line(e.status()), e.public_message(), String::new(), String::new()),
     };
     if json {
         let mut out = json!({"Response Status": status, "Response Body": body, "Errors": []});
